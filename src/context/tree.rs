@@ -1,0 +1,323 @@
+//! The cancellation tree behind [`Context`](crate::Context).
+//!
+//! # Invariants
+//!
+//! 1. A node's `cause` goes from `None` to `Some` once and never changes; `cancelled` is set
+//!    (Release) while the node's lock is held, right after `cause`, so a thread that sees
+//!    `cancelled == true` (Acquire) and then locks will find the cause.
+//! 2. A node is in its parent's `children` slab only while `in_parent` is true. Nothing is ever
+//!    inserted into a cancelled node's slab, so a slot key can only be reused after its owner
+//!    removed it.
+//! 3. A child is created under its parent's lock: either it is inserted before the parent is
+//!    cancelled (and the cancel will reach it) or it sees the parent's cause and is born
+//!    cancelled. No child is missed, whatever the race.
+//! 4. Children hold their parent strongly and parents hold children weakly: a dropped child is
+//!    gone from its parent's slab, so a long-lived root stays flat however many children come
+//!    and go.
+//!
+//! # Deadlock safety
+//!
+//! No code path holds two node locks at once. The only nesting is node lock → timer lock (arming
+//! a deadline); the timer thread releases its lock before it cancels anything. User callbacks and
+//! `Sender` drops (which wake selectors) run after every lock is released, so a callback may call
+//! back into any context.
+//!
+//! # Stack safety
+//!
+//! Cancelling walks the subtree with an explicit stack, and dropping the last handle of a deep
+//! chain unlinks ancestors in a loop, so 100k-level chains neither overflow nor go quadratic.
+
+use std::any::Any;
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+use slab::Slab;
+
+use super::cause::Cause;
+use super::timer::{self, TimerKey};
+use crate::sync::{AtomicBool, Mutex, Ordering};
+
+/// A cancel callback registered with `on_cancel`.
+pub(crate) type Callback = Box<dyn FnOnce() + Send + 'static>;
+
+pub(crate) struct Node {
+    /// Mirrors `inner.cause.is_some()` for a lock-free `is_cancelled`.
+    cancelled: AtomicBool,
+    /// The effective deadline: the earlier of this node's own and its parent's.
+    deadline: Option<Instant>,
+    /// Taken (only) by `Drop`, which unlinks deep chains iteratively.
+    parent: Option<Arc<Node>>,
+    /// This node's key in `parent.inner.children`, meaningful while `inner.in_parent`.
+    slot: usize,
+    /// The lazily created `done()` receiver; its sender lives in `inner.done_tx`.
+    done: OnceLock<Receiver<()>>,
+    pub(super) inner: Mutex<Inner>,
+}
+
+pub(super) struct Inner {
+    cause: Option<Cause>,
+    in_parent: bool,
+    children: Slab<Weak<Node>>,
+    /// Dropped on cancel: that disconnects `done` and wakes every selector.
+    done_tx: Option<Sender<()>>,
+    callbacks: Slab<Callback>,
+    /// This node's own entry in the shared timer, if its deadline is its own.
+    pub(super) timer: Option<TimerKey>,
+}
+
+/// What one node hands over when it is cancelled, to be released outside every lock.
+struct Released {
+    done_tx: Option<Sender<()>>,
+    callbacks: Slab<Callback>,
+    pub(super) timer: Option<TimerKey>,
+}
+
+impl Node {
+    /// A new root.
+    pub(crate) fn root() -> Arc<Node> {
+        Arc::new(Node::new(None, 0, None, None, false))
+    }
+
+    fn new(
+        parent: Option<Arc<Node>>,
+        slot: usize,
+        deadline: Option<Instant>,
+        cause: Option<Cause>,
+        in_parent: bool,
+    ) -> Node {
+        Node {
+            cancelled: AtomicBool::new(cause.is_some()),
+            deadline,
+            parent,
+            slot,
+            done: OnceLock::new(),
+            inner: Mutex::new(Inner {
+                cause,
+                in_parent,
+                children: Slab::new(),
+                done_tx: None,
+                callbacks: Slab::new(),
+                timer: None,
+            }),
+        }
+    }
+
+    /// A child whose own deadline is `own` (if any). The child is born cancelled if this node is
+    /// cancelled, or if its effective deadline is not in the future.
+    pub(crate) fn child(self: &Arc<Node>, own: Option<Instant>) -> Arc<Node> {
+        let needs_timer = match (own, self.deadline) {
+            (Some(own), Some(inherited)) => own < inherited,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let deadline = if needs_timer { own } else { self.deadline };
+        let mut inner = self.inner.lock();
+        let child = if let Some(cause) = &inner.cause {
+            let cause = cause.clone();
+            drop(inner);
+            Arc::new(Node::new(
+                Some(self.clone()),
+                0,
+                deadline,
+                Some(cause),
+                false,
+            ))
+        } else {
+            let entry = inner.children.vacant_entry();
+            let child = Arc::new(Node::new(
+                Some(self.clone()),
+                entry.key(),
+                deadline,
+                None,
+                true,
+            ));
+            entry.insert(Arc::downgrade(&child));
+            drop(inner);
+            child
+        };
+        if let (true, Some(at)) = (needs_timer, deadline) {
+            child.arm_deadline(at);
+        }
+        child
+    }
+
+    /// Registers this node's own deadline with the shared timer, or cancels at once if it is
+    /// not in the future.
+    fn arm_deadline(self: &Arc<Node>, at: Instant) {
+        if at <= Instant::now() {
+            self.cancel(Cause::DeadlineExceeded);
+            return;
+        }
+        let mut inner = self.inner.lock();
+        // Registering under the node's lock orders it against `cancel`, which takes the key out
+        // under the same lock: the entry is either removed by the cancel or never made.
+        if inner.cause.is_none() {
+            inner.timer = Some(timer::insert(at, Arc::downgrade(self)));
+        }
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    pub(crate) fn cause(&self) -> Option<Cause> {
+        if !self.is_cancelled() {
+            return None;
+        }
+        self.inner.lock().cause.clone()
+    }
+
+    /// The `done()` receiver, created on first use.
+    pub(crate) fn done(&self) -> &Receiver<()> {
+        self.done.get_or_init(|| {
+            let (tx, rx) = crossbeam_channel::bounded(0);
+            let mut inner = self.inner.lock();
+            if inner.cause.is_none() {
+                inner.done_tx = Some(tx);
+            }
+            // Otherwise `tx` drops here: the receiver is born disconnected.
+            rx
+        })
+    }
+
+    /// Cancels this node and its subtree with `cause`; returns whether this call did it.
+    ///
+    /// Every node of the subtree is marked before any `done()` sender is dropped or any callback
+    /// runs, so a woken thread or a callback always sees the whole subtree cancelled.
+    ///
+    /// # Panics
+    ///
+    /// If a callback panicked: after every node is cancelled and every other callback has run,
+    /// the first callback panic is resumed on the calling thread.
+    pub(crate) fn cancel(self: &Arc<Node>, cause: Cause) -> bool {
+        let mut released = Vec::new();
+        let mut stack = Vec::new();
+        if !self.mark(&cause, false, &mut stack, &mut released) {
+            return false;
+        }
+        while let Some(node) = stack.pop() {
+            node.mark(&cause, true, &mut stack, &mut released);
+        }
+        let first_panic = release_all(released);
+        drop(stack);
+        if let Some(payload) = first_panic {
+            panic::resume_unwind(payload);
+        }
+        true
+    }
+
+    /// Marks one node cancelled under its lock, queueing its live children and handing over
+    /// what must be released outside the lock.
+    fn mark(
+        &self,
+        cause: &Cause,
+        from_parent: bool,
+        stack: &mut Vec<Arc<Node>>,
+        released: &mut Vec<Released>,
+    ) -> bool {
+        let mut inner = self.inner.lock();
+        if inner.cause.is_some() {
+            return false;
+        }
+        inner.cause = Some(cause.clone());
+        self.cancelled.store(true, Ordering::Release);
+        let children = mem::take(&mut inner.children);
+        let leave_parent = mem::replace(&mut inner.in_parent, false) && !from_parent;
+        released.push(Released {
+            done_tx: inner.done_tx.take(),
+            callbacks: mem::take(&mut inner.callbacks),
+            timer: inner.timer.take(),
+        });
+        drop(inner);
+        if leave_parent {
+            if let Some(parent) = &self.parent {
+                parent.remove_child(self.slot);
+            }
+        }
+        stack.extend(
+            children
+                .into_iter()
+                .filter_map(|(_, child)| child.upgrade()),
+        );
+        true
+    }
+
+    fn remove_child(&self, slot: usize) {
+        self.inner.lock().children.try_remove(slot);
+    }
+
+    /// Registers `callback`; returns its key, or gives it back if the node is already cancelled.
+    pub(crate) fn add_callback(&self, callback: Callback) -> Result<usize, Callback> {
+        let mut inner = self.inner.lock();
+        if inner.cause.is_some() {
+            return Err(callback);
+        }
+        Ok(inner.callbacks.insert(callback))
+    }
+
+    /// Unregisters a callback; returns whether it was still registered (so it will never run).
+    pub(crate) fn remove_callback(&self, key: usize) -> bool {
+        self.inner.lock().callbacks.try_remove(key).is_some()
+    }
+
+    /// How many live children are linked to this node (for tests of invariant 4).
+    #[cfg(test)]
+    pub(crate) fn child_count(&self) -> usize {
+        self.inner.lock().children.len()
+    }
+}
+
+/// Disconnects `done()` channels, drops timer entries and runs callbacks, in that order; returns
+/// the first callback panic so the others still run.
+fn release_all(released: Vec<Released>) -> Option<Box<dyn Any + Send>> {
+    let mut first_panic = None;
+    for r in &released {
+        if let Some(key) = r.timer {
+            timer::remove(key);
+        }
+    }
+    let mut callbacks = Vec::new();
+    for r in released {
+        drop(r.done_tx);
+        callbacks.extend(r.callbacks.into_iter().map(|(_, cb)| cb));
+    }
+    for callback in callbacks {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(callback)) {
+            first_panic.get_or_insert(payload);
+        }
+    }
+    first_panic
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut();
+        if let Some(key) = inner.timer.take() {
+            timer::remove(key);
+        }
+        let mut parent = self.parent.take();
+        let mut leave_parent = mem::replace(&mut inner.in_parent, false);
+        let mut slot = self.slot;
+        // Unlink ancestors we were the last holder of one by one, instead of letting each
+        // `Arc<Node>` drop recurse into its parent.
+        while let Some(node) = parent {
+            if leave_parent {
+                node.remove_child(slot);
+            }
+            let Some(mut owned) = Arc::into_inner(node) else {
+                break;
+            };
+            parent = owned.parent.take();
+            leave_parent = mem::replace(&mut owned.inner.get_mut().in_parent, false);
+            slot = owned.slot;
+            // `owned` drops here with no parent left to recurse into.
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Error types shared across homebound's modules, and the panic-capture helpers.
+//!
+//! Every error that stands for an operation that could not take the caller's value hands that
+//! value back (like crossbeam's `SendError<T>`), and its `Debug` never requires the value to be
+//! `Debug`, so `.unwrap()` works on every call.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::context::Cause;
+
+/// The error returned when an operation stopped because its [`Context`](crate::Context) was
+/// cancelled. It carries the [`Cause`].
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Cause, Context};
+///
+/// let ctx = Context::new();
+/// ctx.cancel_with("user pressed stop");
+/// let err = ctx.check().unwrap_err();
+/// assert_eq!(err.to_string(), "cancelled: user pressed stop");
+/// assert!(matches!(err.cause(), Cause::Reason(_)));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Cancelled {
+    cause: Cause,
+}
+
+impl Cancelled {
+    /// Wraps a cause.
+    pub fn new(cause: Cause) -> Self {
+        Cancelled { cause }
+    }
+
+    /// Why the context was cancelled.
+    pub fn cause(&self) -> &Cause {
+        &self.cause
+    }
+
+    /// Whether the cancellation came from a deadline or timeout.
+    pub fn is_deadline_exceeded(&self) -> bool {
+        matches!(self.cause, Cause::DeadlineExceeded)
+    }
+}
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cancelled: {}", self.cause)
+    }
+}
+
+impl std::error::Error for Cancelled {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            Cause::Reason(reason) => Some(reason.as_error()),
+            _ => None,
+        }
+    }
+}
+
+/// The error of [`Context::recv`](crate::Context::recv).
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, RecvError};
+///
+/// let ctx = Context::new();
+/// let (tx, rx) = crossbeam_channel::unbounded::<u32>();
+/// drop(tx);
+/// assert!(matches!(ctx.recv(&rx), Err(RecvError::Disconnected)));
+/// ```
+#[derive(Clone, Debug)]
+pub enum RecvError {
+    /// The context was cancelled before a message arrived.
+    Cancelled(Cancelled),
+    /// Every sender was dropped and the channel is empty.
+    Disconnected,
+}
+
+/// The error of [`Context::recv_timeout`](crate::Context::recv_timeout).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::{Context, RecvTimeoutError};
+///
+/// let ctx = Context::new();
+/// let (_tx, rx) = crossbeam_channel::unbounded::<u32>();
+/// let err = ctx.recv_timeout(&rx, Duration::from_millis(1)).unwrap_err();
+/// assert!(matches!(err, RecvTimeoutError::Timeout));
+/// ```
+#[derive(Clone, Debug)]
+pub enum RecvTimeoutError {
+    /// The context was cancelled before a message arrived.
+    Cancelled(Cancelled),
+    /// No message arrived within the timeout.
+    Timeout,
+    /// Every sender was dropped and the channel is empty.
+    Disconnected,
+}
+
+/// The error of [`Context::send`](crate::Context::send): the message was not sent and comes back.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, SendError};
+///
+/// let ctx = Context::new();
+/// let (tx, rx) = crossbeam_channel::bounded::<String>(0);
+/// ctx.cancel();
+/// let err = ctx.send(&tx, "hello".to_string()).unwrap_err();
+/// assert!(err.is_cancelled());
+/// assert_eq!(err.into_inner(), "hello");
+/// # drop(rx);
+/// ```
+pub enum SendError<T> {
+    /// The context was cancelled before the message could be sent.
+    Cancelled(T),
+    /// Every receiver was dropped.
+    Disconnected(T),
+}
+
+impl<T> SendError<T> {
+    /// Takes back the message that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            SendError::Cancelled(v) | SendError::Disconnected(v) => v,
+        }
+    }
+
+    /// Whether the send stopped because the context was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, SendError::Cancelled(_))
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Cancelled(_) => f.write_str("Cancelled(..)"),
+            SendError::Disconnected(_) => f.write_str("Disconnected(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Cancelled(_) => f.write_str("sending on a cancelled context"),
+            SendError::Disconnected(_) => f.write_str("sending on a disconnected channel"),
+        }
+    }
+}
+
+impl<T> std::error::Error for SendError<T> {}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Cancelled(c) => c.fmt(f),
+            RecvError::Disconnected => f.write_str("receiving on a disconnected channel"),
+        }
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+impl fmt::Display for RecvTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvTimeoutError::Cancelled(c) => c.fmt(f),
+            RecvTimeoutError::Timeout => f.write_str("timed out waiting on a channel"),
+            RecvTimeoutError::Disconnected => f.write_str("receiving on a disconnected channel"),
+        }
+    }
+}
+
+impl std::error::Error for RecvTimeoutError {}
+
+/// Turns a panic payload into a message: the `&str` or `String` it carries, otherwise
+/// `"non-string panic payload"`.
+///
+/// # Examples
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("boom {}", 7)).unwrap_err();
+/// assert_eq!(homebound::panic_message(&*payload), "boom 7");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// A panic caught in user code: its message, the thread it happened on, and the original
+/// payload so it can be re-raised with [`Panicked::resume`].
+///
+/// # Examples
+///
+/// ```
+/// use homebound::Panicked;
+///
+/// let caught = std::thread::Builder::new()
+///     .name("worker-1".into())
+///     .spawn(|| Panicked::catch(|| -> u32 { panic!("disk full") }))
+///     .unwrap()
+///     .join()
+///     .unwrap();
+/// let p = caught.unwrap_err();
+/// assert_eq!(p.message(), "disk full");
+/// assert_eq!(p.thread(), Some("worker-1"));
+/// ```
+pub struct Panicked {
+    message: String,
+    thread: Option<String>,
+    /// Kept behind a lock so `Panicked` is `Sync` (payloads are only `Send`).
+    payload: parking_lot::Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl Panicked {
+    /// Builds a report from a payload caught on the current thread.
+    pub fn from_payload(payload: Box<dyn Any + Send>) -> Self {
+        Panicked {
+            message: panic_message(&*payload),
+            thread: std::thread::current().name().map(str::to_owned),
+            payload: parking_lot::Mutex::new(Some(payload)),
+        }
+    }
+
+    /// Runs `f`, catching a panic as a `Panicked` report.
+    pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
+        panic::catch_unwind(AssertUnwindSafe(f)).map_err(Panicked::from_payload)
+    }
+
+    /// The panic message (see [`panic_message`]).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The name of the thread that panicked, if it had one.
+    pub fn thread(&self) -> Option<&str> {
+        self.thread.as_deref()
+    }
+
+    /// Re-raises the original panic on the calling thread, like `std::panic::resume_unwind`.
+    pub fn resume(self) -> ! {
+        let payload = self.payload.into_inner();
+        panic::resume_unwind(payload.unwrap_or_else(|| Box::new(self.message)))
+    }
+}
+
+impl fmt::Debug for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Panicked")
+            .field("message", &self.message)
+            .field("thread", &self.thread)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.thread {
+            Some(t) => write!(f, "panicked on thread '{t}': {}", self.message),
+            None => write!(f, "panicked: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for Panicked {}

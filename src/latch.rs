@@ -1,0 +1,209 @@
+//! [`WaitGroup`]: a counting latch with RAII guards, timeouts and cancel-aware waiting.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::context::Context;
+use crate::error::Cancelled;
+use crate::sync::{Condvar, Mutex};
+
+/// A counting latch: work *enters* it (taking a [`Guard`]) and is done when the guard drops;
+/// waiters are released when the count reaches zero.
+///
+/// Dropping a guard is the only way to count down, and it also happens while a thread unwinds
+/// from a panic, so a panicking participant can never strand the waiters and the count can never
+/// go below zero. Clones share the same count.
+///
+/// # Reuse
+///
+/// A `WaitGroup` may be reused: a wait returns once the count has been zero at some moment since
+/// the wait began, even if new work entered right after (every transition to zero starts a new
+/// *generation*). Go panics in that race; here it is defined behaviour.
+///
+/// # Wait groups vs barriers
+///
+/// `std::sync::Barrier` needs the number of participants up front and makes them all wait for
+/// each other. A `WaitGroup` lets any number of participants come and go; only the waiters block.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::WaitGroup;
+///
+/// let wg = WaitGroup::new();
+/// let handles: Vec<_> = (0..4)
+///     .map(|i| {
+///         let guard = wg.enter();
+///         homebound::threads::spawn("worker", move || {
+///             let _done = guard; // counts down when this thread's work ends, even on panic
+///             i * 2
+///         })
+///         .unwrap()
+///     })
+///     .collect();
+/// assert!(wg.wait_timeout(Duration::from_secs(5)));
+/// assert_eq!(wg.count(), 0);
+/// # for h in handles { h.join().unwrap(); }
+/// ```
+#[derive(Clone, Default)]
+pub struct WaitGroup {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    state: Mutex<State>,
+    zero: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// Outstanding guards.
+    count: usize,
+    /// Incremented each time `count` returns to zero; waiters leave when it moves.
+    generation: u64,
+}
+
+/// Proof that one unit of work is inside a [`WaitGroup`]; dropping it counts down.
+///
+/// # Examples
+///
+/// ```
+/// let wg = homebound::WaitGroup::new();
+/// let guard = wg.enter();
+/// assert_eq!(wg.count(), 1);
+/// drop(guard);
+/// assert_eq!(wg.count(), 0);
+/// ```
+#[must_use = "dropping the guard immediately marks the work as done"]
+pub struct Guard {
+    inner: Arc<Inner>,
+}
+
+impl WaitGroup {
+    /// An empty wait group.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one unit of work, done when the returned guard drops.
+    pub fn enter(&self) -> Guard {
+        self.inner.state.lock().count += 1;
+        Guard {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Adds `n` units of work at once, returning one guard for each.
+    pub fn add(&self, n: usize) -> Vec<Guard> {
+        let mut state = self.inner.state.lock();
+        state.count = state
+            .count
+            .checked_add(n)
+            .expect("WaitGroup count overflowed usize");
+        drop(state);
+        (0..n)
+            .map(|_| Guard {
+                inner: self.inner.clone(),
+            })
+            .collect()
+    }
+
+    /// The number of outstanding guards.
+    pub fn count(&self) -> usize {
+        self.inner.state.lock().count
+    }
+
+    /// Blocks until the count is zero.
+    pub fn wait(&self) {
+        self.wait_inner(None, None);
+    }
+
+    /// Blocks until the count is zero or `timeout` has passed; returns whether it reached zero.
+    /// A timeout never changes the count. `Duration::MAX` waits without a limit.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.wait_deadline(deadline),
+            None => {
+                self.wait();
+                true
+            }
+        }
+    }
+
+    /// Blocks until the count is zero or `deadline` has passed; returns whether it reached zero.
+    pub fn wait_deadline(&self, deadline: Instant) -> bool {
+        self.wait_inner(Some(deadline), None)
+    }
+
+    /// Blocks until the count is zero or `ctx` is cancelled (its deadline included).
+    ///
+    /// # Errors
+    ///
+    /// [`Cancelled`] with the context's cause if it was cancelled first.
+    pub fn wait_ctx(&self, ctx: &Context) -> Result<(), Cancelled> {
+        ctx.check()?;
+        let inner = self.inner.clone();
+        // Taking the lock before notifying means a waiter between its check and its sleep
+        // cannot miss this wake-up.
+        let _wake = ctx.on_cancel(move || {
+            let _state = inner.state.lock();
+            inner.zero.notify_all();
+        });
+        if self.wait_inner(None, Some(ctx)) {
+            Ok(())
+        } else {
+            ctx.check()
+        }
+    }
+
+    /// The shared wait loop; returns whether the count reached zero.
+    fn wait_inner(&self, deadline: Option<Instant>, ctx: Option<&Context>) -> bool {
+        let mut state = self.inner.state.lock();
+        let generation = state.generation;
+        loop {
+            if state.count == 0 || state.generation != generation {
+                return true;
+            }
+            if ctx.is_some_and(Context::is_cancelled) {
+                return false;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            state = self.inner.zero.wait_until(state, deadline);
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let mut state = self.inner.state.lock();
+        // Guards are only created by incrementing, so the count is at least one here.
+        state.count -= 1;
+        if state.count == 0 {
+            state.generation = state.generation.wrapping_add(1);
+            // Notify while holding the lock: a waiter that checked the count cannot miss it.
+            self.inner.zero.notify_all();
+        }
+    }
+}
+
+impl fmt::Debug for WaitGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitGroup")
+            .field("count", &self.count())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Guard { .. }")
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests;

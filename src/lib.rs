@@ -1,0 +1,67 @@
+//! # homebound — every thread knows how it ends
+//!
+//! homebound packages the concurrency patterns Go programmers learned the hard way (worker pools,
+//! pipelines, fan-out and fan-in, cancellation contexts, graceful shutdown, leak checks) as
+//! typed, leak-free building blocks for synchronous Rust on OS threads. No async runtime and no
+//! `unsafe`: crossbeam channels, parking_lot locks, rayon for CPU-bound fan-out.
+//!
+//! ## The five problems
+//!
+//! 1. **Unbounded spawning**: a loop that spawns a thread per item exhausts the machine.
+//! 2. **Lost results and silent errors**: work finishes, but nobody collects its value, error or
+//!    panic.
+//! 3. **Leaks**: a thread blocks forever on a channel nobody will send to, or loops with no exit.
+//! 4. **No way to stop**: a long job cannot be cancelled, timed out, or shut down in order.
+//! 5. **Unclear completion**: the caller does not know when all the work has ended.
+//!
+//! ## A tour
+//!
+//! * [`Context`]: a cancellation tree with deadlines and causes; its [`done`](Context::done)
+//!   receiver disconnects on cancel, so it wakes any `crossbeam_channel::select!` (problem 4).
+//! * [`WaitGroup`]: a counting latch whose guards count down on drop, panics included, with
+//!   timed and cancel-aware waits (problem 5).
+//! * [`threads`]: every thread homebound spawns is named and registered;
+//!   [`threads::assert_none_alive`] is the leak check that ends every test (problem 3).
+//! * [`Panicked`] and [`panic_message`]: panics become values with their message (problem 2).
+//!
+//! ```
+//! use std::time::Duration;
+//! use homebound::{Context, WaitGroup, threads};
+//!
+//! let ctx = Context::new().with_timeout(Duration::from_millis(50));
+//! let wg = WaitGroup::new();
+//! let mut handles = Vec::new();
+//! for _ in 0..2 {
+//!     let (ctx, guard) = (ctx.clone(), wg.enter());
+//!     handles.push(threads::spawn("spinner", move || {
+//!         let _done = guard;
+//!         let mut rounds = 0u64;
+//!         while !ctx.is_cancelled() {
+//!             rounds += 1;
+//!             let _ = ctx.sleep(Duration::from_millis(1));
+//!         }
+//!         rounds
+//!     }).unwrap());
+//! }
+//! wg.wait();
+//! for h in handles { h.join().unwrap(); }
+//! threads::assert_none_alive(Duration::from_secs(5));
+//! ```
+//!
+//! ## Panics and `panic = "abort"`
+//!
+//! homebound catches panics in user code with `catch_unwind` and turns them into values. Under
+//! `panic = "abort"` there is nothing to catch: a panic ends the process, as it always does.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+mod context;
+mod error;
+mod latch;
+mod sync;
+pub mod threads;
+
+pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
+pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
+pub use latch::{Guard, WaitGroup};
