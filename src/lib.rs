@@ -22,6 +22,10 @@
 //!   timed and cancel-aware waits (problem 5).
 //! * [`threads`]: every thread homebound spawns is named and registered;
 //!   [`threads::assert_none_alive`] is the leak check that ends every test (problem 3).
+//! * [`Pipeline`]: typed stages (`map`, `filter`, `try_map`, `batch`, ..) each on its own
+//!   worker threads, joined by bounded chunked channels; ordered on request, with an error
+//!   policy, whole-pipeline cancellation and a per-stage report naming the bottleneck
+//!   (problems 1–5).
 //! * [`Panicked`] and [`panic_message`]: panics become values with their message (problem 2).
 //!
 //! ```
@@ -59,9 +63,14 @@
 mod context;
 mod error;
 mod latch;
+mod pipeline;
 mod sync;
 pub mod threads;
 
 pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
 pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
 pub use latch::{Guard, WaitGroup};
+pub use pipeline::{
+    Accepts, ErrorMode, ErrorPolicy, Fallible, NoErrors, Outcome, Pipeline, PipelineError,
+    PipelineErrorKind, PipelineIter, PipelineReport, StageError, StageReport,
+};

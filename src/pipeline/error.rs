@@ -1,0 +1,374 @@
+//! Error policies, the typed error state of a pipeline, and [`PipelineError`].
+
+use std::convert::Infallible;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+
+use parking_lot::Mutex;
+
+use super::report::PipelineReport;
+use crate::error::{Cancelled, Panicked};
+
+/// What a [`try_map`](crate::Pipeline::try_map) stage does when its function returns `Err`.
+/// Set it with [`on_error`](crate::Pipeline::on_error) right after the stage.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, ErrorPolicy, Pipeline};
+///
+/// let ctx = Context::new();
+/// let (out, outcome) = Pipeline::from_iter(&ctx, ["1", "x", "3"])
+///     .try_map(1, |s| s.parse::<u32>())
+///     .on_error(ErrorPolicy::Collect)
+///     .collect()
+///     .unwrap();
+/// assert_eq!(out, [1, 3]);
+/// assert_eq!(outcome.errors().len(), 1);
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorPolicy {
+    /// The first error cancels every stage; the run returns it with the stage's name.
+    #[default]
+    FailFast,
+    /// Count the error in the report and go on with the next item.
+    Skip,
+    /// Keep the error and go on; the errors come back beside the output in [`Outcome`].
+    Collect,
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The error state of a [`Pipeline`](crate::Pipeline)'s type: [`NoErrors`] until the first
+/// `try_map`, then [`Fallible<E>`]. Every `try_map` of one pipeline returns the same `E`.
+pub trait ErrorMode: sealed::Sealed + Send + 'static {
+    /// The error type the run can return.
+    type Error: Send + 'static;
+}
+
+/// The error state of a pipeline with no `try_map` stage: its runs fail only by cancellation,
+/// panic or bad configuration.
+#[derive(Debug)]
+pub enum NoErrors {}
+
+/// The error state of a pipeline whose `try_map` stages return `Err(E)`.
+pub struct Fallible<E>(PhantomData<fn() -> E>);
+
+impl<E> fmt::Debug for Fallible<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fallible")
+    }
+}
+
+impl sealed::Sealed for NoErrors {}
+impl<E> sealed::Sealed for Fallible<E> {}
+
+impl ErrorMode for NoErrors {
+    type Error = Infallible;
+}
+
+impl<E: Send + 'static> ErrorMode for Fallible<E> {
+    type Error = E;
+}
+
+/// Which error states a `try_map` returning `Err(E)` may follow: [`NoErrors`] (the first
+/// `try_map` picks `E`) or [`Fallible<E>`] with the same `E`.
+pub trait Accepts<E>: ErrorMode {
+    /// The error state after the stage.
+    type Next: ErrorMode<Error = E>;
+}
+
+impl<E: Send + 'static> Accepts<E> for NoErrors {
+    type Next = Fallible<E>;
+}
+
+impl<E: Send + 'static> Accepts<E> for Fallible<E> {
+    type Next = Fallible<E>;
+}
+
+/// An error returned by the function of a `try_map` stage, with the stage's name.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StageError<E> {
+    /// The stage's name.
+    pub stage: String,
+    /// The function's error.
+    pub error: E,
+}
+
+impl<E> fmt::Debug for StageError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StageError")
+            .field("stage", &self.stage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for StageError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stage '{}' failed: {}", self.stage, self.error)
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for StageError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// Why a run failed.
+#[non_exhaustive]
+pub enum PipelineErrorKind<E> {
+    /// The pipeline was built with bad input (zero workers, a zero batch size, ..): nothing ran.
+    Config(String),
+    /// A `try_map` stage with [`ErrorPolicy::FailFast`] failed.
+    Failed(StageError<E>),
+    /// A stage (or the source iterator) panicked.
+    Panicked {
+        /// The stage's name.
+        stage: String,
+        /// The panic, with its message and thread.
+        panic: Panicked,
+    },
+    /// A stage's thread could not be started.
+    Spawn {
+        /// The stage's name.
+        stage: String,
+        /// The OS error.
+        error: io::Error,
+    },
+    /// The context given to the source was cancelled (or its deadline passed) before the end.
+    Cancelled(Cancelled),
+}
+
+/// The error of a pipeline run: why it failed, and the [`PipelineReport`] of what it did.
+///
+/// Its `Debug` does not require `E: Debug`, so `.unwrap()` always works.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, Pipeline, PipelineErrorKind};
+///
+/// let ctx = Context::new();
+/// let err = Pipeline::from_iter(&ctx, ["1", "x", "3"])
+///     .try_map(2, |s| s.parse::<u32>())
+///     .named("parse")
+///     .collect()
+///     .unwrap_err();
+/// assert_eq!(err.stage(), Some("parse"));
+/// assert!(matches!(err.kind(), PipelineErrorKind::Failed(e) if e.stage == "parse"));
+/// assert!(err.to_string().starts_with("stage 'parse' failed"));
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+pub struct PipelineError<E> {
+    kind: PipelineErrorKind<E>,
+    report: Box<PipelineReport>,
+}
+
+impl<E> PipelineError<E> {
+    pub(crate) fn new(kind: PipelineErrorKind<E>, report: PipelineReport) -> Self {
+        PipelineError {
+            kind,
+            report: Box::new(report),
+        }
+    }
+
+    /// Why the run failed.
+    pub fn kind(&self) -> &PipelineErrorKind<E> {
+        &self.kind
+    }
+
+    /// Takes the reason apart.
+    pub fn into_kind(self) -> PipelineErrorKind<E> {
+        self.kind
+    }
+
+    /// What the run did before it stopped.
+    pub fn report(&self) -> &PipelineReport {
+        &self.report
+    }
+
+    /// The name of the stage that failed or panicked.
+    pub fn stage(&self) -> Option<&str> {
+        match &self.kind {
+            PipelineErrorKind::Failed(e) => Some(&e.stage),
+            PipelineErrorKind::Panicked { stage, .. } | PipelineErrorKind::Spawn { stage, .. } => {
+                Some(stage)
+            }
+            PipelineErrorKind::Config(_) | PipelineErrorKind::Cancelled(_) => None,
+        }
+    }
+
+    /// Whether the run stopped because its context was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.kind, PipelineErrorKind::Cancelled(_))
+    }
+
+    /// The stage function's error, if that is why the run failed.
+    pub fn into_error(self) -> Option<E> {
+        match self.kind {
+            PipelineErrorKind::Failed(e) => Some(e.error),
+            _ => None,
+        }
+    }
+}
+
+impl<E> fmt::Debug for PipelineErrorKind<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PipelineErrorKind::Config(msg) => f.debug_tuple("Config").field(msg).finish(),
+            PipelineErrorKind::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+            PipelineErrorKind::Panicked { stage, panic } => f
+                .debug_struct("Panicked")
+                .field("stage", stage)
+                .field("panic", panic)
+                .finish(),
+            PipelineErrorKind::Spawn { stage, error } => f
+                .debug_struct("Spawn")
+                .field("stage", stage)
+                .field("error", error)
+                .finish(),
+            PipelineErrorKind::Cancelled(c) => f.debug_tuple("Cancelled").field(c).finish(),
+        }
+    }
+}
+
+impl<E> fmt::Debug for PipelineError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineError")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for PipelineError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            PipelineErrorKind::Config(msg) => write!(f, "invalid pipeline: {msg}"),
+            PipelineErrorKind::Failed(e) => e.fmt(f),
+            PipelineErrorKind::Panicked { stage, panic } => {
+                write!(f, "stage '{stage}' panicked: {}", panic.message())
+            }
+            PipelineErrorKind::Spawn { stage, error } => {
+                write!(f, "could not start a thread for stage '{stage}': {error}")
+            }
+            PipelineErrorKind::Cancelled(c) => write!(f, "pipeline {c}"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for PipelineError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            PipelineErrorKind::Failed(e) => Some(&e.error),
+            PipelineErrorKind::Panicked { panic, .. } => Some(panic),
+            PipelineErrorKind::Spawn { error, .. } => Some(error),
+            PipelineErrorKind::Cancelled(c) => Some(c),
+            PipelineErrorKind::Config(_) => None,
+        }
+    }
+}
+
+/// The first failure of a run, whatever its kind: the first one wins and cancels the run.
+pub(crate) enum Failure {
+    /// A fail-fast error; its value is in the pipeline's [`ErrorStore`].
+    Error,
+    Panicked {
+        stage: String,
+        panic: Panicked,
+    },
+    Spawn {
+        stage: String,
+        error: io::Error,
+    },
+}
+
+/// The one-slot record of a run's first failure.
+#[derive(Default)]
+pub(crate) struct FailureSlot(Mutex<Option<Failure>>);
+
+impl FailureSlot {
+    /// Records `failure` if it is the first; returns whether it was.
+    pub(crate) fn claim(&self, failure: Failure) -> bool {
+        let mut slot = self.0.lock();
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(failure);
+        true
+    }
+
+    pub(crate) fn take(&self) -> Option<Failure> {
+        self.0.lock().take()
+    }
+}
+
+/// The typed errors of a run's `try_map` stages.
+pub(crate) struct ErrorStore<E> {
+    /// The fail-fast error that stopped the run.
+    pub(crate) first: Mutex<Option<StageError<E>>>,
+    /// Errors of stages with [`ErrorPolicy::Collect`].
+    pub(crate) collected: Mutex<Vec<StageError<E>>>,
+}
+
+impl<E> Default for ErrorStore<E> {
+    fn default() -> Self {
+        ErrorStore {
+            first: Mutex::new(None),
+            collected: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// A successful run: the report, and the errors of stages with [`ErrorPolicy::Collect`].
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, Pipeline};
+///
+/// let ctx = Context::new();
+/// let outcome = Pipeline::from_iter(&ctx, 0..10).for_each(|_| {}).unwrap();
+/// assert!(outcome.errors().is_empty());
+/// assert_eq!(outcome.report().items_delivered(), 10);
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+pub struct Outcome<E> {
+    pub(crate) report: PipelineReport,
+    pub(crate) errors: Vec<StageError<E>>,
+}
+
+impl<E> Outcome<E> {
+    /// What the run did.
+    pub fn report(&self) -> &PipelineReport {
+        &self.report
+    }
+
+    /// The collected errors, in the order they happened.
+    pub fn errors(&self) -> &[StageError<E>] {
+        &self.errors
+    }
+
+    /// Just the report.
+    pub fn into_report(self) -> PipelineReport {
+        self.report
+    }
+
+    /// The report and the collected errors.
+    pub fn into_parts(self) -> (PipelineReport, Vec<StageError<E>>) {
+        (self.report, self.errors)
+    }
+}
+
+impl<E> fmt::Debug for Outcome<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outcome")
+            .field("report", &self.report)
+            .field("errors", &self.errors.len())
+            .finish()
+    }
+}

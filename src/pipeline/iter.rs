@@ -1,0 +1,178 @@
+//! The consumer end: [`PipelineIter`], on which `for_each` and `collect` are built.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::chunk::Next;
+use super::error::{ErrorStore, Failure, Outcome, PipelineError, PipelineErrorKind};
+use super::ordered::Inbox;
+use super::report::PipelineReport;
+use super::runtime::Runtime;
+use crate::error::Cancelled;
+
+/// The output of a running pipeline, as an iterator (from
+/// [`Pipeline::into_iter`](crate::Pipeline)).
+///
+/// It yields items until the pipeline ends, fails or is cancelled; then call
+/// [`finish`](PipelineIter::finish) to learn which, with the report. Dropping it early (or
+/// calling `finish` before the end) cancels the pipeline and joins every stage: no thread stays
+/// parked in `send`, and whatever was in flight is counted as dropped.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, Pipeline};
+///
+/// let ctx = Context::new();
+/// let mut squares = Pipeline::from_iter(&ctx, 1..=1_000_000u64)
+///     .map(2, |x| x * x)
+///     .ordered()
+///     .into_iter();
+/// let first: Vec<u64> = squares.by_ref().take(3).collect();
+/// assert_eq!(first, [1, 4, 9]);
+/// drop(squares); // stops and joins every stage
+/// homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+#[must_use = "a pipeline does nothing until its output is consumed"]
+pub struct PipelineIter<T, E> {
+    state: State<T>,
+    store: Arc<ErrorStore<E>>,
+    /// The rest of the chunk being handed out.
+    current: std::vec::IntoIter<T>,
+    /// The input ended (or the run stopped): no more chunks will come.
+    ended: bool,
+}
+
+enum State<T> {
+    Running {
+        rt: Runtime,
+        inbox: Inbox<T>,
+    },
+    /// Bad configuration: nothing was started.
+    Invalid(String),
+    Finished,
+}
+
+impl<T: Send + 'static, E> PipelineIter<T, E> {
+    pub(crate) fn running(rt: Runtime, inbox: Inbox<T>, store: Arc<ErrorStore<E>>) -> Self {
+        PipelineIter {
+            state: State::Running { rt, inbox },
+            store,
+            current: Vec::new().into_iter(),
+            ended: false,
+        }
+    }
+
+    pub(crate) fn invalid(message: String, store: Arc<ErrorStore<E>>) -> Self {
+        PipelineIter {
+            state: State::Invalid(message),
+            store,
+            current: Vec::new().into_iter(),
+            ended: true,
+        }
+    }
+
+    /// Ends the run and reports how it went. If the iterator was not exhausted, the pipeline is
+    /// cancelled first (the consumer stopped early: not an error) and every stage joined.
+    ///
+    /// # Errors
+    ///
+    /// The first failure of the run ([`PipelineErrorKind::Failed`] from a fail-fast
+    /// `try_map`, [`PipelineErrorKind::Panicked`], [`PipelineErrorKind::Spawn`]),
+    /// [`PipelineErrorKind::Cancelled`] if the context given to the source was cancelled
+    /// before the end, or [`PipelineErrorKind::Config`] for bad configuration.
+    pub fn finish(mut self) -> Result<Outcome<E>, PipelineError<E>> {
+        let state = std::mem::replace(&mut self.state, State::Finished);
+        let (mut rt, inbox) = match state {
+            State::Running { rt, inbox } => (rt, inbox),
+            State::Invalid(message) => return Err(invalid(message)),
+            State::Finished => return Err(invalid("pipeline already finished".to_string())),
+        };
+        let stopped_early = !self.ended;
+        if stopped_early {
+            rt.ctx.cancel_with("pipeline consumer stopped early");
+        }
+        let sink = Arc::clone(rt.sink());
+        sink.add_dropped(self.current.len());
+        self.current = Vec::new().into_iter();
+        drop(inbox);
+        sink.add_alive(rt.elapsed_since_start());
+        let complete = rt.source.complete.load(Ordering::Acquire);
+        let (report, failure) = rt.finish();
+        let kind = match failure {
+            Some(Failure::Error) => match self.store.first.lock().take() {
+                Some(error) => PipelineErrorKind::Failed(error),
+                None => cancelled(&report),
+            },
+            Some(Failure::Panicked { stage, panic }) => {
+                PipelineErrorKind::Panicked { stage, panic }
+            }
+            Some(Failure::Spawn { stage, error }) => PipelineErrorKind::Spawn { stage, error },
+            None if stopped_early => return Ok(self.outcome(report)),
+            // Cancelled, but only after everything was read and delivered: a complete run.
+            None if report.cancelled.is_none() || (complete && report.dropped() == 0) => {
+                return Ok(self.outcome(report));
+            }
+            None => cancelled(&report),
+        };
+        Err(PipelineError::new(kind, report))
+    }
+
+    fn outcome(&self, report: PipelineReport) -> Outcome<E> {
+        Outcome {
+            report,
+            errors: std::mem::take(&mut *self.store.collected.lock()),
+        }
+    }
+}
+
+fn invalid<E>(message: String) -> PipelineError<E> {
+    let report = PipelineReport {
+        stages: Vec::new(),
+        elapsed: std::time::Duration::ZERO,
+        cancelled: None,
+        intake_stopped: false,
+    };
+    PipelineError::new(PipelineErrorKind::Config(message), report)
+}
+
+fn cancelled<E>(report: &PipelineReport) -> PipelineErrorKind<E> {
+    let cause = report.cancelled.clone().unwrap_or(crate::Cause::Cancelled);
+    PipelineErrorKind::Cancelled(Cancelled::new(cause))
+}
+
+impl<T: Send + 'static, E> Iterator for PipelineIter<T, E> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        loop {
+            if let Some(item) = self.current.next() {
+                return Some(item);
+            }
+            if self.ended {
+                return None;
+            }
+            let State::Running { rt, inbox } = &mut self.state else {
+                return None;
+            };
+            let sink = rt.sink();
+            match inbox.next(&rt.ctx, sink, None, &mut || Ok(())) {
+                Next::Chunk(chunk) => {
+                    sink.add_in(chunk.items.len());
+                    self.current = chunk.items.into_iter();
+                }
+                Next::End | Next::Stopped | Next::Timeout => self.ended = true,
+            }
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for PipelineIter<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineIter")
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,60 @@
+//! The progress bar of the `progress` feature: a small thread that samples the source's
+//! counter ten times a second and draws it with indicatif on stderr.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, bounded};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::report::StageStats;
+use crate::threads::{self, JoinHandle};
+
+/// A running progress bar; [`finish`](Progress::finish) stops and joins it.
+pub(crate) struct Progress {
+    /// Dropping it wakes the drawing thread, which then draws the final state and exits.
+    stop: Sender<()>,
+    handle: JoinHandle<()>,
+}
+
+impl Progress {
+    /// Starts drawing `source`'s output count; `None` if the thread could not start (the run
+    /// goes on without a bar).
+    pub(crate) fn start(source: Arc<StageStats>, total: Option<u64>) -> Option<Progress> {
+        let (stop, stopped) = bounded::<()>(0);
+        let handle = threads::spawn("progress", move || {
+            let bar = match total {
+                Some(total) => ProgressBar::with_draw_target(
+                    Some(total),
+                    ProgressDrawTarget::stderr(),
+                )
+                .with_style(style(
+                    "{spinner} {bar:30} {human_pos}/{human_len} items  {per_sec}  ETA {eta}",
+                )),
+                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+                    .with_style(style("{spinner} {human_pos} items  {per_sec}  {elapsed}")),
+            };
+            // A timed wait on the stop channel: it returns at once when the run ends.
+            while stopped
+                .recv_timeout(Duration::from_millis(100))
+                .is_err_and(|e| e.is_timeout())
+            {
+                bar.set_position(source.items_out());
+            }
+            bar.set_position(source.items_out());
+            bar.finish();
+        })
+        .ok()?;
+        Some(Progress { stop, handle })
+    }
+
+    /// Draws the final state and joins the thread.
+    pub(crate) fn finish(self) {
+        drop(self.stop);
+        let _ = self.handle.join();
+    }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+}

@@ -1,0 +1,753 @@
+//! Tests for `Pipeline`: results, conservation, ordering, batching, error policies, panics,
+//! cancellation and bad input. Every test ends with the leak check.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, unbounded};
+use homebound::{
+    Cause, Context, ErrorPolicy, Pipeline, PipelineErrorKind, PipelineReport, threads,
+};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn no_leaks() {
+    threads::assert_none_alive(Duration::from_secs(10));
+}
+
+/// Checks the report's books: every item the source read was consumed, filtered, failed or
+/// dropped (for pipelines whose stages make at most one output per input).
+fn assert_books_balance(report: &PipelineReport, consumed: u64) {
+    let stages = report.stages();
+    let read = stages[0].items_in;
+    let accounted: u64 = stages
+        .iter()
+        .map(|s| s.filtered + s.errors + s.dropped)
+        .sum();
+    assert_eq!(
+        read,
+        consumed + accounted,
+        "books do not balance:\n{report}"
+    );
+}
+
+#[test]
+fn smoke() {
+    let ctx = Context::new();
+    let (out, outcome) = Pipeline::from_iter(&ctx, 0..10_000u64)
+        .map(2, |x| x * 3)
+        .filter(2, |x| x % 2 == 0)
+        .map(1, |x| x + 1)
+        .collect()
+        .unwrap();
+    let expected: u64 = (0..10_000u64)
+        .map(|x| x * 3)
+        .filter(|x| x % 2 == 0)
+        .map(|x| x + 1)
+        .sum();
+    assert_eq!(out.iter().sum::<u64>(), expected);
+    assert_eq!(out.len(), 5_000);
+    let report = outcome.report();
+    assert_eq!(report.items_read(), 10_000);
+    assert_eq!(report.items_delivered(), 5_000);
+    assert_eq!(report.dropped(), 0);
+    assert!(report.cancelled().is_none());
+    assert_eq!(report.stages().len(), 5);
+    assert_books_balance(report, 5_000);
+    no_leaks();
+}
+
+#[test]
+fn stage_names_and_threads() {
+    let ctx = Context::new();
+    let (names, outcome) = Pipeline::from_iter(&ctx, 0..4)
+        .named("numbers")
+        .map(2, |_| thread::current().name().unwrap().to_string())
+        .named("where")
+        .collect()
+        .unwrap();
+    assert!(
+        names.iter().all(|n| n.starts_with("homebound-where-")),
+        "{names:?}"
+    );
+    let stages: Vec<_> = outcome
+        .report()
+        .stages()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(stages, ["numbers", "where", "sink"]);
+    no_leaks();
+}
+
+#[test]
+fn from_receiver_ends_when_senders_drop() {
+    let ctx = Context::new();
+    let (tx, rx) = bounded(4);
+    let feeder = threads::spawn("feeder", move || {
+        for i in 0..1_000u32 {
+            tx.send(i).unwrap();
+        }
+    })
+    .unwrap();
+    let (out, _) = Pipeline::from_receiver(&ctx, rx)
+        .map(2, |x| x + 1)
+        .ordered()
+        .collect()
+        .unwrap();
+    assert_eq!(out, (1..=1_000).collect::<Vec<_>>());
+    feeder.join().unwrap();
+    no_leaks();
+}
+
+#[test]
+fn empty_source() {
+    let ctx = Context::new();
+    let (out, outcome) = Pipeline::from_iter(&ctx, Vec::<u8>::new())
+        .map(2, |x| x)
+        .batch(10, ms(10))
+        .collect()
+        .unwrap();
+    assert!(out.is_empty());
+    assert_eq!(outcome.report().items_read(), 0);
+    assert!(outcome.report().cancelled().is_none());
+    no_leaks();
+}
+
+fn config_error<T: Send + 'static, S: homebound::ErrorMode>(p: Pipeline<T, S>) -> String {
+    match p.collect().map(|_| ()).unwrap_err().into_kind() {
+        PipelineErrorKind::Config(message) => message,
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
+
+#[test]
+fn zero_workers_is_a_config_error() {
+    let ctx = Context::new();
+    let msg = config_error(
+        Pipeline::from_iter(&ctx, 0..10)
+            .map(0, |x| x)
+            .named("parse"),
+    );
+    assert_eq!(msg, "stage 'map-1': workers must be at least 1");
+    let msg = config_error(Pipeline::from_iter(&ctx, 0..10).filter(0, |_| true));
+    assert!(msg.contains("workers must be at least 1"), "{msg}");
+    no_leaks();
+}
+
+#[test]
+fn zero_batch_size_is_a_config_error() {
+    let ctx = Context::new();
+    let msg = config_error(Pipeline::from_iter(&ctx, 0..10).batch(0, ms(5)));
+    assert_eq!(msg, "stage 'batch-1': batch size must be at least 1");
+    no_leaks();
+}
+
+#[test]
+fn zero_max_wait_is_a_config_error() {
+    let ctx = Context::new();
+    let err = Pipeline::from_iter(&ctx, 0..10)
+        .batch(5, Duration::ZERO)
+        .for_each(|_| {})
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid pipeline: stage 'batch-1': max_wait must be greater than zero"
+    );
+    no_leaks();
+}
+
+#[test]
+fn misplaced_on_error_and_empty_name_are_config_errors() {
+    let ctx = Context::new();
+    let msg = config_error(
+        Pipeline::from_iter(&ctx, 0..10)
+            .map(1, |x| x)
+            .on_error(ErrorPolicy::Skip),
+    );
+    assert!(msg.contains("on_error must follow a try_map"), "{msg}");
+    let msg = config_error(Pipeline::from_iter(&ctx, 0..10).map(1, |x| x).named(""));
+    assert!(msg.contains("name must not be empty"), "{msg}");
+    no_leaks();
+}
+
+#[test]
+fn source_iterator_panics() {
+    let ctx = Context::new();
+    let items = (0..10_000u32).map(|i| {
+        if i == 700 {
+            panic!("bad input row {i}")
+        } else {
+            i
+        }
+    });
+    let err = Pipeline::from_iter(&ctx, items)
+        .map(2, |x| x + 1)
+        .collect()
+        .unwrap_err();
+    match err.kind() {
+        PipelineErrorKind::Panicked { stage, panic } => {
+            assert_eq!(stage, "source");
+            assert_eq!(panic.message(), "bad input row 700");
+            assert!(panic.thread().unwrap().starts_with("homebound-source-"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.report().cancelled().is_some());
+    no_leaks();
+}
+
+#[test]
+fn stage_panic_is_named_and_cancels_the_rest() {
+    let ctx = Context::new();
+    let err = Pipeline::from_iter(&ctx, 0..100_000u64)
+        .map(2, |x| x)
+        .map(2, |x| {
+            assert!(x != 5_000, "cannot handle {x}");
+            x
+        })
+        .named("fragile")
+        .filter(1, |_| true)
+        .for_each(|_| {})
+        .unwrap_err();
+    assert_eq!(err.stage(), Some("fragile"));
+    assert!(err.to_string().contains("cannot handle 5000"), "{err}");
+    no_leaks();
+}
+
+#[test]
+fn stage_panic_releases_producers_blocked_on_full_channels() {
+    let ctx = Context::new();
+    // The last stage panics only after the source has run far ahead (the links behind it
+    // are full, or about to be).
+    let (ahead_tx, ahead_rx) = bounded::<()>(1);
+    let items = (0..u64::MAX).inspect(move |&i| {
+        if i == 1_500 {
+            let _ = ahead_tx.try_send(());
+        }
+    });
+    let err = Pipeline::from_iter(&ctx, items)
+        .map(2, |x| x)
+        .map(1, move |x| {
+            let _ = ahead_rx.recv_timeout(Duration::from_secs(5));
+            panic!("late failure at {x}");
+        })
+        .for_each(|_| {})
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), PipelineErrorKind::Panicked { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.stage(), Some("map-2"));
+    no_leaks();
+}
+
+#[test]
+fn consumer_stops_after_one_item() {
+    let ctx = Context::new();
+    let mut iter = Pipeline::from_iter(&ctx, 0..u64::MAX)
+        .map(2, |x| x * 2)
+        .filter(2, |_| true)
+        .into_iter();
+    assert!(iter.next().is_some());
+    drop(iter);
+    no_leaks();
+}
+
+#[test]
+fn consumer_stops_early_and_finish_reports_it() {
+    let ctx = Context::new();
+    let mut iter = Pipeline::from_iter(&ctx, 0..u64::MAX)
+        .map(2, |x| x)
+        .into_iter();
+    let taken: Vec<_> = iter.by_ref().take(10).collect();
+    assert_eq!(taken.len(), 10);
+    let outcome = iter.finish().unwrap();
+    let report = outcome.report();
+    assert!(report.cancelled().is_some());
+    assert_books_balance(report, 10);
+    no_leaks();
+}
+
+/// An item that counts its drops.
+struct Tracked {
+    value: u64,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn conservation_with_drop_counters_on_early_stop() {
+    for ordered in [false, true] {
+        let ctx = Context::new();
+        let created = Arc::new(AtomicUsize::new(0));
+        let drops = Arc::new(AtomicUsize::new(0));
+        let items = {
+            let (created, drops) = (created.clone(), drops.clone());
+            (0..1_000_000u64).map(move |value| {
+                created.fetch_add(1, Ordering::SeqCst);
+                Tracked {
+                    value,
+                    drops: drops.clone(),
+                }
+            })
+        };
+        let mut p = Pipeline::from_iter(&ctx, items)
+            .map(2, |t| t)
+            .filter(2, |t| t.value % 3 != 0)
+            .map(1, |t| t);
+        if ordered {
+            p = p.ordered();
+        }
+        let mut iter = p.into_iter();
+        let consumed: Vec<Tracked> = iter.by_ref().take(5_000).collect();
+        let outcome = iter.finish().unwrap();
+        let report = outcome.report();
+        assert_books_balance(report, consumed.len() as u64);
+        assert_eq!(
+            report.stages()[0].items_in,
+            created.load(Ordering::SeqCst) as u64
+        );
+        drop(consumed);
+        assert_eq!(drops.load(Ordering::SeqCst), created.load(Ordering::SeqCst));
+        no_leaks();
+    }
+}
+
+#[test]
+fn conservation_when_the_context_is_cancelled() {
+    let ctx = Context::new();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let items = {
+        let drops = drops.clone();
+        (0..u64::MAX).map(move |value| Tracked {
+            value,
+            drops: drops.clone(),
+        })
+    };
+    let mut seen = 0u64;
+    let err = Pipeline::from_iter(&ctx, items)
+        .map(2, |t| t)
+        .filter(1, |t| t.value % 2 == 0)
+        .for_each(|t| {
+            seen += 1;
+            if seen == 2_000 {
+                ctx.cancel();
+            }
+            drop(t);
+        })
+        .unwrap_err();
+    assert!(err.is_cancelled());
+    assert!(
+        matches!(err.kind(), PipelineErrorKind::Cancelled(c) if *c.cause() == Cause::Cancelled)
+    );
+    let report = err.report();
+    assert!(report.dropped() > 0 || report.stages().iter().any(|s| s.filtered > 0));
+    assert_books_balance(report, seen);
+    assert_eq!(
+        drops.load(Ordering::SeqCst) as u64,
+        report.stages()[0].items_in
+    );
+    no_leaks();
+}
+
+#[test]
+fn cancelling_while_every_channel_is_full() {
+    let ctx = Context::new();
+    let (ahead_tx, ahead_rx) = bounded::<()>(1);
+    let items = (0..u64::MAX).inspect(move |&i| {
+        if i == 1_500 {
+            let _ = ahead_tx.try_send(());
+        }
+    });
+    let mut iter = Pipeline::from_iter(&ctx, items)
+        .map(2, |x| x)
+        .map(2, |x| x)
+        .into_iter();
+    assert!(iter.next().is_some());
+    // The consumer reads nothing more: the source runs ahead until the links are full.
+    let _ = ahead_rx.recv_timeout(Duration::from_secs(10));
+    let canceller = {
+        let ctx = ctx.clone();
+        threads::spawn("canceller", move || ctx.cancel()).unwrap()
+    };
+    canceller.join().unwrap();
+    let rest = iter.by_ref().count() as u64;
+    let err = iter.finish().unwrap_err();
+    assert!(err.is_cancelled(), "{err:?}");
+    assert_books_balance(err.report(), 1 + rest);
+    no_leaks();
+}
+
+#[test]
+fn parent_deadline_stops_a_slow_pipeline() {
+    let ctx = Context::new().with_timeout(ms(50));
+    let err = Pipeline::from_iter(&ctx, 0..u64::MAX)
+        .map(2, |x| {
+            thread::sleep(Duration::from_micros(200));
+            x
+        })
+        .for_each(|_| {})
+        .unwrap_err();
+    assert!(matches!(err.kind(), PipelineErrorKind::Cancelled(c) if c.is_deadline_exceeded()));
+    no_leaks();
+}
+
+fn jitter(seed: u64) -> Duration {
+    // A cheap hash of the item: delays between 0 and 255 µs.
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 29;
+    Duration::from_micros(x & 0xff)
+}
+
+#[test]
+fn ordered_output_under_random_delays() {
+    let ctx = Context::new();
+    let (out, _) = Pipeline::from_iter(&ctx, 0..3_000u64)
+        .map(4, |x| {
+            thread::sleep(jitter(x) / 8);
+            x
+        })
+        .filter(3, |x| x % 7 != 0)
+        .map(2, |x| {
+            thread::sleep(jitter(x + 1) / 8);
+            x * 2
+        })
+        .ordered()
+        .collect()
+        .unwrap();
+    let expected: Vec<u64> = (0..3_000u64)
+        .filter(|x| x % 7 != 0)
+        .map(|x| x * 2)
+        .collect();
+    assert_eq!(out, expected);
+    no_leaks();
+}
+
+#[test]
+fn ordered_stage_whose_items_finish_in_reverse_order() {
+    let ctx = Context::new();
+    let n = 64u64;
+    // Feed one item per chunk (a slow receiver source) so every item can overtake another.
+    let (tx, rx) = unbounded();
+    for i in 0..n {
+        tx.send(i).unwrap();
+    }
+    drop(tx);
+    let (out, _) = Pipeline::from_receiver(&ctx, rx)
+        .map(8, move |x| {
+            // Earlier items take longer: they finish last.
+            thread::sleep(Duration::from_micros(100 * (n - x)));
+            x
+        })
+        .ordered()
+        .collect()
+        .unwrap();
+    assert_eq!(out, (0..n).collect::<Vec<_>>());
+    no_leaks();
+}
+
+#[test]
+fn ordered_single_worker_stages_see_source_order() {
+    let ctx = Context::new();
+    let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let (out, _) = Pipeline::from_iter(&ctx, 0..2_000u64)
+        .map(3, |x| {
+            thread::sleep(jitter(x) / 16);
+            x
+        })
+        .inspect({
+            let seen = seen.clone();
+            move |x| seen.lock().push(*x)
+        })
+        .batch(100, Duration::from_secs(60))
+        .ordered()
+        .collect()
+        .unwrap();
+    assert_eq!(*seen.lock(), (0..2_000).collect::<Vec<_>>());
+    assert_eq!(out.len(), 20);
+    assert_eq!(out.concat(), (0..2_000).collect::<Vec<_>>());
+    no_leaks();
+}
+
+#[test]
+fn batch_by_size_flushes_the_remainder() {
+    let ctx = Context::new();
+    let (batches, outcome) = Pipeline::from_iter(&ctx, 0..10_005u32)
+        .map(2, |x| x)
+        .batch(1_000, Duration::from_secs(60))
+        .collect()
+        .unwrap();
+    assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 10_005);
+    assert!(batches.iter().all(|b| b.len() <= 1_000));
+    assert_eq!(batches.iter().filter(|b| b.len() == 1_000).count(), 10);
+    assert_eq!(outcome.report().stage("batch-2").unwrap().items_in, 10_005);
+    no_leaks();
+}
+
+#[test]
+fn batch_by_time_with_a_slow_producer() {
+    // The pipeline gives up after 10 s, so a broken time flush fails instead of hanging.
+    let ctx = Context::new().with_timeout(Duration::from_secs(10));
+    let (tx, rx) = unbounded::<u32>();
+    let mut batches = Pipeline::from_receiver(&ctx, rx)
+        .batch(100, ms(5))
+        .into_iter();
+    // Lockstep: the next item is sent only after the previous one came out in a batch, which
+    // can only happen through the time limit (100 items never arrive at once).
+    for i in 0..5u32 {
+        tx.send(i).unwrap();
+        let batch = batches.next().expect("a batch flushed by time");
+        assert_eq!(batch, [i]);
+    }
+    tx.send(99).unwrap();
+    drop(tx);
+    assert_eq!(batches.next(), Some(vec![99]));
+    assert_eq!(batches.next(), None);
+    let outcome = batches.finish().unwrap();
+    assert_eq!(outcome.report().items_read(), 6);
+    no_leaks();
+}
+
+#[test]
+fn graceful_stop_flushes_open_batches() {
+    let ctx = Context::new();
+    let stop = Context::new();
+    let mut delivered = 0usize;
+    let outcome = Pipeline::from_iter(&ctx, 0..u64::MAX)
+        .map(2, |x| x)
+        .batch(1_000, Duration::from_secs(60))
+        .stop_intake_on(&stop)
+        .for_each(|batch| {
+            delivered += batch.len();
+            if delivered >= 5_000 {
+                stop.cancel();
+            }
+        })
+        .unwrap();
+    let report = outcome.report();
+    assert!(report.intake_stopped());
+    assert!(report.cancelled().is_none());
+    assert_eq!(report.dropped(), 0);
+    assert_eq!(delivered as u64, report.items_read(), "{report}");
+    no_leaks();
+}
+
+#[test]
+fn fail_fast_returns_the_first_error_with_the_stage_name() {
+    let ctx = Context::new();
+    let err = Pipeline::from_iter(&ctx, 0..100_000u32)
+        .try_map(2, |x| {
+            if x == 777 {
+                Err(format!("bad {x}"))
+            } else {
+                Ok(x)
+            }
+        })
+        .named("check")
+        .map(1, |x| x)
+        .for_each(|_| {})
+        .unwrap_err();
+    assert_eq!(err.stage(), Some("check"));
+    assert_eq!(err.to_string(), "stage 'check' failed: bad 777");
+    assert_eq!(err.report().stage("check").unwrap().errors, 1);
+    assert_eq!(err.into_error().as_deref(), Some("bad 777"));
+    no_leaks();
+}
+
+#[test]
+fn skip_counts_errors_and_goes_on() {
+    let ctx = Context::new();
+    let (out, outcome) = Pipeline::from_iter(&ctx, 0..10_000u32)
+        .try_map(3, |x| if x % 10 == 0 { Err(x) } else { Ok(x) })
+        .on_error(ErrorPolicy::Skip)
+        .collect()
+        .unwrap();
+    assert_eq!(out.len(), 9_000);
+    assert!(outcome.errors().is_empty());
+    assert_eq!(outcome.report().stage("try_map-1").unwrap().errors, 1_000);
+    assert_books_balance(outcome.report(), 9_000);
+    no_leaks();
+}
+
+#[test]
+fn collect_returns_errors_beside_the_output() {
+    let ctx = Context::new();
+    let (out, outcome) = Pipeline::from_iter(&ctx, 0..1_000u32)
+        .try_map(2, |x| if x % 100 == 0 { Err(x) } else { Ok(x) })
+        .named("first")
+        .on_error(ErrorPolicy::Collect)
+        .try_map(2, |x| {
+            if x % 100 == 1 {
+                Err(x + 100_000)
+            } else {
+                Ok(x)
+            }
+        })
+        .named("second")
+        .on_error(ErrorPolicy::Collect)
+        .collect()
+        .unwrap();
+    assert_eq!(out.len(), 980);
+    let mut first: Vec<u32> = outcome
+        .errors()
+        .iter()
+        .filter(|e| e.stage == "first")
+        .map(|e| e.error)
+        .collect();
+    first.sort_unstable();
+    assert_eq!(first, (0..10).map(|i| i * 100).collect::<Vec<_>>());
+    assert_eq!(
+        outcome
+            .errors()
+            .iter()
+            .filter(|e| e.stage == "second")
+            .count(),
+        10
+    );
+    no_leaks();
+}
+
+#[test]
+fn bottleneck_names_the_slow_stage() {
+    let ctx = Context::new();
+    // More items than the links before the slow stage hold: the source must block.
+    let (_, outcome) = Pipeline::from_iter(&ctx, 0..6_000u64)
+        .map(1, |x| x + 1)
+        .map(1, |x| {
+            thread::sleep(Duration::from_micros(50));
+            x
+        })
+        .named("slow")
+        .collect()
+        .unwrap();
+    let report = outcome.report();
+    assert_eq!(report.bottleneck().unwrap().name, "slow", "{report}");
+    assert!(
+        report.stage("source").unwrap().blocked_send > Duration::ZERO,
+        "{report}"
+    );
+    assert!(
+        report.stage("sink").unwrap().blocked_recv > Duration::ZERO,
+        "{report}"
+    );
+    no_leaks();
+}
+
+#[test]
+fn flat_map_expands() {
+    let ctx = Context::new();
+    let (out, _) = Pipeline::from_iter(&ctx, 0..1_000u32)
+        .flat_map(2, |x| vec![x; (x % 4) as usize])
+        .ordered()
+        .collect()
+        .unwrap();
+    let expected: Vec<u32> = (0..1_000u32)
+        .flat_map(|x| vec![x; (x % 4) as usize])
+        .collect();
+    assert_eq!(out, expected);
+    no_leaks();
+}
+
+#[test]
+fn for_each_panic_joins_every_stage_before_unwinding() {
+    let ctx = Context::new();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Pipeline::from_iter(&ctx, 0..u64::MAX)
+            .map(2, |x| x)
+            .for_each(|x| assert!(x < 100, "consumer gave up"))
+    }));
+    assert!(caught.is_err());
+    no_leaks();
+}
+
+mod chains {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Add(u64, usize),
+        Filter(u64, usize),
+        Dup(usize),
+        TrySkip(u64, usize),
+        Inspect,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..100u64, 1..4usize).prop_map(|(k, w)| Op::Add(k, w)),
+            (2..5u64, 1..4usize).prop_map(|(k, w)| Op::Filter(k, w)),
+            (1..4usize).prop_map(Op::Dup),
+            (2..7u64, 1..4usize).prop_map(|(k, w)| Op::TrySkip(k, w)),
+            Just(Op::Inspect),
+        ]
+    }
+
+    fn sequential(items: Vec<u64>, ops: &[Op]) -> Vec<u64> {
+        let mut items = items;
+        for op in ops {
+            items = match *op {
+                Op::Add(k, _) => items.into_iter().map(|x| x + k).collect(),
+                Op::Filter(k, _) => items.into_iter().filter(|x| x % k != 0).collect(),
+                Op::Dup(_) => items.into_iter().flat_map(|x| [x, x + 1]).collect(),
+                Op::TrySkip(k, _) => items.into_iter().filter(|x| x % k != 1).collect(),
+                Op::Inspect => items,
+            };
+        }
+        items
+    }
+
+    fn run(items: Vec<u64>, ops: &[Op], ordered: bool) -> Vec<u64> {
+        let ctx = Context::new();
+        let mut p = Pipeline::from_iter(&ctx, items)
+            .try_map(1, Ok::<u64, u64>)
+            .on_error(ErrorPolicy::Skip);
+        for op in ops {
+            p = match *op {
+                Op::Add(k, w) => p.map(w, move |x| x + k),
+                Op::Filter(k, w) => p.filter(w, move |x| x % k != 0),
+                Op::Dup(w) => p.flat_map(w, |x| [x, x + 1]),
+                Op::TrySkip(k, w) => p
+                    .try_map(w, move |x| if x % k == 1 { Err(x) } else { Ok(x) })
+                    .on_error(ErrorPolicy::Skip),
+                Op::Inspect => p.inspect(|_| {}),
+            };
+        }
+        if ordered {
+            p = p.ordered();
+        }
+        p.collect().unwrap().0
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn chains_match_sequential(
+            items in proptest::collection::vec(0..1_000u64, 0..3_000),
+            ops in proptest::collection::vec(op(), 0..5),
+            ordered in any::<bool>(),
+        ) {
+            let expected = sequential(items.clone(), &ops);
+            let mut got = run(items, &ops, ordered);
+            if ordered {
+                prop_assert_eq!(got, expected);
+            } else {
+                let mut expected = expected;
+                expected.sort_unstable();
+                got.sort_unstable();
+                prop_assert_eq!(got, expected);
+            }
+            no_leaks();
+        }
+    }
+}
