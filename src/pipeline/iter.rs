@@ -46,7 +46,7 @@ pub struct PipelineIter<T, E> {
 
 enum State<T> {
     Running {
-        rt: Runtime,
+        rt: Box<Runtime>,
         inbox: Inbox<T>,
     },
     /// Bad configuration: nothing was started.
@@ -57,7 +57,10 @@ enum State<T> {
 impl<T: Send + 'static, E> PipelineIter<T, E> {
     pub(crate) fn running(rt: Runtime, inbox: Inbox<T>, store: Arc<ErrorStore<E>>) -> Self {
         PipelineIter {
-            state: State::Running { rt, inbox },
+            state: State::Running {
+                rt: Box::new(rt),
+                inbox,
+            },
             store,
             current: Vec::new().into_iter(),
             ended: false,

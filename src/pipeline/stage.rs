@@ -16,6 +16,9 @@ pub(crate) trait Step<T, U>: Send + Sync + 'static {
     fn chunk(&self, out: &mut Outbox<U>, seq: u64, items: Vec<T>) -> Result<(), Stopped>;
 }
 
+/// Each worker's input and output end.
+pub(crate) type Ends<T, U> = Vec<(Inbox<T>, Outbox<U>)>;
+
 /// The input and output ends for one stage at position `index`, as its kind and the pipeline's
 /// ordering demand: unordered stages coalesce; in ordered pipelines a stage with one worker
 /// is a sequence point (reorders its input, numbers its output) and a parallel stage passes
@@ -25,7 +28,7 @@ pub(crate) fn ends<T: Send + 'static, U: Send + 'static>(
     index: usize,
     input: Link<T>,
     limit: usize,
-) -> (Vec<(Inbox<T>, Outbox<U>)>, Link<U>) {
+) -> (Ends<T, U>, Link<U>) {
     let workers = rt.workers(index);
     let stats = Arc::clone(&rt.stats[index]);
     let (tx, rx) = bounded(LINK_CAPACITY);
