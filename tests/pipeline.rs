@@ -621,10 +621,12 @@ fn collect_returns_errors_beside_the_output() {
 fn bottleneck_names_the_slow_stage() {
     let ctx = Context::new();
     // More items than the links before the slow stage hold: the source must block.
-    let (_, outcome) = Pipeline::from_iter(&ctx, 0..6_000u64)
+    let (_, outcome) = Pipeline::from_iter(&ctx, 0..20_000u64)
         .map(1, |x| x + 1)
         .map(1, |x| {
-            thread::sleep(Duration::from_micros(50));
+            if x % 100 == 0 {
+                thread::sleep(ms(1));
+            }
             x
         })
         .named("slow")

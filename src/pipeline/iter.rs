@@ -154,19 +154,32 @@ impl<T: Send + 'static, E> Iterator for PipelineIter<T, E> {
             if let Some(item) = self.current.next() {
                 return Some(item);
             }
-            if self.ended {
-                return None;
+            self.current = self.next_chunk()?;
+        }
+    }
+}
+
+impl<T: Send + 'static, E> PipelineIter<T, E> {
+    /// The rest of the current chunk, or else the next chunk; `None` at the end.
+    pub(crate) fn next_chunk(&mut self) -> Option<std::vec::IntoIter<T>> {
+        if self.current.len() > 0 {
+            return Some(std::mem::replace(&mut self.current, Vec::new().into_iter()));
+        }
+        if self.ended {
+            return None;
+        }
+        let State::Running { rt, inbox } = &mut self.state else {
+            return None;
+        };
+        let sink = rt.sink();
+        match inbox.next(&rt.ctx, sink, None, &mut || Ok(())) {
+            Next::Chunk(chunk) => {
+                sink.add_in(chunk.items.len());
+                Some(chunk.items.into_iter())
             }
-            let State::Running { rt, inbox } = &mut self.state else {
-                return None;
-            };
-            let sink = rt.sink();
-            match inbox.next(&rt.ctx, sink, None, &mut || Ok(())) {
-                Next::Chunk(chunk) => {
-                    sink.add_in(chunk.items.len());
-                    self.current = chunk.items.into_iter();
-                }
-                Next::End | Next::Stopped | Next::Timeout => self.ended = true,
+            Next::End | Next::Stopped | Next::Timeout => {
+                self.ended = true;
+                None
             }
         }
     }

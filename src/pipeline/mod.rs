@@ -408,7 +408,9 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         F: FnMut(T),
     {
         let mut iter = self.into_iter();
-        iter.by_ref().for_each(&mut f);
+        while let Some(chunk) = iter.next_chunk() {
+            chunk.for_each(&mut f);
+        }
         iter.finish()
     }
 
@@ -420,7 +422,10 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     #[allow(clippy::type_complexity)]
     pub fn collect(self) -> Result<(Vec<T>, Outcome<S::Error>), PipelineError<S::Error>> {
         let mut iter = self.into_iter();
-        let items: Vec<T> = iter.by_ref().collect();
+        let mut items = Vec::new();
+        while let Some(chunk) = iter.next_chunk() {
+            items.extend(chunk);
+        }
         iter.finish().map(|outcome| (items, outcome))
     }
 }

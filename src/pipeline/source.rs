@@ -48,13 +48,17 @@ where
     let (mut out, link) = link(rt);
     let (ctx, stop, flags) = (rt.ctx.clone(), rt.plan.stop.clone(), Arc::clone(&rt.source));
     rt.spawn(0, move || {
+        if ctx.is_cancelled() {
+            return;
+        }
         let mut iter = iter;
         let mut read = 0usize;
         let outcome = loop {
-            if ctx.is_cancelled() {
-                break None;
-            }
-            if stop.as_ref().is_some_and(Context::is_cancelled) {
+            // Cancellation is checked by `push` at its checkpoints (every item when they are
+            // slow); the intake stop, only when there is one, here.
+            if let Some(stop) = &stop
+                && stop.is_cancelled()
+            {
                 break Some(true);
             }
             let Some(item) = iter.next() else {

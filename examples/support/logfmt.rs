@@ -1,0 +1,227 @@
+//! The log format of the `log_pipeline` example (shared with the pipeline bench): a synthetic
+//! log generator, a parser that allocates nothing beyond the line, and the enrich step.
+//!
+//! A line is `<timestamp> <LEVEL> <module> <message>`, for example
+//! `2026-11-23T08:15:02.123456Z WARN  db::pool slow checkout (id=4411, 212ms)`.
+
+use std::fmt;
+
+/// Log levels, least to most severe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn parse(s: &str) -> Option<Level> {
+        Some(match s {
+            "TRACE" => Level::Trace,
+            "DEBUG" => Level::Debug,
+            "INFO" => Level::Info,
+            "WARN" => Level::Warn,
+            "ERROR" => Level::Error,
+            _ => return None,
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+/// A parsed line: the line itself plus the positions of its fields.
+#[derive(Debug)]
+pub struct Record {
+    line: String,
+    pub level: Level,
+    ts_end: usize,
+    module: (usize, usize),
+    message: usize,
+}
+
+impl Record {
+    pub fn timestamp(&self) -> &str {
+        &self.line[..self.ts_end]
+    }
+    pub fn module(&self) -> &str {
+        &self.line[self.module.0..self.module.1]
+    }
+    pub fn message(&self) -> &str {
+        &self.line[self.message..]
+    }
+    /// The lines the pipeline keeps: errors and warnings.
+    pub fn is_interesting(&self) -> bool {
+        self.level >= Level::Warn
+    }
+}
+
+/// Why a line could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: String,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: String = self.line.chars().take(40).collect();
+        write!(f, "{}: {shown:?}", self.reason)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses one line.
+pub fn parse(line: String) -> Result<Record, ParseError> {
+    let fail = |line, reason| Err(ParseError { line, reason });
+    let bytes = line.as_bytes();
+    let Some(ts_end) = bytes.iter().position(|&b| b == b' ') else {
+        return fail(line, "no fields");
+    };
+    if ts_end < 20 || bytes[10] != b'T' || !line[..ts_end].ends_with('Z') {
+        return fail(line, "bad timestamp");
+    }
+    let skip = |mut i: usize| {
+        while i < bytes.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+        i
+    };
+    let word_end = |i: usize| {
+        bytes[i..]
+            .iter()
+            .position(|&b| b == b' ')
+            .map_or(bytes.len(), |n| i + n)
+    };
+    let level_start = skip(ts_end);
+    let level_end = word_end(level_start);
+    let Some(level) = Level::parse(&line[level_start..level_end]) else {
+        return fail(line, "unknown level");
+    };
+    let module_start = skip(level_end);
+    let module_end = word_end(module_start);
+    if module_start == module_end || module_end == bytes.len() {
+        return fail(line, "no module or message");
+    }
+    let message = skip(module_end);
+    Ok(Record {
+        ts_end,
+        level,
+        module: (module_start, module_end),
+        message,
+        line,
+    })
+}
+
+/// The team that owns a module.
+fn owner(module: &str) -> &'static str {
+    let top = module.split("::").next().unwrap_or(module);
+    match top {
+        "db" => "storage",
+        "http" | "auth" => "edge",
+        "billing" => "payments",
+        "cache" => "platform",
+        _ => "core",
+    }
+}
+
+/// The enriched output line (with its newline).
+pub fn enrich(record: &Record) -> String {
+    let mut out = String::with_capacity(record.line.len() + 24);
+    out.push_str(record.timestamp());
+    out.push(' ');
+    out.push_str(record.level.as_str());
+    out.push_str(" team=");
+    out.push_str(owner(record.module()));
+    out.push(' ');
+    out.push_str(record.module());
+    out.push_str(": ");
+    out.push_str(record.message());
+    out.push('\n');
+    out
+}
+
+/// An endless, deterministic synthetic log: about 15% WARN/ERROR lines and 0.1% malformed.
+pub struct Generator {
+    state: u64,
+    n: u64,
+}
+
+impl Generator {
+    pub fn new(seed: u64) -> Self {
+        Generator {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            n: 0,
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        // xorshift64*
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+const MODULES: [&str; 8] = [
+    "db::pool",
+    "db::query",
+    "http::server",
+    "http::client",
+    "auth::session",
+    "billing::invoice",
+    "cache::lru",
+    "worker::queue",
+];
+
+const MESSAGES: [&str; 8] = [
+    "request completed",
+    "slow checkout",
+    "connection reset by peer",
+    "retrying after timeout",
+    "cache miss",
+    "token refreshed",
+    "invoice rendered",
+    "queue depth high",
+];
+
+impl Iterator for Generator {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        let r = self.next_u64();
+        self.n += 1;
+        let micros = self.n * 1_731;
+        let secs = micros / 1_000_000;
+        let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+        let ts = format!("2026-11-23T{h:02}:{m:02}:{s:02}.{:06}Z", micros % 1_000_000);
+        if r % 1000 == 0 {
+            return Some(format!("{ts} ???"));
+        }
+        let level = match (r >> 10) % 100 {
+            0..=9 => "TRACE",
+            10..=39 => "DEBUG",
+            40..=84 => "INFO",
+            85..=94 => "WARN",
+            _ => "ERROR",
+        };
+        let module = MODULES[((r >> 20) % 8) as usize];
+        let message = MESSAGES[((r >> 24) % 8) as usize];
+        Some(format!(
+            "{ts} {level:<5} {module} {message} (id={}, {}ms)",
+            (r >> 32) % 100_000,
+            (r >> 48) % 1_000
+        ))
+    }
+}
