@@ -217,13 +217,26 @@ impl<T> Outbox<T> {
     /// Sends one chunk, blocking (cancel-aware) while the link is full.
     fn send(&mut self, seq: u64, items: Vec<T>) -> Result<(), Stopped> {
         let n = items.len();
-        let mut chunk = Chunk { seq, items };
+        let mut chunk = match self.tx.try_send(Chunk { seq, items }) {
+            Ok(()) => {
+                self.stats.add_out(n);
+                return Ok(());
+            }
+            Err(TrySendError::Full(chunk)) => chunk,
+            Err(TrySendError::Disconnected(_)) => {
+                self.stats.add_dropped(n);
+                return Err(Stopped);
+            }
+        };
+        let waited = Instant::now();
         // As in `recv_chunk`: room is often only a moment away, so spin and yield briefly
         // before parking.
         let backoff = Backoff::new();
-        loop {
+        while !backoff.is_completed() && !self.ctx.is_cancelled() {
+            backoff.snooze();
             chunk = match self.tx.try_send(chunk) {
                 Ok(()) => {
+                    self.stats.add_send_wait(waited.elapsed());
                     self.stats.add_out(n);
                     return Ok(());
                 }
@@ -233,12 +246,7 @@ impl<T> Outbox<T> {
                     return Err(Stopped);
                 }
             };
-            if backoff.is_completed() || self.ctx.is_cancelled() {
-                break;
-            }
-            backoff.snooze();
         }
-        let waited = Instant::now();
         let sent = self.ctx.send(&self.tx, chunk);
         self.stats.add_send_wait(waited.elapsed());
         match sent {
@@ -293,18 +301,20 @@ pub(crate) fn recv_chunk<T>(
     if before_wait().is_err() {
         return Next::Stopped;
     }
+    let waited = Instant::now();
     // Parking and waking a thread costs tens of microseconds; a chunk is often only a moment
     // away, so spin and yield briefly first.
     let backoff = Backoff::new();
     while !backoff.is_completed() {
         backoff.snooze();
-        match rx.try_recv() {
-            Ok(chunk) => return Next::Chunk(chunk),
-            Err(TryRecvError::Disconnected) => return Next::End,
-            Err(TryRecvError::Empty) => {}
-        }
+        let next = match rx.try_recv() {
+            Ok(chunk) => Next::Chunk(chunk),
+            Err(TryRecvError::Disconnected) => Next::End,
+            Err(TryRecvError::Empty) => continue,
+        };
+        stats.add_recv_wait(waited.elapsed());
+        return next;
     }
-    let waited = Instant::now();
     let next = match deadline {
         None => crossbeam_channel::select! {
             recv(rx) -> msg => msg.map_or(Next::End, Next::Chunk),
