@@ -206,7 +206,7 @@ impl Iterator for Generator {
         let secs = micros / 1_000_000;
         let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
         let ts = format!("2026-11-23T{h:02}:{m:02}:{s:02}.{:06}Z", micros % 1_000_000);
-        if r % 1000 == 0 {
+        if r.is_multiple_of(1000) {
             return Some(format!("{ts} ???"));
         }
         let level = match (r >> 10) % 100 {
