@@ -45,17 +45,32 @@ mod sealed {
 
 /// The error state of a [`Pipeline`](crate::Pipeline)'s type: [`NoErrors`] until the first
 /// `try_map`, then [`Fallible<E>`]. Every `try_map` of one pipeline returns the same `E`.
+///
+/// You rarely write these types; they show up when you name a pipeline's type:
+///
+/// ```
+/// use homebound::{Context, Fallible, NoErrors, Pipeline};
+///
+/// let ctx = Context::new();
+/// let lines: Pipeline<&str, NoErrors> = Pipeline::from_iter(&ctx, ["1", "2"]);
+/// let numbers: Pipeline<u8, Fallible<std::num::ParseIntError>> =
+///     lines.try_map(1, |s| s.parse::<u8>());
+/// let (out, _) = numbers.collect().unwrap();
+/// assert_eq!(out.len(), 2);
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
 pub trait ErrorMode: sealed::Sealed + Send + 'static {
     /// The error type the run can return.
     type Error: Send + 'static;
 }
 
 /// The error state of a pipeline with no `try_map` stage: its runs fail only by cancellation,
-/// panic or bad configuration.
+/// panic or bad configuration (see [`ErrorMode`] for an example).
 #[derive(Debug)]
 pub enum NoErrors {}
 
-/// The error state of a pipeline whose `try_map` stages return `Err(E)`.
+/// The error state of a pipeline whose `try_map` stages return `Err(E)` (see [`ErrorMode`]
+/// for an example).
 pub struct Fallible<E>(PhantomData<fn() -> E>);
 
 impl<E> fmt::Debug for Fallible<E> {
@@ -77,6 +92,31 @@ impl<E: Send + 'static> ErrorMode for Fallible<E> {
 
 /// Which error states a `try_map` returning `Err(E)` may follow: [`NoErrors`] (the first
 /// `try_map` picks `E`) or [`Fallible<E>`] with the same `E`.
+///
+/// A second `try_map` with another error type does not compile; convert the errors to one
+/// type inside the closures instead:
+///
+/// ```compile_fail
+/// use homebound::{Context, Pipeline};
+///
+/// let ctx = Context::new();
+/// let _ = Pipeline::from_iter(&ctx, ["1"])
+///     .try_map(1, |s| s.parse::<u8>())
+///     .try_map(1, |n| if n > 0 { Ok(n) } else { Err("zero") });
+/// ```
+///
+/// ```
+/// use homebound::{Context, Pipeline};
+///
+/// let ctx = Context::new();
+/// let (out, _) = Pipeline::from_iter(&ctx, ["1"])
+///     .try_map(1, |s| s.parse::<u8>().map_err(|e| e.to_string()))
+///     .try_map(1, |n| if n > 0 { Ok(n) } else { Err("zero".to_string()) })
+///     .collect()
+///     .unwrap();
+/// assert_eq!(out, [1]);
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
 pub trait Accepts<E>: ErrorMode {
     /// The error state after the stage.
     type Next: ErrorMode<Error = E>;
@@ -91,6 +131,24 @@ impl<E: Send + 'static> Accepts<E> for Fallible<E> {
 }
 
 /// An error returned by the function of a `try_map` stage, with the stage's name.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, ErrorPolicy, Pipeline};
+///
+/// let ctx = Context::new();
+/// let (_, outcome) = Pipeline::from_iter(&ctx, ["7", "seven"])
+///     .try_map(1, |s| s.parse::<u8>())
+///     .named("parse")
+///     .on_error(ErrorPolicy::Collect)
+///     .collect()
+///     .unwrap();
+/// let e = &outcome.errors()[0];
+/// assert_eq!(e.stage, "parse");
+/// assert_eq!(e.to_string(), "stage 'parse' failed: invalid digit found in string");
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct StageError<E> {
     /// The stage's name.
@@ -120,6 +178,27 @@ impl<E: std::error::Error + 'static> std::error::Error for StageError<E> {
 }
 
 /// Why a run failed.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, Pipeline, PipelineErrorKind};
+///
+/// let ctx = Context::new();
+/// let err = Pipeline::from_iter(&ctx, 0..10)
+///     .map(1, |x: i32| if x == 3 { panic!("three") } else { x })
+///     .named("picky")
+///     .for_each(|_| {})
+///     .unwrap_err();
+/// match err.into_kind() {
+///     PipelineErrorKind::Panicked { stage, panic } => {
+///         assert_eq!(stage, "picky");
+///         assert_eq!(panic.message(), "three");
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
 #[non_exhaustive]
 pub enum PipelineErrorKind<E> {
     /// The pipeline was built with bad input (zero workers, a zero batch size, ..): nothing ran.

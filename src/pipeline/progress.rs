@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, bounded};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::report::StageStats;
 use crate::threads::{self, JoinHandle};
@@ -24,15 +24,14 @@ impl Progress {
         let (stop, stopped) = bounded::<()>(0);
         let handle = threads::spawn("progress", move || {
             let bar = match total {
-                Some(total) => ProgressBar::with_draw_target(
-                    Some(total),
-                    ProgressDrawTarget::stderr(),
-                )
-                .with_style(style(
-                    "{spinner} {bar:30} {human_pos}/{human_len} items  {per_sec}  ETA {eta}",
-                )),
+                Some(total) => {
+                    ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+                        .with_style(style(
+                            "{spinner} {bar:30} {human_pos}/{human_len} items  {rate}  ETA {eta}",
+                        ))
+                }
                 None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-                    .with_style(style("{spinner} {human_pos} items  {per_sec}  {elapsed}")),
+                    .with_style(style("{spinner} {human_pos} items  {rate}  {elapsed}")),
             };
             // A timed wait on the stop channel: it returns at once when the run ends.
             while stopped
@@ -56,5 +55,12 @@ impl Progress {
 }
 
 fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} items/s", state.per_sec());
+            },
+        )
 }

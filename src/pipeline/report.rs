@@ -261,8 +261,10 @@ impl fmt::Display for PipelineReport {
             "blk-send",
             "blk-recv"
         )?;
-        let ms = |d: Duration| format!("{:.0}ms", d.as_secs_f64() * 1e3);
         for s in &self.stages {
+            // Times per worker, so stages with different worker counts compare.
+            let ms =
+                |d: Duration| format!("{:.0}ms", d.as_secs_f64() * 1e3 / s.workers.max(1) as f64);
             writeln!(
                 f,
                 "{:<12} {:>3} {:>10} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}",
@@ -273,12 +275,12 @@ impl fmt::Display for PipelineReport {
                 s.filtered,
                 s.errors,
                 s.dropped,
-                ms(s.busy_per_worker()),
+                ms(s.busy),
                 ms(s.blocked_send),
                 ms(s.blocked_recv)
             )?;
         }
-        write!(f, "elapsed {}", ms(self.elapsed))?;
+        write!(f, "elapsed {:.0}ms", self.elapsed.as_secs_f64() * 1e3)?;
         if let Some(b) = self.bottleneck() {
             write!(f, ", bottleneck: {}", b.name)?;
         }

@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::error::Panicked;
 use crate::threads::{self, JoinHandle};
 
-/// The sending end of a link as the builder hands it to the next stage.
+/// The receiving end of a link, as the builder hands it to the next stage.
 pub(crate) struct Link<T> {
     pub(crate) rx: Receiver<Chunk<T>>,
     /// Ordered pipelines: gives credits back to the start of the current segment.
