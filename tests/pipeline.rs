@@ -437,16 +437,13 @@ fn ordered_output_under_random_delays() {
 fn ordered_stage_whose_items_finish_in_reverse_order() {
     let ctx = Context::new();
     let n = 64u64;
-    // Feed one item per chunk (a slow receiver source) so every item can overtake another.
-    let (tx, rx) = unbounded();
-    for i in 0..n {
-        tx.send(i).unwrap();
-    }
-    drop(tx);
-    let (out, _) = Pipeline::from_receiver(&ctx, rx)
+    // A slow source sends tiny chunks (the latency bound flushes them), so every item can
+    // overtake another.
+    let items = (0..n).inspect(|_| thread::sleep(ms(3)));
+    let (out, _) = Pipeline::from_iter(&ctx, items)
         .map(8, move |x| {
             // Earlier items take longer: they finish last.
-            thread::sleep(Duration::from_micros(100 * (n - x)));
+            thread::sleep(Duration::from_micros(500 * (n - x)));
             x
         })
         .ordered()
@@ -539,6 +536,30 @@ fn graceful_stop_flushes_open_batches() {
     assert!(report.cancelled().is_none());
     assert_eq!(report.dropped(), 0);
     assert_eq!(delivered as u64, report.items_read(), "{report}");
+    no_leaks();
+}
+
+#[test]
+fn stop_intake_wakes_a_source_waiting_on_an_empty_receiver() {
+    let ctx = Context::new();
+    let stop = Context::new();
+    let (tx, rx) = unbounded::<u32>();
+    for i in 0..10 {
+        tx.send(i).unwrap();
+    }
+    let mut iter = Pipeline::from_receiver(&ctx, rx)
+        .map(2, |x| x)
+        .stop_intake_on(&stop)
+        .into_iter();
+    let mut got: Vec<u32> = iter.by_ref().take(10).collect();
+    // The source now waits on an empty channel whose sender is still alive.
+    stop.cancel();
+    got.extend(iter.by_ref());
+    let outcome = iter.finish().unwrap();
+    got.sort_unstable();
+    assert_eq!(got, (0..10).collect::<Vec<_>>());
+    assert!(outcome.report().intake_stopped());
+    drop(tx);
     no_leaks();
 }
 

@@ -154,10 +154,13 @@ impl<T> Outbox<T> {
                 debug_assert!(self.buf.is_empty());
                 self.send(seq, items)
             }
-            _ if self.buf.is_empty() && items.len() >= self.limit / 2 => {
-                let seq = self.next_seq()?;
-                self.send(seq, items)
-            }
+            _ if self.buf.is_empty() && items.len() >= self.limit / 2 => match self.next_seq() {
+                Ok(seq) => self.send(seq, items),
+                Err(stopped) => {
+                    self.stats.add_dropped(items.len());
+                    Err(stopped)
+                }
+            },
             _ => {
                 let mut rest = items.into_iter();
                 while let Some(item) = rest.next() {
