@@ -1,7 +1,6 @@
 //! The worker loop every item stage shares, and the per-chunk step of each stage kind.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crossbeam_channel::bounded;
 
@@ -106,7 +105,7 @@ fn per_item<T, U>(
     items: Vec<T>,
     mut each: impl FnMut(T, &mut Outbox<U>) -> Result<(), Stopped>,
 ) -> Result<(), Stopped> {
-    let started = Instant::now();
+    let started = out.start_chunk();
     let mut rest = items.into_iter();
     while let Some(item) = rest.next() {
         if out.ctx.is_cancelled() {
@@ -118,7 +117,7 @@ fn per_item<T, U>(
             return Err(stopped);
         }
     }
-    out.chunk_took(started.elapsed());
+    out.chunk_took(started);
     out.end_chunk(seq)
 }
 
@@ -131,9 +130,9 @@ where
 {
     fn chunk(&self, out: &mut Outbox<U>, seq: u64, items: Vec<T>) -> Result<(), Stopped> {
         if out.fast() {
-            let started = Instant::now();
+            let started = out.start_chunk();
             let mapped: Vec<U> = items.into_iter().map(&self.0).collect();
-            out.chunk_took(started.elapsed());
+            out.chunk_took(started);
             return out.emit(seq, mapped);
         }
         per_item(out, seq, items, |item, out| out.push((self.0)(item)))
@@ -150,9 +149,9 @@ where
     fn chunk(&self, out: &mut Outbox<T>, seq: u64, items: Vec<T>) -> Result<(), Stopped> {
         let n = items.len();
         if out.fast() {
-            let started = Instant::now();
+            let started = out.start_chunk();
             let kept: Vec<T> = items.into_iter().filter(|x| (self.0)(x)).collect();
-            out.chunk_took(started.elapsed());
+            out.chunk_took(started);
             out.stats.add_filtered(n - kept.len());
             return out.emit(seq, kept);
         }
@@ -194,9 +193,9 @@ where
 {
     fn chunk(&self, out: &mut Outbox<T>, seq: u64, items: Vec<T>) -> Result<(), Stopped> {
         if out.fast() {
-            let started = Instant::now();
+            let started = out.start_chunk();
             items.iter().for_each(&self.0);
-            out.chunk_took(started.elapsed());
+            out.chunk_took(started);
             return out.emit(seq, items);
         }
         per_item(out, seq, items, |item, out| {
