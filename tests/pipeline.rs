@@ -774,3 +774,16 @@ mod chains {
         }
     }
 }
+
+#[cfg(feature = "progress")]
+#[test]
+fn progress_bar_thread_is_joined() {
+    let ctx = Context::new();
+    let (out, _) = Pipeline::from_iter(&ctx, 0..50_000u64)
+        .map(2, |x| x + 1)
+        .progress(None)
+        .collect()
+        .unwrap();
+    assert_eq!(out.len(), 50_000);
+    no_leaks();
+}
