@@ -176,7 +176,9 @@ fn log_workload(c: &mut Criterion) {
     let mut g = c.benchmark_group("log_workload_500k");
     g.throughput(Throughput::Elements(LOG_LINES));
     g.bench_function("homebound", |b| b.iter(|| black_box(homebound_log(&text))));
-    g.bench_function("sequential", |b| b.iter(|| black_box(sequential_log(&text))));
+    g.bench_function("sequential", |b| {
+        b.iter(|| black_box(sequential_log(&text)))
+    });
     g.finish();
 }
 
