@@ -376,7 +376,7 @@ fn cancelling_while_every_channel_is_full() {
         .into_iter();
     assert!(iter.next().is_some());
     // The consumer reads nothing more: the source runs ahead until the links are full.
-    let _ = ahead_rx.recv_timeout(Duration::from_secs(10));
+    let _ = ahead_rx.recv_timeout(Duration::from_secs(5));
     let canceller = {
         let ctx = ctx.clone();
         threads::spawn("canceller", move || ctx.cancel()).unwrap()
