@@ -131,7 +131,7 @@ impl<T> Outbox<T> {
     pub(crate) fn push(&mut self, item: T) -> Result<(), Stopped> {
         self.buf.push(item);
         // The common case is one comparison; the clock and the limit are looked at only at
-        // the checkpoints (1st, 2nd, 4th, 8th, .. item).
+        // the checkpoints (see `at_checkpoint`).
         if self.buf.len() < self.checkpoint {
             return Ok(());
         }
@@ -141,7 +141,7 @@ impl<T> Outbox<T> {
     #[cold]
     fn at_checkpoint(&mut self) -> Result<(), Stopped> {
         // The checkpoints double as cancellation checks for loops that only push (the
-        // source): every item while items are slow, about nine times per chunk when fast.
+        // source): every item or two while items are slow, five times per chunk when fast.
         // What is buffered is counted as dropped when the outbox is dropped.
         if self.ctx.is_cancelled() {
             return Err(Stopped);
