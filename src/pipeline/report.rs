@@ -153,6 +153,11 @@ impl StageReport {
 /// The report of one pipeline run: every stage's counts and times, how long it took, and
 /// whether it was cancelled.
 ///
+/// `Display` prints a table, one row per stage, with times per worker: `busy/w` (working),
+/// `send/w` (blocked sending: the next stage is slower), `recv/w` (blocked receiving: the
+/// previous stage is slower). Times are wall-clock, so on a machine with more runnable threads
+/// than cores they include time spent waiting for a core.
+///
 /// # Examples
 ///
 /// ```
@@ -257,9 +262,9 @@ impl fmt::Display for PipelineReport {
             "filtered",
             "errors",
             "dropped",
-            "busy",
-            "blk-send",
-            "blk-recv"
+            "busy/w",
+            "send/w",
+            "recv/w"
         )?;
         for s in &self.stages {
             // Times per worker, so stages with different worker counts compare.
