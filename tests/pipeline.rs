@@ -554,3 +554,16 @@ fn progress_bar_thread_is_joined() {
     assert_eq!(out.len(), 50_000);
     no_leaks();
 }
+
+#[test]
+fn derives_send_sync() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<Pipeline<String>>();
+    send::<Pipeline<String, homebound::Fallible<std::io::Error>>>();
+    send::<homebound::PipelineIter<String, std::io::Error>>();
+    send_sync::<PipelineReport>();
+    send_sync::<homebound::PipelineError<std::io::Error>>();
+    send_sync::<homebound::Outcome<std::io::Error>>();
+    no_leaks();
+}
