@@ -22,10 +22,10 @@ use super::report::StageStats;
 use crate::context::Context;
 
 /// Most items per chunk.
-pub(crate) const CHUNK: usize = 256;
+pub(crate) const CHUNK: usize = 512;
 /// Chunks a link holds before its sender blocks: memory per link is at most
 /// `LINK_CAPACITY * CHUNK` items.
-pub(crate) const LINK_CAPACITY: usize = 16;
+pub(crate) const LINK_CAPACITY: usize = 8;
 /// Longest time an item waits in a partly filled chunk while its worker keeps busy.
 pub(crate) const LATENCY: Duration = Duration::from_millis(2);
 

@@ -51,7 +51,7 @@ type Build<T> = Box<dyn FnOnce(&mut Runtime) -> Link<T> + Send>;
 ///   its number of worker threads; name it with [`named`](Pipeline::named).
 /// * **Bounded memory, backpressure**: stages are joined by bounded channels, so a slow stage
 ///   slows down the ones before it instead of letting work pile up.
-/// * **Fast**: items travel between stages in chunks of up to 256 (sent early when the sender
+/// * **Fast**: items travel between stages in chunks of up to 512 (sent early when the sender
 ///   would otherwise wait, or after 2 ms), so a trivial stage costs nanoseconds per item, not
 ///   a channel operation and a thread wake-up.
 /// * **Ordered on request**: [`ordered`](Pipeline::ordered) delivers items in source order
