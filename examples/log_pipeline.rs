@@ -60,13 +60,32 @@ fn temp_path(what: &str) -> PathBuf {
 /// Writes `lines` synthetic log lines to a new temporary file.
 fn generate(lines: usize) -> io::Result<PathBuf> {
     let path = temp_path("log");
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(&path)?);
-    for line in Generator::new(2026).take(lines) {
-        out.write_all(line.as_bytes())?;
-        out.write_all(b"\n")?;
+    let write = || -> io::Result<()> {
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+        for line in Generator::new(2026).take(lines) {
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    };
+    match write() {
+        Ok(()) => Ok(path),
+        Err(e) => {
+            let _ = fs::remove_file(&path);
+            Err(e)
+        }
     }
-    out.flush()?;
-    Ok(path)
+}
+
+/// Files removed on drop.
+struct TempFiles(Vec<PathBuf>);
+
+impl Drop for TempFiles {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = fs::remove_file(path);
+        }
+    }
 }
 
 fn count_lines(path: &Path) -> io::Result<u64> {
@@ -136,6 +155,14 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         Some(path) => (PathBuf::from(path), true),
         None => (temp_path("out"), false),
     };
+    // Our temporary files go away however this function ends.
+    let mut temp = TempFiles(Vec::new());
+    if generated.is_some() {
+        temp.0.push(input.clone());
+    }
+    if !keep_output {
+        temp.0.push(output.clone());
+    }
 
     let ctx = Context::new();
     let stop = Context::new();
@@ -206,12 +233,6 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let in_file = count_lines(&output)? - lines_before;
     let ok = summarize(&report, &errors, written, in_file, &output, keep_output);
 
-    if !keep_output {
-        let _ = fs::remove_file(&output);
-    }
-    if generated.is_some() {
-        let _ = fs::remove_file(&input);
-    }
     threads::assert_none_alive(Duration::from_secs(10));
     if let Some(why) = cancelled {
         println!("aborted: {why}");
