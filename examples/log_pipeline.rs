@@ -26,8 +26,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use homebound::{Context, ErrorPolicy, Pipeline, PipelineReport, StageError, threads};
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 
 use logfmt::{Generator, ParseError, Record};
 
@@ -102,26 +100,50 @@ fn count_lines(path: &Path) -> io::Result<u64> {
     }
 }
 
-/// Ctrl-C (or SIGTERM) once: stop reading, drain; twice: abort.
-fn watch_signals(
-    ctx: &Context,
-    stop: &Context,
-) -> io::Result<(signal_hook::iterator::Handle, threads::JoinHandle<()>)> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    let handle = signals.handle();
-    let (ctx, stop) = (ctx.clone(), stop.clone());
-    let thread = threads::spawn("signals", move || {
-        for _ in signals.forever() {
-            if stop.cancel() {
-                eprintln!(
-                    "\ninterrupted: finishing the lines already read (Ctrl-C again to abort)"
-                );
-            } else {
-                ctx.cancel_with("aborted by a second interrupt");
+/// Ctrl-C (or SIGTERM) once: stop reading, drain; twice: abort. (Unix; elsewhere the default
+/// Ctrl-C behaviour stays.)
+struct SignalWatch {
+    #[cfg(unix)]
+    inner: (signal_hook::iterator::Handle, threads::JoinHandle<()>),
+}
+
+impl SignalWatch {
+    #[cfg(unix)]
+    fn start(ctx: &Context, stop: &Context) -> io::Result<SignalWatch> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        let handle = signals.handle();
+        let (ctx, stop) = (ctx.clone(), stop.clone());
+        let thread = threads::spawn("signals", move || {
+            for _ in signals.forever() {
+                if stop.cancel() {
+                    eprintln!(
+                        "\ninterrupted: finishing the lines already read (Ctrl-C again to abort)"
+                    );
+                } else {
+                    ctx.cancel_with("aborted by a second interrupt");
+                }
             }
+        })?;
+        Ok(SignalWatch {
+            inner: (handle, thread),
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn start(_ctx: &Context, _stop: &Context) -> io::Result<SignalWatch> {
+        Ok(SignalWatch {})
+    }
+
+    /// Stops watching and joins the watcher thread.
+    fn stop(self) {
+        #[cfg(unix)]
+        {
+            let (handle, thread) = self.inner;
+            handle.close();
+            let _ = thread.join();
         }
-    })?;
-    Ok((handle, thread))
+    }
 }
 
 fn main() -> ExitCode {
@@ -166,7 +188,7 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
 
     let ctx = Context::new();
     let stop = Context::new();
-    let (signals, signal_thread) = watch_signals(&ctx, &stop)?;
+    let signals = SignalWatch::start(&ctx, &stop)?;
 
     let reader = BufReader::with_capacity(1 << 20, File::open(&input)?);
     // We append: remember what the output held before.
@@ -213,8 +235,7 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     });
     let flushed = writer.flush();
 
-    signals.close();
-    let _ = signal_thread.join();
+    signals.stop();
 
     let (report, errors, cancelled) = match result {
         Ok(outcome) => {
