@@ -65,3 +65,8 @@ pub mod threads;
 pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
 pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
 pub use latch::{Guard, WaitGroup};
+
+/// The README's examples, compiled and run as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
