@@ -1,0 +1,638 @@
+//! [`Shutdown`]: services, OS signals, a grace period and a report of how everything ended.
+//!
+//! The orchestration, in order:
+//!
+//! 1. **Run.** Each [`service`](Shutdown::service) runs on its own registered thread with a child
+//!    of the root context. [`wait`](Shutdown::wait) blocks until a signal (after
+//!    [`on_signals`](Shutdown::on_signals)), a [`ShutdownTrigger`], a failing service, or the
+//!    end of every service.
+//! 2. **Cancel.** The root context is cancelled with a [`ShutdownCause`] saying why.
+//! 3. **Grace.** `wait` gives the services the grace period to return, then runs the
+//!    [drains](Shutdown::drain) in reverse order of registration with the time left.
+//! 4. **Report.** Whatever is still running when the grace period ends is a straggler. A second
+//!    signal at any point during steps 2-3 ends the wait at once, with exit code `128 + signo`.
+
+mod report;
+mod service;
+mod signals;
+
+use std::fmt::{self, Display};
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
+use parking_lot::Mutex;
+
+use self::report::Straggler;
+pub use self::report::{Outcome, ServiceReport, ShutdownCause, ShutdownReport};
+pub use self::service::{Drain, OnFailure};
+use self::service::{DrainProgress, DrainSpec};
+use self::signals::Listener;
+use crate::context::Context;
+use crate::threads::JoinHandle;
+
+/// What the threads around a shutdown tell [`Shutdown::wait`].
+pub(crate) enum Event {
+    /// The signal thread received this signal.
+    Signal(i32),
+    /// A [`ShutdownTrigger`] fired.
+    Trigger,
+    /// The service with this index returned (or panicked); its thread is exiting.
+    ServiceEnded(usize),
+    /// The drain with this index ended, with its outcome and duration.
+    DrainEnded(usize, Outcome, Duration),
+    /// The drain thread has nothing left to run.
+    DrainsDone,
+}
+
+/// The receiving ends `wait` and the report listen on: the main event channel (signals,
+/// triggers, services) and the drain thread's own channel. A channel that disconnects is dropped
+/// from the set; the inbox is disconnected when both are.
+pub(crate) struct Inbox {
+    events: Option<Receiver<Event>>,
+    drains: Option<Receiver<Event>>,
+}
+
+impl Inbox {
+    /// The next event, waiting until `deadline` (`None`: no limit).
+    pub(crate) fn next(&mut self, deadline: Option<Instant>) -> Result<Event, RecvTimeoutError> {
+        loop {
+            let mut sel = Select::new();
+            let rxs: Vec<&Receiver<Event>> = self.events.iter().chain(&self.drains).collect();
+            if rxs.is_empty() {
+                return Err(RecvTimeoutError::Disconnected);
+            }
+            for rx in &rxs {
+                sel.recv(rx);
+            }
+            let op = match deadline {
+                Some(at) => sel
+                    .select_deadline(at)
+                    .map_err(|_| RecvTimeoutError::Timeout)?,
+                None => sel.select(),
+            };
+            let index = op.index();
+            let from_events = index == 0 && self.events.is_some();
+            match op.recv(rxs[index]) {
+                Ok(event) => return Ok(event),
+                Err(_) if from_events => self.events = None,
+                Err(_) => self.drains = None,
+            }
+        }
+    }
+}
+
+/// The default grace period: Kubernetes' default `terminationGracePeriodSeconds`.
+const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+
+/// Graceful process shutdown: run services, stop them on SIGINT/SIGTERM, a trigger or a failure,
+/// give them a grace period, run drains, and report what ended how.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use homebound::Shutdown;
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let mut shutdown = Shutdown::new().grace(Duration::from_secs(10));
+///     shutdown.on_signals()?.service("ticker", |ctx| {
+///         while ctx.sleep(Duration::from_secs(1)).is_ok() {
+///             println!("tick");
+///         }
+///         Ok::<(), String>(())
+///     })?;
+///     let report = shutdown.wait(); // Ctrl-C
+///     println!("{report}");
+///     std::process::exit(report.exit_code());
+/// }
+/// ```
+///
+/// * **Services** run each on a registered thread named `homebound-service-<name>-<n>`, with a
+///   child of [`context`](Shutdown::context): they stop when it is cancelled. By default a
+///   failing service (error or panic) stops all; see [`service_with`](Shutdown::service_with).
+/// * **Signals**: [`on_signals`](Shutdown::on_signals) listens for SIGINT and SIGTERM. The OS
+///   handler only writes to a pipe; a registered thread forwards the signal, and `wait` closes
+///   and joins that thread before it returns. A signal that arrives before `wait` is not lost:
+///   `wait` begins the shutdown at once. After `wait` returns (and no other `Shutdown` listens),
+///   SIGINT and SIGTERM get their default action again: they terminate the process.
+/// * **Grace**: after cancelling, `wait` gives services and then drains at most the grace
+///   period; what is still running is reported as a straggler and left running (the report
+///   owns its thread handle, see [`ShutdownReport::join_stragglers`]). A zero grace means "do
+///   not wait at all": services that have not ended yet are stragglers, drains are not started.
+/// * **Second signal**: during the grace period a second SIGINT or SIGTERM makes `wait` return
+///   at once, forced, with exit code `128 + signo`.
+///
+/// Dropping a `Shutdown` without calling `wait` cancels its context, stops the signal
+/// listener and joins every service (blocking until they return), so nothing leaks.
+///
+/// # Examples
+///
+/// A programmatic stop, with a service that drains its queue and a drain step:
+///
+/// ```
+/// use std::time::Duration;
+/// use crossbeam_channel::unbounded;
+/// use homebound::{Shutdown, ShutdownCause};
+///
+/// let (jobs_tx, jobs) = unbounded::<u32>();
+/// let mut shutdown = Shutdown::new().grace(Duration::from_secs(5));
+/// shutdown.service("worker", move |ctx| {
+///     let mut done = 0;
+///     while let Ok(_job) = ctx.recv(&jobs) {
+///         done += 1;
+///     }
+///     // Cancelled: finish what is queued, then return.
+///     done += jobs.try_iter().count();
+///     println!("worker handled {done} jobs");
+///     Ok::<(), String>(())
+/// }).unwrap();
+/// shutdown.drain("flush", |_left: Duration| Ok::<(), String>(()));
+/// for n in 0..3 { jobs_tx.send(n).unwrap(); }
+/// shutdown.trigger().fire();
+/// let report = shutdown.wait();
+/// assert_eq!(report.cause(), &ShutdownCause::Triggered);
+/// assert_eq!(report.exit_code(), 0);
+/// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+/// ```
+#[must_use = "a Shutdown does nothing until wait() is called"]
+pub struct Shutdown {
+    grace: Duration,
+    root: Context,
+    events_tx: Sender<Event>,
+    /// Events for `wait`; moved into the report by it.
+    inbox: Inbox,
+    /// `Some` once `on_signals` succeeded; stopped (and joined) by `wait` or `drop`.
+    listener: Option<Listener>,
+    services: Vec<ServiceSlot>,
+    drains: Vec<DrainSpec>,
+}
+
+/// A started service: its name, policy and thread.
+struct ServiceSlot {
+    name: String,
+    on_failure: OnFailure,
+    /// `None` once joined.
+    handle: Option<JoinHandle<(Outcome, Duration)>>,
+}
+
+impl Shutdown {
+    /// A shutdown with a 30 s grace period, no services and no signal handling yet.
+    pub fn new() -> Self {
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        Shutdown {
+            grace: DEFAULT_GRACE,
+            root: Context::new(),
+            events_tx,
+            inbox: Inbox {
+                events: Some(events),
+                drains: None,
+            },
+            listener: None,
+            services: Vec::new(),
+            drains: Vec::new(),
+        }
+    }
+
+    /// Sets the grace period: how long `wait` lets services and drains finish after cancelling.
+    /// `Duration::ZERO` means not at all; `Duration::MAX` means as long as they take.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Listens for SIGINT and SIGTERM. Calling it again is harmless: the first listener stays
+    /// and nothing new is installed.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownError::Signals`] if the handlers or the listener thread could not be set up.
+    pub fn on_signals(&mut self) -> Result<&mut Self, ShutdownError> {
+        if self.listener.is_none() {
+            let listener =
+                Listener::start(self.events_tx.clone()).map_err(ShutdownError::Signals)?;
+            self.listener = Some(listener);
+        }
+        Ok(self)
+    }
+
+    /// Starts `f` on its own registered thread with a child of the root context. A service that
+    /// returns an error or panics stops all ([`OnFailure::StopAll`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownError::Spawn`] if the thread could not be created (the closure is dropped).
+    #[track_caller]
+    pub fn service<F, E>(&mut self, name: &str, f: F) -> Result<&mut Self, ShutdownError>
+    where
+        F: FnOnce(Context) -> Result<(), E> + Send + 'static,
+        E: Display,
+    {
+        self.service_with(name, OnFailure::StopAll, f)
+    }
+
+    /// Like [`service`](Shutdown::service), choosing what the service's failure does to the
+    /// others.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownError::Spawn`] if the thread could not be created (the closure is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{OnFailure, Outcome, Shutdown, ShutdownCause};
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service_with("optional", OnFailure::Continue, |_ctx| Err("no GPU"))?;
+    /// shutdown.service("main", |_ctx| Ok::<(), &str>(()))?;
+    /// let report = shutdown.wait();
+    /// assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
+    /// assert_eq!(report.services()[0].outcome(), &Outcome::Error("no GPU".into()));
+    /// assert_eq!(report.exit_code(), 1);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::ShutdownError>(())
+    /// ```
+    #[track_caller]
+    pub fn service_with<F, E>(
+        &mut self,
+        name: &str,
+        on_failure: OnFailure,
+        f: F,
+    ) -> Result<&mut Self, ShutdownError>
+    where
+        F: FnOnce(Context) -> Result<(), E> + Send + 'static,
+        E: Display,
+    {
+        let index = self.services.len();
+        let handle = service::spawn(index, name, self.root.child(), self.events_tx.clone(), f)
+            .map_err(ShutdownError::Spawn)?;
+        self.services.push(ServiceSlot {
+            name: name.to_owned(),
+            on_failure,
+            handle: Some(handle),
+        });
+        Ok(self)
+    }
+
+    /// Registers a drain: run after the services have ended, in reverse order of registration,
+    /// with the grace time left. See [`Drain`] for the contract.
+    pub fn drain(&mut self, name: &str, drain: impl Drain) -> &mut Self {
+        self.drains.push(DrainSpec {
+            name: name.to_owned(),
+            drain: Box::new(drain),
+        });
+        self
+    }
+
+    /// A handle that starts the shutdown from anywhere, like a signal would.
+    pub fn trigger(&self) -> ShutdownTrigger {
+        ShutdownTrigger {
+            events: self.events_tx.clone(),
+        }
+    }
+
+    /// The root context. Every service gets a child of it; derive your own work from it too, so
+    /// it stops with the services.
+    pub fn context(&self) -> &Context {
+        &self.root
+    }
+
+    /// Blocks until a shutdown begins, runs it within the grace period and reports.
+    ///
+    /// It returns when every service and drain has ended, when the grace period is over, or at
+    /// once on a second signal. Before returning it stops and joins the signal thread and joins
+    /// every thread that has ended; stragglers stay in the report.
+    ///
+    /// With no services, no signals and no live [`ShutdownTrigger`] nothing could ever start a
+    /// shutdown, so it runs the drains and returns at once with
+    /// [`ShutdownCause::ServicesEnded`].
+    pub fn wait(mut self) -> ShutdownReport {
+        // From now on only the listener, the services and live triggers hold senders, so a
+        // disconnected channel means nothing can ever start the shutdown.
+        let (orphan, _) = crossbeam_channel::bounded(0);
+        drop(std::mem::replace(&mut self.events_tx, orphan));
+        let drains = std::mem::take(&mut self.drains);
+        let mut run = Run::new(&mut self);
+
+        let cause = run.until_shutdown();
+        run.shutdown.root.cancel_with(cause.clone());
+        let started = Instant::now();
+        let deadline = started.checked_add(run.shutdown.grace);
+        let mut forced = run.services_until(deadline);
+
+        let drain_names: Vec<String> = drains.iter().map(|d| d.name.clone()).collect();
+        let mut drain_outcomes: Vec<Option<(Outcome, Duration)>> = vec![None; drains.len()];
+        let progress = Arc::new(Mutex::new(DrainProgress::default()));
+        let mut drain_thread = None;
+        let time_left = deadline.is_none_or(|at| Instant::now() < at);
+        if forced.is_none() && run.running == 0 && time_left && !drains.is_empty() {
+            let (drain_tx, drain_rx) = crossbeam_channel::unbounded();
+            match service::spawn_drains(drains, deadline, Arc::clone(&progress), drain_tx) {
+                Ok(handle) => {
+                    drain_thread = Some(handle);
+                    run.shutdown.inbox.drains = Some(drain_rx);
+                    forced = run.drains_until(deadline, &mut drain_outcomes);
+                }
+                Err(e) => {
+                    let msg = format!("could not start the drain thread: {e}");
+                    for slot in &mut drain_outcomes {
+                        *slot = Some((Outcome::Error(msg.clone()), Duration::ZERO));
+                    }
+                }
+            }
+        }
+        // Otherwise (grace used up, forced, a straggling service) `drains` was dropped here,
+        // unstarted.
+        let started_drains = {
+            let mut progress = progress.lock();
+            progress.abandoned = true;
+            progress.started.clone()
+        };
+        if let Some(listener) = &mut run.shutdown.listener {
+            listener.stop();
+        }
+
+        let mut stragglers = Vec::new();
+        let waited = run.started.elapsed();
+        let mut ended = std::mem::take(&mut run.ended);
+        let services = run
+            .shutdown
+            .services
+            .iter_mut()
+            .enumerate()
+            .map(|(i, slot)| {
+                let (outcome, ran) = match (ended[i].take(), slot.handle.take()) {
+                    (Some(ended), _) => ended,
+                    (None, Some(handle)) => {
+                        stragglers.push(Straggler::Service(i, handle));
+                        (Outcome::StillRunning, waited)
+                    }
+                    (None, None) => (Outcome::StillRunning, waited),
+                };
+                ServiceReport {
+                    name: slot.name.clone(),
+                    outcome,
+                    ran,
+                    overran: false,
+                }
+            })
+            .collect();
+        let drains_done = drain_outcomes_done(&started_drains, &run.drains_ended);
+        let drains = drain_names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let (outcome, ran) = drain_outcomes[i].take().unwrap_or_else(|| {
+                    if started_drains.contains(&i) {
+                        (Outcome::StillRunning, started.elapsed())
+                    } else {
+                        (Outcome::NotStarted, Duration::ZERO)
+                    }
+                });
+                ServiceReport {
+                    name,
+                    outcome,
+                    ran,
+                    overran: false,
+                }
+            })
+            .collect();
+        if let Some(handle) = drain_thread {
+            if drains_done {
+                // Every drain it started has ended; it is only dropping the unstarted ones.
+                let _ = handle.join();
+            } else {
+                stragglers.push(Straggler::Drains(handle));
+            }
+        }
+        let inbox = Inbox {
+            events: run.shutdown.inbox.events.take(),
+            drains: run.shutdown.inbox.drains.take(),
+        };
+        ShutdownReport {
+            cause,
+            forced,
+            services,
+            drains,
+            took: started.elapsed(),
+            stragglers,
+            inbox,
+        }
+    }
+}
+
+/// Whether every drain that was started has reported its end.
+fn drain_outcomes_done(started: &[usize], ended: &[usize]) -> bool {
+    started.iter().all(|i| ended.contains(i))
+}
+
+/// The state of `wait` while it runs: which services ended and how.
+struct Run<'a> {
+    shutdown: &'a mut Shutdown,
+    /// Per service: its outcome once joined.
+    ended: Vec<Option<(Outcome, Duration)>>,
+    running: usize,
+    /// Indices of drains that reported their end.
+    drains_ended: Vec<usize>,
+    /// When the process started waiting; stragglers' running time is measured from here at the
+    /// latest (a service's own start is inside its thread).
+    started: Instant,
+}
+
+impl<'a> Run<'a> {
+    fn new(shutdown: &'a mut Shutdown) -> Self {
+        let n = shutdown.services.len();
+        Run {
+            shutdown,
+            ended: vec![None; n],
+            running: n,
+            drains_ended: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Blocks until something starts the shutdown and says what.
+    fn until_shutdown(&mut self) -> ShutdownCause {
+        loop {
+            match self.shutdown.inbox.next(None) {
+                Ok(Event::Signal(signo)) => return ShutdownCause::Signal(signo),
+                Ok(Event::Trigger) => return ShutdownCause::Triggered,
+                Ok(Event::ServiceEnded(i)) => {
+                    let failed = !self.join_service(i).is_clean();
+                    let slot = &self.shutdown.services[i];
+                    if failed && slot.on_failure == OnFailure::StopAll {
+                        return ShutdownCause::ServiceFailed(slot.name.clone());
+                    }
+                    if self.running == 0 {
+                        return ShutdownCause::ServicesEnded;
+                    }
+                }
+                Ok(Event::DrainEnded(..) | Event::DrainsDone) => {}
+                Err(_) => return ShutdownCause::ServicesEnded,
+            }
+        }
+    }
+
+    /// Waits for the services until `deadline`; returns the forcing signal if one came.
+    fn services_until(&mut self, deadline: Option<Instant>) -> Option<i32> {
+        while self.running > 0 {
+            match self.next(deadline) {
+                Ok(Event::ServiceEnded(i)) => {
+                    self.join_service(i);
+                }
+                Ok(Event::Signal(signo)) => return Some(signo),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    /// Waits for the drain thread until `deadline`; returns the forcing signal if one came.
+    fn drains_until(
+        &mut self,
+        deadline: Option<Instant>,
+        outcomes: &mut [Option<(Outcome, Duration)>],
+    ) -> Option<i32> {
+        loop {
+            match self.next(deadline) {
+                Ok(Event::DrainEnded(i, outcome, ran)) => {
+                    outcomes[i] = Some((outcome, ran));
+                    self.drains_ended.push(i);
+                }
+                Ok(Event::DrainsDone) => return None,
+                Ok(Event::Signal(signo)) => return Some(signo),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    fn next(&mut self, deadline: Option<Instant>) -> Result<Event, RecvTimeoutError> {
+        self.shutdown.inbox.next(deadline)
+    }
+
+    /// Joins service `i` (it announced its end) and records its outcome.
+    fn join_service(&mut self, i: usize) -> Outcome {
+        let Some(handle) = self.shutdown.services[i].handle.take() else {
+            return Outcome::StillRunning;
+        };
+        let (outcome, ran) = service::joined(handle);
+        self.ended[i] = Some((outcome.clone(), ran));
+        self.running -= 1;
+        outcome
+    }
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown::new()
+    }
+}
+
+impl Drop for Shutdown {
+    fn drop(&mut self) {
+        // After `wait` everything below is already empty: only stragglers remain, in the report.
+        self.root.cancel();
+        if let Some(listener) = &mut self.listener {
+            listener.stop();
+        }
+        for slot in &mut self.services {
+            if let Some(handle) = slot.handle.take() {
+                let _ = service::joined(handle);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("grace", &self.grace)
+            .field("signals", &self.listener.is_some())
+            .field(
+                "services",
+                &self.services.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
+            .field("drains", &self.drains)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a [`Shutdown`] programmatically, as a signal would. Cheap to clone; firing more than
+/// once, or after the shutdown began, has no further effect.
+///
+/// While a trigger is alive, [`Shutdown::wait`] with no services keeps waiting for it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::{Shutdown, ShutdownCause, threads};
+///
+/// let mut shutdown = Shutdown::new();
+/// let trigger = shutdown.trigger();
+/// shutdown.service("admin", move |_ctx| {
+///     // e.g. an admin endpoint received "stop"
+///     trigger.fire();
+///     Ok::<(), String>(())
+/// }).unwrap();
+/// shutdown.service("main", |ctx| { ctx.wait(); Ok::<(), String>(()) }).unwrap();
+/// let report = shutdown.wait();
+/// assert_eq!(report.cause(), &ShutdownCause::Triggered);
+/// # threads::assert_none_alive(Duration::from_secs(5));
+/// ```
+#[derive(Clone)]
+pub struct ShutdownTrigger {
+    events: Sender<Event>,
+}
+
+impl ShutdownTrigger {
+    /// Starts the shutdown (cause [`ShutdownCause::Triggered`]).
+    pub fn fire(&self) {
+        let _ = self.events.send(Event::Trigger);
+    }
+}
+
+impl fmt::Debug for ShutdownTrigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownTrigger").finish_non_exhaustive()
+    }
+}
+
+/// Why [`Shutdown::on_signals`] or [`Shutdown::service`] failed.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::ShutdownError;
+///
+/// let err = ShutdownError::Spawn(std::io::Error::other("no threads left"));
+/// assert_eq!(err.to_string(), "could not start a service thread: no threads left");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ShutdownError {
+    /// The signal handlers or the listener thread could not be set up.
+    Signals(io::Error),
+    /// A service's thread could not be created.
+    Spawn(io::Error),
+}
+
+impl Display for ShutdownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShutdownError::Signals(e) => write!(f, "could not listen for signals: {e}"),
+            ShutdownError::Spawn(e) => write!(f, "could not start a service thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ShutdownError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ShutdownError::Signals(e) | ShutdownError::Spawn(e) => Some(e),
+        }
+    }
+}
