@@ -171,6 +171,8 @@ pub struct Shutdown {
 struct ServiceSlot {
     name: String,
     on_failure: OnFailure,
+    /// When it was spawned: a straggler's running time is measured from here.
+    started: Instant,
     /// `None` once joined.
     handle: Option<JoinHandle<(Outcome, Duration)>>,
 }
@@ -270,6 +272,7 @@ impl Shutdown {
         self.services.push(ServiceSlot {
             name: name.to_owned(),
             on_failure,
+            started: Instant::now(),
             handle: Some(handle),
         });
         Ok(self)
@@ -354,7 +357,6 @@ impl Shutdown {
         }
 
         let mut stragglers = Vec::new();
-        let waited = run.started.elapsed();
         let mut ended = std::mem::take(&mut run.ended);
         let services = run
             .shutdown
@@ -366,9 +368,9 @@ impl Shutdown {
                     (Some(ended), _) => ended,
                     (None, Some(handle)) => {
                         stragglers.push(Straggler::Service(i, handle));
-                        (Outcome::StillRunning, waited)
+                        (Outcome::StillRunning, slot.started.elapsed())
                     }
-                    (None, None) => (Outcome::StillRunning, waited),
+                    (None, None) => (Outcome::StillRunning, slot.started.elapsed()),
                 };
                 ServiceReport {
                     name: slot.name.clone(),
@@ -383,13 +385,13 @@ impl Shutdown {
             .into_iter()
             .enumerate()
             .map(|(i, name)| {
-                let (outcome, ran) = drain_outcomes[i].take().unwrap_or_else(|| {
-                    if started_drains.contains(&i) {
-                        (Outcome::StillRunning, started.elapsed())
-                    } else {
-                        (Outcome::NotStarted, Duration::ZERO)
-                    }
-                });
+                let (outcome, ran) =
+                    drain_outcomes[i].take().unwrap_or_else(|| {
+                        match started_drains.iter().find(|(j, _)| *j == i) {
+                            Some((_, at)) => (Outcome::StillRunning, at.elapsed()),
+                            None => (Outcome::NotStarted, Duration::ZERO),
+                        }
+                    });
                 ServiceReport {
                     name,
                     outcome,
@@ -423,8 +425,8 @@ impl Shutdown {
 }
 
 /// Whether every drain that was started has reported its end.
-fn drain_outcomes_done(started: &[usize], ended: &[usize]) -> bool {
-    started.iter().all(|i| ended.contains(i))
+fn drain_outcomes_done(started: &[(usize, Instant)], ended: &[usize]) -> bool {
+    started.iter().all(|(i, _)| ended.contains(i))
 }
 
 /// The state of `wait` while it runs: which services ended and how.
@@ -435,9 +437,6 @@ struct Run<'a> {
     running: usize,
     /// Indices of drains that reported their end.
     drains_ended: Vec<usize>,
-    /// When the process started waiting; stragglers' running time is measured from here at the
-    /// latest (a service's own start is inside its thread).
-    started: Instant,
 }
 
 impl<'a> Run<'a> {
@@ -448,7 +447,6 @@ impl<'a> Run<'a> {
             ended: vec![None; n],
             running: n,
             drains_ended: Vec::new(),
-            started: Instant::now(),
         }
     }
 

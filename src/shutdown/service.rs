@@ -151,8 +151,8 @@ pub(crate) fn joined(handle: JoinHandle<(Outcome, Duration)>) -> (Outcome, Durat
 pub(crate) struct DrainProgress {
     /// Set by `wait` when it stops waiting; the drain thread then starts no further drain.
     pub(crate) abandoned: bool,
-    /// Indices (registration order) of the drains started so far.
-    pub(crate) started: Vec<usize>,
+    /// Indices (registration order) of the drains started so far, with when they started.
+    pub(crate) started: Vec<(usize, Instant)>,
 }
 
 /// Runs the drains in reverse order on a registered thread, each with the grace time left.
@@ -171,7 +171,7 @@ pub(crate) fn spawn_drains(
                 if progress.abandoned {
                     break;
                 }
-                progress.started.push(i);
+                progress.started.push((i, Instant::now()));
             }
             let Some(spec) = drains[i].take() else {
                 continue;
