@@ -77,6 +77,6 @@ pub use periodic::{
     every,
 };
 pub use shutdown::{
-    Drain, OnFailure, Outcome, ServiceReport, Shutdown, ShutdownCause, ShutdownError,
+    Drain, OnFailure, ServiceOutcome, ServiceReport, Shutdown, ShutdownCause, ShutdownError,
     ShutdownReport, ShutdownTrigger,
 };

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, bounded, unbounded};
-use homebound::{Cause, Context, OnFailure, Outcome, Shutdown, ShutdownCause, every, threads};
+use homebound::{
+    Cause, Context, OnFailure, ServiceOutcome, Shutdown, ShutdownCause, every, threads,
+};
 use parking_lot::Mutex;
 
 const LEAK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,7 +52,7 @@ fn trigger_cancels_every_service_with_the_cause_and_reports_clean() {
         report
             .services()
             .iter()
-            .all(|s| s.outcome() == &Outcome::Ok)
+            .all(|s| s.outcome() == &ServiceOutcome::Ok)
     );
     let causes: Vec<_> = seen.iter().collect();
     assert_eq!(causes, vec![Some(ShutdownCause::Triggered); 3]);
@@ -78,10 +80,10 @@ fn a_failing_service_stops_all_by_default() {
         seen.recv().unwrap(),
         Some(ShutdownCause::ServiceFailed("db".into()))
     );
-    assert_eq!(report.services()[0].outcome(), &Outcome::Ok);
+    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
     assert_eq!(
         report.services()[1].outcome(),
-        &Outcome::Error("connection refused".into())
+        &ServiceOutcome::Error("connection refused".into())
     );
     assert_eq!(report.exit_code(), 1);
     assert!(
@@ -113,9 +115,9 @@ fn a_panicking_service_is_reported_with_its_message_and_stops_all() {
     );
     assert_eq!(
         report.services()[1].outcome(),
-        &Outcome::Panicked("index out of bounds in crashy".into())
+        &ServiceOutcome::Panicked("index out of bounds in crashy".into())
     );
-    assert_eq!(report.services()[0].outcome(), &Outcome::Ok);
+    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
     assert_eq!(report.exit_code(), 1);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -140,11 +142,11 @@ fn continue_policy_keeps_the_others_running_after_a_failure() {
     assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
     assert_eq!(
         report.services()[0].outcome(),
-        &Outcome::Error("no GPU".into())
+        &ServiceOutcome::Error("no GPU".into())
     );
     assert_eq!(
         report.services()[1].outcome(),
-        &Outcome::Panicked("no disk".into())
+        &ServiceOutcome::Panicked("no disk".into())
     );
     assert_eq!(
         report.exit_code(),
@@ -182,7 +184,12 @@ fn no_services_runs_the_drains_in_reverse_order_and_returns() {
     let report = shutdown.wait();
     assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
     assert_eq!(*order.lock(), ["log", "pipeline", "pool"]);
-    assert!(report.drains().iter().all(|d| d.outcome() == &Outcome::Ok));
+    assert!(
+        report
+            .drains()
+            .iter()
+            .all(|d| d.outcome() == &ServiceOutcome::Ok)
+    );
     assert_eq!(report.exit_code(), 0);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -226,9 +233,9 @@ fn drain_errors_and_panics_are_reported_and_the_next_drain_still_runs() {
     assert_eq!(
         outcomes,
         [
-            Outcome::Ok,
-            Outcome::Panicked("drain blew up".into()),
-            Outcome::Error("flush failed".into())
+            ServiceOutcome::Ok,
+            ServiceOutcome::Panicked("drain blew up".into()),
+            ServiceOutcome::Error("flush failed".into())
         ]
     );
     assert_eq!(*ran.lock(), ["first"]);
@@ -255,8 +262,11 @@ fn a_service_that_ignores_cancellation_is_a_named_straggler_and_can_be_joined_la
 
     let stragglers: Vec<_> = report.stragglers().map(|s| s.name().to_owned()).collect();
     assert_eq!(stragglers, ["stubborn"]);
-    assert_eq!(report.services()[0].outcome(), &Outcome::StillRunning);
-    assert_eq!(report.drains()[0].outcome(), &Outcome::NotStarted);
+    assert_eq!(
+        report.services()[0].outcome(),
+        &ServiceOutcome::StillRunning
+    );
+    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
     assert_eq!(report.exit_code(), 1);
     let text = report.to_string();
     assert!(
@@ -270,7 +280,7 @@ fn a_service_that_ignores_cancellation_is_a_named_straggler_and_can_be_joined_la
     drop(release_tx);
     assert!(report.join_stragglers(LEAK_TIMEOUT));
     let late = &report.services()[0];
-    assert_eq!(late.outcome(), &Outcome::Ok);
+    assert_eq!(late.outcome(), &ServiceOutcome::Ok);
     assert!(late.overran());
     assert_eq!(
         report.exit_code(),
@@ -290,8 +300,11 @@ fn zero_grace_does_not_wait_at_all() {
     let started = Instant::now();
     let mut report = shutdown.wait();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(report.services()[0].outcome(), &Outcome::StillRunning);
-    assert_eq!(report.drains()[0].outcome(), &Outcome::NotStarted);
+    assert_eq!(
+        report.services()[0].outcome(),
+        &ServiceOutcome::StillRunning
+    );
+    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
     assert_eq!(report.exit_code(), 1);
     drop(release_tx);
     assert!(report.join_stragglers(LEAK_TIMEOUT));
@@ -312,15 +325,15 @@ fn a_drain_that_overruns_the_grace_period_is_a_straggler_and_later_drains_do_not
     });
     let mut report = shutdown.wait();
     entered.recv().unwrap();
-    assert_eq!(report.drains()[1].outcome(), &Outcome::StillRunning);
-    assert_eq!(report.drains()[0].outcome(), &Outcome::NotStarted);
+    assert_eq!(report.drains()[1].outcome(), &ServiceOutcome::StillRunning);
+    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
     assert_eq!(report.stragglers().count(), 1);
 
     drop(release_tx);
     assert!(report.join_stragglers(LEAK_TIMEOUT));
-    assert_eq!(report.drains()[1].outcome(), &Outcome::Ok);
+    assert_eq!(report.drains()[1].outcome(), &ServiceOutcome::Ok);
     assert!(report.drains()[1].overran());
-    assert_eq!(report.drains()[0].outcome(), &Outcome::NotStarted);
+    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -373,7 +386,7 @@ fn a_periodic_job_runs_as_a_service() {
     }
     trigger.fire();
     let report = waiter.join().unwrap();
-    assert_eq!(report.services()[0].outcome(), &Outcome::Ok);
+    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
     assert_eq!(report.exit_code(), 0);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }

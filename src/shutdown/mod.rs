@@ -25,7 +25,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
 use parking_lot::Mutex;
 
 use self::report::Straggler;
-pub use self::report::{Outcome, ServiceReport, ShutdownCause, ShutdownReport};
+pub use self::report::{ServiceOutcome, ServiceReport, ShutdownCause, ShutdownReport};
 pub use self::service::{Drain, OnFailure};
 use self::service::{DrainProgress, DrainSpec};
 use self::signals::Listener;
@@ -41,7 +41,7 @@ pub(crate) enum Event {
     /// The service with this index returned (or panicked); its thread is exiting.
     ServiceEnded(usize),
     /// The drain with this index ended, with its outcome and duration.
-    DrainEnded(usize, Outcome, Duration),
+    DrainEnded(usize, ServiceOutcome, Duration),
     /// The drain thread has nothing left to run.
     DrainsDone,
 }
@@ -174,7 +174,7 @@ struct ServiceSlot {
     /// When it was spawned: a straggler's running time is measured from here.
     started: Instant,
     /// `None` once joined.
-    handle: Option<JoinHandle<(Outcome, Duration)>>,
+    handle: Option<JoinHandle<(ServiceOutcome, Duration)>>,
 }
 
 impl Shutdown {
@@ -203,7 +203,8 @@ impl Shutdown {
     }
 
     /// Listens for SIGINT and SIGTERM. Calling it again is harmless: the first listener stays
-    /// and nothing new is installed.
+    /// and nothing new is installed. Several `Shutdown`s in one process may listen; each one
+    /// receives every signal.
     ///
     /// # Errors
     ///
@@ -243,14 +244,14 @@ impl Shutdown {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::{OnFailure, Outcome, Shutdown, ShutdownCause};
+    /// use homebound::{OnFailure, ServiceOutcome, Shutdown, ShutdownCause};
     ///
     /// let mut shutdown = Shutdown::new();
     /// shutdown.service_with("optional", OnFailure::Continue, |_ctx| Err("no GPU"))?;
     /// shutdown.service("main", |_ctx| Ok::<(), &str>(()))?;
     /// let report = shutdown.wait();
     /// assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
-    /// assert_eq!(report.services()[0].outcome(), &Outcome::Error("no GPU".into()));
+    /// assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Error("no GPU".into()));
     /// assert_eq!(report.exit_code(), 1);
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// # Ok::<(), homebound::ShutdownError>(())
@@ -325,7 +326,7 @@ impl Shutdown {
         let mut forced = run.services_until(deadline);
 
         let drain_names: Vec<String> = drains.iter().map(|d| d.name.clone()).collect();
-        let mut drain_outcomes: Vec<Option<(Outcome, Duration)>> = vec![None; drains.len()];
+        let mut drain_outcomes: Vec<Option<(ServiceOutcome, Duration)>> = vec![None; drains.len()];
         let progress = Arc::new(Mutex::new(DrainProgress::default()));
         let mut drain_thread = None;
         let time_left = deadline.is_none_or(|at| Instant::now() < at);
@@ -340,7 +341,7 @@ impl Shutdown {
                 Err(e) => {
                     let msg = format!("could not start the drain thread: {e}");
                     for slot in &mut drain_outcomes {
-                        *slot = Some((Outcome::Error(msg.clone()), Duration::ZERO));
+                        *slot = Some((ServiceOutcome::Error(msg.clone()), Duration::ZERO));
                     }
                 }
             }
@@ -368,9 +369,9 @@ impl Shutdown {
                     (Some(ended), _) => ended,
                     (None, Some(handle)) => {
                         stragglers.push(Straggler::Service(i, handle));
-                        (Outcome::StillRunning, slot.started.elapsed())
+                        (ServiceOutcome::StillRunning, slot.started.elapsed())
                     }
-                    (None, None) => (Outcome::StillRunning, slot.started.elapsed()),
+                    (None, None) => (ServiceOutcome::StillRunning, slot.started.elapsed()),
                 };
                 ServiceReport {
                     name: slot.name.clone(),
@@ -388,8 +389,8 @@ impl Shutdown {
                 let (outcome, ran) =
                     drain_outcomes[i].take().unwrap_or_else(|| {
                         match started_drains.iter().find(|(j, _)| *j == i) {
-                            Some((_, at)) => (Outcome::StillRunning, at.elapsed()),
-                            None => (Outcome::NotStarted, Duration::ZERO),
+                            Some((_, at)) => (ServiceOutcome::StillRunning, at.elapsed()),
+                            None => (ServiceOutcome::NotStarted, Duration::ZERO),
                         }
                     });
                 ServiceReport {
@@ -433,7 +434,7 @@ fn drain_outcomes_done(started: &[(usize, Instant)], ended: &[usize]) -> bool {
 struct Run<'a> {
     shutdown: &'a mut Shutdown,
     /// Per service: its outcome once joined.
-    ended: Vec<Option<(Outcome, Duration)>>,
+    ended: Vec<Option<(ServiceOutcome, Duration)>>,
     running: usize,
     /// Indices of drains that reported their end.
     drains_ended: Vec<usize>,
@@ -491,7 +492,7 @@ impl<'a> Run<'a> {
     fn drains_until(
         &mut self,
         deadline: Option<Instant>,
-        outcomes: &mut [Option<(Outcome, Duration)>],
+        outcomes: &mut [Option<(ServiceOutcome, Duration)>],
     ) -> Option<i32> {
         loop {
             match self.next(deadline) {
@@ -512,9 +513,9 @@ impl<'a> Run<'a> {
     }
 
     /// Joins service `i` (it announced its end) and records its outcome.
-    fn join_service(&mut self, i: usize) -> Outcome {
+    fn join_service(&mut self, i: usize) -> ServiceOutcome {
         let Some(handle) = self.shutdown.services[i].handle.take() else {
-            return Outcome::StillRunning;
+            return ServiceOutcome::StillRunning;
         };
         let (outcome, ran) = service::joined(handle);
         self.ended[i] = Some((outcome.clone(), ran));

@@ -53,15 +53,15 @@ impl std::error::Error for ShutdownCause {}
 /// # Examples
 ///
 /// ```
-/// use homebound::Outcome;
+/// use homebound::ServiceOutcome;
 ///
-/// assert!(Outcome::Ok.is_clean());
-/// assert!(!Outcome::StillRunning.is_clean());
-/// assert_eq!(Outcome::Error("disk full".into()).to_string(), "error: disk full");
+/// assert!(ServiceOutcome::Ok.is_clean());
+/// assert!(!ServiceOutcome::StillRunning.is_clean());
+/// assert_eq!(ServiceOutcome::Error("disk full".into()).to_string(), "error: disk full");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Outcome {
+pub enum ServiceOutcome {
     /// Returned `Ok(())`.
     Ok,
     /// Returned an error; its message.
@@ -76,21 +76,21 @@ pub enum Outcome {
     NotStarted,
 }
 
-impl Outcome {
-    /// Whether this is [`Outcome::Ok`].
+impl ServiceOutcome {
+    /// Whether this is [`ServiceOutcome::Ok`].
     pub fn is_clean(&self) -> bool {
-        matches!(self, Outcome::Ok)
+        matches!(self, ServiceOutcome::Ok)
     }
 }
 
-impl fmt::Display for Outcome {
+impl fmt::Display for ServiceOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Outcome::Ok => f.write_str("ok"),
-            Outcome::Error(msg) => write!(f, "error: {msg}"),
-            Outcome::Panicked(msg) => write!(f, "panicked: {msg}"),
-            Outcome::StillRunning => f.write_str("still running after the grace period"),
-            Outcome::NotStarted => f.write_str("not started"),
+            ServiceOutcome::Ok => f.write_str("ok"),
+            ServiceOutcome::Error(msg) => write!(f, "error: {msg}"),
+            ServiceOutcome::Panicked(msg) => write!(f, "panicked: {msg}"),
+            ServiceOutcome::StillRunning => f.write_str("still running after the grace period"),
+            ServiceOutcome::NotStarted => f.write_str("not started"),
         }
     }
 }
@@ -101,20 +101,20 @@ impl fmt::Display for Outcome {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Outcome, Shutdown};
+/// use homebound::{ServiceOutcome, Shutdown};
 ///
 /// let mut shutdown = Shutdown::new();
 /// shutdown.service("once", |_ctx| Ok::<(), String>(())).unwrap();
 /// let report = shutdown.wait();
 /// let line = &report.services()[0];
-/// assert_eq!((line.name(), line.outcome()), ("once", &Outcome::Ok));
+/// assert_eq!((line.name(), line.outcome()), ("once", &ServiceOutcome::Ok));
 /// assert!(!line.overran());
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug)]
 pub struct ServiceReport {
     pub(crate) name: String,
-    pub(crate) outcome: Outcome,
+    pub(crate) outcome: ServiceOutcome,
     pub(crate) ran: Duration,
     pub(crate) overran: bool,
 }
@@ -125,7 +125,7 @@ impl ServiceReport {
         &self.name
     }
     /// How it ended.
-    pub fn outcome(&self) -> &Outcome {
+    pub fn outcome(&self) -> &ServiceOutcome {
         &self.outcome
     }
     /// How long it ran: until it ended, or until the report was made for a straggler.
@@ -139,7 +139,7 @@ impl ServiceReport {
     }
     /// Whether it is still running (a straggler).
     pub fn is_straggler(&self) -> bool {
-        self.outcome == Outcome::StillRunning
+        self.outcome == ServiceOutcome::StillRunning
     }
 }
 
@@ -156,7 +156,7 @@ impl fmt::Display for ServiceReport {
 /// A thread the report still owns because it outlived the shutdown.
 pub(crate) enum Straggler {
     /// A service thread; index into `services`.
-    Service(usize, JoinHandle<(Outcome, Duration)>),
+    Service(usize, JoinHandle<(ServiceOutcome, Duration)>),
     /// The thread running the drains; it reports each drain by event.
     Drains(JoinHandle<()>),
 }
@@ -185,6 +185,7 @@ pub(crate) enum Straggler {
 /// println!("{report}");
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
+#[must_use = "the report says how every service ended and which exit code to use"]
 pub struct ShutdownReport {
     pub(crate) cause: ShutdownCause,
     pub(crate) forced: Option<i32>,
@@ -299,9 +300,9 @@ impl ShutdownReport {
     }
 
     /// Records the real outcome of a drain that outlived the grace period.
-    fn late_drain(&mut self, i: usize, outcome: Outcome, ran: Duration) {
+    fn late_drain(&mut self, i: usize, outcome: ServiceOutcome, ran: Duration) {
         let drain = &mut self.drains[i];
-        if drain.outcome == Outcome::StillRunning {
+        if drain.outcome == ServiceOutcome::StillRunning {
             drain.outcome = outcome;
             drain.ran = ran;
             drain.overran = true;

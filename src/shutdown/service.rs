@@ -10,7 +10,7 @@ use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use super::Event;
-use super::report::Outcome;
+use super::report::ServiceOutcome;
 use crate::context::Context;
 use crate::error::Panicked;
 use crate::threads::{self, JoinHandle};
@@ -49,8 +49,9 @@ pub enum OnFailure {
 ///   pool, `shutdown_now`).
 /// * `Err(message)` and panics are recorded in the report; the next drain still runs.
 /// * A drain still running when the grace period ends is a straggler; the drains after it are
-///   not started (reported [`Outcome::NotStarted`]) and are dropped with the
-///   [`Shutdown`](super::Shutdown)'s state.
+///   not started (reported [`ServiceOutcome::NotStarted`]) and are dropped without running. The
+///   same holds for every drain when a service straggles, the grace period is zero or a second
+///   signal forced the exit: there is no time left to give them.
 ///
 /// Any `FnOnce(Duration) -> Result<(), E>` with `E: Display` is a drain.
 ///
@@ -58,7 +59,7 @@ pub enum OnFailure {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Drain, Outcome, Shutdown};
+/// use homebound::{Drain, ServiceOutcome, Shutdown};
 ///
 /// struct Flush(Vec<String>);
 /// impl Drain for Flush {
@@ -72,8 +73,8 @@ pub enum OnFailure {
 /// shutdown.drain("log", Flush(vec!["a".into()]));
 /// shutdown.drain("cache", |_left: Duration| Err::<(), _>("cache server gone"));
 /// let report = shutdown.wait();
-/// assert_eq!(report.drains()[0].outcome(), &Outcome::Ok);
-/// assert_eq!(report.drains()[1].outcome(), &Outcome::Error("cache server gone".into()));
+/// assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::Ok);
+/// assert_eq!(report.drains()[1].outcome(), &ServiceOutcome::Error("cache server gone".into()));
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 pub trait Drain: Send + 'static {
@@ -101,13 +102,13 @@ pub(crate) struct DrainSpec {
     pub(crate) drain: Box<dyn Drain>,
 }
 
-/// Runs a user function, turning its error or panic into an [`Outcome`]. Formatting the error
+/// Runs a user function, turning its error or panic into an [`ServiceOutcome`]. Formatting the error
 /// happens inside the catch: a panicking `Display` is a panic like any other.
-fn outcome<E: Display>(f: impl FnOnce() -> Result<(), E>) -> Outcome {
+fn outcome<E: Display>(f: impl FnOnce() -> Result<(), E>) -> ServiceOutcome {
     match Panicked::catch(|| f().map_err(|e| e.to_string())) {
-        Ok(Ok(())) => Outcome::Ok,
-        Ok(Err(msg)) => Outcome::Error(msg),
-        Err(panicked) => Outcome::Panicked(panicked.message().to_owned()),
+        Ok(Ok(())) => ServiceOutcome::Ok,
+        Ok(Err(msg)) => ServiceOutcome::Error(msg),
+        Err(panicked) => ServiceOutcome::Panicked(panicked.message().to_owned()),
     }
 }
 
@@ -119,7 +120,7 @@ pub(crate) fn spawn<F, E>(
     ctx: Context,
     events: Sender<Event>,
     f: F,
-) -> io::Result<JoinHandle<(Outcome, Duration)>>
+) -> io::Result<JoinHandle<(ServiceOutcome, Duration)>>
 where
     F: FnOnce(Context) -> Result<(), E> + Send + 'static,
     E: Display,
@@ -134,13 +135,13 @@ where
 }
 
 /// Joins a service thread that has ended (or is ending).
-pub(crate) fn joined(handle: JoinHandle<(Outcome, Duration)>) -> (Outcome, Duration) {
+pub(crate) fn joined(handle: JoinHandle<(ServiceOutcome, Duration)>) -> (ServiceOutcome, Duration) {
     // The closure catches every user panic; a panic here would be homebound's own, and it is
     // still reported rather than resumed in the caller's shutdown path.
     handle.join().unwrap_or_else(|payload| {
         let panicked = Panicked::from_payload(payload);
         (
-            Outcome::Panicked(panicked.message().to_owned()),
+            ServiceOutcome::Panicked(panicked.message().to_owned()),
             Duration::ZERO,
         )
     })
