@@ -13,75 +13,23 @@
 //!    signal at any point during steps 2-3 ends the wait at once, with exit code `128 + signo`.
 
 mod report;
+mod run;
 mod service;
 mod signals;
 
 use std::fmt::{self, Display};
 use std::io;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
-use parking_lot::Mutex;
+use crossbeam_channel::Sender;
 
-use self::report::Straggler;
 pub use self::report::{ServiceOutcome, ServiceReport, ShutdownCause, ShutdownReport};
+use self::run::{Event, Inbox};
+use self::service::DrainSpec;
 pub use self::service::{Drain, OnFailure};
-use self::service::{DrainProgress, DrainSpec};
 use self::signals::Listener;
 use crate::context::Context;
 use crate::threads::JoinHandle;
-
-/// What the threads around a shutdown tell [`Shutdown::wait`].
-pub(crate) enum Event {
-    /// The signal thread received this signal.
-    Signal(i32),
-    /// A [`ShutdownTrigger`] fired.
-    Trigger,
-    /// The service with this index returned (or panicked); its thread is exiting.
-    ServiceEnded(usize),
-    /// The drain with this index ended, with its outcome and duration.
-    DrainEnded(usize, ServiceOutcome, Duration),
-    /// The drain thread has nothing left to run.
-    DrainsDone,
-}
-
-/// The receiving ends `wait` and the report listen on: the main event channel (signals,
-/// triggers, services) and the drain thread's own channel. A channel that disconnects is dropped
-/// from the set; the inbox is disconnected when both are.
-pub(crate) struct Inbox {
-    events: Option<Receiver<Event>>,
-    drains: Option<Receiver<Event>>,
-}
-
-impl Inbox {
-    /// The next event, waiting until `deadline` (`None`: no limit).
-    pub(crate) fn next(&mut self, deadline: Option<Instant>) -> Result<Event, RecvTimeoutError> {
-        loop {
-            let mut sel = Select::new();
-            let rxs: Vec<&Receiver<Event>> = self.events.iter().chain(&self.drains).collect();
-            if rxs.is_empty() {
-                return Err(RecvTimeoutError::Disconnected);
-            }
-            for rx in &rxs {
-                sel.recv(rx);
-            }
-            let op = match deadline {
-                Some(at) => sel
-                    .select_deadline(at)
-                    .map_err(|_| RecvTimeoutError::Timeout)?,
-                None => sel.select(),
-            };
-            let index = op.index();
-            let from_events = index == 0 && self.events.is_some();
-            match op.recv(rxs[index]) {
-                Ok(event) => return Ok(event),
-                Err(_) if from_events => self.events = None,
-                Err(_) => self.drains = None,
-            }
-        }
-    }
-}
 
 /// The default grace period: Kubernetes' default `terminationGracePeriodSeconds`.
 const DEFAULT_GRACE: Duration = Duration::from_secs(30);
@@ -185,10 +133,7 @@ impl Shutdown {
             grace: DEFAULT_GRACE,
             root: Context::new(),
             events_tx,
-            inbox: Inbox {
-                events: Some(events),
-                drains: None,
-            },
+            inbox: Inbox::new(events),
             listener: None,
             services: Vec::new(),
             drains: Vec::new(),
@@ -312,215 +257,7 @@ impl Shutdown {
     /// shutdown, so it runs the drains and returns at once with
     /// [`ShutdownCause::ServicesEnded`].
     pub fn wait(mut self) -> ShutdownReport {
-        // From now on only the listener, the services and live triggers hold senders, so a
-        // disconnected channel means nothing can ever start the shutdown.
-        let (orphan, _) = crossbeam_channel::bounded(0);
-        drop(std::mem::replace(&mut self.events_tx, orphan));
-        let drains = std::mem::take(&mut self.drains);
-        let mut run = Run::new(&mut self);
-
-        let cause = run.until_shutdown();
-        run.shutdown.root.cancel_with(cause.clone());
-        let started = Instant::now();
-        let deadline = started.checked_add(run.shutdown.grace);
-        let mut forced = run.services_until(deadline);
-
-        let drain_names: Vec<String> = drains.iter().map(|d| d.name.clone()).collect();
-        let mut drain_outcomes: Vec<Option<(ServiceOutcome, Duration)>> = vec![None; drains.len()];
-        let progress = Arc::new(Mutex::new(DrainProgress::default()));
-        let mut drain_thread = None;
-        let time_left = deadline.is_none_or(|at| Instant::now() < at);
-        if forced.is_none() && run.running == 0 && time_left && !drains.is_empty() {
-            let (drain_tx, drain_rx) = crossbeam_channel::unbounded();
-            match service::spawn_drains(drains, deadline, Arc::clone(&progress), drain_tx) {
-                Ok(handle) => {
-                    drain_thread = Some(handle);
-                    run.shutdown.inbox.drains = Some(drain_rx);
-                    forced = run.drains_until(deadline, &mut drain_outcomes);
-                }
-                Err(e) => {
-                    let msg = format!("could not start the drain thread: {e}");
-                    for slot in &mut drain_outcomes {
-                        *slot = Some((ServiceOutcome::Error(msg.clone()), Duration::ZERO));
-                    }
-                }
-            }
-        }
-        // Otherwise (grace used up, forced, a straggling service) `drains` was dropped here,
-        // unstarted.
-        let started_drains = {
-            let mut progress = progress.lock();
-            progress.abandoned = true;
-            progress.started.clone()
-        };
-        if let Some(listener) = &mut run.shutdown.listener {
-            listener.stop();
-        }
-
-        let mut stragglers = Vec::new();
-        let mut ended = std::mem::take(&mut run.ended);
-        let services = run
-            .shutdown
-            .services
-            .iter_mut()
-            .enumerate()
-            .map(|(i, slot)| {
-                let (outcome, ran) = match (ended[i].take(), slot.handle.take()) {
-                    (Some(ended), _) => ended,
-                    (None, Some(handle)) => {
-                        stragglers.push(Straggler::Service(i, handle));
-                        (ServiceOutcome::StillRunning, slot.started.elapsed())
-                    }
-                    (None, None) => (ServiceOutcome::StillRunning, slot.started.elapsed()),
-                };
-                ServiceReport {
-                    name: slot.name.clone(),
-                    outcome,
-                    ran,
-                    overran: false,
-                }
-            })
-            .collect();
-        let drains_done = drain_outcomes_done(&started_drains, &run.drains_ended);
-        let drains = drain_names
-            .into_iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let (outcome, ran) =
-                    drain_outcomes[i].take().unwrap_or_else(|| {
-                        match started_drains.iter().find(|(j, _)| *j == i) {
-                            Some((_, at)) => (ServiceOutcome::StillRunning, at.elapsed()),
-                            None => (ServiceOutcome::NotStarted, Duration::ZERO),
-                        }
-                    });
-                ServiceReport {
-                    name,
-                    outcome,
-                    ran,
-                    overran: false,
-                }
-            })
-            .collect();
-        if let Some(handle) = drain_thread {
-            if drains_done {
-                // Every drain it started has ended; it is only dropping the unstarted ones.
-                let _ = handle.join();
-            } else {
-                stragglers.push(Straggler::Drains(handle));
-            }
-        }
-        let inbox = Inbox {
-            events: run.shutdown.inbox.events.take(),
-            drains: run.shutdown.inbox.drains.take(),
-        };
-        ShutdownReport {
-            cause,
-            forced,
-            services,
-            drains,
-            took: started.elapsed(),
-            stragglers,
-            inbox,
-        }
-    }
-}
-
-/// Whether every drain that was started has reported its end.
-fn drain_outcomes_done(started: &[(usize, Instant)], ended: &[usize]) -> bool {
-    started.iter().all(|(i, _)| ended.contains(i))
-}
-
-/// The state of `wait` while it runs: which services ended and how.
-struct Run<'a> {
-    shutdown: &'a mut Shutdown,
-    /// Per service: its outcome once joined.
-    ended: Vec<Option<(ServiceOutcome, Duration)>>,
-    running: usize,
-    /// Indices of drains that reported their end.
-    drains_ended: Vec<usize>,
-}
-
-impl<'a> Run<'a> {
-    fn new(shutdown: &'a mut Shutdown) -> Self {
-        let n = shutdown.services.len();
-        Run {
-            shutdown,
-            ended: vec![None; n],
-            running: n,
-            drains_ended: Vec::new(),
-        }
-    }
-
-    /// Blocks until something starts the shutdown and says what.
-    fn until_shutdown(&mut self) -> ShutdownCause {
-        loop {
-            match self.shutdown.inbox.next(None) {
-                Ok(Event::Signal(signo)) => return ShutdownCause::Signal(signo),
-                Ok(Event::Trigger) => return ShutdownCause::Triggered,
-                Ok(Event::ServiceEnded(i)) => {
-                    let failed = !self.join_service(i).is_clean();
-                    let slot = &self.shutdown.services[i];
-                    if failed && slot.on_failure == OnFailure::StopAll {
-                        return ShutdownCause::ServiceFailed(slot.name.clone());
-                    }
-                    if self.running == 0 {
-                        return ShutdownCause::ServicesEnded;
-                    }
-                }
-                Ok(Event::DrainEnded(..) | Event::DrainsDone) => {}
-                Err(_) => return ShutdownCause::ServicesEnded,
-            }
-        }
-    }
-
-    /// Waits for the services until `deadline`; returns the forcing signal if one came.
-    fn services_until(&mut self, deadline: Option<Instant>) -> Option<i32> {
-        while self.running > 0 {
-            match self.next(deadline) {
-                Ok(Event::ServiceEnded(i)) => {
-                    self.join_service(i);
-                }
-                Ok(Event::Signal(signo)) => return Some(signo),
-                Ok(_) => {}
-                Err(_) => return None,
-            }
-        }
-        None
-    }
-
-    /// Waits for the drain thread until `deadline`; returns the forcing signal if one came.
-    fn drains_until(
-        &mut self,
-        deadline: Option<Instant>,
-        outcomes: &mut [Option<(ServiceOutcome, Duration)>],
-    ) -> Option<i32> {
-        loop {
-            match self.next(deadline) {
-                Ok(Event::DrainEnded(i, outcome, ran)) => {
-                    outcomes[i] = Some((outcome, ran));
-                    self.drains_ended.push(i);
-                }
-                Ok(Event::DrainsDone) => return None,
-                Ok(Event::Signal(signo)) => return Some(signo),
-                Ok(_) => {}
-                Err(_) => return None,
-            }
-        }
-    }
-
-    fn next(&mut self, deadline: Option<Instant>) -> Result<Event, RecvTimeoutError> {
-        self.shutdown.inbox.next(deadline)
-    }
-
-    /// Joins service `i` (it announced its end) and records its outcome.
-    fn join_service(&mut self, i: usize) -> ServiceOutcome {
-        let Some(handle) = self.shutdown.services[i].handle.take() else {
-            return ServiceOutcome::StillRunning;
-        };
-        let (outcome, ran) = service::joined(handle);
-        self.ended[i] = Some((outcome.clone(), ran));
-        self.running -= 1;
-        outcome
+        run::wait(&mut self)
     }
 }
 

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 
+use super::run::{Event, Inbox};
 use super::signals;
-use super::{Event, Inbox};
 use crate::threads::JoinHandle;
 
 /// Why a [`Shutdown`](super::Shutdown) began. It is also the reason the root context is

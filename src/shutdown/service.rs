@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
-use super::Event;
 use super::report::ServiceOutcome;
+use super::run::Event;
 use crate::context::Context;
 use crate::error::Panicked;
 use crate::threads::{self, JoinHandle};

@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 
-use super::Event;
+use super::run::Event;
 use crate::threads::{self, JoinHandle};
 
 /// The signals a [`Shutdown`](super::Shutdown) listens to.
