@@ -406,7 +406,7 @@ fn child_process_entry() {
     let say = |line: &str| println!("CHILD {line}");
     let mut shutdown = Shutdown::new().grace(match mode.as_str() {
         "stubborn" => Duration::from_millis(300),
-        "force" => Duration::from_secs(60),
+        "force" | "force-drain" => Duration::from_secs(60),
         _ => Duration::from_secs(10),
     });
     shutdown.on_signals().unwrap();
@@ -435,6 +435,19 @@ fn child_process_entry() {
                     Ok::<(), String>(())
                 })
                 .unwrap();
+        }
+        "force-drain" => {
+            shutdown
+                .service("quick", |ctx| {
+                    ctx.wait();
+                    Ok::<(), String>(())
+                })
+                .unwrap();
+            shutdown.drain("stuck-flush", move |_: Duration| {
+                println!("CHILD DRAINING");
+                let _ = blocked.recv();
+                Ok::<(), String>(())
+            });
         }
         "early" => {
             // A signal before wait() is remembered: wait() begins the shutdown at once.
@@ -608,6 +621,29 @@ fn a_second_signal_forces_the_exit_at_once() {
     assert_eq!(status.code(), Some(128 + libc::SIGINT), "{output}");
     assert!(output.contains("forced by a second SIGINT"), "{output}");
     assert!(output.contains("service stuck: still running"), "{output}");
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_second_signal_during_a_stuck_drain_forces_the_exit() {
+    let mut child = ChildRun::start("force-drain");
+    child.expect_line("CHILD READY");
+    let sent = Instant::now();
+    child.signal(libc::SIGINT);
+    child.expect_line("CHILD DRAINING");
+    child.signal(libc::SIGTERM);
+    let (status, output) = child.finish();
+    assert!(sent.elapsed() < Duration::from_secs(30));
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{output}");
+    assert!(
+        output.contains("shutdown: received SIGINT; forced by a second SIGTERM"),
+        "{output}"
+    );
+    assert!(output.contains("service quick: ok"), "{output}");
+    assert!(
+        output.contains("drain stuck-flush: still running"),
+        "{output}"
+    );
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 

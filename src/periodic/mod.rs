@@ -226,12 +226,14 @@ impl Every {
                     }
                 },
             };
-            let slept = match next {
-                Some(at) => ctx.sleep_until(at),
-                None => Err(crate::error::Cancelled::new(ctx.wait())),
-            };
-            if slept.is_err() {
-                break;
+            match next {
+                Some(at) if ctx.sleep_until(at).is_ok() => {}
+                Some(_) => break,
+                // The next tick is beyond what `Instant` can hold: only a cancel comes first.
+                None => {
+                    ctx.wait();
+                    break;
+                }
             }
         }
         report

@@ -256,6 +256,12 @@ impl Shutdown {
     /// With no services, no signals and no live [`ShutdownTrigger`] nothing could ever start a
     /// shutdown, so it runs the drains and returns at once with
     /// [`ShutdownCause::ServicesEnded`].
+    ///
+    /// # Panics
+    ///
+    /// Only if an [`on_cancel`](Context::on_cancel) callback registered on the shutdown's
+    /// context panics: the panic is resumed here, as [`Context::cancel`] does, after the whole
+    /// tree is cancelled; dropping the `Shutdown` then joins the services.
     pub fn wait(mut self) -> ShutdownReport {
         run::wait(&mut self)
     }
