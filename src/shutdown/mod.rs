@@ -67,8 +67,9 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 ///   period; what is still running is reported as a straggler and left running (the report
 ///   owns its thread handle, see [`ShutdownReport::join_stragglers`]). A zero grace means "do
 ///   not wait at all": services that have not ended yet are stragglers, drains are not started.
-/// * **Second signal**: during the grace period a second SIGINT or SIGTERM makes `wait` return
-///   at once, forced, with exit code `128 + signo`.
+/// * **Second signal**: once the shutdown has begun (whatever began it), a SIGINT or SIGTERM
+///   makes `wait` return at once, forced, with exit code `128 + signo`, even if a service or a
+///   drain is stuck.
 ///
 /// Dropping a `Shutdown` without calling `wait` cancels its context, stops the signal
 /// listener and joins every service (blocking until they return), so nothing leaks.
@@ -102,7 +103,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// assert_eq!(report.exit_code(), 0);
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
-#[must_use = "a Shutdown does nothing until wait() is called"]
+#[must_use = "dropping a Shutdown cancels its services at once; call wait()"]
 pub struct Shutdown {
     grace: Duration,
     root: Context,
