@@ -23,6 +23,11 @@
 //! * [`threads`]: every thread homebound spawns is named and registered;
 //!   [`threads::assert_none_alive`] is the leak check that ends every test (problem 3).
 //! * [`Panicked`] and [`panic_message`]: panics become values with their message (problem 2).
+//! * [`Shutdown`]: services on registered threads, SIGINT/SIGTERM, a grace period, drains in
+//!   reverse order, a second signal that forces the exit, and a [`ShutdownReport`] naming every
+//!   straggler, with the exit code to use (problems 2, 4, 5).
+//! * [`every`] and [`Every`]: periodic jobs that never overlap, skip and count missed ticks,
+//!   survive errors and panics, and stop mid-wait on cancel (problem 4).
 //!
 //! ```
 //! use std::time::Duration;
@@ -59,12 +64,22 @@
 mod context;
 mod error;
 mod latch;
+mod periodic;
+mod shutdown;
 mod sync;
 pub mod threads;
 
 pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
 pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
 pub use latch::{Guard, WaitGroup};
+pub use periodic::{
+    Every, MissedTicks, OnJobError, PeriodicError, PeriodicHandle, PeriodicReport, PeriodicStop,
+    every,
+};
+pub use shutdown::{
+    Drain, OnFailure, ServiceOutcome, ServiceReport, Shutdown, ShutdownCause, ShutdownError,
+    ShutdownReport, ShutdownTrigger,
+};
 
 /// The README's examples, compiled and run as doc tests so they cannot drift from the API.
 #[cfg(doctest)]
