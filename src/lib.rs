@@ -23,6 +23,9 @@
 //! * [`threads`]: every thread homebound spawns is named and registered;
 //!   [`threads::assert_none_alive`] is the leak check that ends every test (problem 3).
 //! * [`Panicked`] and [`panic_message`]: panics become values with their message (problem 2).
+//! * [`fan`]: [`merge`] receivers on one thread, [`fan_out`] to `n` workers, [`par_map`] CPU
+//!   work on rayon with cancel-on-first-failure, and [`first_k`] / [`race`] that cancel the
+//!   losers; each joins every thread it starts (problems 1, 3 and 4).
 //!
 //! ```
 //! use std::time::Duration;
@@ -58,10 +61,12 @@
 
 mod context;
 mod error;
+pub mod fan;
 mod latch;
 mod sync;
 pub mod threads;
 
 pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
 pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
+pub use fan::{fan_out, first_k, merge, par_map, race};
 pub use latch::{Guard, WaitGroup};
