@@ -1,0 +1,148 @@
+//! `fan` against its peers, in the same run:
+//! * `par_map` vs rayon's `par_iter().map().collect()` (and rayon's own `Result` collect) on
+//!   1M items × ~1 µs and 10k items × ~50 µs;
+//! * `merge` of 1000 receivers (one thread) vs 1000 forwarding threads.
+//!
+//! Run: `cargo bench --bench fan -- --warm-up-time 1 --measurement-time 3`
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use crossbeam_channel::{Receiver, bounded, unbounded};
+use homebound::{Context, fan};
+use rayon::prelude::*;
+
+/// Rounds of `spin` that take about one microsecond on this machine (calibrated once).
+fn rounds_per_us() -> u64 {
+    static ROUNDS: OnceLock<u64> = OnceLock::new();
+    *ROUNDS.get_or_init(|| {
+        let probe = 2_000_000u64;
+        let start = Instant::now();
+        black_box(spin(1, probe));
+        let per_round = start.elapsed().as_nanos() as f64 / probe as f64;
+        ((1000.0 / per_round) as u64).max(1)
+    })
+}
+
+/// CPU work: a xorshift chain `rounds` long that the optimiser cannot skip.
+fn spin(seed: u64, rounds: u64) -> u64 {
+    let mut x = seed | 1;
+    for _ in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    black_box(x)
+}
+
+fn par_map_group(c: &mut Criterion, name: &str, items: usize, micros: u64) {
+    let rounds = rounds_per_us() * micros;
+    let input: Vec<u64> = (0..items as u64).collect();
+    let ctx = Context::new();
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(items as u64));
+    group.bench_function("rayon par_iter.map.collect", |b| {
+        b.iter(|| {
+            let out: Vec<u64> = input.par_iter().map(|&x| spin(x, rounds)).collect();
+            black_box(out)
+        })
+    });
+    group.bench_function("rayon collect::<Result<Vec>>", |b| {
+        b.iter(|| {
+            let out: Result<Vec<u64>, Infallible> =
+                input.par_iter().map(|&x| Ok(spin(x, rounds))).collect();
+            black_box(out)
+        })
+    });
+    group.bench_function("homebound par_map", |b| {
+        b.iter(|| {
+            let out = fan::par_map(&ctx, &input[..], |_, &x| {
+                Ok::<_, Infallible>(spin(x, rounds))
+            });
+            black_box(out.unwrap())
+        })
+    });
+    group.finish();
+}
+
+fn par_map_small_items(c: &mut Criterion) {
+    par_map_group(c, "par_map 1M x 1us", 1_000_000, 1);
+}
+
+fn par_map_large_items(c: &mut Criterion) {
+    par_map_group(c, "par_map 10k x 50us", 10_000, 50);
+}
+
+const INPUTS: usize = 1000;
+const PER_INPUT: usize = 100;
+
+/// 1000 disconnected receivers holding 100 messages each.
+fn filled_inputs() -> Vec<Receiver<u64>> {
+    (0..INPUTS)
+        .map(|i| {
+            let (tx, rx) = unbounded();
+            for m in 0..PER_INPUT as u64 {
+                tx.send(i as u64 * 1000 + m).unwrap();
+            }
+            rx
+        })
+        .collect()
+}
+
+fn merge_group(c: &mut Criterion) {
+    let mut group = c.benchmark_group("merge 1000 receivers x 100 msgs");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements((INPUTS * PER_INPUT) as u64));
+    group.bench_function("homebound merge (1 thread)", |b| {
+        b.iter_batched(
+            filled_inputs,
+            |inputs| {
+                let merged = fan::merge(inputs).unwrap();
+                black_box(merged.fold(0u64, |acc, m| acc.wrapping_add(m)))
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("1000 forwarding threads", |b| {
+        b.iter_batched(
+            filled_inputs,
+            |inputs| {
+                let (tx, rx) = bounded(1024);
+                let handles: Vec<_> = inputs
+                    .into_iter()
+                    .map(|input| {
+                        let tx = tx.clone();
+                        std::thread::spawn(move || {
+                            for m in input {
+                                if tx.send(m).is_err() {
+                                    break;
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                drop(tx);
+                let sum = rx.iter().fold(0u64, |acc, m| acc.wrapping_add(m));
+                for h in handles {
+                    h.join().unwrap();
+                }
+                black_box(sum)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = par_map_small_items, par_map_large_items, merge_group
+}
+criterion_main!(benches);
