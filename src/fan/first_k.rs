@@ -150,6 +150,7 @@ where
 /// assert_eq!(got.failures.len(), 1);
 /// assert_eq!(got.failures[0].0, 1); // the index of the task that failed
 /// ```
+#[must_use = "the successes and failures of the tasks are in the FirstK"]
 #[non_exhaustive]
 pub struct FirstK<T, E> {
     /// How many successes were asked for.
