@@ -139,6 +139,67 @@ fn filled_inputs() -> Vec<Receiver<u64>> {
         .collect()
 }
 
+/// Merges `inputs` with homebound's one-thread `merge` and sums what comes out.
+fn merge_one_thread(inputs: Vec<Receiver<u64>>) -> u64 {
+    let merged = fan::merge(inputs).unwrap();
+    merged.fold(0u64, |acc, m| acc.wrapping_add(m))
+}
+
+/// The peer: one forwarding thread per input into a shared bounded output.
+fn merge_thread_per_input(inputs: Vec<Receiver<u64>>) -> u64 {
+    let (tx, rx) = bounded(1024);
+    let handles: Vec<_> = inputs
+        .into_iter()
+        .map(|input| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for m in input {
+                    if tx.send(m).is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let sum = rx.iter().fold(0u64, |acc, m| acc.wrapping_add(m));
+    for h in handles {
+        h.join().unwrap();
+    }
+    sum
+}
+
+/// Interleaved runs of both merges (see `par_map_interleaved`).
+fn merge_interleaved(_: &mut Criterion) {
+    let pairs = 9;
+    let (mut best_m, mut best_t, mut ratios) = (Duration::MAX, Duration::MAX, Vec::new());
+    for pair in 0..pairs {
+        let time = |f: fn(Vec<Receiver<u64>>) -> u64| {
+            let inputs = filled_inputs();
+            let start = Instant::now();
+            black_box(f(inputs));
+            start.elapsed()
+        };
+        let (m, t) = if pair % 2 == 0 {
+            let m = time(merge_one_thread);
+            (m, time(merge_thread_per_input))
+        } else {
+            let t = time(merge_thread_per_input);
+            (time(merge_one_thread), t)
+        };
+        best_m = best_m.min(m);
+        best_t = best_t.min(t);
+        ratios.push(m.as_secs_f64() / t.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "merge interleaved {INPUTS} x {PER_INPUT}: 1000 threads best {best_t:.1?}, merge best \
+         {best_m:.1?}, best-time ratio {:.3}, median pair ratio {:.3} ({pairs} pairs)",
+        best_m.as_secs_f64() / best_t.as_secs_f64(),
+        ratios[ratios.len() / 2]
+    );
+}
+
 fn merge_group(c: &mut Criterion) {
     let mut group = c.benchmark_group("merge 1000 receivers x 100 msgs");
     group.sample_size(10);
@@ -146,38 +207,14 @@ fn merge_group(c: &mut Criterion) {
     group.bench_function("homebound merge (1 thread)", |b| {
         b.iter_batched(
             filled_inputs,
-            |inputs| {
-                let merged = fan::merge(inputs).unwrap();
-                black_box(merged.fold(0u64, |acc, m| acc.wrapping_add(m)))
-            },
+            |inputs| black_box(merge_one_thread(inputs)),
             BatchSize::PerIteration,
         )
     });
     group.bench_function("1000 forwarding threads", |b| {
         b.iter_batched(
             filled_inputs,
-            |inputs| {
-                let (tx, rx) = bounded(1024);
-                let handles: Vec<_> = inputs
-                    .into_iter()
-                    .map(|input| {
-                        let tx = tx.clone();
-                        std::thread::spawn(move || {
-                            for m in input {
-                                if tx.send(m).is_err() {
-                                    break;
-                                }
-                            }
-                        })
-                    })
-                    .collect();
-                drop(tx);
-                let sum = rx.iter().fold(0u64, |acc, m| acc.wrapping_add(m));
-                for h in handles {
-                    h.join().unwrap();
-                }
-                black_box(sum)
-            },
+            |inputs| black_box(merge_thread_per_input(inputs)),
             BatchSize::PerIteration,
         )
     });
@@ -189,6 +226,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = par_map_interleaved, par_map_small_items, par_map_large_items, merge_group
+    targets = par_map_interleaved, merge_interleaved, par_map_small_items, par_map_large_items, merge_group
 }
 criterion_main!(benches);

@@ -113,9 +113,9 @@ fn merge_output_disconnects_exactly_when_every_input_has() {
 
 #[test]
 fn merge_is_fair_to_busy_inputs() {
-    // Four inputs that are always ready, one that never is. crossbeam's Select picks uniformly
-    // among the ready ones (bursts of <= 32), so each busy input's share of 20 000 messages is
-    // 5000 with a standard deviation of about 350: the 1/4 floor (1250) is > 10 sigma away.
+    // Four inputs that are always ready, one that never is. The merge sweeps round robin (16
+    // per input per sweep), so each busy input's share of 20 000 messages should be ~5000; the
+    // test asks for a quarter of that (L9), and a starved input would get ~0.
     let (senders, mut receivers) = filled(4, 10_000);
     let (_idle_tx, idle) = unbounded();
     receivers.push(idle);

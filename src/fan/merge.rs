@@ -13,11 +13,14 @@ use crate::threads::{self, JoinHandle};
 /// reader (backpressure), and this is how many messages [`Merged::stop`] may find buffered.
 pub(crate) const MERGE_CAPACITY: usize = 1024;
 
-/// After a `select` picks a ready input, up to this many of its messages are forwarded with
-/// `try_recv` before selecting again. A `select` over `n` inputs costs O(n) (it shuffles and
-/// tries every one), so the burst amortises it; every pick is still uniformly random among the
-/// ready inputs, which keeps the shares fair over any stretch of a few hundred messages.
-const BURST: usize = 32;
+/// Messages taken from one input per sweep before moving on to the next input.
+///
+/// The thread alternates two phases. A *sweep* visits every open input once, round robin from a
+/// rotating start, and forwards up to `QUOTA` messages from each with `try_recv`: when many
+/// inputs are busy this costs O(1) per message and gives each ready input the same share. Only
+/// when a sweep finds nothing does the thread park in a crossbeam `Select` over every input and
+/// the stop signal (O(inputs) to register, woken by the first message or disconnect).
+const QUOTA: usize = 16;
 
 /// Merges `receivers` into one output, forwarded by one registered thread running a crossbeam
 /// `Select` over every input.
@@ -25,11 +28,13 @@ const BURST: usize = 32;
 /// * **Ends** when every input has disconnected (the output then disconnects after its last
 ///   message) or when the [`Merged`] is dropped or [stopped](Merged::stop). Zero inputs give an
 ///   output that is disconnected at once, and no thread.
-/// * **One thread** whatever the number of inputs; thousands are fine. Each `select` costs
-///   O(inputs), amortised by forwarding up to 32 messages of the chosen input at a time.
-/// * **Fair:** when several inputs are ready, the next one is chosen uniformly at random among
-///   them (crossbeam's `Select`), so no busy input starves. Messages of one input keep their
-///   order; there is no order between inputs.
+/// * **One thread** whatever the number of inputs; thousands are fine. While messages flow it
+///   sweeps the inputs round robin with `try_recv` (O(1) per message when many are busy); when
+///   all are empty it parks in one crossbeam `Select` over every input and the stop signal
+///   (O(inputs) per wake-up).
+/// * **Fair:** every sweep takes up to 16 messages from each ready input, starting one input
+///   later each time, so no busy input starves. Messages of one input keep their order; there
+///   is no order between inputs.
 /// * **Backpressure:** the output is bounded (1024 messages); a slow reader slows the thread,
 ///   and the thread only takes from an input what it can forward.
 ///
@@ -102,48 +107,78 @@ fn start<T: Send + 'static>(
     Ok(Merged { rx, stop, handle })
 }
 
-/// The merge thread: select over every open input, forward, drop inputs as they disconnect.
+/// The merge thread: sweep the open inputs, park in `select` when they are all empty, drop
+/// inputs as they disconnect, stop on the stop signal or when the output is gone.
 fn forward<T>(inputs: Vec<Receiver<T>>, out: Sender<T>, stop: Context) -> Unmerged<T> {
-    let mut open = vec![true; inputs.len()];
-    let mut remaining = inputs.len();
-    let mut pending = None;
     let mut sel = Select::new();
     for rx in &inputs {
         sel.recv(rx);
     }
     let stop_op = sel.recv(stop.done());
-    'select: while remaining > 0 {
+    // Indices (into `inputs` and `sel`) of the inputs not yet disconnected.
+    let mut open: Vec<usize> = (0..inputs.len()).collect();
+    let mut gone = vec![false; inputs.len()];
+    let mut any_gone = false;
+    let mut pending = None;
+    let mut turn = 0;
+    'run: while !open.is_empty() {
+        let mut moved = false;
+        // Sweep, starting one input later each time so no position is favoured.
+        turn = (turn + 1) % open.len();
+        for k in 0..open.len() {
+            let i = open[(turn + k) % open.len()];
+            for _ in 0..QUOTA {
+                match inputs[i].try_recv() {
+                    Ok(msg) => {
+                        moved = true;
+                        if let Err(e) = stop.send(&out, msg) {
+                            pending = Some(e.into_inner());
+                            break 'run;
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        sel.remove(i);
+                        gone[i] = true;
+                        any_gone = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if any_gone {
+            open.retain(|&i| !gone[i]);
+            any_gone = false;
+        }
+        if moved || open.is_empty() {
+            continue;
+        }
+        // Every input was empty: park until one has a message or disconnects, or until stop.
         let op = sel.select();
         let i = op.index();
         if i == stop_op {
             let _ = op.recv(stop.done());
             break;
         }
-        let Ok(first) = op.recv(&inputs[i]) else {
-            // Disconnected and empty: stop selecting on it (indices of the others stay valid).
-            sel.remove(i);
-            open[i] = false;
-            remaining -= 1;
-            continue;
-        };
-        let mut next = Some(first);
-        let mut sent = 0;
-        while let Some(msg) = next.take() {
-            if let Err(e) = stop.send(&out, msg) {
-                pending = Some(e.into_inner());
-                break 'select;
+        match op.recv(&inputs[i]) {
+            Ok(msg) => {
+                if let Err(e) = stop.send(&out, msg) {
+                    pending = Some(e.into_inner());
+                    break;
+                }
             }
-            sent += 1;
-            if sent < BURST {
-                next = inputs[i].try_recv().ok();
+            Err(_) => {
+                sel.remove(i);
+                gone[i] = true;
+                open.retain(|&j| j != i);
             }
         }
     }
     drop(sel);
     let inputs = inputs
         .into_iter()
-        .zip(open)
-        .filter_map(|(rx, open)| open.then_some(rx))
+        .zip(gone)
+        .filter_map(|(rx, gone)| (!gone).then_some(rx))
         .collect();
     Unmerged {
         items: pending.into_iter().collect(),
