@@ -267,7 +267,7 @@ impl Node {
     }
 
     /// How many live children are linked to this node (for tests of invariant 4).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn child_count(&self) -> usize {
         self.inner.lock().children.len()
     }
