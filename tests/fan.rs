@@ -559,6 +559,21 @@ fn when_every_task_fails_all_failures_are_returned() {
 }
 
 #[test]
+fn first_k_when_every_task_fails_returns_every_failure() {
+    let tasks: Vec<_> = (0..6)
+        .map(|i| move |_: &Context| Err::<u8, _>(format!("source {i} is down")))
+        .collect();
+    let got = fan::first_k(&Context::new(), tasks, 2);
+    assert!(!got.is_complete());
+    assert!(got.successes.is_empty());
+    let mut failed: Vec<usize> = got.failures.iter().map(|(i, _)| *i).collect();
+    failed.sort_unstable();
+    assert_eq!(failed, [0, 1, 2, 3, 4, 5]);
+    assert_eq!(got.discarded, 0);
+    leak_check();
+}
+
+#[test]
 fn race_of_no_tasks_is_an_error() {
     type Task = fn(&Context) -> Result<u8, String>;
     let tasks: Vec<Task> = Vec::new();
