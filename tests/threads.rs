@@ -77,11 +77,10 @@ fn a_detached_thread_counts_until_it_exits() {
 fn threads_started_by_homebound_threads_inherit_the_origin() {
     let (release_tx, release) = bounded::<()>(0);
     let outer = threads::spawn("outer", move || {
-        let inner = threads::spawn("inner", move || {
+        threads::spawn("inner", move || {
             let _ = release.recv();
         })
-        .unwrap();
-        inner
+        .unwrap()
     })
     .unwrap();
     let inner = outer.join().unwrap();
@@ -117,7 +116,7 @@ fn threads_of_unrelated_origins_are_not_this_threads_leak() {
 
 #[test]
 fn scoped_threads_are_registered_and_joined() {
-    let data = vec![1u64, 2, 3];
+    let data = [1u64, 2, 3];
     let sum = std::thread::scope(|s| {
         let h = threads::Builder::new("scoped")
             .spawn_scoped(s, || data.iter().sum::<u64>())
