@@ -187,6 +187,23 @@ fn merge_ctx_stops_on_cancel() {
 }
 
 #[test]
+fn merge_ctx_cancel_wakes_a_thread_blocked_on_a_full_output() {
+    let ctx = Context::new();
+    let (senders, receivers) = filled(2, 5_000); // far more than the output holds
+    let merged = fan::merge_ctx(&ctx, receivers).unwrap();
+    assert!(merged.recv().is_ok()); // the thread is running and will fill the output
+    ctx.cancel();
+    // What was forwarded before the cancel is still readable, then the output disconnects.
+    let buffered = merged.receiver().iter().count();
+    assert!(buffered <= 1024 + 1, "forwarded {buffered} after cancel");
+    let left = merged.stop();
+    let unread: usize = left.items.len() + left.inputs.iter().map(Receiver::len).sum::<usize>();
+    assert_eq!(1 + buffered + unread, 10_000);
+    drop(senders);
+    leak_check();
+}
+
+#[test]
 fn dropping_merged_with_open_inputs_joins_its_thread() {
     let (senders, receivers) = filled(100, 0);
     let merged = fan::merge(receivers).unwrap();
@@ -301,6 +318,35 @@ fn fan_out_stops_promptly_when_the_context_is_cancelled() {
         Err(RecvTimeoutError::Disconnected)
     );
     out.stop().unwrap();
+    drop(tx);
+    leak_check();
+}
+
+#[test]
+fn fan_out_cancel_interrupts_workers_sleeping_through_the_context() {
+    let ctx = Context::new();
+    let (tx, rx) = unbounded();
+    let (started_tx, started) = bounded(2);
+    for i in 0..2u32 {
+        tx.send(i).unwrap();
+    }
+    let out = fan::fan_out(&ctx, rx, 2, move |ctx, i: u32| {
+        started_tx.send(()).unwrap();
+        ctx.sleep(Duration::from_secs(60)).map(|()| i)
+    })
+    .unwrap();
+    for _ in 0..2 {
+        started.recv_timeout(STOPPED_WITHIN).unwrap();
+    }
+    let began = Instant::now();
+    ctx.cancel();
+    // Both workers were asleep; the cancel wakes them and the output disconnects.
+    assert_eq!(
+        out.recv_timeout(STOPPED_WITHIN).map(|_| ()),
+        Err(RecvTimeoutError::Disconnected)
+    );
+    out.stop().unwrap();
+    assert!(began.elapsed() < STOPPED_WITHIN);
     drop(tx);
     leak_check();
 }
