@@ -513,14 +513,27 @@ fn sleeper<'a>(
 
 #[test]
 fn first_k_returns_the_first_successes_and_cancels_the_rest() {
+    type Task<'a> = Box<dyn FnOnce(&Context) -> Result<&'static str, Cancelled> + Send + 'a>;
     let cancelled = AtomicUsize::new(0);
     let started = Instant::now();
-    let tasks = vec![
-        sleeper("slow-1", Duration::from_secs(60), &cancelled),
-        sleeper("fast", ms(1), &cancelled),
-        sleeper("slow-2", Duration::from_secs(60), &cancelled),
-        sleeper("medium", ms(400), &cancelled),
-        sleeper("slow-3", Duration::from_secs(60), &cancelled),
+    // "medium" starts its 300 ms only once "fast" is about to return, so the completion order
+    // does not depend on how the threads happen to be scheduled at the start.
+    let (fast_done_tx, fast_done) = bounded::<()>(1);
+    let fast = sleeper("fast", ms(1), &cancelled);
+    let medium = sleeper("medium", ms(300), &cancelled);
+    let tasks: Vec<Task<'_>> = vec![
+        Box::new(sleeper("slow-1", Duration::from_secs(60), &cancelled)),
+        Box::new(move |ctx: &Context| {
+            let result = fast(ctx);
+            fast_done_tx.send(()).unwrap();
+            result
+        }),
+        Box::new(sleeper("slow-2", Duration::from_secs(60), &cancelled)),
+        Box::new(move |ctx: &Context| {
+            ctx.recv(&fast_done).unwrap();
+            medium(ctx)
+        }),
+        Box::new(sleeper("slow-3", Duration::from_secs(60), &cancelled)),
     ];
     let got = fan::first_k(&Context::new(), tasks, 2);
     assert!(got.is_complete());

@@ -35,15 +35,17 @@ use crate::threads;
 /// use std::time::Duration;
 /// use homebound::{Context, fan};
 ///
-/// let delays = [2000u64, 10, 5000, 20];
+/// let delays = [60_000u64, 10, 60_000, 20];
 /// let tasks = delays.map(|ms| move |ctx: &Context| {
 ///     ctx.sleep(Duration::from_millis(ms))?; // cancelled once two have answered
 ///     Ok::<_, homebound::Cancelled>(ms)
 /// });
 /// let first = fan::first_k(&Context::new(), tasks, 2);
 /// assert!(first.is_complete());
-/// assert_eq!(first.values().collect::<Vec<_>>(), [&10, &20]);
-/// assert_eq!(first.discarded, 2); // the 2 s and 5 s tasks were cancelled
+/// assert_eq!(first.discarded, 2); // the two 60 s tasks were cancelled, and have returned
+/// let mut fastest = first.into_values(); // in completion order: most likely [10, 20]
+/// fastest.sort();
+/// assert_eq!(fastest, [10, 20]);
 /// homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 pub fn first_k<I, F, T, E>(ctx: &Context, tasks: I, k: usize) -> FirstK<T, E>
@@ -111,7 +113,7 @@ where
 /// use std::time::Duration;
 /// use homebound::{Context, fan};
 ///
-/// let mirrors = [("slow", 2000u64), ("fast", 5)].map(|(name, ms)| move |ctx: &Context| {
+/// let mirrors = [("slow", 60_000u64), ("fast", 5)].map(|(name, ms)| move |ctx: &Context| {
 ///     ctx.sleep(Duration::from_millis(ms))?;
 ///     Ok::<_, homebound::Cancelled>(name)
 /// });
