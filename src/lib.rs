@@ -28,6 +28,9 @@
 //!   straggler, with the exit code to use (problems 2, 4, 5).
 //! * [`every`] and [`Every`]: periodic jobs that never overlap, skip and count missed ticks,
 //!   survive errors and panics, and stop mid-wait on cancel (problem 4).
+//! * [`fan`]: [`merge`] receivers on one thread, [`fan_out`] to `n` workers, [`par_map`] CPU
+//!   work on rayon with cancel-on-first-failure, and [`first_k`] / [`race`] that cancel the
+//!   losers; each joins every thread it starts (problems 1, 3 and 4).
 //!
 //! ```
 //! use std::time::Duration;
@@ -63,6 +66,7 @@
 
 mod context;
 mod error;
+pub mod fan;
 mod latch;
 mod periodic;
 mod shutdown;
@@ -71,6 +75,7 @@ pub mod threads;
 
 pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
 pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
+pub use fan::{fan_out, first_k, merge, par_map, race};
 pub use latch::{Guard, WaitGroup};
 pub use periodic::{
     Every, MissedTicks, OnJobError, PeriodicError, PeriodicHandle, PeriodicReport, PeriodicStop,
