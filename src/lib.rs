@@ -22,6 +22,10 @@
 //!   timed and cancel-aware waits (problem 5).
 //! * [`threads`]: every thread homebound spawns is named and registered;
 //!   [`threads::assert_none_alive`] is the leak check that ends every test (problem 3).
+//! * [`Pool`]: a worker pool with a bounded queue (backpressure), dynamic workers, joinable and
+//!   cancellable [`TaskHandle`]s, conserved [`PoolMetrics`] and Java's shutdown contract:
+//!   `shutdown`, `shutdown_timeout` (names stragglers), `shutdown_now` (hands back unstarted
+//!   tasks) (problems 1, 2 and 5).
 //! * [`Panicked`] and [`panic_message`]: panics become values with their message (problem 2).
 //!
 //! ```
@@ -59,9 +63,15 @@
 mod context;
 mod error;
 mod latch;
+mod pool;
 mod sync;
 pub mod threads;
 
 pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
 pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
 pub use latch::{Guard, WaitGroup};
+pub use pool::{
+    DEFAULT_QUEUE_PER_WORKER, JoinTimeoutError, MAX_QUEUE_CAPACITY, MAX_WORKERS, MIN_STACK_SIZE,
+    PendingTask, Pool, PoolBuildError, PoolBuilder, PoolMetrics, PoolShutdownReport, PoolStraggler,
+    SubmitError, TaskError, TaskHandle,
+};

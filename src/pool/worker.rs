@@ -1,0 +1,320 @@
+//! The state the workers share, the worker loop, and starting workers.
+//!
+//! # The worker loop
+//!
+//! `try_recv` first (no parking while work is queued), then a parking `select!` over the queue
+//! and the pool's root context (cancelled by `shutdown_now`), with `keep_alive` as the timeout
+//! for an extra worker. Graceful shutdown drops the queue's `Sender`: workers drain what is
+//! queued and leave on `Disconnected`, so nothing queued is ever stranded.
+//!
+//! # Live-worker accounting
+//!
+//! `live` is reserved (compare-and-swap, never above `max`) *before* a thread is spawned and
+//! released if the spawn fails; a retiring worker releases its own slot with a CAS that never
+//! goes below `min`, so `min ≤ live ≤ max` holds while the pool is open.
+
+use std::cell::Cell;
+use std::io;
+use std::mem;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError, select};
+use parking_lot::Mutex;
+
+use crate::context::Context;
+use crate::error::Panicked;
+use crate::latch::{Guard, WaitGroup};
+use crate::threads::{self, JoinHandle};
+
+use super::builder::{PanicHook, ThreadHook};
+use super::metrics::{Counters, add_duration, bump};
+use super::task::{Outcome, QueuedTask};
+
+thread_local! {
+    /// The id of the pool whose worker this thread is (0: none). Lets the pool refuse to join
+    /// or block on itself from inside one of its own tasks.
+    static CURRENT_POOL: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Whether the calling thread is one of the workers of the pool with this id.
+pub(crate) fn on_worker_of(pool_id: u64) -> bool {
+    CURRENT_POOL.try_with(Cell::get).unwrap_or(0) == pool_id
+}
+
+pub(crate) struct Config {
+    pub(crate) min: usize,
+    pub(crate) max: usize,
+    /// `None`: extra workers never retire.
+    pub(crate) keep_alive: Option<Duration>,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) on_start: Option<ThreadHook>,
+    pub(crate) on_exit: Option<ThreadHook>,
+    pub(crate) panic_handler: Option<PanicHook>,
+    pub(crate) fail_spawns_after: Option<u64>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) rx: Receiver<QueuedTask>,
+    /// Every task's context is a child of this; `shutdown_now` cancels it.
+    pub(crate) root: Context,
+    /// Cancelled when the pool stops accepting: wakes submitters blocked on a full queue.
+    pub(crate) closed: Context,
+    pub(crate) cfg: Config,
+    pub(crate) counters: Counters,
+    pub(crate) threads: Mutex<Threads>,
+    /// One guard per worker thread, dropped as its closure ends.
+    pub(crate) exits: WaitGroup,
+    /// Tasks a worker took off the queue after `shutdown_now` cancelled the root.
+    pub(crate) returned: Mutex<Vec<QueuedTask>>,
+    pub(crate) epoch: Instant,
+}
+
+pub(crate) struct Threads {
+    pub(crate) workers: Vec<WorkerEntry>,
+    /// Set once the pool is closed: no more workers are started.
+    pub(crate) closing: bool,
+}
+
+pub(crate) struct WorkerEntry {
+    pub(crate) handle: JoinHandle<()>,
+    pub(crate) slot: Arc<WorkerSlot>,
+}
+
+/// What a worker publishes about itself for the straggler report.
+#[derive(Default)]
+pub(crate) struct WorkerSlot {
+    /// Nanoseconds since the pool's epoch + 1 at which the current task started; 0 when idle.
+    pub(crate) busy_since: AtomicU64,
+    /// The current task's name, when it has one.
+    pub(crate) task_name: Mutex<Option<Box<str>>>,
+    /// Set just before the worker's closure returns.
+    pub(crate) exited: std::sync::atomic::AtomicBool,
+}
+
+impl WorkerSlot {
+    pub(crate) fn running_for(&self, epoch: Instant) -> Option<Duration> {
+        let since = self.busy_since.load(Ordering::Acquire);
+        (since != 0).then(|| {
+            let started = epoch + Duration::from_nanos(since - 1);
+            started.elapsed()
+        })
+    }
+}
+
+impl Shared {
+    /// Reserves a live-worker slot (never above `max`) and starts a worker in it.
+    pub(crate) fn try_grow(self: &Arc<Self>) -> io::Result<bool> {
+        let g = &self.counters.workers;
+        let reserved = g
+            .live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| {
+                (l < self.cfg.max).then_some(l + 1)
+            })
+            .is_ok();
+        if !reserved {
+            return Ok(false);
+        }
+        match self.spawn_worker() {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                g.live.fetch_sub(1, Ordering::AcqRel);
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts one worker in a slot already reserved in `live`.
+    fn spawn_worker(self: &Arc<Self>) -> io::Result<()> {
+        let mut threads = self.threads.lock();
+        if threads.closing {
+            return Err(io::Error::other("the pool is shut down"));
+        }
+        let g = &self.counters.workers;
+        if let Some(n) = self.cfg.fail_spawns_after
+            && g.spawned.load(Ordering::Acquire) >= n
+        {
+            bump(&g.spawn_failures);
+            return Err(io::Error::other("injected spawn failure"));
+        }
+        // Retired workers have ended: join them now so handles do not pile up.
+        let (ended, running): (Vec<_>, Vec<_>) = mem::take(&mut threads.workers)
+            .into_iter()
+            .partition(|w| w.slot.exited.load(Ordering::Acquire));
+        threads.workers = running;
+        let slot = Arc::new(WorkerSlot::default());
+        let exit = self.exits.enter();
+        let mut builder = threads::Builder::new(&self.name);
+        if let Some(bytes) = self.cfg.stack_size {
+            builder = builder.stack_size(bytes);
+        }
+        let (shared, worker_slot) = (Arc::clone(self), Arc::clone(&slot));
+        match builder.spawn(move || worker_main(shared, worker_slot, exit)) {
+            Ok(handle) => {
+                threads.workers.push(WorkerEntry { handle, slot });
+                bump(&g.spawned);
+                let live = g.live.load(Ordering::Acquire);
+                g.peak.fetch_max(live, Ordering::AcqRel);
+                drop(threads);
+                join_all(ended);
+                Ok(())
+            }
+            Err(e) => {
+                bump(&g.spawn_failures);
+                drop(threads);
+                join_all(ended);
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs a user hook, counting (not propagating) its panic.
+    fn call_hook(&self, hook: &Option<ThreadHook>, thread: &str) {
+        if let Some(hook) = hook
+            && Panicked::catch(|| hook(thread)).is_err()
+        {
+            bump(&self.counters.workers.hook_panics);
+        }
+    }
+}
+
+pub(crate) fn join_all(entries: Vec<WorkerEntry>) -> usize {
+    let n = entries.len();
+    for entry in entries {
+        // The worker catches every user panic, so its closure does not unwind.
+        let _ = entry.handle.join();
+    }
+    n
+}
+
+/// Why a worker left its loop.
+#[derive(PartialEq, Eq)]
+enum Exit {
+    /// The queue is closed and drained.
+    Closed,
+    /// `shutdown_now` cancelled the root.
+    Cancelled,
+    /// An extra worker reached its keep-alive; its `live` slot is already released.
+    Retired,
+}
+
+fn worker_main(shared: Arc<Shared>, slot: Arc<WorkerSlot>, exit: Guard) {
+    let _ = CURRENT_POOL.try_with(|c| c.set(shared.id));
+    let name = std::thread::current().name().unwrap_or("").to_owned();
+    shared.call_hook(&shared.cfg.on_start, &name);
+    let why = run_loop(&shared, &slot);
+    if why != Exit::Retired {
+        shared.counters.workers.live.fetch_sub(1, Ordering::AcqRel);
+    }
+    shared.call_hook(&shared.cfg.on_exit, &name);
+    slot.exited.store(true, Ordering::Release);
+    drop(exit);
+}
+
+fn run_loop(shared: &Shared, slot: &WorkerSlot) -> Exit {
+    let c = &shared.counters;
+    // The end of the previous task doubles as the start of the next when no parking happened
+    // in between: one clock read per task on the hot path.
+    let mut last = Instant::now();
+    loop {
+        let (task, start) = match shared.rx.try_recv() {
+            Ok(task) => (task, last),
+            Err(TryRecvError::Disconnected) => return Exit::Closed,
+            Err(TryRecvError::Empty) => match park(shared) {
+                Ok(task) => (task, Instant::now()),
+                Err(exit) => return exit,
+            },
+        };
+        if shared.root.is_cancelled() {
+            // shutdown_now hands it back to the caller instead.
+            shared.returned.lock().push(task);
+            return Exit::Cancelled;
+        }
+        let job = task.into_job();
+        bump(&c.work.dequeued);
+        add_duration(
+            &c.work.queue_wait_ns,
+            start.saturating_duration_since(job.enqueued_at()),
+        );
+        let since = start.saturating_duration_since(shared.epoch).as_nanos() as u64;
+        slot.busy_since.store(since + 1, Ordering::Release);
+        let named = job.name().is_some();
+        if let Some(name) = job.name() {
+            *slot.task_name.lock() = Some(name.into());
+        }
+        let ctx = shared.root.child();
+        let end = Cell::new(start);
+        let on_end = |outcome: Outcome, panicked: Option<&Panicked>| {
+            // Counted before the handle sees the result, so a joiner's next `metrics()`
+            // already includes this task.
+            let now = Instant::now();
+            end.set(now);
+            add_duration(&c.work.run_ns, now.saturating_duration_since(start));
+            match outcome {
+                Outcome::Completed => bump(&c.work.completed),
+                Outcome::Panicked => bump(&c.work.panicked),
+                Outcome::Skipped => {}
+            }
+            if let (Some(p), Some(handler)) = (panicked, &shared.cfg.panic_handler)
+                && Panicked::catch(|| handler(p)).is_err()
+            {
+                bump(&c.workers.hook_panics);
+            }
+        };
+        if job.run(&ctx, &on_end) == Outcome::Skipped {
+            bump(&c.work.cancelled_before_start);
+        }
+        slot.busy_since.store(0, Ordering::Release);
+        if named {
+            *slot.task_name.lock() = None;
+        }
+        // The last reference to a detached task drops its result here: user code, whose panic
+        // must not take the worker down.
+        if Panicked::catch(move || drop((job, ctx))).is_err() {
+            bump(&c.workers.hook_panics);
+        }
+        last = end.get();
+    }
+}
+
+/// Waits for a task; `Err` means the worker should leave.
+fn park(shared: &Shared) -> Result<QueuedTask, Exit> {
+    let g = &shared.counters.workers;
+    loop {
+        g.idle.fetch_add(1, Ordering::AcqRel);
+        let extra = shared
+            .cfg
+            .keep_alive
+            .filter(|_| g.live.load(Ordering::Acquire) > shared.cfg.min);
+        let got = match extra {
+            Some(keep_alive) => select! {
+                recv(shared.rx) -> msg => Some(msg.map_err(|_| Exit::Closed)),
+                recv(shared.root.done()) -> _ => Some(Err(Exit::Cancelled)),
+                default(keep_alive) => None,
+            },
+            None => select! {
+                recv(shared.rx) -> msg => Some(msg.map_err(|_| Exit::Closed)),
+                recv(shared.root.done()) -> _ => Some(Err(Exit::Cancelled)),
+            },
+        };
+        g.idle.fetch_sub(1, Ordering::AcqRel);
+        match got {
+            Some(result) => return result,
+            None => {
+                let retired = g
+                    .live
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| {
+                        (l > shared.cfg.min).then(|| l - 1)
+                    })
+                    .is_ok();
+                if retired {
+                    bump(&g.retired);
+                    return Err(Exit::Retired);
+                }
+            }
+        }
+    }
+}
