@@ -47,7 +47,10 @@ pub(crate) struct WorkCounters {
 #[derive(Default)]
 pub(crate) struct WorkerGauges {
     pub(crate) live: AtomicUsize,
+    /// Parked workers no submitter has claimed yet (see `worker::park`).
     pub(crate) idle: AtomicUsize,
+    /// Claims on parked workers not yet consumed by a waking worker.
+    pub(crate) notified: AtomicUsize,
     pub(crate) peak: AtomicUsize,
     pub(crate) spawned: AtomicU64,
     pub(crate) retired: AtomicU64,

@@ -304,7 +304,7 @@ impl Pool {
         match sent {
             Ok(()) => {
                 if self.shared.cfg.max > self.shared.cfg.min {
-                    self.grow_if_no_idle();
+                    self.claim_idle_or_grow();
                 }
                 Ok(TaskHandle::new(task))
             }
@@ -397,9 +397,23 @@ impl Pool {
         }
     }
 
-    /// The growth rule: a task is waiting and no worker is idle → one more worker, up to max.
-    /// A failed spawn is counted in `spawn_failures`; the task is still queued and the workers
-    /// the pool has will run it.
+    /// The growth rule, after a task was queued: claim an idle worker for it, or, with none
+    /// idle, start one more worker (up to max). A failed spawn is counted in `spawn_failures`;
+    /// the task is still queued and the workers the pool has will run it.
+    fn claim_idle_or_grow(&self) {
+        let g = &self.shared.counters.workers;
+        let claimed = g
+            .idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |i| i.checked_sub(1))
+            .is_ok();
+        if claimed {
+            g.notified.fetch_add(1, Ordering::AcqRel);
+        } else {
+            let _ = self.shared.try_grow();
+        }
+    }
+
+    /// Before blocking on a full queue: with no worker idle, start one more (up to max).
     fn grow_if_no_idle(&self) {
         let g = &self.shared.counters.workers;
         if g.idle.load(Ordering::Acquire) == 0 {

@@ -281,6 +281,13 @@ fn run_loop(shared: &Shared, slot: &WorkerSlot) -> Exit {
 }
 
 /// Waits for a task; `Err` means the worker should leave.
+///
+/// Idle bookkeeping (dynamic pools): a parked worker adds itself to `idle`. A submitter that
+/// queues a task *claims* an idle worker (`idle -= 1`, `notified += 1`) or, finding none,
+/// grows the pool. A worker leaving `select!` consumes a claim if there is one, else removes
+/// itself from `idle`. So `idle + notified` equals the parked workers, `idle` never
+/// underflows, and a worker that was woken but has not yet left `select!` is not counted as
+/// idle twice (which would stop the pool from growing).
 fn park(shared: &Shared) -> Result<QueuedTask, Exit> {
     let g = &shared.counters.workers;
     loop {
@@ -300,9 +307,21 @@ fn park(shared: &Shared) -> Result<QueuedTask, Exit> {
                 recv(shared.root.done()) -> _ => Some(Err(Exit::Cancelled)),
             },
         };
-        g.idle.fetch_sub(1, Ordering::AcqRel);
+        let claimed = g
+            .notified
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if !claimed {
+            g.idle.fetch_sub(1, Ordering::AcqRel);
+        }
         match got {
             Some(result) => return result,
+            // A submitter counted on this worker: look for its task instead of retiring.
+            None if claimed => match shared.rx.try_recv() {
+                Ok(task) => return Ok(task),
+                Err(TryRecvError::Disconnected) => return Err(Exit::Closed),
+                Err(TryRecvError::Empty) => {}
+            },
             None => {
                 let retired = g
                     .live
