@@ -19,14 +19,15 @@ fn gate() -> (Sender<()>, Receiver<()>) {
     bounded(0)
 }
 
-/// Occupies one worker until the returned sender is dropped; returns once it runs.
+/// Occupies one worker until the returned sender is dropped or the task's context is
+/// cancelled; returns once it runs.
 fn occupy(pool: &Pool) -> (Sender<()>, homebound::TaskHandle<()>) {
     let (open, gate) = gate();
     let (started_tx, started) = bounded(1);
     let handle = pool
-        .submit(move |_| {
+        .submit(move |ctx| {
             started_tx.send(()).unwrap();
-            let _ = gate.recv();
+            let _ = ctx.recv(&gate);
         })
         .unwrap();
     started.recv().unwrap();
@@ -267,12 +268,9 @@ fn a_tasks_drop_may_call_back_into_the_pool_during_shutdown() {
     // One queued task cancelled through its handle: dropped here, while the pool is open.
     assert!(queued[0].cancel());
     assert_eq!(results.recv().unwrap(), "accepted");
-    let pending = {
-        let opener = std::thread::spawn(move || drop(open));
-        let pending = pool.shutdown_now();
-        opener.join().unwrap();
-        pending
-    };
+    // shutdown_now cancels the busy task's context: no need to open its gate.
+    let pending = pool.shutdown_now();
+    drop(open);
     // The two guarded tasks, and the one the cancelled guard's Drop submitted.
     assert_eq!(pending.len(), 3);
     // Dropping a returned task runs its Drop, which finds the pool closed.
@@ -446,10 +444,10 @@ fn saturated_then_shutdown_or_shutdown_now_keeps_rejecting() {
         for i in 0..4 {
             let (gate, started_tx, ran) = (gate.clone(), started_tx.clone(), ran.clone());
             handles.push(
-                pool.submit(move |_| {
+                pool.submit(move |ctx| {
                     if i < 2 {
                         started_tx.send(()).unwrap();
-                        let _ = gate.recv();
+                        let _ = ctx.recv(&gate);
                     }
                     ran.fetch_add(1, Ordering::SeqCst);
                 })
@@ -459,14 +457,15 @@ fn saturated_then_shutdown_or_shutdown_now_keeps_rejecting() {
         started.recv().unwrap();
         started.recv().unwrap();
         assert!(pool.try_submit(|_| ()).unwrap_err().is_full());
-        let opener = std::thread::spawn(move || drop(open));
         let pending = if now {
+            // Cancels the two running tasks' contexts, which releases them.
             pool.shutdown_now()
         } else {
+            let opener = std::thread::spawn(move || drop(open));
             pool.shutdown();
+            opener.join().unwrap();
             Vec::new()
         };
-        opener.join().unwrap();
         assert!(pool.try_submit(|_| ()).unwrap_err().is_closed());
         assert!(pool.submit(|_| ()).unwrap_err().is_closed());
         assert_eq!(pending.len(), if now { 2 } else { 0 });

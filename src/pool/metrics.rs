@@ -65,6 +65,9 @@ pub(crate) struct Counters {
     pub(crate) workers: CachePadded<WorkerGauges>,
 }
 
+/// How often a snapshot re-reads the counters to get a moment when no task ended.
+const SNAPSHOT_TRIES: usize = 64;
+
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Release);
 }
@@ -89,12 +92,34 @@ impl Counters {
         let w = &self.work;
         let s = &self.submit;
         // Reverse causal order: terminal counters, then dequeued, then rejections, then
-        // submitted (see the module docs).
-        let completed = load(&w.completed);
-        let panicked = load(&w.panicked);
-        let cancelled_before_start = load(&w.cancelled_before_start);
-        let returned_by_shutdown_now = load(&w.returned);
-        let dequeued = load(&w.dequeued);
+        // submitted (see the module docs). The terminal counters are read again right after
+        // `dequeued`: if none moved, `running` is exact at that instant (not inflated by tasks
+        // that ended while we were reading); retried a bounded number of times.
+        let terminal = || {
+            [
+                load(&w.completed),
+                load(&w.panicked),
+                load(&w.cancelled_before_start),
+                load(&w.returned),
+            ]
+        };
+        let (mut ends, mut dequeued) = (terminal(), 0);
+        for _ in 0..SNAPSHOT_TRIES {
+            dequeued = load(&w.dequeued);
+            let again = terminal();
+            if again == ends {
+                break;
+            }
+            ends = again;
+            // `ends` was read after the previous `dequeued`, so read `dequeued` again.
+            dequeued = dequeued.max(load(&w.dequeued));
+        }
+        let [
+            completed,
+            panicked,
+            cancelled_before_start,
+            returned_by_shutdown_now,
+        ] = ends;
         let rejected_full = load(&s.rejected_full);
         let rejected_closed = load(&s.rejected_closed);
         let rejected_timeout = load(&s.rejected_timeout);
