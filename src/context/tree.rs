@@ -265,6 +265,22 @@ impl Node {
         self.inner.lock().callbacks.try_remove(key).is_some()
     }
 
+    /// Whether this node has a parent (and so, while not cancelled, a weak entry in its slab).
+    pub(crate) fn has_parent(&self) -> bool {
+        self.parent.is_some()
+    }
+
+    /// Whether nothing was ever attached to this node: not cancelled, no `done()` receiver
+    /// handed out, no callbacks, no children. Together with the caller owning the only handle,
+    /// it means the node is indistinguishable from a fresh child and may be reused.
+    pub(crate) fn is_pristine(&self) -> bool {
+        if self.is_cancelled() || self.done.get().is_some() {
+            return false;
+        }
+        let inner = self.inner.lock();
+        inner.cause.is_none() && inner.children.is_empty() && inner.callbacks.is_empty()
+    }
+
     /// How many live children are linked to this node (for tests of invariant 4).
     #[cfg(test)]
     pub(crate) fn child_count(&self) -> usize {
