@@ -270,15 +270,13 @@ impl Node {
         self.parent.is_some()
     }
 
-    /// Whether nothing was ever attached to this node: not cancelled, no `done()` receiver
-    /// handed out, no callbacks, no children. Together with the caller owning the only handle,
-    /// it means the node is indistinguishable from a fresh child and may be reused.
+    /// Whether this node was never cancelled and never handed out its `done()` receiver. With
+    /// the caller holding the only strong handle (so no clone and no child, which holds its
+    /// parent) and no weak one besides its parent's slot (so no live `OnCancel` guard, hence
+    /// no registered callback), the node is indistinguishable from a fresh child. Lock-free:
+    /// it only reads.
     pub(crate) fn is_pristine(&self) -> bool {
-        if self.is_cancelled() || self.done.get().is_some() {
-            return false;
-        }
-        let inner = self.inner.lock();
-        inner.cause.is_none() && inner.children.is_empty() && inner.callbacks.is_empty()
+        !self.is_cancelled() && self.done.get().is_none()
     }
 
     /// How many live children are linked to this node (for tests of invariant 4).
