@@ -776,3 +776,68 @@ fn many_tiny_tasks_on_an_oversubscribed_pool() {
     drop(pool);
     leak_check();
 }
+
+#[test]
+fn execute_runs_detached_tasks_counts_their_panics_and_hands_them_back() {
+    let panics = Arc::new(AtomicUsize::new(0));
+    let pool = {
+        let panics = panics.clone();
+        Pool::builder()
+            .workers(1)
+            .queue_capacity(2)
+            .panic_handler(move |p| {
+                assert_eq!(p.message(), "detached boom");
+                panics.fetch_add(1, Ordering::SeqCst);
+            })
+            .build()
+            .unwrap()
+    };
+    let ran = Arc::new(AtomicUsize::new(0));
+    for _ in 0..100 {
+        let ran = ran.clone();
+        pool.execute(move |_| {
+            ran.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    pool.execute(|_| panic!("detached boom")).unwrap();
+    // Saturate: one running (waiting on its context), two queued, the next refused.
+    let (started_tx, started) = bounded(1);
+    pool.execute(move |ctx| {
+        started_tx.send(()).unwrap();
+        ctx.wait();
+    })
+    .unwrap();
+    started.recv().unwrap();
+    for _ in 0..2 {
+        let ran = ran.clone();
+        pool.try_execute(move |_| {
+            ran.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    let refused = pool.try_execute(|_| ()).unwrap_err();
+    assert!(refused.is_full());
+    refused.into_inner()(&Context::new());
+    let pending = pool.shutdown_now();
+    assert_eq!(pending.len(), 2);
+    assert!(
+        pending
+            .iter()
+            .all(|p| p.name().is_none() && !p.is_cancelled())
+    );
+    for p in pending {
+        assert!(p.run());
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 102);
+    assert_eq!(panics.load(Ordering::SeqCst), 1);
+    let m = pool.metrics();
+    assert_eq!(
+        (m.completed, m.panicked, m.returned_by_shutdown_now),
+        (101, 1, 2)
+    );
+    assert_quiescent(&m);
+    assert!(pool.execute(|_| ()).unwrap_err().is_closed());
+    drop(pool);
+    leak_check();
+}

@@ -31,7 +31,8 @@ pub(crate) struct SubmitCounters {
     pub(crate) queue_high_water: AtomicUsize,
 }
 
-/// Counters written by workers (and by `shutdown_now` for what it drains).
+/// Counters written by one worker (each has its own, so workers never contend on them), or by
+/// `shutdown_now` for what it drains (the pool's own set, which also absorbs exited workers').
 #[derive(Default)]
 pub(crate) struct WorkCounters {
     pub(crate) dequeued: AtomicU64,
@@ -56,6 +57,27 @@ pub(crate) struct WorkerGauges {
     pub(crate) retired: AtomicU64,
     pub(crate) spawn_failures: AtomicU64,
     pub(crate) hook_panics: AtomicU64,
+}
+
+impl WorkCounters {
+    /// Adds these counts to `into` (a worker leaving, under the stats lock).
+    pub(crate) fn fold_into(&self, into: &WorkCounters) {
+        for (from, to) in self.fields().into_iter().zip(into.fields()) {
+            to.fetch_add(from.load(Ordering::Acquire), Ordering::Release);
+        }
+    }
+
+    fn fields(&self) -> [&AtomicU64; 7] {
+        [
+            &self.dequeued,
+            &self.completed,
+            &self.panicked,
+            &self.cancelled_before_start,
+            &self.returned,
+            &self.queue_wait_ns,
+            &self.run_ns,
+        ]
+    }
 }
 
 #[derive(Default)]
@@ -87,32 +109,36 @@ impl Counters {
         }
     }
 
-    pub(crate) fn snapshot(&self, queue_len: usize) -> PoolMetrics {
+    /// `workers`: the live workers' own counters (the caller holds the stats lock, so no
+    /// worker folds its counters into the pool's while this reads).
+    pub(crate) fn snapshot(&self, queue_len: usize, workers: &[&WorkCounters]) -> PoolMetrics {
         let load = |c: &AtomicU64| c.load(Ordering::Acquire);
-        let w = &self.work;
         let s = &self.submit;
+        let sum = |field: fn(&WorkCounters) -> &AtomicU64| -> u64 {
+            load(field(&self.work)) + workers.iter().map(|w| load(field(w))).sum::<u64>()
+        };
         // Reverse causal order: terminal counters, then dequeued, then rejections, then
         // submitted (see the module docs). The terminal counters are read again right after
         // `dequeued`: if none moved, `running` is exact at that instant (not inflated by tasks
         // that ended while we were reading); retried a bounded number of times.
         let terminal = || {
             [
-                load(&w.completed),
-                load(&w.panicked),
-                load(&w.cancelled_before_start),
-                load(&w.returned),
+                sum(|w| &w.completed),
+                sum(|w| &w.panicked),
+                sum(|w| &w.cancelled_before_start),
+                sum(|w| &w.returned),
             ]
         };
         let (mut ends, mut dequeued) = (terminal(), 0);
         for _ in 0..SNAPSHOT_TRIES {
-            dequeued = load(&w.dequeued);
+            dequeued = sum(|w| &w.dequeued);
             let again = terminal();
             if again == ends {
                 break;
             }
             ends = again;
             // `ends` was read after the previous `dequeued`, so read `dequeued` again.
-            dequeued = dequeued.max(load(&w.dequeued));
+            dequeued = dequeued.max(sum(|w| &w.dequeued));
         }
         let [
             completed,
@@ -154,8 +180,8 @@ impl Counters {
             panicked,
             cancelled_before_start,
             returned_by_shutdown_now,
-            total_queue_wait: Duration::from_nanos(w.queue_wait_ns.load(Ordering::Relaxed)),
-            total_run_time: Duration::from_nanos(w.run_ns.load(Ordering::Relaxed)),
+            total_queue_wait: Duration::from_nanos(sum(|w| &w.queue_wait_ns)),
+            total_run_time: Duration::from_nanos(sum(|w| &w.run_ns)),
         }
     }
 }
@@ -209,7 +235,8 @@ pub struct PoolMetrics {
     pub hook_panics: u64,
     /// Tasks in the queue now.
     pub queue_len: usize,
-    /// The longest the queue has been, seen right after an enqueue.
+    /// The longest the queue was seen: sampled every 8th enqueue, whenever a submit found it
+    /// full, and at each snapshot (so it may miss a short peak, never exceed the capacity).
     pub queue_high_water: usize,
     /// Every submit call (accepted or not).
     pub submitted: u64,

@@ -32,8 +32,12 @@ pub use self::shutdown::{PoolShutdownReport, PoolStraggler};
 
 use self::builder::Capacity;
 use self::metrics::{Counters, bump};
-use self::task::{QueuedTask, Task};
+use self::task::{Detached, QueuedTask, Task};
 use self::worker::{Config, Shared, Threads, on_worker_of};
+
+/// The queue's high-water mark is sampled on every this many submits (and whenever the queue
+/// is found full).
+const QUEUE_LEN_SAMPLE: u64 = 8;
 
 /// Source of pool ids (0 means "no pool" in the worker thread-local).
 static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
@@ -101,6 +105,17 @@ enum Refusal {
     Cancelled,
 }
 
+impl Refusal {
+    fn with<F>(self, f: F) -> SubmitError<F> {
+        match self {
+            Refusal::Full => SubmitError::Full(f),
+            Refusal::Closed => SubmitError::Closed(f),
+            Refusal::Timeout => SubmitError::Timeout(f),
+            Refusal::Cancelled => SubmitError::Cancelled(f),
+        }
+    }
+}
+
 impl Pool {
     /// A builder; see [`PoolBuilder`] for the settings and their defaults.
     pub fn builder() -> PoolBuilder {
@@ -152,6 +167,7 @@ impl Pool {
             }),
             exits: WaitGroup::new(),
             returned: Mutex::new(Vec::new()),
+            stats: Mutex::new(Vec::new()),
             epoch: Instant::now(),
         });
         let pool = Pool {
@@ -268,9 +284,81 @@ impl Pool {
         self.enqueue(f, None, wait)
     }
 
+    /// Queues `f` with no handle, waiting while the queue is full: Java's `execute` next to
+    /// `submit`. The cheapest way to run fire-and-forget work: no result slot, no lock, one
+    /// allocation. A panic is counted and shown to the panic handler; the worker carries on.
+    /// `shutdown_now` hands it back like any other queued task.
+    ///
+    /// # Errors
+    ///
+    /// As for [`submit`](Pool::submit): `Closed` (or `Full` on the pool's own worker), with
+    /// the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use homebound::Pool;
+    ///
+    /// let pool = Pool::builder().workers(2).build().unwrap();
+    /// let total = Arc::new(AtomicU64::new(0));
+    /// for i in 1..=100 {
+    ///     let total = total.clone();
+    ///     pool.execute(move |_| { total.fetch_add(i, Ordering::Relaxed); }).unwrap();
+    /// }
+    /// pool.shutdown(); // runs everything queued
+    /// assert_eq!(total.load(Ordering::Relaxed), 5050);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn execute<F>(&self, f: F) -> Result<(), SubmitError<F>>
+    where
+        F: FnOnce(&Context) + Send + 'static,
+    {
+        self.execute_with(
+            f,
+            Wait::Until {
+                deadline: None,
+                ctx: None,
+            },
+        )
+    }
+
+    /// Like [`execute`](Pool::execute), only if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Full`] or [`SubmitError::Closed`], with the task.
+    pub fn try_execute<F>(&self, f: F) -> Result<(), SubmitError<F>>
+    where
+        F: FnOnce(&Context) + Send + 'static,
+    {
+        self.execute_with(f, Wait::No)
+    }
+
+    fn execute_with<F>(&self, f: F, wait: Wait<'_>) -> Result<(), SubmitError<F>>
+    where
+        F: FnOnce(&Context) + Send + 'static,
+    {
+        let job = Box::new(Detached {
+            closure: f,
+            enqueued: Instant::now(),
+        });
+        self.enqueue_raw(QueuedTask::detached(job), wait)
+            .map_err(|(queued, why)| {
+                let Err(any) = queued.refused() else {
+                    unreachable!("execute queues detached tasks only")
+                };
+                let job = any
+                    .downcast::<Detached<F>>()
+                    .expect("the refused task is the one just queued");
+                why.with(job.closure)
+            })
+    }
+
     /// A snapshot of the pool's counters; see [`PoolMetrics`].
     pub fn metrics(&self) -> PoolMetrics {
-        self.shared.counters.snapshot(self.shared.rx.len())
+        self.shared.metrics()
     }
 
     /// Whether the pool has stopped accepting tasks.
@@ -293,47 +381,37 @@ impl Pool {
         F: FnOnce(&Context) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let c = &self.shared.counters;
-        bump(&c.submit.submitted);
         let task = Task::new(f, name);
-        let queued = QueuedTask::new(task.clone());
-        let sent = match &*self.tx.read() {
-            Some(tx) => self.hand_over(tx, queued, wait),
-            None => Err((queued, Refusal::Closed)),
-        };
-        match sent {
-            Ok(()) => {
-                if self.shared.cfg.max > self.shared.cfg.min {
-                    self.claim_idle_or_grow();
-                }
-                Ok(TaskHandle::new(task))
-            }
+        match self.enqueue_raw(QueuedTask::tracked(task.clone()), wait) {
+            Ok(()) => Ok(TaskHandle::new(task)),
             Err((queued, why)) => {
                 // Never shown to a worker: take the job out without resolving it, then the
                 // closure back out of the task.
-                drop(queued.into_job());
-                let f = task.take_back();
-                let s = &c.submit;
-                Err(match why {
-                    Refusal::Full => {
-                        bump(&s.rejected_full);
-                        SubmitError::Full(f)
-                    }
-                    Refusal::Closed => {
-                        bump(&s.rejected_closed);
-                        SubmitError::Closed(f)
-                    }
-                    Refusal::Timeout => {
-                        bump(&s.rejected_timeout);
-                        SubmitError::Timeout(f)
-                    }
-                    Refusal::Cancelled => {
-                        bump(&s.rejected_cancelled);
-                        SubmitError::Cancelled(f)
-                    }
-                })
+                drop(queued.refused());
+                Err(why.with(task.take_back()))
             }
         }
+    }
+
+    /// Counts the submit, hands the task over, counts a refusal, applies the growth rule.
+    fn enqueue_raw(&self, queued: QueuedTask, wait: Wait<'_>) -> Result<(), (QueuedTask, Refusal)> {
+        let c = &self.shared.counters;
+        let nth = c.submit.submitted.fetch_add(1, Ordering::Release);
+        let sent = match &*self.tx.read() {
+            Some(tx) => self.hand_over(tx, queued, wait, nth),
+            None => Err((queued, Refusal::Closed)),
+        };
+        match &sent {
+            Ok(()) if self.shared.cfg.max > self.shared.cfg.min => self.claim_idle_or_grow(),
+            Ok(()) => {}
+            Err((_, why)) => bump(match why {
+                Refusal::Full => &c.submit.rejected_full,
+                Refusal::Closed => &c.submit.rejected_closed,
+                Refusal::Timeout => &c.submit.rejected_timeout,
+                Refusal::Cancelled => &c.submit.rejected_cancelled,
+            }),
+        }
+        sent
     }
 
     /// Puts the task on the queue, waiting as `wait` allows. Called under the read lock.
@@ -342,19 +420,27 @@ impl Pool {
         tx: &Sender<QueuedTask>,
         queued: QueuedTask,
         wait: Wait<'_>,
+        nth: u64,
     ) -> Result<(), (QueuedTask, Refusal)> {
         if let Wait::Until { ctx: Some(ctx), .. } = wait
             && ctx.is_cancelled()
         {
             return Err((queued, Refusal::Cancelled));
         }
+        let counters = &self.shared.counters;
         let queued = match tx.try_send(queued) {
             Ok(()) => {
-                self.shared.counters.saw_queue_len(tx.len());
+                // The queue's length lives on the workers' cache lines: sample it.
+                if nth.is_multiple_of(QUEUE_LEN_SAMPLE) {
+                    counters.saw_queue_len(tx.len());
+                }
                 return Ok(());
             }
             Err(TrySendError::Disconnected(q)) => return Err((q, Refusal::Closed)),
-            Err(TrySendError::Full(q)) => q,
+            Err(TrySendError::Full(q)) => {
+                counters.saw_queue_len(tx.len());
+                q
+            }
         };
         let Wait::Until { deadline, ctx } = wait else {
             return Err((queued, Refusal::Full));
@@ -382,7 +468,7 @@ impl Pool {
         if index == send_op {
             match op.send(tx, queued) {
                 Ok(()) => {
-                    self.shared.counters.saw_queue_len(tx.len());
+                    counters.saw_queue_len(tx.len());
                     Ok(())
                 }
                 Err(e) => Err((e.into_inner(), Refusal::Closed)),

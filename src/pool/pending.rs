@@ -51,13 +51,13 @@ impl PendingTask {
 
     /// The name given with [`Pool::submit_named`](super::Pool::submit_named).
     pub fn name(&self) -> Option<&str> {
-        self.task.job().name()
+        self.task.name()
     }
 
     /// Whether the task was cancelled through its handle since it was handed back (running it
-    /// then does nothing).
+    /// then does nothing). Always false for a task given to `execute`.
     pub fn is_cancelled(&self) -> bool {
-        self.task.job().is_cancelled()
+        self.task.is_cancelled()
     }
 
     /// Runs the task here, with a fresh [`Context`]; its value or panic goes to its handle (a
@@ -69,14 +69,14 @@ impl PendingTask {
 
     /// Like [`run`](PendingTask::run), with your context.
     pub fn run_with(self, ctx: &Context) -> bool {
-        let job = self.task.into_job();
         let handler = self.panic_handler;
         let on_end = |_: Outcome, panicked: Option<&Panicked>| {
             if let (Some(p), Some(h)) = (panicked, &handler) {
                 let _ = Panicked::catch(|| h(p));
             }
         };
-        job.run(ctx, &on_end) != Outcome::Skipped
+        // A panic from dropping a detached result is the caller's, like any drop of theirs.
+        self.task.run(ctx, &on_end) != Outcome::Skipped
     }
 }
 

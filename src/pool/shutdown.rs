@@ -157,7 +157,7 @@ impl Pool {
         let mut cancelled = Vec::new();
         for task in all {
             bump(&w.dequeued);
-            if task.job().is_cancelled() {
+            if task.is_cancelled() {
                 bump(&w.cancelled_before_start);
                 cancelled.push(task);
             } else {

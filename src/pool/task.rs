@@ -12,6 +12,7 @@
 //! 3. No user code runs, and no user value is dropped, while `inner` is locked: the closure is
 //!    taken out first, results and contexts are moved out before they are dropped.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -234,30 +235,122 @@ where
     }
 }
 
-/// A task in the queue. Dropping it without running it resolves its handle as `Cancelled`, so
-/// no handle ever waits for a task that is gone.
+/// A task submitted with `execute`: no handle, no result slot, no lock. Just the closure and
+/// its enqueue time, in one allocation.
+pub(crate) trait DetachedJob: Send {
+    fn run(self: Box<Self>, ctx: &Context, on_end: &dyn Fn(Outcome, Option<&Panicked>)) -> Outcome;
+    fn enqueued_at(&self) -> Instant;
+    /// For giving the closure back when the queue refuses it.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+pub(crate) struct Detached<F> {
+    pub(crate) closure: F,
+    pub(crate) enqueued: Instant,
+}
+
+impl<F> DetachedJob for Detached<F>
+where
+    F: FnOnce(&Context) + Send + 'static,
+{
+    fn run(self: Box<Self>, ctx: &Context, on_end: &dyn Fn(Outcome, Option<&Panicked>)) -> Outcome {
+        let closure = self.closure;
+        match Panicked::catch(|| closure(ctx)) {
+            Ok(()) => {
+                on_end(Outcome::Completed, None);
+                Outcome::Completed
+            }
+            Err(panicked) => {
+                on_end(Outcome::Panicked, Some(&panicked));
+                Outcome::Panicked
+            }
+        }
+    }
+
+    fn enqueued_at(&self) -> Instant {
+        self.enqueued
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+enum Queued {
+    Tracked(Arc<dyn Job>),
+    Detached(Box<dyn DetachedJob>),
+}
+
+/// A task in the queue. Dropping a tracked task without running it resolves its handle as
+/// `Cancelled`, so no handle ever waits for a task that is gone.
 pub(crate) struct QueuedTask {
-    job: Option<Arc<dyn Job>>,
+    /// `None` only while being consumed.
+    task: Option<Queued>,
 }
 
 impl QueuedTask {
-    pub(crate) fn new(job: Arc<dyn Job>) -> Self {
-        QueuedTask { job: Some(job) }
+    pub(crate) fn tracked(job: Arc<dyn Job>) -> Self {
+        QueuedTask {
+            task: Some(Queued::Tracked(job)),
+        }
     }
 
-    pub(crate) fn job(&self) -> &dyn Job {
-        self.job.as_deref().expect("a queued task holds its job")
+    pub(crate) fn detached(job: Box<dyn DetachedJob>) -> Self {
+        QueuedTask {
+            task: Some(Queued::Detached(job)),
+        }
     }
 
-    /// Takes the job out; the caller becomes responsible for running or abandoning it.
-    pub(crate) fn into_job(mut self) -> Arc<dyn Job> {
-        self.job.take().expect("a queued task holds its job")
+    fn get(&self) -> &Queued {
+        self.task.as_ref().expect("a queued task holds its job")
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        match self.get() {
+            Queued::Tracked(job) => job.name(),
+            Queued::Detached(_) => None,
+        }
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        match self.get() {
+            Queued::Tracked(job) => job.is_cancelled(),
+            Queued::Detached(_) => false,
+        }
+    }
+
+    pub(crate) fn enqueued_at(&self) -> Instant {
+        match self.get() {
+            Queued::Tracked(job) => job.enqueued_at(),
+            Queued::Detached(job) => job.enqueued_at(),
+        }
+    }
+
+    /// Runs the task (see [`Job::run`]). The task's last reference may drop here, and with it
+    /// a detached result: the caller catches a panic from that.
+    pub(crate) fn run(
+        mut self,
+        ctx: &Context,
+        on_end: &dyn Fn(Outcome, Option<&Panicked>),
+    ) -> Outcome {
+        match self.task.take().expect("a queued task holds its job") {
+            Queued::Tracked(job) => job.run(ctx, on_end),
+            Queued::Detached(job) => job.run(ctx, on_end),
+        }
+    }
+
+    /// Takes the contents out of a task the queue refused, without resolving anything.
+    pub(crate) fn refused(mut self) -> Result<Arc<dyn Job>, Box<dyn Any>> {
+        match self.task.take().expect("a queued task holds its job") {
+            Queued::Tracked(job) => Ok(job),
+            Queued::Detached(job) => Err(job.into_any()),
+        }
     }
 }
 
 impl Drop for QueuedTask {
     fn drop(&mut self) {
-        if let Some(job) = self.job.take() {
+        if let Some(Queued::Tracked(job)) = self.task.take() {
             job.abandon();
         }
     }

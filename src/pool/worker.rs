@@ -2,10 +2,12 @@
 //!
 //! # The worker loop
 //!
-//! `try_recv` first (no parking while work is queued), then a parking `select!` over the queue
-//! and the pool's root context (cancelled by `shutdown_now`), with `keep_alive` as the timeout
-//! for an extra worker. Graceful shutdown drops the queue's `Sender`: workers drain what is
-//! queued and leave on `Disconnected`, so nothing queued is ever stranded.
+//! `try_recv` first (no parking while work is queued), then crossbeam's `recv` (which spins
+//! briefly before it parks), with `keep_alive` as the timeout for an extra worker. Graceful
+//! shutdown drops the queue's `Sender`: workers drain what is queued and leave on
+//! `Disconnected`, so nothing queued is ever stranded. `shutdown_now` cancels the root context
+//! and then closes the queue the same way; a worker that takes a task after the cancel hands it
+//! back instead of running it.
 //!
 //! # Live-worker accounting
 //!
@@ -20,7 +22,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, TryRecvError, select};
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use crate::context::Context;
@@ -29,7 +32,7 @@ use crate::latch::{Guard, WaitGroup};
 use crate::threads::{self, JoinHandle};
 
 use super::builder::{PanicHook, ThreadHook};
-use super::metrics::{Counters, add_duration, bump};
+use super::metrics::{Counters, PoolMetrics, WorkCounters, add_duration, bump};
 use super::task::{Outcome, QueuedTask};
 
 thread_local! {
@@ -70,6 +73,9 @@ pub(crate) struct Shared {
     pub(crate) exits: WaitGroup,
     /// Tasks a worker took off the queue after `shutdown_now` cancelled the root.
     pub(crate) returned: Mutex<Vec<QueuedTask>>,
+    /// Every worker whose counters are not yet folded into `counters.work` (it is added before
+    /// its thread starts and removes itself, folding, as it exits).
+    pub(crate) stats: Mutex<Vec<Arc<WorkerSlot>>>,
     pub(crate) epoch: Instant,
 }
 
@@ -93,6 +99,8 @@ pub(crate) struct WorkerSlot {
     pub(crate) task_name: Mutex<Option<Box<str>>>,
     /// Set just before the worker's closure returns.
     pub(crate) exited: std::sync::atomic::AtomicBool,
+    /// This worker's own task counters.
+    pub(crate) work: CachePadded<WorkCounters>,
 }
 
 impl WorkerSlot {
@@ -106,6 +114,21 @@ impl WorkerSlot {
 }
 
 impl Shared {
+    pub(crate) fn metrics(&self) -> PoolMetrics {
+        let stats = self.stats.lock();
+        let workers: Vec<&WorkCounters> = stats.iter().map(|s| &*s.work).collect();
+        let queue_len = self.rx.len();
+        self.counters.saw_queue_len(queue_len);
+        self.counters.snapshot(queue_len, &workers)
+    }
+
+    /// A worker leaving: its counters move into the pool's, atomically for snapshots.
+    fn retire_stats(&self, slot: &Arc<WorkerSlot>) {
+        let mut stats = self.stats.lock();
+        slot.work.fold_into(&self.counters.work);
+        stats.retain(|s| !Arc::ptr_eq(s, slot));
+    }
+
     /// Reserves a live-worker slot (never above `max`) and starts a worker in it.
     pub(crate) fn try_grow(self: &Arc<Self>) -> io::Result<bool> {
         let g = &self.counters.workers;
@@ -152,6 +175,7 @@ impl Shared {
             builder = builder.stack_size(bytes);
         }
         let (shared, worker_slot) = (Arc::clone(self), Arc::clone(&slot));
+        self.stats.lock().push(Arc::clone(&slot));
         match builder.spawn(move || worker_main(shared, worker_slot, exit)) {
             Ok(handle) => {
                 threads.workers.push(WorkerEntry { handle, slot });
@@ -163,6 +187,7 @@ impl Shared {
                 Ok(())
             }
             Err(e) => {
+                self.stats.lock().retain(|s| !Arc::ptr_eq(s, &slot));
                 bump(&g.spawn_failures);
                 drop(threads);
                 join_all(ended);
@@ -209,6 +234,7 @@ fn worker_main(shared: Arc<Shared>, slot: Arc<WorkerSlot>, exit: Guard) {
     if why != Exit::Retired {
         shared.counters.workers.live.fetch_sub(1, Ordering::AcqRel);
     }
+    shared.retire_stats(&slot);
     shared.call_hook(&shared.cfg.on_exit, &name);
     slot.exited.store(true, Ordering::Release);
     drop(exit);
@@ -216,14 +242,19 @@ fn worker_main(shared: Arc<Shared>, slot: Arc<WorkerSlot>, exit: Guard) {
 
 fn run_loop(shared: &Shared, slot: &WorkerSlot) -> Exit {
     let c = &shared.counters;
+    let w = &*slot.work;
     // The end of the previous task doubles as the start of the next when no parking happened
     // in between: one clock read per task on the hot path.
     let mut last = Instant::now();
+    // Each task gets a child of the root. After a task, the same child is reused if nothing
+    // else ever saw it (no clone, child, callback or `done()` receiver, not cancelled): then
+    // it is indistinguishable from a fresh one, and the common task costs no allocation here.
+    let mut ctx = shared.root.child();
     loop {
-        let (task, start) = match shared.rx.try_recv() {
-            Ok(task) => (task, last),
-            Err(TryRecvError::Disconnected) => return Exit::Closed,
-            Err(TryRecvError::Empty) => match park(shared) {
+        let (task, start) = match next_task(shared) {
+            Some(Ok(task)) => (task, last),
+            Some(Err(exit)) => return exit,
+            None => match park(shared) {
                 Ok(task) => (task, Instant::now()),
                 Err(exit) => return exit,
             },
@@ -233,29 +264,27 @@ fn run_loop(shared: &Shared, slot: &WorkerSlot) -> Exit {
             shared.returned.lock().push(task);
             return Exit::Cancelled;
         }
-        let job = task.into_job();
-        bump(&c.work.dequeued);
+        bump(&w.dequeued);
         add_duration(
-            &c.work.queue_wait_ns,
-            start.saturating_duration_since(job.enqueued_at()),
+            &w.queue_wait_ns,
+            start.saturating_duration_since(task.enqueued_at()),
         );
         let since = start.saturating_duration_since(shared.epoch).as_nanos() as u64;
         slot.busy_since.store(since + 1, Ordering::Release);
-        let named = job.name().is_some();
-        if let Some(name) = job.name() {
+        let named = task.name().is_some();
+        if let Some(name) = task.name() {
             *slot.task_name.lock() = Some(name.into());
         }
-        let ctx = shared.root.child();
         let end = Cell::new(start);
         let on_end = |outcome: Outcome, panicked: Option<&Panicked>| {
             // Counted before the handle sees the result, so a joiner's next `metrics()`
             // already includes this task.
             let now = Instant::now();
             end.set(now);
-            add_duration(&c.work.run_ns, now.saturating_duration_since(start));
+            add_duration(&w.run_ns, now.saturating_duration_since(start));
             match outcome {
-                Outcome::Completed => bump(&c.work.completed),
-                Outcome::Panicked => bump(&c.work.panicked),
+                Outcome::Completed => bump(&w.completed),
+                Outcome::Panicked => bump(&w.panicked),
                 Outcome::Skipped => {}
             }
             if let (Some(p), Some(handler)) = (panicked, &shared.cfg.panic_handler)
@@ -264,19 +293,38 @@ fn run_loop(shared: &Shared, slot: &WorkerSlot) -> Exit {
                 bump(&c.workers.hook_panics);
             }
         };
-        if job.run(&ctx, &on_end) == Outcome::Skipped {
-            bump(&c.work.cancelled_before_start);
+        // The task's last reference may drop in `run` (a detached result: user code), and a
+        // replaced context drops the task's leftover callbacks (user code too): a panic there
+        // must not take the worker down.
+        match Panicked::catch(|| task.run(&ctx, &on_end)) {
+            Ok(Outcome::Skipped) => bump(&w.cancelled_before_start),
+            Ok(_) => {}
+            Err(_) => bump(&c.workers.hook_panics),
+        }
+        if Panicked::catch(|| {
+            if !ctx.is_reusable() {
+                ctx = shared.root.child();
+            }
+        })
+        .is_err()
+        {
+            bump(&c.workers.hook_panics);
         }
         slot.busy_since.store(0, Ordering::Release);
         if named {
             *slot.task_name.lock() = None;
         }
-        // The last reference to a detached task drops its result here: user code, whose panic
-        // must not take the worker down.
-        if Panicked::catch(move || drop((job, ctx))).is_err() {
-            bump(&c.workers.hook_panics);
-        }
         last = end.get();
+    }
+}
+
+/// The hot path: a task already queued, without touching the idle bookkeeping. `None`: the
+/// queue is empty, park.
+fn next_task(shared: &Shared) -> Option<Result<QueuedTask, Exit>> {
+    match shared.rx.try_recv() {
+        Ok(task) => Some(Ok(task)),
+        Err(TryRecvError::Disconnected) => Some(Err(Exit::Closed)),
+        Err(TryRecvError::Empty) => None,
     }
 }
 
@@ -296,16 +344,16 @@ fn park(shared: &Shared) -> Result<QueuedTask, Exit> {
             .cfg
             .keep_alive
             .filter(|_| g.live.load(Ordering::Acquire) > shared.cfg.min);
+        // Plain `recv` rather than a `select!` with the root's `done()`: `shutdown_now` always
+        // closes the queue right after cancelling the root, which wakes this receive too, and
+        // crossbeam's `recv` spins briefly before parking where `select!` parks at once.
         let got = match extra {
-            Some(keep_alive) => select! {
-                recv(shared.rx) -> msg => Some(msg.map_err(|_| Exit::Closed)),
-                recv(shared.root.done()) -> _ => Some(Err(Exit::Cancelled)),
-                default(keep_alive) => None,
+            Some(keep_alive) => match shared.rx.recv_timeout(keep_alive) {
+                Ok(task) => Some(Ok(task)),
+                Err(RecvTimeoutError::Disconnected) => Some(Err(Exit::Closed)),
+                Err(RecvTimeoutError::Timeout) => None,
             },
-            None => select! {
-                recv(shared.rx) -> msg => Some(msg.map_err(|_| Exit::Closed)),
-                recv(shared.root.done()) -> _ => Some(Err(Exit::Cancelled)),
-            },
+            None => Some(shared.rx.recv().map_err(|_| Exit::Closed)),
         };
         let claimed = g
             .notified
