@@ -7,6 +7,8 @@
 //! * C: 20k tasks × ~10 µs of CPU from 4 submitter threads.
 //!
 //! Every task ends by counting down a shared counter; the last one wakes the measuring thread.
+//! homebound is measured twice: `execute` (fire-and-forget, like every peer) and `submit`
+//! (with a joinable handle, dropped at once).
 //! Run: `cargo bench --bench pool -- --warm-up-time 1 --measurement-time 3`.
 
 use std::hint::black_box;
@@ -164,10 +166,18 @@ fn bench_group(c: &mut Criterion, name: &str, n: usize, submitters: usize, work:
     let mut g = c.benchmark_group(name);
     g.sample_size(10).throughput(Throughput::Elements(n as u64));
     let id = |peer: &str| BenchmarkId::new(peer, n);
-    g.bench_function(id("homebound"), |b| {
+    // `execute`: fire-and-forget, like every peer here.
+    g.bench_function(id("homebound_execute"), |b| {
         b.iter(|| {
             drive!(n, submitters, work, &p.homebound, |pool, task| {
-                // Detached: the handle is dropped at once.
+                pool.execute(move |_| task()).unwrap()
+            })
+        })
+    });
+    // `submit`: with a joinable handle (dropped at once here), which no peer offers.
+    g.bench_function(id("homebound_submit"), |b| {
+        b.iter(|| {
+            drive!(n, submitters, work, &p.homebound, |pool, task| {
                 let _ = pool.submit(move |_| task()).unwrap();
             })
         })
