@@ -14,6 +14,31 @@ use super::{Pool, PoolMetrics};
 ///
 /// Its thread handle stays with the pool: a later `shutdown()` or dropping the pool joins it,
 /// and until it ends the leak check lists it. Nothing is silently detached.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::Pool;
+///
+/// let pool = Pool::builder().name("thumbs").workers(1).build().unwrap();
+/// let (started_tx, started) = crossbeam_channel::bounded(1);
+/// let task = pool
+///     .submit_named("thumbnail 7", move |ctx| {
+///         started_tx.send(()).unwrap();
+///         ctx.wait(); // until shutdown_now cancels it
+///     })
+///     .unwrap();
+/// started.recv().unwrap();
+/// let report = pool.shutdown_timeout(Duration::from_millis(10));
+/// let straggler = &report.stragglers()[0];
+/// assert!(straggler.thread.starts_with("homebound-thumbs-"));
+/// assert_eq!(straggler.task.as_deref(), Some("thumbnail 7"));
+/// assert!(straggler.to_string().contains("running task 'thumbnail 7'"));
+/// pool.shutdown_now(); // cancels its context; the worker is joined
+/// task.join().unwrap();
+/// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolStraggler {
     /// The worker thread's name.
