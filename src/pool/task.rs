@@ -84,7 +84,9 @@ pub(crate) struct Task<F, T> {
 struct Inner<F, T> {
     stage: Stage,
     closure: Option<F>,
-    result: Option<Result<T, TaskError>>,
+    /// The error is boxed: a `Panicked` is large and rare, and a small task allocation stays
+    /// in the allocator's fast size classes when it is freed on another thread.
+    result: Option<Result<T, Box<TaskError>>>,
     /// The running task's context, so `cancel` can reach it; `Some` only while `Running`.
     ctx: Option<Context>,
 }
@@ -117,7 +119,7 @@ where
             .expect("a refused task still holds its closure")
     }
 
-    fn finish(&self, result: Result<T, TaskError>) -> Option<Context> {
+    fn finish(&self, result: Result<T, Box<TaskError>>) -> Option<Context> {
         let mut inner = self.inner.lock();
         inner.stage = Stage::Finished;
         inner.result = Some(result);
@@ -153,7 +155,10 @@ where
             }
             Err(panicked) => {
                 on_end(Outcome::Panicked, Some(&panicked));
-                (Err(TaskError::Panicked(panicked)), Outcome::Panicked)
+                (
+                    Err(Box::new(TaskError::Panicked(panicked))),
+                    Outcome::Panicked,
+                )
             }
         };
         // The context clone is dropped here, outside the lock.
@@ -167,7 +172,7 @@ where
             return false;
         }
         inner.stage = Stage::Cancelled;
-        inner.result = Some(Err(TaskError::Cancelled));
+        inner.result = Some(Err(Box::new(TaskError::Cancelled)));
         let closure = inner.closure.take();
         drop(inner);
         self.finished.notify_all();
@@ -208,7 +213,7 @@ where
             }
         }
         // `join` consumes the handle, so the result is still there.
-        inner.result.take()
+        inner.result.take().map(|r| r.map_err(|e| *e))
     }
 
     fn is_finished(&self) -> bool {
