@@ -93,15 +93,14 @@ fn extra_workers_retire_after_keep_alive_and_the_core_stays() {
         (m.workers_live, m.workers_retired, m.workers_peak),
         (1, 2, 3)
     );
-    // The pool still works, and growing again reuses no stale handle.
+    // The pool still works (it may grow again: a submit that finds no parked worker grows).
     assert_eq!(pool.submit(|_| 1).unwrap().join().unwrap(), 1);
     let report = pool.shutdown();
     assert!(report.is_complete());
-    assert_eq!(
-        exits.try_iter().count(),
-        1,
-        "the core worker exits at shutdown"
-    );
+    // Every worker ran its exit hook exactly once: the two extras before, the rest now.
+    let spawned = report.metrics().workers_spawned as usize;
+    assert!(spawned >= 3);
+    assert_eq!(exits.try_iter().count(), spawned - 2);
     drop(pool);
     leak_check();
 }
