@@ -22,6 +22,10 @@
 //!   timed and cancel-aware waits (problem 5).
 //! * [`threads`]: every thread homebound spawns is named and registered;
 //!   [`threads::assert_none_alive`] is the leak check that ends every test (problem 3).
+//! * [`Pool`]: a worker pool with a bounded queue (backpressure), dynamic workers, joinable and
+//!   cancellable [`TaskHandle`]s, conserved [`PoolMetrics`] and Java's shutdown contract:
+//!   `shutdown`, `shutdown_timeout` (names stragglers), `shutdown_now` (hands back unstarted
+//!   tasks) (problems 1, 2 and 5).
 //! * [`Panicked`] and [`panic_message`]: panics become values with their message (problem 2).
 //! * [`Shutdown`]: services on registered threads, SIGINT/SIGTERM, a grace period, drains in
 //!   reverse order, a second signal that forces the exit, and a [`ShutdownReport`] naming every
@@ -69,6 +73,7 @@ mod error;
 pub mod fan;
 mod latch;
 mod periodic;
+mod pool;
 mod shutdown;
 mod sync;
 pub mod threads;
@@ -80,6 +85,11 @@ pub use latch::{Guard, WaitGroup};
 pub use periodic::{
     Every, MissedTicks, OnJobError, PeriodicError, PeriodicHandle, PeriodicReport, PeriodicStop,
     every,
+};
+pub use pool::{
+    DEFAULT_QUEUE_PER_WORKER, JoinTimeoutError, MAX_QUEUE_CAPACITY, MAX_WORKERS, MIN_STACK_SIZE,
+    PendingTask, Pool, PoolBuildError, PoolBuilder, PoolMetrics, PoolShutdownReport, PoolStraggler,
+    SubmitError, TaskError, TaskHandle,
 };
 pub use shutdown::{
     Drain, OnFailure, ServiceOutcome, ServiceReport, Shutdown, ShutdownCause, ShutdownError,

@@ -266,6 +266,20 @@ impl Node {
         self.inner.lock().callbacks.try_remove(key).is_some()
     }
 
+    /// Whether this node has a parent (and so, while not cancelled, a weak entry in its slab).
+    pub(crate) fn has_parent(&self) -> bool {
+        self.parent.is_some()
+    }
+
+    /// Whether this node was never cancelled and never handed out its `done()` receiver. With
+    /// the caller holding the only strong handle (so no clone and no child, which holds its
+    /// parent) and no weak one besides its parent's slot (so no live `OnCancel` guard, hence
+    /// no registered callback), the node is indistinguishable from a fresh child. Lock-free:
+    /// it only reads.
+    pub(crate) fn is_pristine(&self) -> bool {
+        !self.is_cancelled() && self.done.get().is_none()
+    }
+
     /// How many live children are linked to this node (for tests of invariant 4).
     #[cfg(all(test, not(loom)))]
     pub(crate) fn child_count(&self) -> usize {
