@@ -481,3 +481,28 @@ fn saturated_then_shutdown_or_shutdown_now_keeps_rejecting() {
     }
     leak_check();
 }
+
+#[test]
+fn a_forgotten_cancel_callback_never_fires_for_a_later_task() {
+    // The pool reuses a worker's task context when nothing kept it; a callback left registered
+    // with `forget()` must make it ineligible, or it would fire on another task's cancel.
+    let pool = Pool::builder().workers(1).build().unwrap();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    pool.submit(move |ctx| {
+        ctx.on_cancel(move || {
+            f.fetch_add(1, Ordering::SeqCst);
+        })
+        .forget();
+    })
+    .unwrap()
+    .join()
+    .unwrap();
+    let (later, handle) = occupy(&pool);
+    assert!(!handle.cancel(), "it was already running");
+    handle.join().unwrap(); // the cancel woke its `ctx.recv`
+    drop(later);
+    assert_eq!(fired.load(Ordering::SeqCst), 0);
+    pool.shutdown();
+    leak_check();
+}

@@ -67,10 +67,6 @@ fn only_an_untouched_sole_handle_is_reusable() {
     assert!(!ctx.is_reusable(), "a clone exists");
     drop(clone);
     assert!(ctx.is_reusable());
-    let guard = ctx.on_cancel(|| {});
-    assert!(!ctx.is_reusable(), "a callback is registered");
-    drop(guard);
-    assert!(ctx.is_reusable());
     let kid = ctx.child();
     assert!(!ctx.is_reusable(), "a child holds it");
     drop(kid);
@@ -80,6 +76,20 @@ fn only_an_untouched_sole_handle_is_reusable() {
     assert!(
         !with_done.is_reusable(),
         "its done() receiver may have been cloned"
+    );
+    let with_callback = root.child();
+    let guard = with_callback.on_cancel(|| {});
+    assert!(!with_callback.is_reusable(), "a callback is registered");
+    drop(guard);
+    assert!(
+        !with_callback.is_reusable(),
+        "conservative: it once had a callback"
+    );
+    let forgotten = root.child();
+    forgotten.on_cancel(|| {}).forget();
+    assert!(
+        !forgotten.is_reusable(),
+        "a forgotten callback stays registered with no handle to show for it"
     );
     let timed = root.with_timeout(Duration::from_secs(3600));
     assert!(!timed.is_reusable(), "the timer refers to it");
