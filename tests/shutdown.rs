@@ -670,3 +670,71 @@ fn after_the_shutdown_a_signal_has_its_default_action_again() {
     assert!(!output.contains("STILL ALIVE"), "{output}");
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
+
+#[test]
+fn a_registered_pool_is_drained_and_its_queue_runs() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let pool = Arc::new(homebound::Pool::builder().workers(2).build().unwrap());
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut shutdown = Shutdown::new().grace(Duration::from_secs(10));
+    let (p, r) = (pool.clone(), ran.clone());
+    shutdown
+        .service("producer", move |_ctx| {
+            for _ in 0..100 {
+                let r = r.clone();
+                p.execute(move |_| {
+                    r.fetch_add(1, Ordering::SeqCst);
+                })
+                .map_err(|e| e.to_string())?;
+            }
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    shutdown.drain("pool", pool.clone());
+    let report = shutdown.wait();
+    assert_eq!(
+        report.drains()[0].outcome(),
+        &homebound::ServiceOutcome::Ok,
+        "{report}"
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 100, "every accepted task ran");
+    assert!(
+        pool.execute(|_| ()).is_err(),
+        "the drained pool accepts nothing"
+    );
+    drop(pool);
+    homebound::threads::assert_none_alive(Duration::from_secs(10));
+}
+
+#[test]
+fn a_pool_whose_task_overruns_the_grace_is_reported_and_cancelled() {
+    let pool = homebound::Pool::builder().workers(1).build().unwrap();
+    let (started_tx, started) = crossbeam_channel::bounded(1);
+    let slow = pool
+        .submit_named("slow-upload", move |ctx| {
+            started_tx.send(()).unwrap();
+            ctx.sleep(Duration::from_secs(3600)) // cancel-aware: ends when drained by force
+        })
+        .unwrap();
+    let queued = pool.submit(|_| ()).unwrap();
+    started.recv().unwrap();
+    let mut shutdown = Shutdown::new().grace(Duration::from_millis(800));
+    shutdown.drain("pool", pool);
+    let report = shutdown.wait();
+    let homebound::ServiceOutcome::Error(message) = report.drains()[0].outcome() else {
+        panic!("expected an error: {report}")
+    };
+    assert!(message.contains("slow-upload"), "{message}");
+    assert!(message.contains("1 queued task(s) cancelled"), "{message}");
+    assert!(
+        slow.join().unwrap().is_err(),
+        "the running task saw the cancel"
+    );
+    assert!(matches!(
+        queued.join(),
+        Err(homebound::TaskError::Cancelled)
+    ));
+    homebound::threads::assert_none_alive(Duration::from_secs(10));
+}

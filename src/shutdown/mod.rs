@@ -12,6 +12,7 @@
 //! 4. **Report.** Whatever is still running when the grace period ends is a straggler. A second
 //!    signal at any point during steps 2-3 ends the wait at once, with exit code `128 + signo`.
 
+mod pool_drain;
 mod report;
 mod run;
 mod service;
