@@ -1,6 +1,6 @@
 //! A service that shuts down gracefully on Ctrl-C or SIGTERM: an acceptor takes in requests, a
-//! few workers handle them, a periodic cleaner trims a cache. On the signal the acceptor stops
-//! taking work, the workers finish everything already queued, the report is printed and the
+//! `Pool` of workers handles them, a periodic cleaner trims a cache. On the signal the acceptor stops
+//! taking work, the pool finishes everything already queued, the report is printed and the
 //! process exits with `report.exit_code()`.
 //!
 //! Run it with `cargo run --release --example graceful_service` and press Ctrl-C (or wait 10 s:
@@ -12,79 +12,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded};
-use homebound::{Context, Shutdown, WaitGroup, every, threads};
+use homebound::{Context, Pool, Shutdown, every, threads};
 use parking_lot::Mutex;
 
-/// A request: an id and how much work it needs.
-struct Request {
-    id: u64,
-    cost: Duration,
-}
-
-/// A few workers consuming a bounded queue. (Once `homebound::Pool` is in, it replaces this:
-/// `pool.submit(..)` for `submit`, `Pool` as the drain.)
-struct Workers {
-    queue: Sender<Request>,
-    idle: WaitGroup,
-    handles: Vec<threads::JoinHandle<u64>>,
-}
-
-impl Workers {
-    fn start(n: usize, done: Arc<AtomicU64>, cache: Arc<Mutex<HashMap<u64, Instant>>>) -> Workers {
-        let (queue, jobs) = bounded::<Request>(64);
-        let idle = WaitGroup::new();
-        let handles = (0..n)
-            .map(|_| {
-                let (jobs, done, cache, guard) = (
-                    jobs.clone(),
-                    Arc::clone(&done),
-                    Arc::clone(&cache),
-                    idle.enter(),
-                );
-                threads::spawn("worker", move || work(jobs, done, cache, guard))
-                    .expect("spawn worker")
-            })
-            .collect();
-        Workers {
-            queue,
-            idle,
-            handles,
-        }
-    }
-
-    /// The drain: close the queue, let the workers finish what is in it, join them.
-    fn finish(self, remaining: Duration) -> Result<(), String> {
-        let Workers {
-            queue,
-            idle,
-            handles,
-        } = self;
-        drop(queue);
-        if !idle.wait_timeout(remaining) {
-            return Err(format!("{} workers still busy", idle.count()));
-        }
-        let handled: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
-        println!("workers: drained, {handled} requests handled in total");
-        Ok(())
-    }
-}
-
-/// A worker: handle requests until the queue is closed *and* empty, so nothing accepted is lost.
-fn work(
-    jobs: Receiver<Request>,
-    done: Arc<AtomicU64>,
-    cache: Arc<Mutex<HashMap<u64, Instant>>>,
-    _running: homebound::Guard,
-) -> u64 {
-    let mut handled = 0;
-    for request in jobs {
-        std::thread::sleep(request.cost); // simulated work
-        cache.lock().insert(request.id, Instant::now());
-        done.fetch_add(1, Ordering::Relaxed);
-        handled += 1;
-    }
-    handled
+/// Handles one request: simulated work, then a cache entry.
+fn handle(id: u64, cost: Duration, done: &AtomicU64, cache: &Mutex<HashMap<u64, Instant>>) {
+    std::thread::sleep(cost);
+    cache.lock().insert(id, Instant::now());
+    done.fetch_add(1, Ordering::Relaxed);
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -95,19 +30,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut shutdown = Shutdown::new().grace(Duration::from_secs(5));
     shutdown.on_signals()?;
-    let workers = Workers::start(3, Arc::clone(&done), Arc::clone(&cache));
+    // Three workers behind a bounded queue: a slow pool pushes back on the acceptor.
+    let pool = Arc::new(
+        Pool::builder()
+            .name("requests")
+            .workers(3)
+            .queue_capacity(64)
+            .build()?,
+    );
 
     // The acceptor: takes requests in until the shutdown cancels it. A real server would
-    // accept connections here; `ctx.send` stops waiting for queue space on cancel.
-    let queue = workers.queue.clone();
-    let counter = Arc::clone(&accepted);
+    // accept connections here; `submit_ctx` stops waiting for queue space on cancel and hands
+    // the request back, so a request is either accepted (and will run) or never taken.
+    let (submit_to, counter) = (Arc::clone(&pool), Arc::clone(&accepted));
+    let (done_by, cache_of) = (Arc::clone(&done), Arc::clone(&cache));
     shutdown.service("acceptor", move |ctx| {
         for id in 0.. {
-            let request = Request {
-                id,
-                cost: Duration::from_millis(2 + id % 5),
-            };
-            if ctx.send(&queue, request).is_err() {
+            let cost = Duration::from_millis(2 + id % 5);
+            let (done, cache) = (Arc::clone(&done_by), Arc::clone(&cache_of));
+            let request = move |_: &Context| handle(id, cost, &done, &cache);
+            if submit_to.submit_ctx(&ctx, request).is_err() {
                 break; // cancelled: stop taking work
             }
             counter.fetch_add(1, Ordering::Relaxed);
@@ -130,10 +72,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.into_result().map(drop)
     })?;
 
-    // Drains run in reverse order of registration, once the services have stopped.
-    shutdown.drain("workers", move |remaining: Duration| {
-        workers.finish(remaining)
-    });
+    // Drains run in reverse order of registration, once the services have stopped: the pool
+    // closes, runs everything it accepted, and joins its workers within the grace time left.
+    shutdown.drain("requests pool", Arc::clone(&pool));
 
     // Stop by itself: a real SIGTERM, so the signal path runs even in CI.
     let after = if quick {
@@ -150,6 +91,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = shutdown.wait();
     alarm.join().expect("alarm thread");
     println!("{report}");
+    println!("pool: {:?}", pool.metrics());
+    drop(pool);
     let (accepted, done) = (
         accepted.load(Ordering::Relaxed),
         done.load(Ordering::Relaxed),
