@@ -23,6 +23,9 @@
 //! * [`threads`]: every thread homebound spawns is named and registered;
 //!   [`threads::assert_none_alive`] is the leak check that ends every test (problem 3).
 //! * [`Panicked`] and [`panic_message`]: panics become values with their message (problem 2).
+//! * [`scope`] and [`Group`]: errgroup for OS threads. Tasks borrow from the caller, the first
+//!   error or panic cancels their siblings, an optional limit bounds the threads, and nothing
+//!   returns before every task has ended and every thread is joined (problems 1, 2, 5).
 //!
 //! ```
 //! use std::time::Duration;
@@ -58,10 +61,15 @@
 
 mod context;
 mod error;
+mod group;
 mod latch;
 mod sync;
 pub mod threads;
 
 pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
+pub use group::{
+    BuildError, CollectAll, FailFast, Failures, FirstSuccess, Group, GroupBuilder, GroupError,
+    GroupScope, Policy, Stragglers, TaskError, TaskHandle, TaskInfo, TrySpawnError, scope,
+};
 pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
 pub use latch::{Guard, WaitGroup};
