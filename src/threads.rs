@@ -370,7 +370,7 @@ impl Builder {
 fn run_registered<T>(key: u64, origin: ThreadId, f: impl FnOnce() -> T) -> T {
     // If TLS is already unusable (cannot happen at thread start), deregister on return instead.
     let installed = CURRENT.try_with(|c| *c.borrow_mut() = Some(Registration { key, origin }));
-    let _fallback = installed.is_err().then_some(Registration { key, origin });
+    let _fallback = installed.is_err().then(|| Registration { key, origin });
     f()
 }
 
