@@ -67,9 +67,9 @@ mod sync;
 pub mod threads;
 
 pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
+pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
 pub use group::{
     BuildError, CollectAll, FailFast, Failures, FirstSuccess, Group, GroupBuilder, GroupError,
     GroupScope, Policy, Stragglers, TaskError, TaskHandle, TaskInfo, TrySpawnError, scope,
 };
-pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
 pub use latch::{Guard, WaitGroup};

@@ -164,7 +164,10 @@ impl<E: fmt::Display> fmt::Display for GroupError<E> {
             }
             GroupError::Cancelled { task, cause } => write!(f, "{task} was not started: {cause}"),
             GroupError::Spawn { task, error } => {
-                write!(f, "{task} was not started: spawning its thread failed: {error}")
+                write!(
+                    f,
+                    "{task} was not started: spawning its thread failed: {error}"
+                )
             }
         }
     }

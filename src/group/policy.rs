@@ -87,7 +87,10 @@ pub struct CollectAll;
 /// let group = Group::builder().policy(FirstSuccess).build().unwrap();
 /// let (slow, fast) = group
 ///     .run(&Context::new(), |g| {
-///         let slow = g.spawn(|ctx| { ctx.sleep(Duration::from_secs(30)).map_err(|_| "lost")?; Ok("slow") });
+///         let slow = g.spawn(|ctx| {
+///             ctx.sleep(Duration::from_secs(30)).map_err(|_| "lost")?;
+///             Ok::<_, &str>("slow")
+///         });
 ///         let fast = g.spawn(|_ctx| Ok("fast"));
 ///         (slow, fast)
 ///     })

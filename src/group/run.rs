@@ -154,13 +154,17 @@ impl<P: Policy> GroupBuilder<P> {
                 ));
             }
             (None, Some(_)) => {
-                return Err(BuildError::new("queue(..) without limit(..): an unlimited group has no queue"));
+                return Err(BuildError::new(
+                    "queue(..) without limit(..): an unlimited group has no queue",
+                ));
             }
             (Some(workers), queue) => Some((workers, queue.unwrap_or(workers))),
             (None, None) => None,
         };
         if self.name.is_empty() {
-            return Err(BuildError::new("name(\"\"): threads need a non-empty owner name"));
+            return Err(BuildError::new(
+                "name(\"\"): threads need a non-empty owner name",
+            ));
         }
         Ok(Group {
             limit,
@@ -284,7 +288,11 @@ impl<P: Policy> Group<P> {
         Ok(self.finish(&shared, body))
     }
 
-    fn finish<R, E>(&self, shared: &Shared<E>, body: Result<R, Panicked>) -> Result<R, P::Error<E>> {
+    fn finish<R, E>(
+        &self,
+        shared: &Shared<E>,
+        body: Result<R, Panicked>,
+    ) -> Result<R, P::Error<E>> {
         shared.ctx.cancel_with("the group has ended");
         let value = match body {
             Ok(value) => value,

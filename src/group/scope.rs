@@ -271,7 +271,11 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    let body = worker(queue.rx.clone(), self.shared.life.clone(), group_id(&self.shared));
+                    let body = worker(
+                        queue.rx.clone(),
+                        self.shared.life.clone(),
+                        group_id(&self.shared),
+                    );
                     return match self.spawner.spawn_on(&self.shared.owner, body) {
                         Ok(thread) => {
                             self.joined_later(thread);

@@ -66,7 +66,11 @@ impl<E> Shared<E> {
         name: Option<String>,
         location: &'static Location<'static>,
     ) -> TaskInfo {
-        TaskInfo::new(self.next_index.fetch_add(1, Ordering::Relaxed), name, location)
+        TaskInfo::new(
+            self.next_index.fetch_add(1, Ordering::Relaxed),
+            name,
+            location,
+        )
     }
 
     /// Records a success; returns whether it was the group's first (the race's winner).

@@ -12,11 +12,19 @@ pub(super) type ThreadBody<'scope> = Box<dyn FnOnce() + Send + 'scope>;
 /// Spawns a group thread. The trait object hides `std::thread::Scope`'s `'env`, so the same
 /// group code drives scoped and `'static` threads.
 pub(super) trait SpawnOn<'scope>: Sync {
-    fn spawn_on(&'scope self, owner: &str, body: ThreadBody<'scope>) -> io::Result<Joinable<'scope>>;
+    fn spawn_on(
+        &'scope self,
+        owner: &str,
+        body: ThreadBody<'scope>,
+    ) -> io::Result<Joinable<'scope>>;
 }
 
 impl<'scope, 'env> SpawnOn<'scope> for Scope<'scope, 'env> {
-    fn spawn_on(&'scope self, owner: &str, body: ThreadBody<'scope>) -> io::Result<Joinable<'scope>> {
+    fn spawn_on(
+        &'scope self,
+        owner: &str,
+        body: ThreadBody<'scope>,
+    ) -> io::Result<Joinable<'scope>> {
         Builder::new(owner)
             .spawn_scoped(self, body)
             .map(Joinable::Scoped)
@@ -27,7 +35,11 @@ impl<'scope, 'env> SpawnOn<'scope> for Scope<'scope, 'env> {
 pub(super) struct Detached;
 
 impl SpawnOn<'static> for Detached {
-    fn spawn_on(&'static self, owner: &str, body: ThreadBody<'static>) -> io::Result<Joinable<'static>> {
+    fn spawn_on(
+        &'static self,
+        owner: &str,
+        body: ThreadBody<'static>,
+    ) -> io::Result<Joinable<'static>> {
         Builder::new(owner).spawn(body).map(Joinable::Owned)
     }
 }
