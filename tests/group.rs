@@ -573,11 +573,16 @@ fn first_success_cancels_the_rest() {
     let group = Group::builder().policy(FirstSuccess).build().unwrap();
     let (slow, fast) = group
         .run(&Context::new(), |g| {
-            let slow = g.spawn(|ctx| {
+            let (started_tx, started) = bounded::<()>(1);
+            let slow = g.spawn(move |ctx| {
+                started_tx.send(()).unwrap();
                 ctx.sleep(Duration::from_secs(60)).map_err(|_| "lost")?;
                 Ok::<_, &str>("slow")
             });
-            let fast = g.spawn(|_ctx| Ok("fast"));
+            let fast = g.spawn(move |_ctx| {
+                started.recv().unwrap();
+                Ok("fast")
+            });
             (slow, fast)
         })
         .unwrap();
