@@ -72,7 +72,7 @@ fn zero_group_returns_the_closure_value() {
 
 #[test]
 fn tasks_borrow_from_the_caller_and_results_come_back_in_spawn_order() {
-    let words = vec!["one".to_string(), "three".to_string(), "seven".to_string()];
+    let words = ["one".to_string(), "three".to_string(), "seven".to_string()];
     let mut lens = vec![0; words.len()];
     let handles = scope(&Context::new(), |g| {
         for (w, slot) in words.iter().zip(lens.iter_mut()) {
@@ -215,8 +215,8 @@ fn cancelling_the_callers_context_stops_the_tasks() {
 fn each_task_gets_its_own_child_context() {
     let ctx = Context::new();
     scope(&ctx, |g| {
-        let a = g.spawn(|ctx| Ok::<_, ()>(ctx));
-        let b = g.spawn(|ctx| Ok(ctx));
+        let a = g.spawn(Ok::<_, ()>);
+        let b = g.spawn(Ok);
         let (a, b) = (a.join().unwrap(), b.join().unwrap());
         assert_ne!(a, b);
         a.cancel();
@@ -821,13 +821,19 @@ mod prop {
         ]
     }
 
-    /// Runs the outcomes; returns (result is ok, failed task indices, every handle's end).
+    /// The group's result and every handle's end.
+    type Report<P> = (
+        Result<(), <P as Policy>::Error<String>>,
+        Vec<Result<(), TaskError>>,
+    );
+
+    /// Runs the outcomes under `group`.
     fn run<P: Policy>(
         group: Group<P>,
         outcomes: &[Outcome],
         started: &AtomicUsize,
         ended: &AtomicUsize,
-    ) -> (Result<(), P::Error<String>>, Vec<Result<(), TaskError>>) {
+    ) -> Report<P> {
         let mut handles = Vec::new();
         let result = group.run(&Context::new(), |g| {
             for (i, &o) in outcomes.iter().enumerate() {

@@ -276,11 +276,13 @@ impl<P: Policy> Group<P> {
                 }
             }
             return Err(Stragglers {
-                tasks: shared.life.running(),
-                threads,
-                joined,
-                life: shared.life.clone(),
-                body_panic: body.err(),
+                inner: Box::new(StragglersInner {
+                    tasks: shared.life.running(),
+                    threads,
+                    joined,
+                    life: shared.life.clone(),
+                    body_panic: body.err(),
+                }),
             });
         }
         shared.life.close();
@@ -299,10 +301,10 @@ impl<P: Policy> Group<P> {
             Err(panic) => panic.resume(),
         };
         let mut outcome = shared.take();
-        if self.resume_panics {
-            if let Some(panic) = outcome.take_panic() {
-                panic.resume();
-            }
+        if self.resume_panics
+            && let Some(panic) = outcome.take_panic()
+        {
+            panic.resume();
         }
         P::finish(outcome.failures, outcome.any_success).map(|()| value)
     }
@@ -348,6 +350,11 @@ fn join_one<E>(shared: &Shared<E>, thread: Joinable<'_>) {
 /// See [`Group::run_timeout`].
 #[must_use = "the stragglers' threads are still running: join them or they stay detached"]
 pub struct Stragglers {
+    /// Boxed: a timeout is the rare path, and it keeps `run_timeout`'s `Result` small.
+    inner: Box<StragglersInner>,
+}
+
+struct StragglersInner {
     tasks: Vec<String>,
     threads: Vec<Joinable<'static>>,
     joined: Receiver<Joinable<'static>>,
@@ -358,12 +365,12 @@ pub struct Stragglers {
 impl Stragglers {
     /// The labels (names, or `#<index>`) of the tasks running when the timeout passed.
     pub fn tasks(&self) -> &[String] {
-        &self.tasks
+        &self.inner.tasks
     }
 
     /// The names of the group's threads still alive when the timeout passed.
     pub fn threads(&self) -> Vec<String> {
-        self.threads.iter().map(Joinable::name).collect()
+        self.inner.threads.iter().map(Joinable::name).collect()
     }
 
     /// Waits for the stragglers to end and joins every thread the group started.
@@ -372,12 +379,13 @@ impl Stragglers {
     ///
     /// Resumes the panic of the group's closure, if it panicked.
     pub fn join(self) {
-        self.life.wait_idle(None);
-        self.life.close();
-        for thread in self.threads.into_iter().chain(self.joined.try_iter()) {
+        let inner = *self.inner;
+        inner.life.wait_idle(None);
+        inner.life.close();
+        for thread in inner.threads.into_iter().chain(inner.joined.try_iter()) {
             let _ = thread.join();
         }
-        if let Some(panic) = self.body_panic {
+        if let Some(panic) = inner.body_panic {
             panic.resume();
         }
     }
@@ -388,11 +396,15 @@ impl Stragglers {
     ///
     /// `self` (with an updated task list) if tasks are still running after `timeout`.
     pub fn join_timeout(mut self, timeout: Duration) -> Result<(), Stragglers> {
-        if self.life.wait_idle(Instant::now().checked_add(timeout)) {
+        if self
+            .inner
+            .life
+            .wait_idle(Instant::now().checked_add(timeout))
+        {
             self.join();
             Ok(())
         } else {
-            self.tasks = self.life.running();
+            self.inner.tasks = self.inner.life.running();
             Err(self)
         }
     }
@@ -401,7 +413,7 @@ impl Stragglers {
 impl fmt::Debug for Stragglers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stragglers")
-            .field("tasks", &self.tasks)
+            .field("tasks", &self.inner.tasks)
             .field("threads", &self.threads())
             .finish_non_exhaustive()
     }
@@ -412,8 +424,8 @@ impl fmt::Display for Stragglers {
         write!(
             f,
             "{} task(s) still running after the group's timeout: {}",
-            self.tasks.len(),
-            self.tasks.join(", ")
+            self.inner.tasks.len(),
+            self.inner.tasks.join(", ")
         )
     }
 }

@@ -243,10 +243,10 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
     }
 
     fn enqueue(&self, queue: &Queue<'scope>, job: Job<'scope>) {
-        if let Err(error) = self.ensure_worker(queue) {
-            if queue.workers.load(Ordering::Acquire) == 0 {
-                return job.spawn_failed(error);
-            }
+        if let Err(error) = self.ensure_worker(queue)
+            && queue.workers.load(Ordering::Acquire) == 0
+        {
+            return job.spawn_failed(error);
         }
         let job = match queue.tx.try_send(job) {
             Ok(()) => return,

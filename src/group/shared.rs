@@ -131,10 +131,10 @@ impl<E> Shared<E> {
 impl<E> Outcome<E> {
     /// Removes and returns the first panic recorded, if any.
     pub(super) fn take_panic(&mut self) -> Option<Panicked> {
-        if let Some(at) = self.failures.iter().position(GroupError::is_panic) {
-            if let GroupError::Panicked { panic, .. } = self.failures.remove(at) {
-                return Some(panic);
-            }
+        if let Some(at) = self.failures.iter().position(GroupError::is_panic)
+            && let GroupError::Panicked { panic, .. } = self.failures.remove(at)
+        {
+            return Some(panic);
         }
         self.stray_panic.take()
     }
