@@ -45,7 +45,7 @@ pub trait Policy: sealed::Sealed + Copy + Debug + Send + Sync + 'static {
 ///
 /// let err = scope(&Context::new(), |g| {
 ///     g.spawn(|_ctx| Err::<(), _>("first"));
-///     g.spawn(|ctx| { ctx.wait(); Err("cancelled") }); // woken by the first error
+///     g.spawn(|ctx| { ctx.wait(); Err::<(), _>("cancelled") }); // woken by the first error
 /// })
 /// .unwrap_err();
 /// assert!(matches!(err, GroupError::Failed { error: "first", .. }));
