@@ -248,12 +248,22 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         {
             return job.spawn_failed(error);
         }
-        let job = match queue.tx.try_send(job) {
+        let mut job = match queue.tx.try_send(job) {
             Ok(()) => return,
             Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => job,
         };
         if WORKER_OF.with(Cell::get) == group_id(&self.shared) {
             return job.run();
+        }
+        // Spin briefly before parking: a worker usually frees a slot within microseconds, and
+        // a park/unpark round trip costs ~10-50 µs (see performance.md).
+        let backoff = Backoff::new();
+        while !backoff.is_completed() && !self.shared.ctx.is_cancelled() {
+            backoff.snooze();
+            job = match queue.tx.try_send(job) {
+                Ok(()) => return,
+                Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => job,
+            };
         }
         if let Err(refused) = self.shared.ctx.send(&queue.tx, job) {
             drop(refused.into_inner()); // cancelled while waiting: reports "not started"
