@@ -29,6 +29,20 @@
 //! implicit join, which does not wait for thread-local destructors), has no limit, and gives no
 //! way to see which thread is stuck.
 //!
+//! # Borrowing
+//!
+//! Tasks may borrow anything that outlives the group call, like `std::thread::scope`'s threads,
+//! but not the group closure's own locals, which are gone before the tasks are waited for:
+//!
+//! ```compile_fail,E0373
+//! use homebound::{Context, scope};
+//!
+//! let _ = scope(&Context::new(), |g| {
+//!     let local = vec![1, 2, 3];
+//!     g.spawn(|_ctx| Ok::<_, ()>(local.len())); // `local` does not live long enough
+//! });
+//! ```
+//!
 //! # Examples
 //!
 //! ```
