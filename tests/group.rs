@@ -666,6 +666,41 @@ fn bad_configuration_is_a_clear_error() {
 }
 
 #[test]
+fn a_thread_that_cannot_be_spawned_is_reported_not_panicked() {
+    // Far beyond any address space: the OS refuses the thread.
+    const HUGE: usize = 1 << 50;
+    let ran = AtomicBool::new(false);
+    for limit in [None, Some(2)] {
+        let builder = Group::builder().stack_size(HUGE).policy(CollectAll);
+        let group = match limit {
+            Some(n) => builder.limit(n),
+            None => builder,
+        }
+        .build()
+        .unwrap();
+        let mut handle = None;
+        let failures = group
+            .run(&Context::new(), |g| {
+                let ran = &ran;
+                handle = Some(g.spawn_named("big", move |_ctx| {
+                    ran.store(true, Ordering::SeqCst);
+                    Ok::<_, ()>(())
+                }));
+            })
+            .unwrap_err();
+        assert_eq!(failures.len(), 1);
+        let only = failures.into_iter().next().unwrap();
+        assert!(matches!(&only, GroupError::Spawn { task, .. } if task.name() == Some("big")));
+        assert!(matches!(
+            handle.unwrap().join(),
+            Err(TaskError::SpawnFailed)
+        ));
+    }
+    assert!(!ran.load(Ordering::SeqCst));
+    no_leaks();
+}
+
+#[test]
 fn a_group_is_reusable_configuration() {
     let group = Group::builder().limit(2).build().unwrap();
     for round in 0..3 {

@@ -46,6 +46,7 @@ pub struct Group<P: Policy = FailFast> {
     /// `(workers, queue capacity)` when limited.
     limit: Option<(usize, usize)>,
     name: String,
+    stack_size: Option<usize>,
     resume_panics: bool,
     _policy: P,
 }
@@ -66,6 +67,7 @@ pub struct GroupBuilder<P: Policy = FailFast> {
     limit: Option<usize>,
     queue: Option<usize>,
     name: String,
+    stack_size: Option<usize>,
     resume_panics: bool,
     policy: P,
 }
@@ -76,6 +78,7 @@ impl Group<FailFast> {
         Group {
             limit: None,
             name: "group".to_string(),
+            stack_size: None,
             resume_panics: false,
             _policy: FailFast,
         }
@@ -87,6 +90,7 @@ impl Group<FailFast> {
             limit: None,
             queue: None,
             name: "group".to_string(),
+            stack_size: None,
             resume_panics: false,
             policy: FailFast,
         }
@@ -122,6 +126,13 @@ impl<P: Policy> GroupBuilder<P> {
         self
     }
 
+    /// The stack size of the group's threads, in bytes. If the OS cannot create a thread this
+    /// large, the tasks are reported as [`GroupError::Spawn`] (not a panic).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
     /// With `true`, `run` re-raises the first task panic with `resume_unwind` after every task
     /// has ended (std's behaviour) instead of returning it as an error.
     pub fn resume_panics(mut self, resume: bool) -> Self {
@@ -136,6 +147,7 @@ impl<P: Policy> GroupBuilder<P> {
             limit: self.limit,
             queue: self.queue,
             name: self.name,
+            stack_size: self.stack_size,
             resume_panics: self.resume_panics,
             policy,
         }
@@ -169,6 +181,7 @@ impl<P: Policy> GroupBuilder<P> {
         Ok(Group {
             limit,
             name: self.name,
+            stack_size: self.stack_size,
             resume_panics: self.resume_panics,
             _policy: self.policy,
         })
@@ -201,7 +214,7 @@ impl<P: Policy> Group<P> {
         E: Send + 'env,
         F: for<'scope> FnOnce(&GroupScope<'scope, 'env, E>) -> R,
     {
-        let shared = Shared::<E>::new::<P>(ctx.child(), &self.name, false);
+        let shared = Shared::<E>::new::<P>(ctx.child(), &self.name, self.stack_size, false);
         let body = thread::scope(|s: &thread::Scope<'_, 'env>| {
             let (joins, joined) = crossbeam_channel::unbounded();
             let g = GroupScope::new(shared.clone(), s, joins, self.limit);
@@ -258,7 +271,7 @@ impl<P: Policy> Group<P> {
         E: Send + 'static,
         F: FnOnce(&GroupScope<'static, 'static, E>) -> R,
     {
-        let shared = Shared::<E>::new::<P>(ctx.child(), &self.name, true);
+        let shared = Shared::<E>::new::<P>(ctx.child(), &self.name, self.stack_size, true);
         let (joins, joined) = crossbeam_channel::unbounded();
         let g = GroupScope::new(shared.clone(), &DETACHED, joins, self.limit);
         let body = run_body(&shared, || f(&g));

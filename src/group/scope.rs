@@ -231,7 +231,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
                 job.run();
             }
         });
-        match self.spawner.spawn_on(owner, body) {
+        match self.spawner.spawn_on(self.shared.thread(owner), body) {
             Ok(thread) => self.joined_later(thread),
             Err(error) => {
                 let job = cell.lock().take();
@@ -286,7 +286,10 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
                         self.shared.life.clone(),
                         group_id(&self.shared),
                     );
-                    return match self.spawner.spawn_on(&self.shared.owner, body) {
+                    return match self
+                        .spawner
+                        .spawn_on(self.shared.thread(&self.shared.owner), body)
+                    {
                         Ok(thread) => {
                             self.joined_later(thread);
                             Ok(())

@@ -12,6 +12,7 @@ use super::life::Life;
 use super::policy::Policy;
 use crate::context::Context;
 use crate::error::Panicked;
+use crate::threads::Builder;
 
 pub(super) struct Shared<E> {
     /// The group's context: a child of the caller's, so cancelling it never cancels the caller.
@@ -19,6 +20,8 @@ pub(super) struct Shared<E> {
     pub(super) life: Arc<Life>,
     /// Owner name for the group's threads (`homebound-<owner>-<n>`).
     pub(super) owner: String,
+    /// Stack size of the group's threads, if configured.
+    stack_size: Option<usize>,
     cancel_on_error: bool,
     cancel_on_success: bool,
     keep_all: bool,
@@ -44,11 +47,17 @@ pub(super) struct Outcome<E> {
 }
 
 impl<E> Shared<E> {
-    pub(super) fn new<P: Policy>(ctx: Context, owner: &str, track_running: bool) -> Arc<Self> {
+    pub(super) fn new<P: Policy>(
+        ctx: Context,
+        owner: &str,
+        stack_size: Option<usize>,
+        track_running: bool,
+    ) -> Arc<Self> {
         Arc::new(Shared {
             ctx,
             life: Life::new(track_running),
             owner: owner.to_string(),
+            stack_size,
             cancel_on_error: P::CANCEL_ON_ERROR,
             cancel_on_success: P::CANCEL_ON_SUCCESS,
             keep_all: P::KEEP_ALL,
@@ -59,6 +68,15 @@ impl<E> Shared<E> {
             succeeded: AtomicBool::new(false),
             next_index: AtomicUsize::new(0),
         })
+    }
+
+    /// A registry builder for one of the group's threads.
+    pub(super) fn thread(&self, owner: &str) -> Builder {
+        let builder = Builder::new(owner);
+        match self.stack_size {
+            Some(bytes) => builder.stack_size(bytes),
+            None => builder,
+        }
     }
 
     pub(super) fn next_task(

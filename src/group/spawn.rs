@@ -14,7 +14,7 @@ pub(super) type ThreadBody<'scope> = Box<dyn FnOnce() + Send + 'scope>;
 pub(super) trait SpawnOn<'scope>: Sync {
     fn spawn_on(
         &'scope self,
-        owner: &str,
+        builder: Builder,
         body: ThreadBody<'scope>,
     ) -> io::Result<Joinable<'scope>>;
 }
@@ -22,12 +22,10 @@ pub(super) trait SpawnOn<'scope>: Sync {
 impl<'scope, 'env> SpawnOn<'scope> for Scope<'scope, 'env> {
     fn spawn_on(
         &'scope self,
-        owner: &str,
+        builder: Builder,
         body: ThreadBody<'scope>,
     ) -> io::Result<Joinable<'scope>> {
-        Builder::new(owner)
-            .spawn_scoped(self, body)
-            .map(Joinable::Scoped)
+        builder.spawn_scoped(self, body).map(Joinable::Scoped)
     }
 }
 
@@ -37,10 +35,10 @@ pub(super) struct Detached;
 impl SpawnOn<'static> for Detached {
     fn spawn_on(
         &'static self,
-        owner: &str,
+        builder: Builder,
         body: ThreadBody<'static>,
     ) -> io::Result<Joinable<'static>> {
-        Builder::new(owner).spawn(body).map(Joinable::Owned)
+        builder.spawn(body).map(Joinable::Owned)
     }
 }
 
