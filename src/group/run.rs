@@ -220,8 +220,7 @@ impl<P: Policy> Group<P> {
             let g = GroupScope::new(shared.clone(), s, joins, self.limit);
             let body = run_body(&shared, || f(&g));
             drop(g);
-            shared.life.wait_idle(None);
-            shared.life.close();
+            shared.life.close(); // waits for every task, nested spawns included
             join_all(&shared, joined.try_iter());
             body
         });
@@ -393,8 +392,7 @@ impl Stragglers {
     /// Resumes the panic of the group's closure, if it panicked.
     pub fn join(self) {
         let inner = *self.inner;
-        inner.life.wait_idle(None);
-        inner.life.close();
+        inner.life.close(); // waits for every task
         for thread in inner.threads.into_iter().chain(inner.joined.try_iter()) {
             let _ = thread.join();
         }
