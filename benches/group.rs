@@ -58,6 +58,28 @@ fn trivial_unlimited(c: &mut Criterion) {
             black_box(sum.into_inner())
         })
     });
+    // Same, with homebound's registered threads: isolates the thread registry's share.
+    group.bench_function("std_thread_scope_registered", |b| {
+        b.iter(|| {
+            let sum = AtomicU64::new(0);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..TASKS)
+                    .map(|i| {
+                        let sum = &sum;
+                        homebound::threads::Builder::new("raw")
+                            .spawn_scoped(s, move || {
+                                sum.fetch_add(i, Ordering::Relaxed);
+                            })
+                            .unwrap()
+                    })
+                    .collect();
+                for h in handles {
+                    h.join().unwrap();
+                }
+            });
+            black_box(sum.into_inner())
+        })
+    });
     group.finish();
 }
 
