@@ -3,7 +3,8 @@
 //! * 1k trivial tasks, no limit: `homebound::scope` vs a hand-written `std::thread::scope`
 //!   (one thread per task in both).
 //! * 1k trivial tasks, limit 2: `Group::builder().limit(2)` vs `rayon::scope` (global pool) vs
-//!   a hand-written scoped worker queue (2 workers, crossbeam `bounded(2)`, boxed tasks).
+//!   a hand-written scoped worker queue (2 workers, crossbeam `bounded(64)` like the group's
+//!   default queue, boxed tasks).
 //! * 256 CPU-bound tasks of ~50 µs: `Group` limited to the core count vs `rayon::scope`.
 //!
 //! Run: `cargo bench --bench group -- --warm-up-time 1 --measurement-time 3`
@@ -156,7 +157,7 @@ fn trivial_limit_2(c: &mut Criterion) {
     group.bench_function("hand_written_scoped_queue", |b| {
         b.iter(|| {
             let sum = AtomicU64::new(0);
-            hand_written_queue(2, 2, 0..TASKS, &sum);
+            hand_written_queue(2, 64, 0..TASKS, &sum);
             black_box(sum.into_inner())
         })
     });
@@ -198,6 +199,24 @@ fn cpu_bound(c: &mut Criterion) {
         b.iter(|| {
             let sum = AtomicU64::new(0);
             limited
+                .run(&ctx, |g| {
+                    for _ in 0..256 {
+                        let sum = &sum;
+                        g.spawn(move |_ctx| {
+                            sum.fetch_add(spin(iters), Ordering::Relaxed);
+                            Ok::<_, ()>(())
+                        });
+                    }
+                })
+                .unwrap();
+            black_box(sum.into_inner())
+        })
+    });
+    let strict = Group::builder().limit(cores).queue(0).build().unwrap();
+    group.bench_function("homebound_group_limit_cores_queue0", |b| {
+        b.iter(|| {
+            let sum = AtomicU64::new(0);
+            strict
                 .run(&ctx, |g| {
                     for _ in 0..256 {
                         let sum = &sum;

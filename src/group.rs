@@ -10,7 +10,7 @@
 //!   [`Failures`]), [`FirstSuccess`] (a race: the first `Ok` cancels the rest). Each policy is
 //!   a type, so `run`'s error has exactly the shape the policy promises.
 //! * **Limits**: [`GroupBuilder::limit`] runs tasks on at most `n` worker threads fed by a
-//!   bounded queue; `spawn` blocks (cancel-aware) when it is full and
+//!   bounded queue ([`GroupBuilder::queue`]); `spawn` blocks (cancel-aware) when it is full and
 //!   [`GroupScope::try_spawn`] hands the closure back.
 //! * **Panics** are caught with their message, thread name and spawn location, cancel the
 //!   group at once, and come back as [`GroupError::Panicked`]; opt into std's behaviour with

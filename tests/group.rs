@@ -284,7 +284,7 @@ fn limit_10_is_never_exceeded() {
 
 #[test]
 fn try_spawn_hands_the_closure_back_when_full() {
-    let group = Group::builder().limit(1).build().unwrap();
+    let group = Group::builder().limit(1).queue(1).build().unwrap();
     let (release_tx, release) = bounded::<()>(0);
     let (started_tx, started) = bounded::<()>(0);
     let ran_late = AtomicBool::new(false);

@@ -110,7 +110,8 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
     /// outlives the group.
     ///
     /// Without a limit the task gets its own thread. With a limit it is queued for the group's
-    /// workers, and `spawn` blocks while every worker is busy and the queue is full; if the group
+    /// workers, and `spawn` blocks while every worker is busy and the queue
+    /// ([`GroupBuilder::queue`](crate::GroupBuilder::queue)) is full; if the group
     /// is cancelled while waiting, the task is not started and its handle (and a
     /// [`CollectAll`](crate::CollectAll) result) report it as cancelled. A task spawned by one of
     /// the group's own workers into a full queue runs inline on that worker instead of waiting,
