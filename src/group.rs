@@ -75,6 +75,7 @@
 mod error;
 mod life;
 mod policy;
+mod room;
 mod run;
 mod scope;
 mod shared;

@@ -283,6 +283,42 @@ fn limit_10_is_never_exceeded() {
 }
 
 #[test]
+fn many_threads_spawning_into_a_small_full_queue_lose_nothing() {
+    for (limit, queue) in [(1, 1), (1, 2), (2, 3), (3, 64)] {
+        let ran = AtomicUsize::new(0);
+        let peak = Peak::default();
+        let group = Group::builder().limit(limit).queue(queue).build().unwrap();
+        group
+            .run(&Context::new(), |g| {
+                // Several non-group threads block in `spawn` at once.
+                std::thread::scope(|s| {
+                    for _ in 0..4 {
+                        s.spawn(|| {
+                            for _ in 0..50 {
+                                let (ran, peak) = (&ran, &peak);
+                                g.spawn(move |_ctx| {
+                                    peak.enter();
+                                    ran.fetch_add(1, Ordering::SeqCst);
+                                    peak.exit();
+                                    Ok::<_, ()>(())
+                                });
+                            }
+                        });
+                    }
+                });
+            })
+            .unwrap();
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            200,
+            "limit {limit} queue {queue}"
+        );
+        assert!(peak.peak.load(Ordering::SeqCst) <= limit);
+    }
+    no_leaks();
+}
+
+#[test]
 fn try_spawn_hands_the_closure_back_when_full() {
     let group = Group::builder().limit(1).queue(1).build().unwrap();
     let (release_tx, release) = bounded::<()>(0);

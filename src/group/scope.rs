@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 
 use super::error::TrySpawnError;
 use super::life::Life;
+use super::room::Room;
 use super::shared::Shared;
 use super::spawn::{Joinable, SpawnOn, ThreadBody};
 use super::task::{self, Job, TaskHandle};
@@ -68,6 +69,8 @@ struct Queue<'scope> {
     /// Workers started so far; never above `limit`.
     workers: Arc<AtomicUsize>,
     limit: usize,
+    /// Where spawners wait for a full queue to drain.
+    room: Arc<Room>,
 }
 
 impl Clone for Queue<'_> {
@@ -77,6 +80,7 @@ impl Clone for Queue<'_> {
             rx: self.rx.clone(),
             workers: self.workers.clone(),
             limit: self.limit,
+            room: self.room.clone(),
         }
     }
 }
@@ -95,6 +99,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
                 rx,
                 workers: Arc::new(AtomicUsize::new(0)),
                 limit,
+                room: Arc::new(Room::new(capacity)),
             }
         });
         GroupScope {
@@ -256,18 +261,25 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         if WORKER_OF.with(Cell::get) == group_id(&self.shared) {
             return job.run();
         }
-        // Spin briefly before parking: a worker usually frees a slot within microseconds, and
-        // a park/unpark round trip costs ~10-50 µs (see performance.md).
-        let backoff = Backoff::new();
-        while !backoff.is_completed() && !self.shared.ctx.is_cancelled() {
-            backoff.snooze();
+        if queue.tx.capacity() == Some(0) {
+            // A rendezvous queue: wait for a free worker.
+            if let Err(refused) = self.shared.ctx.send(&queue.tx, job) {
+                drop(refused.into_inner()); // cancelled while waiting: reports "not started"
+            }
+            return;
+        }
+        loop {
+            if queue
+                .room
+                .wait(|| queue.tx.len(), &self.shared.ctx)
+                .is_err()
+            {
+                return drop(job); // cancelled while waiting: reports "not started"
+            }
             job = match queue.tx.try_send(job) {
                 Ok(()) => return,
                 Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => job,
             };
-        }
-        if let Err(refused) = self.shared.ctx.send(&queue.tx, job) {
-            drop(refused.into_inner()); // cancelled while waiting: reports "not started"
         }
     }
 
@@ -284,6 +296,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
                 Ok(_) => {
                     let body = worker(
                         queue.rx.clone(),
+                        queue.room.clone(),
                         self.shared.life.clone(),
                         group_id(&self.shared),
                     );
@@ -317,7 +330,12 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
 }
 
 /// A limited group's worker: runs queued jobs until the group closes.
-fn worker<'scope>(rx: Receiver<Job<'scope>>, life: Arc<Life>, group: usize) -> ThreadBody<'scope> {
+fn worker<'scope>(
+    rx: Receiver<Job<'scope>>,
+    room: Arc<Room>,
+    life: Arc<Life>,
+    group: usize,
+) -> ThreadBody<'scope> {
     Box::new(move || {
         WORKER_OF.with(|w| w.set(group));
         loop {
@@ -337,7 +355,10 @@ fn worker<'scope>(rx: Receiver<Job<'scope>>, life: Arc<Life>, group: usize) -> T
                 }
             };
             match job {
-                Some(job) => job.run(),
+                Some(job) => {
+                    room.took(rx.len());
+                    job.run();
+                }
                 None => break,
             }
         }
