@@ -258,8 +258,8 @@ where
 /// # Examples
 ///
 /// ```
+/// let data = vec![1, 2, 3];
 /// std::thread::scope(|s| {
-///     let data = vec![1, 2, 3];
 ///     let h = homebound::threads::Builder::new("sum")
 ///         .stack_size(256 * 1024)
 ///         .spawn_scoped(s, || data.iter().sum::<i32>())

@@ -236,10 +236,8 @@ impl Node {
             timer: inner.timer.take(),
         });
         drop(inner);
-        if leave_parent {
-            if let Some(parent) = &self.parent {
-                parent.remove_child(self.slot);
-            }
+        if leave_parent && let Some(parent) = &self.parent {
+            parent.remove_child(self.slot);
         }
         stack.extend(
             children
