@@ -80,12 +80,14 @@ mod run;
 mod scope;
 mod shared;
 mod spawn;
+mod stragglers;
 mod task;
 
 pub use self::error::{BuildError, Failures, GroupError, TaskError, TaskInfo, TrySpawnError};
 pub use self::policy::{CollectAll, FailFast, FirstSuccess, Policy};
-pub use self::run::{Group, GroupBuilder, Stragglers};
+pub use self::run::{Group, GroupBuilder};
 pub use self::scope::GroupScope;
+pub use self::stragglers::Stragglers;
 pub use self::task::TaskHandle;
 
 use crate::context::Context;
