@@ -59,10 +59,11 @@ impl Room {
         }
     }
 
-    /// Called by a worker after it took a job from a queue now holding `len` jobs.
-    pub(super) fn took(&self, len: usize) {
+    /// Called by a worker after it took a job; `len` reports the queue's length now. The
+    /// common case (nobody waiting) is one atomic load.
+    pub(super) fn took(&self, len: impl FnOnce() -> usize) {
         let waiters = self.waiters.load(Ordering::SeqCst);
-        if waiters > 0 && len <= self.low {
+        if waiters > 0 && len() <= self.low {
             for _ in 0..waiters {
                 if self.wake_tx.try_send(()).is_err() {
                     break;

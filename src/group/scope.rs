@@ -356,7 +356,7 @@ fn worker<'scope>(
             };
             match job {
                 Some(job) => {
-                    room.took(rx.len());
+                    room.took(|| rx.len());
                     job.run();
                 }
                 None => break,
