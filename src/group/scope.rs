@@ -115,8 +115,9 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
     /// outlives the group.
     ///
     /// Without a limit the task gets its own thread. With a limit it is queued for the group's
-    /// workers, and `spawn` blocks while every worker is busy and the queue
-    /// ([`GroupBuilder::queue`](crate::GroupBuilder::queue)) is full; if the group
+    /// workers; when the queue ([`GroupBuilder::queue`](crate::GroupBuilder::queue)) is full,
+    /// `spawn` blocks until the workers have drained it to half (one wake-up per half queue
+    /// rather than per task), or, with `queue(0)`, until a worker is free; if the group
     /// is cancelled while waiting, the task is not started and its handle (and a
     /// [`CollectAll`](crate::CollectAll) result) report it as cancelled. A task spawned by one of
     /// the group's own workers into a full queue runs inline on that worker instead of waiting,
