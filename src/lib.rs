@@ -27,6 +27,9 @@
 //!   `shutdown`, `shutdown_timeout` (names stragglers), `shutdown_now` (hands back unstarted
 //!   tasks) (problems 1, 2 and 5).
 //! * [`Panicked`] and [`panic_message`]: panics become values with their message (problem 2).
+//! * [`scope`] and [`Group`]: errgroup for OS threads. Tasks borrow from the caller, the first
+//!   error or panic cancels their siblings, an optional limit bounds the threads, and nothing
+//!   returns before every task has ended and every thread is joined (problems 1, 2, 5).
 //! * [`Shutdown`]: services on registered threads, SIGINT/SIGTERM, a grace period, drains in
 //!   reverse order, a second signal that forces the exit, and a [`ShutdownReport`] naming every
 //!   straggler, with the exit code to use (problems 2, 4, 5).
@@ -71,6 +74,7 @@
 mod context;
 mod error;
 pub mod fan;
+mod group;
 mod latch;
 mod periodic;
 mod pool;
@@ -81,6 +85,11 @@ pub mod threads;
 pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
 pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
 pub use fan::{fan_out, first_k, merge, par_map, race};
+pub use group::{
+    CollectAll, FailFast, Failures, FirstSuccess, Group, GroupBuildError, GroupBuilder, GroupError,
+    GroupScope, GroupTaskError, GroupTaskHandle, Policy, Stragglers, TaskInfo, TrySpawnError,
+    scope,
+};
 pub use latch::{Guard, WaitGroup};
 pub use periodic::{
     Every, MissedTicks, OnJobError, PeriodicError, PeriodicHandle, PeriodicReport, PeriodicStop,
