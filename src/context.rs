@@ -319,6 +319,17 @@ impl Context {
         DropGuard::new(self)
     }
 
+    /// Whether this handle is the only one to its node (no clone, no child, no `on_cancel`
+    /// guard, no `done()` receiver was ever handed out) and the node was never cancelled: it
+    /// can then serve an unrelated piece of work as if it were a fresh `child()` of its parent,
+    /// saving the allocation. The pool reuses each worker's task context this way.
+    pub(crate) fn is_reusable(&self) -> bool {
+        // Weak references: the parent's child slot (a child has one), plus any `OnCancel` guard.
+        Arc::strong_count(&self.node) == 1
+            && Arc::weak_count(&self.node) <= usize::from(self.node.has_parent())
+            && self.node.is_pristine()
+    }
+
     /// The `Cancelled` error for a context known to be cancelled.
     fn cancelled(&self) -> Cancelled {
         Cancelled::new(self.cause().unwrap_or(Cause::Cancelled))

@@ -22,11 +22,26 @@
 //!   timed and cancel-aware waits (problem 5).
 //! * [`threads`]: every thread homebound spawns is named and registered;
 //!   [`threads::assert_none_alive`] is the leak check that ends every test (problem 3).
+//! * [`Pool`]: a worker pool with a bounded queue (backpressure), dynamic workers, joinable and
+//!   cancellable [`TaskHandle`]s, conserved [`PoolMetrics`] and Java's shutdown contract:
+//!   `shutdown`, `shutdown_timeout` (names stragglers), `shutdown_now` (hands back unstarted
+//!   tasks) (problems 1, 2 and 5).
 //! * [`Pipeline`]: typed stages (`map`, `filter`, `try_map`, `batch`, ..) each on its own
 //!   worker threads, joined by bounded chunked channels; ordered on request, with an error
 //!   policy, whole-pipeline cancellation and a per-stage report naming the bottleneck
 //!   (problems 1–5).
 //! * [`Panicked`] and [`panic_message`]: panics become values with their message (problem 2).
+//! * [`scope`] and [`Group`]: errgroup for OS threads. Tasks borrow from the caller, the first
+//!   error or panic cancels their siblings, an optional limit bounds the threads, and nothing
+//!   returns before every task has ended and every thread is joined (problems 1, 2, 5).
+//! * [`Shutdown`]: services on registered threads, SIGINT/SIGTERM, a grace period, drains in
+//!   reverse order, a second signal that forces the exit, and a [`ShutdownReport`] naming every
+//!   straggler, with the exit code to use (problems 2, 4, 5).
+//! * [`every`] and [`Every`]: periodic jobs that never overlap, skip and count missed ticks,
+//!   survive errors and panics, and stop mid-wait on cancel (problem 4).
+//! * [`fan`]: [`merge`] receivers on one thread, [`fan_out`] to `n` workers, [`par_map`] CPU
+//!   work on rayon with cancel-on-first-failure, and [`first_k`] / [`race`] that cancel the
+//!   losers; each joins every thread it starts (problems 1, 3 and 4).
 //!
 //! ```
 //! use std::time::Duration;
@@ -62,14 +77,43 @@
 
 mod context;
 mod error;
+pub mod fan;
+mod group;
 mod latch;
+mod periodic;
 mod pipeline;
+mod pool;
+mod shutdown;
 mod sync;
 pub mod threads;
 
 pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
 pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
+pub use fan::{fan_out, first_k, merge, par_map, race};
+pub use group::{
+    CollectAll, FailFast, Failures, FirstSuccess, Group, GroupBuildError, GroupBuilder, GroupError,
+    GroupScope, GroupTaskError, GroupTaskHandle, Policy, Stragglers, TaskInfo, TrySpawnError,
+    scope,
+};
 pub use latch::{Guard, WaitGroup};
+pub use periodic::{
+    Every, MissedTicks, OnJobError, PeriodicError, PeriodicHandle, PeriodicReport, PeriodicStop,
+    every,
+};
+pub use pool::{
+    DEFAULT_QUEUE_PER_WORKER, JoinTimeoutError, MAX_QUEUE_CAPACITY, MAX_WORKERS, MIN_STACK_SIZE,
+    PendingTask, Pool, PoolBuildError, PoolBuilder, PoolMetrics, PoolShutdownReport, PoolStraggler,
+    SubmitError, TaskError, TaskHandle,
+};
+pub use shutdown::{
+    Drain, OnFailure, ServiceOutcome, ServiceReport, Shutdown, ShutdownCause, ShutdownError,
+    ShutdownReport, ShutdownTrigger,
+};
+
+/// The README's examples, compiled and run as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 pub use pipeline::{
     Accepts, ErrorMode, ErrorPolicy, Fallible, NoErrors, Outcome, Pipeline, PipelineError,
     PipelineErrorKind, PipelineIter, PipelineReport, StageError, StageReport,

@@ -370,6 +370,7 @@ impl Builder {
 fn run_registered<T>(key: u64, origin: ThreadId, f: impl FnOnce() -> T) -> T {
     // If TLS is already unusable (cannot happen at thread start), deregister on return instead.
     let installed = CURRENT.try_with(|c| *c.borrow_mut() = Some(Registration { key, origin }));
+    // `then`, not `then_some`: the latter builds (and drops, deregistering) the value eagerly.
     let _fallback = installed.is_err().then(|| Registration { key, origin });
     f()
 }
@@ -378,6 +379,14 @@ fn run_registered<T>(key: u64, origin: ThreadId, f: impl FnOnce() -> T) -> T {
 /// destructors included, has exited.
 ///
 /// Dropping the handle detaches the thread; it stays listed by [`live`] until it exits.
+///
+/// # Examples
+///
+/// ```
+/// let h = homebound::threads::spawn("answer", || 42).unwrap();
+/// assert!(h.name().starts_with("homebound-answer-"));
+/// assert_eq!(h.join().unwrap(), 42);
+/// ```
 #[must_use = "a homebound thread must be joined, or the leak check will report it"]
 #[derive(Debug)]
 pub struct JoinHandle<T> {
@@ -405,6 +414,19 @@ impl<T> JoinHandle<T> {
 }
 
 /// A handle to a registered scoped thread; see [`JoinHandle`].
+///
+/// # Examples
+///
+/// ```
+/// let words = ["every", "thread"];
+/// let total = std::thread::scope(|s| {
+///     let h = homebound::threads::Builder::new("count")
+///         .spawn_scoped(s, || words.iter().map(|w| w.len()).sum::<usize>())
+///         .unwrap();
+///     h.join().unwrap()
+/// });
+/// assert_eq!(total, 11);
+/// ```
 #[must_use = "a homebound thread must be joined, or the leak check will report it"]
 #[derive(Debug)]
 pub struct ScopedJoinHandle<'scope, T> {

@@ -57,3 +57,42 @@ fn inherited_deadline_needs_no_timer_entry() {
     assert_eq!(child.deadline(), parent.deadline());
     assert!(child.node.inner.lock().timer.is_none());
 }
+
+#[test]
+fn only_an_untouched_sole_handle_is_reusable() {
+    let root = Context::new();
+    let ctx = root.child();
+    assert!(ctx.is_reusable());
+    let clone = ctx.clone();
+    assert!(!ctx.is_reusable(), "a clone exists");
+    drop(clone);
+    assert!(ctx.is_reusable());
+    let kid = ctx.child();
+    assert!(!ctx.is_reusable(), "a child holds it");
+    drop(kid);
+    assert!(ctx.is_reusable());
+    let with_done = root.child();
+    let _ = with_done.done();
+    assert!(
+        !with_done.is_reusable(),
+        "its done() receiver may have been cloned"
+    );
+    let with_callback = root.child();
+    let guard = with_callback.on_cancel(|| {});
+    assert!(!with_callback.is_reusable(), "a callback is registered");
+    drop(guard);
+    assert!(
+        !with_callback.is_reusable(),
+        "conservative: it once had a callback"
+    );
+    let forgotten = root.child();
+    forgotten.on_cancel(|| {}).forget();
+    assert!(
+        !forgotten.is_reusable(),
+        "a forgotten callback stays registered with no handle to show for it"
+    );
+    let timed = root.with_timeout(Duration::from_secs(3600));
+    assert!(!timed.is_reusable(), "the timer refers to it");
+    ctx.cancel();
+    assert!(!ctx.is_reusable(), "cancelled");
+}

@@ -46,6 +46,9 @@ pub(crate) type Callback = Box<dyn FnOnce() + Send + 'static>;
 pub(crate) struct Node {
     /// Mirrors `inner.cause.is_some()` for a lock-free `is_cancelled`.
     cancelled: AtomicBool,
+    /// Set once a callback was ever registered: a forgotten `OnCancel` leaves its callback in
+    /// the slab without any handle to show for it, so reuse must check this too.
+    had_callbacks: AtomicBool,
     /// The effective deadline: the earlier of this node's own and its parent's.
     deadline: Option<Instant>,
     /// Taken (only) by `Drop`, which unlinks deep chains iteratively.
@@ -90,6 +93,7 @@ impl Node {
     ) -> Node {
         Node {
             cancelled: AtomicBool::new(cause.is_some()),
+            had_callbacks: AtomicBool::new(false),
             deadline,
             parent,
             slot,
@@ -159,6 +163,7 @@ impl Node {
         }
     }
 
+    #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
     }
@@ -257,12 +262,30 @@ impl Node {
         if inner.cause.is_some() {
             return Err(callback);
         }
+        self.had_callbacks.store(true, Ordering::Release);
         Ok(inner.callbacks.insert(callback))
     }
 
     /// Unregisters a callback; returns whether it was still registered (so it will never run).
     pub(crate) fn remove_callback(&self, key: usize) -> bool {
         self.inner.lock().callbacks.try_remove(key).is_some()
+    }
+
+    /// Whether this node has a parent (and so, while not cancelled, a weak entry in its slab).
+    pub(crate) fn has_parent(&self) -> bool {
+        self.parent.is_some()
+    }
+
+    /// Whether this node was never cancelled, never had a callback and never handed out its
+    /// `done()` receiver. With
+    /// the caller holding the only strong handle (so no clone and no child, which holds its
+    /// parent) and no weak one besides its parent's slot (so no live `OnCancel` guard, hence
+    /// no registered callback), the node is indistinguishable from a fresh child. Lock-free:
+    /// it only reads.
+    pub(crate) fn is_pristine(&self) -> bool {
+        !self.is_cancelled()
+            && !self.had_callbacks.load(Ordering::Acquire)
+            && self.done.get().is_none()
     }
 
     /// How many live children are linked to this node (for tests of invariant 4).

@@ -1,0 +1,137 @@
+//! Structured task groups: [`scope`] and [`Group`], Go's `errgroup` for OS threads.
+//!
+//! A group runs tasks that may borrow from the caller's stack (it is built on
+//! `std::thread::scope`), gives each task a child of the group's [`Context`], and returns only
+//! after every task has ended, with every thread it started joined explicitly, so
+//! [`threads::assert_none_alive`](crate::threads::assert_none_alive) passes right after it.
+//!
+//! * **Policies** ([`Policy`]): [`FailFast`] (default: the first error or panic cancels the
+//!   group and is returned as a [`GroupError`]), [`CollectAll`] (every failure, as
+//!   [`Failures`]), [`FirstSuccess`] (a race: the first `Ok` cancels the rest). Each policy is
+//!   a type, so `run`'s error has exactly the shape the policy promises.
+//! * **Limits**: [`GroupBuilder::limit`] runs tasks on at most `n` worker threads fed by a
+//!   bounded queue ([`GroupBuilder::queue`]); `spawn` blocks (cancel-aware) when it is full and
+//!   [`GroupScope::try_spawn`] hands the closure back.
+//! * **Panics** are caught with their message, thread name and spawn location, cancel the
+//!   group at once, and come back as [`GroupError::Panicked`]; opt into std's behaviour with
+//!   [`GroupBuilder::resume_panics`].
+//! * **Nothing lost**: every spawned task ends in exactly one way, which its [`GroupTaskHandle`]
+//!   reports: a value, [`GroupTaskError::Failed`], [`GroupTaskError::Panicked`] or
+//!   [`GroupTaskError::NotStarted`] (spawned after or while the group was cancelled).
+//! * **Hung tasks**: a task that ignores cancellation keeps a scoped group waiting (scoped
+//!   threads cannot be abandoned). [`Group::run_timeout`] runs `'static` tasks instead and
+//!   returns after the bound with the [`Stragglers`]' names.
+//!
+//! # Groups vs `std::thread::scope`
+//!
+//! `std::thread::scope` also borrows and waits, but it has no context to stop the other
+//! threads when one fails, re-raises a panic without its message or origin (and only after its
+//! implicit join, which does not wait for thread-local destructors), has no limit, and gives no
+//! way to see which thread is stuck.
+//!
+//! # Borrowing
+//!
+//! Tasks may borrow anything that outlives the group call, like `std::thread::scope`'s threads,
+//! but not the group closure's own locals, which are gone before the tasks are waited for:
+//!
+//! ```compile_fail,E0373
+//! use homebound::{Context, scope};
+//!
+//! let _ = scope(&Context::new(), |g| {
+//!     let local = vec![1, 2, 3];
+//!     g.spawn(|_ctx| Ok::<_, ()>(local.len())); // `local` does not live long enough
+//! });
+//! ```
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use homebound::{Context, GroupError, scope, threads};
+//!
+//! let sources = ["alpha", "beta", "gamma"];
+//! let result = scope(&Context::new(), |g| {
+//!     for name in sources {
+//!         g.spawn_named(name, move |ctx| {
+//!             if name == "beta" {
+//!                 return Err(format!("{name}: connection refused"));
+//!             }
+//!             // Slow work that stops when a sibling fails.
+//!             ctx.sleep(Duration::from_secs(30)).map_err(|c| c.to_string())?;
+//!             Ok(name.len())
+//!         });
+//!     }
+//! });
+//! match result {
+//!     Err(GroupError::Failed { task, error }) => {
+//!         assert_eq!(task.name(), Some("beta"));
+//!         assert_eq!(error, "beta: connection refused");
+//!     }
+//!     other => panic!("unexpected: {other:?}"),
+//! }
+//! threads::assert_none_alive(Duration::from_secs(5));
+//! ```
+
+mod error;
+mod life;
+mod policy;
+mod room;
+mod run;
+mod scope;
+mod shared;
+mod spawn;
+mod stragglers;
+mod task;
+
+pub use self::error::{
+    Failures, GroupBuildError, GroupError, GroupTaskError, TaskInfo, TrySpawnError,
+};
+pub use self::policy::{CollectAll, FailFast, FirstSuccess, Policy};
+pub use self::run::{Group, GroupBuilder};
+pub use self::scope::GroupScope;
+pub use self::stragglers::Stragglers;
+pub use self::task::GroupTaskHandle;
+
+use crate::context::Context;
+
+/// Runs a fail-fast task group without a limit: `Group::new().run(ctx, f)`.
+///
+/// `f` spawns tasks with the [`GroupScope`] it receives; tasks may borrow anything that
+/// outlives the call. `scope` returns after every task has ended (nested spawns included) and
+/// every thread has been joined: `f`'s value, or the first failure.
+///
+/// # Errors
+///
+/// The first [`GroupError`]: a task's `Err`, a panic, a task that could not start.
+///
+/// # Panics
+///
+/// Resumes a panic of `f` itself, after every task has ended.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, scope};
+///
+/// let mut totals = vec![0u64; 4];
+/// let data: Vec<u64> = (1..=400).collect();
+/// scope(&Context::new(), |g| {
+///     for (chunk, total) in data.chunks(100).zip(totals.iter_mut()) {
+///         g.spawn(move |ctx| {
+///             ctx.check()?;
+///             *total = chunk.iter().sum();
+///             Ok::<_, homebound::Cancelled>(())
+///         });
+///     }
+/// })
+/// .unwrap();
+/// assert_eq!(totals.iter().sum::<u64>(), 80_200);
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+pub fn scope<'env, R, E, F>(ctx: &Context, f: F) -> Result<R, GroupError<E>>
+where
+    E: Send + 'env,
+    F: for<'scope> FnOnce(&GroupScope<'scope, 'env, E>) -> R,
+{
+    Group::new().run(ctx, f)
+}

@@ -1,0 +1,353 @@
+//! [`Group`] and its builder: configuration, `run` (scoped) and `run_timeout` (`'static`).
+
+use std::panic::Location;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::error::{GroupBuildError, GroupError, TaskInfo};
+use super::policy::{FailFast, Policy};
+use super::scope::GroupScope;
+use super::shared::Shared;
+use super::spawn::{Detached, Joinable};
+use super::stragglers::Stragglers;
+use crate::context::Context;
+use crate::error::Panicked;
+
+/// The default queue capacity of a limited group (or the limit, if larger).
+const DEFAULT_QUEUE: usize = 64;
+
+/// The spawner of the timeout form's `'static` threads.
+static DETACHED: Detached = Detached;
+
+/// A configured task group: policy, optional limit, thread names. A `Group` is only
+/// configuration; each [`run`](Group::run) is a fresh, one-shot scope, so a `Group` can be run
+/// any number of times and its configuration cannot change once tasks exist.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, Group};
+///
+/// let inputs = vec![3, 1, 4, 1, 5, 9, 2, 6];
+/// let group = Group::builder().limit(2).name("square").build().unwrap();
+/// let handles = group
+///     .run(&Context::new(), |g| {
+///         inputs.iter().map(|&x| g.spawn(move |_ctx| Ok::<_, ()>(x * x))).collect::<Vec<_>>()
+///     })
+///     .unwrap();
+/// let squares: Vec<i32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+/// assert_eq!(squares, [9, 1, 16, 1, 25, 81, 4, 36]);
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a Group does nothing until run is called"]
+pub struct Group<P: Policy = FailFast> {
+    /// `(workers, queue capacity)` when limited.
+    limit: Option<(usize, usize)>,
+    name: String,
+    stack_size: Option<usize>,
+    resume_panics: bool,
+    _policy: P,
+}
+
+/// Builds a [`Group`]; see [`Group::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{CollectAll, Group};
+///
+/// let group = Group::builder().policy(CollectAll).limit(4).queue(16).build().unwrap();
+/// # let _ = group;
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a GroupBuilder does nothing until build is called"]
+pub struct GroupBuilder<P: Policy = FailFast> {
+    limit: Option<usize>,
+    queue: Option<usize>,
+    name: String,
+    stack_size: Option<usize>,
+    resume_panics: bool,
+    policy: P,
+}
+
+impl Group<FailFast> {
+    /// An unlimited fail-fast group: what [`scope`](crate::scope) runs.
+    pub fn new() -> Self {
+        Group {
+            limit: None,
+            name: "group".to_string(),
+            stack_size: None,
+            resume_panics: false,
+            _policy: FailFast,
+        }
+    }
+
+    /// A builder, starting from [`Group::new`]'s configuration.
+    pub fn builder() -> GroupBuilder<FailFast> {
+        GroupBuilder {
+            limit: None,
+            queue: None,
+            name: "group".to_string(),
+            stack_size: None,
+            resume_panics: false,
+            policy: FailFast,
+        }
+    }
+}
+
+impl Default for Group<FailFast> {
+    fn default() -> Self {
+        Group::new()
+    }
+}
+
+impl<P: Policy> GroupBuilder<P> {
+    /// At most `workers` tasks run at once, on at most `workers` threads that take tasks from a
+    /// queue (not a thread per task). Must be at least 1.
+    pub fn limit(mut self, workers: usize) -> Self {
+        self.limit = Some(workers);
+        self
+    }
+
+    /// How many tasks may wait in a limited group's queue before `spawn` blocks and
+    /// `try_spawn` reports `Full` (default: the limit, but at least 64). `queue(0)` makes
+    /// `spawn` wait until a worker is free, as Go's `errgroup.SetLimit` does.
+    ///
+    /// The limit bounds the tasks that *run*; the queue only bounds memory. A deep default
+    /// keeps the spawning thread from being woken once per task when the queue is full (each
+    /// wake-up costs 10-50 µs of CPU that the workers need on a small machine).
+    pub fn queue(mut self, capacity: usize) -> Self {
+        self.queue = Some(capacity);
+        self
+    }
+
+    /// The owner name of the group's threads (`homebound-<name>-<n>`; default `group`). Tasks
+    /// spawned with a name on an unlimited group use their own name instead.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The stack size of the group's threads, in bytes. If the OS cannot create a thread this
+    /// large, the tasks are reported as [`GroupError::Spawn`] (not a panic).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// With `true`, `run` re-raises the first task panic with `resume_unwind` after every task
+    /// has ended (std's behaviour) instead of returning it as an error.
+    pub fn resume_panics(mut self, resume: bool) -> Self {
+        self.resume_panics = resume;
+        self
+    }
+
+    /// The error policy: [`FailFast`] (default), [`CollectAll`](crate::CollectAll) or
+    /// [`FirstSuccess`](crate::FirstSuccess). It decides the type of `run`'s error.
+    pub fn policy<Q: Policy>(self, policy: Q) -> GroupBuilder<Q> {
+        GroupBuilder {
+            limit: self.limit,
+            queue: self.queue,
+            name: self.name,
+            stack_size: self.stack_size,
+            resume_panics: self.resume_panics,
+            policy,
+        }
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupBuildError`] for `limit(0)`, a `queue` without a `limit`, or an empty name.
+    pub fn build(self) -> Result<Group<P>, GroupBuildError> {
+        let limit = match (self.limit, self.queue) {
+            (Some(0), _) => {
+                return Err(GroupBuildError::new(
+                    "limit(0): a limited group needs at least one worker",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(GroupBuildError::new(
+                    "queue(..) without limit(..): an unlimited group has no queue",
+                ));
+            }
+            (Some(workers), queue) => Some((workers, queue.unwrap_or(workers.max(DEFAULT_QUEUE)))),
+            (None, None) => None,
+        };
+        if self.name.is_empty() {
+            return Err(GroupBuildError::new(
+                "name(\"\"): threads need a non-empty owner name",
+            ));
+        }
+        Ok(Group {
+            limit,
+            name: self.name,
+            stack_size: self.stack_size,
+            resume_panics: self.resume_panics,
+            _policy: self.policy,
+        })
+    }
+}
+
+impl<P: Policy> Group<P> {
+    /// Runs `f` with a [`GroupScope`] to spawn tasks that may borrow from the caller, waits for
+    /// every task (nested spawns included) to end, joins every thread the group started, and
+    /// returns `f`'s value or the policy's error.
+    ///
+    /// The group's context is a child of `ctx`: the group cancels it on failure (per policy),
+    /// on a panic, and when `run` returns; `ctx` itself is never cancelled by the group.
+    ///
+    /// A task that ignores cancellation keeps `run` waiting: scoped threads cannot be abandoned.
+    /// Use [`run_timeout`](Group::run_timeout) to bound the wait and name the stragglers.
+    ///
+    /// # Errors
+    ///
+    /// The policy's error: [`GroupError`] for [`FailFast`], [`Failures`](crate::Failures) for
+    /// the others.
+    ///
+    /// # Panics
+    ///
+    /// If `f` itself panics, the group is cancelled, every task is waited for, and the panic is
+    /// resumed. With [`resume_panics(true)`](GroupBuilder::resume_panics), the first task panic
+    /// is resumed the same way.
+    pub fn run<'env, R, E, F>(&self, ctx: &Context, f: F) -> Result<R, P::Error<E>>
+    where
+        E: Send + 'env,
+        F: for<'scope> FnOnce(&GroupScope<'scope, 'env, E>) -> R,
+    {
+        let shared = Shared::<E>::new::<P>(ctx.child(), &self.name, self.stack_size, false);
+        let body = thread::scope(|s: &thread::Scope<'_, 'env>| {
+            let (joins, joined) = crossbeam_channel::unbounded();
+            let g = GroupScope::new(shared.clone(), s, joins, self.limit);
+            let body = run_body(&shared, || f(&g));
+            drop(g);
+            shared.life.close(); // waits for every task, nested spawns included
+            join_all(&shared, joined.try_iter());
+            body
+        });
+        self.finish(&shared, body)
+    }
+
+    /// Like [`run`](Group::run) for `'static` tasks, on registered non-scoped threads, waiting at
+    /// most `timeout` (from when `f` returns) for the tasks to end.
+    ///
+    /// If every task ended in time, the group's result comes back as `Ok(result)`, with every
+    /// thread joined. Otherwise the group is cancelled and `Err(Stragglers)` names the tasks
+    /// still running; their threads keep running (nothing can stop a thread that ignores
+    /// cancellation), stay listed by [`threads::live`](crate::threads::live), and are joined by
+    /// [`Stragglers::join`]. The group's task failures are not reported after a timeout.
+    ///
+    /// # Panics
+    ///
+    /// As for [`run`](Group::run); after a timeout, a panic of `f` is resumed by
+    /// [`Stragglers::join`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use crossbeam_channel::bounded;
+    /// use homebound::{Context, Group};
+    ///
+    /// let (release, stuck) = bounded::<()>(0);
+    /// let err = Group::new()
+    ///     .run_timeout(&Context::new(), Duration::from_millis(50), |g| {
+    ///         g.spawn_named("deaf", move |_ctx| { let _ = stuck.recv(); Ok::<_, ()>(()) });
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(err.tasks(), ["deaf"]);
+    /// drop(release);
+    /// err.join();
+    /// homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn run_timeout<R, E, F>(
+        &self,
+        ctx: &Context,
+        timeout: Duration,
+        f: F,
+    ) -> Result<Result<R, P::Error<E>>, Stragglers>
+    where
+        E: Send + 'static,
+        F: FnOnce(&GroupScope<'static, 'static, E>) -> R,
+    {
+        let shared = Shared::<E>::new::<P>(ctx.child(), &self.name, self.stack_size, true);
+        let (joins, joined) = crossbeam_channel::unbounded();
+        let g = GroupScope::new(shared.clone(), &DETACHED, joins, self.limit);
+        let body = run_body(&shared, || f(&g));
+        drop(g);
+        if !shared.life.wait_idle(Instant::now().checked_add(timeout)) {
+            shared
+                .ctx
+                .cancel_with(format!("the group did not end within {timeout:?}"));
+            let mut threads = Vec::new();
+            for thread in joined.try_iter() {
+                if thread.is_finished() {
+                    join_one(&shared, thread);
+                } else {
+                    threads.push(thread);
+                }
+            }
+            return Err(Stragglers::new(
+                shared.life.running(),
+                threads,
+                joined,
+                shared.life.clone(),
+                body.err(),
+            ));
+        }
+        shared.life.close();
+        join_all(&shared, joined.try_iter());
+        Ok(self.finish(&shared, body))
+    }
+
+    fn finish<R, E>(
+        &self,
+        shared: &Shared<E>,
+        body: Result<R, Panicked>,
+    ) -> Result<R, P::Error<E>> {
+        shared.ctx.cancel_with("the group has ended");
+        let value = match body {
+            Ok(value) => value,
+            Err(panic) => panic.resume(),
+        };
+        let mut outcome = shared.take();
+        if self.resume_panics
+            && let Some(panic) = outcome.take_panic()
+        {
+            panic.resume();
+        }
+        P::finish(outcome.failures, outcome.any_success).map(|()| value)
+    }
+}
+
+/// Runs the group's closure; a panic in it cancels the group so the tasks stop early.
+fn run_body<E, R>(shared: &Shared<E>, f: impl FnOnce() -> R) -> Result<R, Panicked> {
+    let body = Panicked::catch(f);
+    if body.is_err() {
+        shared.ctx.cancel_with("the group's closure panicked");
+    }
+    body
+}
+
+fn join_all<'scope, E>(shared: &Shared<E>, threads: impl Iterator<Item = Joinable<'scope>>) {
+    for thread in threads {
+        join_one(shared, thread);
+    }
+}
+
+/// Joins one group thread. Task panics are caught inside the thread, so a thread panic here
+/// would be homebound's own; it is still reported rather than lost.
+#[track_caller]
+fn join_one<E>(shared: &Shared<E>, thread: Joinable<'_>) {
+    let name = thread.name();
+    if let Err(payload) = thread.join() {
+        let task = TaskInfo::new(usize::MAX, Some(name), Location::caller());
+        shared.fail(GroupError::Panicked {
+            task,
+            panic: Panicked::from_payload(payload),
+        });
+    }
+}

@@ -1,0 +1,341 @@
+//! [`every`] and [`Every`]: periodic jobs that never overlap themselves, skip and count missed
+//! ticks, survive errors and panics, and stop on cancel even in the middle of a wait.
+
+mod report;
+
+use std::fmt::Display;
+use std::time::{Duration, Instant};
+
+use crate::context::Context;
+use crate::error::Panicked;
+use crate::threads::{self, JoinHandle};
+
+pub use self::report::{PeriodicError, PeriodicReport, PeriodicStop};
+
+/// What to do when a run took so long that later ticks have already passed.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::MissedTicks;
+///
+/// assert_eq!(MissedTicks::default(), MissedTicks::Skip);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MissedTicks {
+    /// Keep the original schedule (`start + k·period`): the ticks that passed during a slow run
+    /// are skipped and counted in [`PeriodicReport::skipped`]; the next run is on the next tick
+    /// that has not passed. Never a burst of catch-up runs.
+    #[default]
+    Skip,
+    /// Shift the schedule: after a run that overran its period, the next run starts one full
+    /// period after it ended. Nothing is skipped.
+    Delay,
+}
+
+/// What an error (or a panic) in the job does to the periodic loop.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::OnJobError;
+///
+/// assert_eq!(OnJobError::default(), OnJobError::Continue);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnJobError {
+    /// Count it, remember its message, and run again at the next tick. The default: unlike
+    /// Java's `scheduleAtFixedRate` or scheduled-thread-pool, one bad run does not silently end
+    /// the job.
+    #[default]
+    Continue,
+    /// End the loop; the report says why.
+    Stop,
+}
+
+/// Runs `job` now and then every `period` on the calling thread until `ctx` is cancelled, with
+/// the default policies (skip missed ticks, continue after errors and panics). Shortcut for
+/// `Every::new(period)?.run(ctx, job)`.
+///
+/// # Errors
+///
+/// [`PeriodicError::ZeroPeriod`] for a zero period; the job never runs.
+///
+/// # Examples
+///
+/// As a [`Shutdown`](crate::Shutdown) service:
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::{Shutdown, every};
+///
+/// let mut shutdown = Shutdown::new();
+/// let trigger = shutdown.trigger();
+/// shutdown.service("cleaner", move |ctx| {
+///     let mut cleaned = 0;
+///     every(&ctx, Duration::from_millis(5), |_| {
+///         cleaned += 1;
+///         if cleaned == 3 { trigger.fire(); }
+///         Ok::<(), String>(())
+///     })?
+///     .into_result()
+///     .map(drop)
+/// })
+/// .unwrap();
+/// assert_eq!(shutdown.wait().exit_code(), 0);
+/// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+/// ```
+pub fn every<F, E>(ctx: &Context, period: Duration, job: F) -> Result<PeriodicReport, PeriodicError>
+where
+    F: FnMut(&Context) -> Result<(), E>,
+    E: Display,
+{
+    Ok(Every::new(period)?.run(ctx, job))
+}
+
+/// A periodic job's schedule and policies.
+///
+/// * **No overlap.** The job runs inline on one thread, so a run never starts before the
+///   previous one ended.
+/// * **Schedule.** The first run is immediate, then one per tick at `start + k·period`. Missed
+///   ticks follow [`MissedTicks`]; a period too large for `Instant` (such as `Duration::MAX`)
+///   means "once, then wait for cancel".
+/// * **Errors and panics** are caught, counted and, by default, survived ([`OnJobError`]).
+/// * **Prompt stop.** Between runs the loop sleeps on the context: cancelling wakes it at once.
+///   During a run, the job gets the context to check.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::{Context, Every, MissedTicks, OnJobError, PeriodicStop};
+///
+/// let ctx = Context::new();
+/// let report = Every::new(Duration::from_millis(1))?
+///     .missed_ticks(MissedTicks::Delay)
+///     .on_error(OnJobError::Stop)
+///     .run(&ctx, |_ctx| Err("backend down"));
+/// assert_eq!(report.runs(), 1);
+/// assert_eq!(report.stopped(), &PeriodicStop::Error("backend down".into()));
+/// # Ok::<(), homebound::PeriodicError>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[must_use = "an Every does nothing until run or spawn is called"]
+pub struct Every {
+    /// Never zero: checked by `new`.
+    period: Duration,
+    missed: MissedTicks,
+    on_error: OnJobError,
+    on_panic: OnJobError,
+}
+
+impl Every {
+    /// A schedule of one run per `period`.
+    ///
+    /// # Errors
+    ///
+    /// [`PeriodicError::ZeroPeriod`] when `period` is zero.
+    pub fn new(period: Duration) -> Result<Every, PeriodicError> {
+        if period.is_zero() {
+            return Err(PeriodicError::ZeroPeriod);
+        }
+        Ok(Every {
+            period,
+            missed: MissedTicks::Skip,
+            on_error: OnJobError::Continue,
+            on_panic: OnJobError::Continue,
+        })
+    }
+
+    /// What to do with ticks missed by a slow run (default [`MissedTicks::Skip`]).
+    pub fn missed_ticks(mut self, policy: MissedTicks) -> Self {
+        self.missed = policy;
+        self
+    }
+
+    /// What a job error does (default [`OnJobError::Continue`]).
+    pub fn on_error(mut self, policy: OnJobError) -> Self {
+        self.on_error = policy;
+        self
+    }
+
+    /// What a job panic does (default [`OnJobError::Continue`]).
+    pub fn on_panic(mut self, policy: OnJobError) -> Self {
+        self.on_panic = policy;
+        self
+    }
+
+    /// Runs the job on the calling thread until `ctx` is cancelled or a policy stops it.
+    pub fn run<F, E>(&self, ctx: &Context, mut job: F) -> PeriodicReport
+    where
+        F: FnMut(&Context) -> Result<(), E>,
+        E: Display,
+    {
+        let mut report = PeriodicReport::new();
+        let mut anchor = Instant::now();
+        let mut tick: u128 = 0;
+        while !ctx.is_cancelled() {
+            report.runs += 1;
+            let began = Instant::now();
+            let result = Panicked::catch(|| job(ctx).map_err(|e| e.to_string()));
+            let now = Instant::now();
+            if now.duration_since(began) > self.period {
+                report.overruns += 1;
+            }
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(msg)) => {
+                    report.errors += 1;
+                    report.last_error = Some(msg.clone());
+                    if self.on_error == OnJobError::Stop {
+                        report.stopped = PeriodicStop::Error(msg);
+                        return report;
+                    }
+                }
+                Err(panicked) => {
+                    report.panics += 1;
+                    let msg = panicked.message().to_owned();
+                    report.last_panic = Some(msg.clone());
+                    if self.on_panic == OnJobError::Stop {
+                        report.stopped = PeriodicStop::Panicked(msg);
+                        return report;
+                    }
+                }
+            }
+            let next = match self.missed {
+                MissedTicks::Skip => {
+                    // The first tick at or after `now`, but always a later tick than this one.
+                    let period = self.period.as_nanos();
+                    let elapsed = now.duration_since(anchor).as_nanos();
+                    let due = elapsed.div_ceil(period).max(tick + 1);
+                    report.skipped += u64::try_from(due - tick - 1).unwrap_or(u64::MAX);
+                    tick = due;
+                    tick_time(anchor, self.period, tick)
+                }
+                MissedTicks::Delay => match tick_time(anchor, self.period, tick + 1) {
+                    Some(at) if at < now => {
+                        anchor = now;
+                        tick = 1;
+                        tick_time(anchor, self.period, 1)
+                    }
+                    next => {
+                        tick += 1;
+                        next
+                    }
+                },
+            };
+            match next {
+                Some(at) if ctx.sleep_until(at).is_ok() => {}
+                Some(_) => break,
+                // The next tick is beyond what `Instant` can hold: only a cancel comes first.
+                None => {
+                    ctx.wait();
+                    break;
+                }
+            }
+        }
+        report
+    }
+
+    /// Runs the job on its own registered thread (`homebound-periodic-<name>-<n>`) with a child
+    /// of `ctx`, until `ctx` is cancelled, [`PeriodicHandle::stop`] is called or a policy stops
+    /// it. Join the handle to get the report.
+    ///
+    /// # Errors
+    ///
+    /// [`PeriodicError::Spawn`] if the thread could not be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, Every, threads};
+    ///
+    /// let (tx, rx) = crossbeam_channel::unbounded();
+    /// let job = Every::new(Duration::from_millis(1))?
+    ///     .spawn(&Context::new(), "heartbeat", move |_| tx.send(()))?;
+    /// rx.recv().unwrap();
+    /// job.stop();
+    /// let report = job.join().unwrap();
+    /// assert!(report.runs() >= 1);
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::PeriodicError>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn<F, E>(
+        self,
+        ctx: &Context,
+        name: &str,
+        job: F,
+    ) -> Result<PeriodicHandle, PeriodicError>
+    where
+        F: FnMut(&Context) -> Result<(), E> + Send + 'static,
+        E: Display,
+    {
+        let ctx = ctx.child();
+        let thread_ctx = ctx.clone();
+        let thread = threads::spawn(&format!("periodic-{name}"), move || {
+            self.run(&thread_ctx, job)
+        })
+        .map_err(PeriodicError::Spawn)?;
+        Ok(PeriodicHandle { ctx, thread })
+    }
+}
+
+/// The time of tick `k`: `anchor + k·period`, or `None` if it is beyond what `Instant` holds.
+fn tick_time(anchor: Instant, period: Duration, k: u128) -> Option<Instant> {
+    let nanos = period.as_nanos().checked_mul(k)?;
+    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+    let offset = Duration::new(secs, (nanos % 1_000_000_000) as u32);
+    anchor.checked_add(offset)
+}
+
+/// A periodic job running on its own thread, from [`Every::spawn`]. Join it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::{Context, Every};
+///
+/// let root = Context::new();
+/// let job = Every::new(Duration::from_secs(3600))?.spawn(&root, "hourly", |_| Ok::<(), String>(()))?;
+/// root.cancel(); // stops it mid-wait
+/// assert!(job.join().unwrap().runs() <= 1);
+/// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+/// # Ok::<(), homebound::PeriodicError>(())
+/// ```
+#[must_use = "a periodic job's thread must be joined, or the leak check will report it"]
+#[derive(Debug)]
+pub struct PeriodicHandle {
+    ctx: Context,
+    thread: JoinHandle<PeriodicReport>,
+}
+
+impl PeriodicHandle {
+    /// Stops the job: cancels its context, waking it if it is waiting for the next tick.
+    pub fn stop(&self) {
+        self.ctx.cancel();
+    }
+
+    /// The job's context (a child of the one given to [`Every::spawn`]).
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Whether the job's thread has returned.
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+
+    /// Waits for the job to end (it ends on cancel or by policy) and returns its report.
+    ///
+    /// # Errors
+    ///
+    /// [`Panicked`] only if homebound's own loop panicked; the job's panics are in the report.
+    pub fn join(self) -> Result<PeriodicReport, Panicked> {
+        self.thread.join().map_err(Panicked::from_payload)
+    }
+}

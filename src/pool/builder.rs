@@ -1,0 +1,245 @@
+//! [`PoolBuilder`]: the pool's configuration, checked by `build`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Panicked;
+
+use super::Pool;
+use super::error::PoolBuildError;
+
+/// More workers than this is rejected as a configuration mistake.
+pub const MAX_WORKERS: usize = 4096;
+/// Queue slots allocated per worker when no capacity is given: `workers × 1024`.
+pub const DEFAULT_QUEUE_PER_WORKER: usize = 1024;
+/// A bounded queue allocates its slots up front, so larger capacities are rejected: use
+/// [`PoolBuilder::unbounded`] to mean "no limit".
+pub const MAX_QUEUE_CAPACITY: usize = 1 << 24;
+/// The smallest stack a worker may ask for.
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
+pub(crate) type ThreadHook = Arc<dyn Fn(&str) + Send + Sync>;
+pub(crate) type PanicHook = Arc<dyn Fn(&Panicked) + Send + Sync>;
+
+/// The queue's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Capacity {
+    Default,
+    Bounded(usize),
+    Unbounded,
+}
+
+/// Configures a [`Pool`]; see [`Pool::builder`].
+///
+/// | setting | default |
+/// |---|---|
+/// | [`workers`](PoolBuilder::workers) (always alive) | `num_cpus::get()` |
+/// | [`max_workers`](PoolBuilder::max_workers) | = `workers` (a fixed-size pool) |
+/// | [`keep_alive`](PoolBuilder::keep_alive) (idle time before an extra worker retires) | 60 s |
+/// | [`queue_capacity`](PoolBuilder::queue_capacity) | `workers × 1024` ([`DEFAULT_QUEUE_PER_WORKER`]) |
+/// | [`name`](PoolBuilder::name) (threads are `homebound-<name>-<n>`) | `"pool"` |
+/// | [`stack_size`](PoolBuilder::stack_size) | the platform's default |
+///
+/// **Growth rule**: when a task is queued and no worker is idle, the pool starts one more worker,
+/// up to `max_workers`. Extra workers retire after `keep_alive` without work; the first
+/// `workers` never do. There is no scavenger thread: each worker times out on its own.
+///
+/// Hooks (`on_thread_start`, `on_thread_exit`, `panic_handler`) may be called from several
+/// workers at once. A panic inside a hook is caught and counted in
+/// [`PoolMetrics::hook_panics`](super::PoolMetrics::hook_panics); the worker carries on.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::Pool;
+///
+/// let pool = Pool::builder()
+///     .name("resize")
+///     .workers(2)
+///     .max_workers(4)
+///     .keep_alive(Duration::from_secs(5))
+///     .queue_capacity(64)
+///     .build()
+///     .unwrap();
+/// assert_eq!(pool.submit(|_| 40 + 2).unwrap().join().unwrap(), 42);
+/// pool.shutdown();
+/// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+/// ```
+#[must_use = "a PoolBuilder does nothing until build is called"]
+#[derive(Clone)]
+pub struct PoolBuilder {
+    pub(crate) workers: Option<usize>,
+    pub(crate) max_workers: Option<usize>,
+    pub(crate) keep_alive: Duration,
+    pub(crate) capacity: Capacity,
+    pub(crate) name: String,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) on_start: Option<ThreadHook>,
+    pub(crate) on_exit: Option<ThreadHook>,
+    pub(crate) panic_handler: Option<PanicHook>,
+    /// Fault injection for tests: spawns after this many succeed fail.
+    pub(crate) fail_spawns_after: Option<u64>,
+}
+
+impl Default for PoolBuilder {
+    fn default() -> Self {
+        PoolBuilder {
+            workers: None,
+            max_workers: None,
+            keep_alive: Duration::from_secs(60),
+            capacity: Capacity::Default,
+            name: "pool".to_string(),
+            stack_size: None,
+            on_start: None,
+            on_exit: None,
+            panic_handler: None,
+            fail_spawns_after: None,
+        }
+    }
+}
+
+impl PoolBuilder {
+    /// A builder with the defaults above.
+    pub fn new() -> Self {
+        PoolBuilder::default()
+    }
+
+    /// Workers started by `build` and kept alive until shutdown (at least 1).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n);
+        self
+    }
+
+    /// The most workers alive at once (at least `workers`).
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = Some(n);
+        self
+    }
+
+    /// How long an extra worker (above `workers`) waits for work before it retires. Zero
+    /// retires it as soon as the queue is empty; a duration too large for `Instant` means never.
+    pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.keep_alive = keep_alive;
+        self
+    }
+
+    /// The queue's capacity: `submit` blocks and `try_submit` fails with `Full` while this many
+    /// tasks wait. **Zero is allowed and means rendezvous**: a task is only handed over when an
+    /// idle worker takes it at once (so `try_submit` succeeds only while a worker is idle).
+    /// At most [`MAX_QUEUE_CAPACITY`], because a bounded queue allocates its slots up front.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = Capacity::Bounded(capacity);
+        self
+    }
+
+    /// An unbounded queue: `submit` never blocks and never fails with `Full`. Memory is then
+    /// yours to bound.
+    pub fn unbounded(mut self) -> Self {
+        self.capacity = Capacity::Unbounded;
+        self
+    }
+
+    /// The pool's name: worker threads are `homebound-<name>-<n>`. Not empty.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Each worker's stack size in bytes (at least [`MIN_STACK_SIZE`]).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs on each worker thread when it starts, with the thread's name.
+    pub fn on_thread_start(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.on_start = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs on each worker thread just before it exits, with the thread's name; exactly once
+    /// per started thread, also when it retires or the pool shuts down.
+    pub fn on_thread_exit(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.on_exit = Some(Arc::new(hook));
+        self
+    }
+
+    /// Sees every task panic (on the worker, before the panic reaches the task's handle),
+    /// also for detached tasks. Without it a panic is still counted and delivered to the handle.
+    pub fn panic_handler(mut self, handler: impl Fn(&Panicked) + Send + Sync + 'static) -> Self {
+        self.panic_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Fault injection for tests: after `n` worker threads have started, every further spawn
+    /// fails as if the OS had refused it.
+    #[doc(hidden)]
+    pub fn fail_spawns_after(mut self, n: u64) -> Self {
+        self.fail_spawns_after = Some(n);
+        self
+    }
+
+    /// Checks the configuration and starts the first `workers` threads.
+    ///
+    /// # Errors
+    ///
+    /// A configuration error (0 workers, `max_workers < workers`, more than [`MAX_WORKERS`],
+    /// a queue capacity above [`MAX_QUEUE_CAPACITY`], a stack below [`MIN_STACK_SIZE`], an
+    /// empty name), or the spawn error if a first worker could not be started; the workers
+    /// that had started are then shut down and joined before `build` returns.
+    pub fn build(self) -> Result<Pool, PoolBuildError> {
+        let workers = self.workers.unwrap_or_else(num_cpus::get);
+        if workers == 0 {
+            return Err(PoolBuildError::config("workers must be at least 1"));
+        }
+        if workers > MAX_WORKERS {
+            return Err(PoolBuildError::config(format!(
+                "workers is {workers}, more than the limit of {MAX_WORKERS}"
+            )));
+        }
+        let max = self.max_workers.unwrap_or(workers);
+        if max < workers {
+            return Err(PoolBuildError::config(format!(
+                "max_workers ({max}) is less than workers ({workers})"
+            )));
+        }
+        if max > MAX_WORKERS {
+            return Err(PoolBuildError::config(format!(
+                "max_workers is {max}, more than the limit of {MAX_WORKERS}"
+            )));
+        }
+        if let Capacity::Bounded(c) = self.capacity
+            && c > MAX_QUEUE_CAPACITY
+        {
+            return Err(PoolBuildError::config(format!(
+                "queue_capacity is {c}, more than the limit of {MAX_QUEUE_CAPACITY}; use unbounded() for no limit"
+            )));
+        }
+        if let Some(bytes) = self.stack_size
+            && bytes < MIN_STACK_SIZE
+        {
+            return Err(PoolBuildError::config(format!(
+                "stack_size is {bytes} bytes, less than the minimum of {MIN_STACK_SIZE}"
+            )));
+        }
+        if self.name.is_empty() {
+            return Err(PoolBuildError::config("the pool's name is empty"));
+        }
+        Pool::start(self, workers, max)
+    }
+}
+
+impl fmt::Debug for PoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("workers", &self.workers)
+            .field("max_workers", &self.max_workers)
+            .field("keep_alive", &self.keep_alive)
+            .field("capacity", &self.capacity)
+            .field("name", &self.name)
+            .field("stack_size", &self.stack_size)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,103 @@
+//! [`TaskHandle`]: the submitter's end of one task.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::error::{JoinTimeoutError, TaskError};
+use super::task::Slot;
+
+/// The result of one submitted task, to be joined.
+///
+/// * [`join`](TaskHandle::join) waits for the value, or the task's panic
+///   ([`TaskError::Panicked`]), or [`TaskError::Cancelled`] for a task that never started.
+/// * [`cancel`](TaskHandle::cancel) stops a queued task from starting, or cancels the
+///   [`Context`](crate::Context) of a running one (it sees that at its next check).
+/// * Dropping the handle *detaches* the task: it still runs, and a panic is still counted in the
+///   pool's metrics and passed to the pool's panic handler. It never aborts the process.
+///
+/// Happens-before: everything the task did is visible to the thread that joins it.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::Pool;
+///
+/// let pool = Pool::builder().workers(2).build().unwrap();
+/// let handles: Vec<_> = (0..4u64).map(|i| pool.submit(move |_| i * i).unwrap()).collect();
+/// let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+/// assert_eq!(squares, [0, 1, 4, 9]);
+/// pool.shutdown();
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+#[must_use = "dropping a TaskHandle detaches the task; join it to get its value or its panic"]
+pub struct TaskHandle<T> {
+    slot: Arc<dyn Slot<T>>,
+}
+
+impl<T> TaskHandle<T> {
+    pub(crate) fn new(slot: Arc<dyn Slot<T>>) -> Self {
+        TaskHandle { slot }
+    }
+
+    /// Waits for the task and returns its value.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Panicked`] if the task panicked, [`TaskError::Cancelled`] if it was
+    /// cancelled before it started (or returned by `shutdown_now` and then dropped).
+    pub fn join(self) -> Result<T, TaskError> {
+        self.slot
+            .wait(None)
+            .expect("an untimed wait returns only once the task has finished")
+    }
+
+    /// Waits up to `timeout` for the task. A timeout too large for `Instant` waits without a
+    /// limit.
+    ///
+    /// # Errors
+    ///
+    /// [`JoinTimeoutError::TimedOut`] with this handle if the task is still going, or
+    /// [`JoinTimeoutError::Task`] as for [`join`](TaskHandle::join).
+    pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinTimeoutError<T>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.join_deadline(deadline),
+            None => self.join().map_err(JoinTimeoutError::Task),
+        }
+    }
+
+    /// Waits until `deadline` for the task.
+    ///
+    /// # Errors
+    ///
+    /// As for [`join_timeout`](TaskHandle::join_timeout).
+    pub fn join_deadline(self, deadline: Instant) -> Result<T, JoinTimeoutError<T>> {
+        match self.slot.wait(Some(deadline)) {
+            Some(result) => result.map_err(JoinTimeoutError::Task),
+            None => Err(JoinTimeoutError::TimedOut(self)),
+        }
+    }
+
+    /// Whether the task has finished: it returned, panicked, or was cancelled before it
+    /// started. `join` will not block once this is true.
+    pub fn is_finished(&self) -> bool {
+        self.slot.is_finished()
+    }
+
+    /// Cancels the task. A task that has not started will never start: its closure is dropped
+    /// (on this thread) and `join` returns [`TaskError::Cancelled`]. A running task has its
+    /// context cancelled and ends when it notices; `join` then returns whatever it returned.
+    ///
+    /// Returns whether this call stopped the task from starting.
+    pub fn cancel(&self) -> bool {
+        self.slot.cancel()
+    }
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

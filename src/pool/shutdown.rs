@@ -1,0 +1,255 @@
+//! Java's shutdown contract: `shutdown`, `shutdown_timeout`, `shutdown_now`, and their report.
+
+use std::fmt;
+use std::mem;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::metrics::bump;
+use super::pending::PendingTask;
+use super::worker::{WorkerEntry, join_all, on_worker_of};
+use super::{Pool, PoolMetrics};
+
+/// A worker still running when [`Pool::shutdown_timeout`] gave up waiting.
+///
+/// Its thread handle stays with the pool: a later `shutdown()` or dropping the pool joins it,
+/// and until it ends the leak check lists it. Nothing is silently detached.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::Pool;
+///
+/// let pool = Pool::builder().name("thumbs").workers(1).build().unwrap();
+/// let (started_tx, started) = crossbeam_channel::bounded(1);
+/// let task = pool
+///     .submit_named("thumbnail 7", move |ctx| {
+///         started_tx.send(()).unwrap();
+///         ctx.wait(); // until shutdown_now cancels it
+///     })
+///     .unwrap();
+/// started.recv().unwrap();
+/// let report = pool.shutdown_timeout(Duration::from_millis(10));
+/// let straggler = &report.stragglers()[0];
+/// assert!(straggler.thread.starts_with("homebound-thumbs-"));
+/// assert_eq!(straggler.task.as_deref(), Some("thumbnail 7"));
+/// assert!(straggler.to_string().contains("running task 'thumbnail 7'"));
+/// pool.shutdown_now(); // cancels its context; the worker is joined
+/// task.join().unwrap();
+/// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolStraggler {
+    /// The worker thread's name.
+    pub thread: String,
+    /// The name of the task it runs, if it was submitted with `submit_named`.
+    pub task: Option<String>,
+    /// How long its current task has been running (`None`: it was between tasks).
+    pub running_for: Option<Duration>,
+}
+
+impl fmt::Display for PoolStraggler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.thread)?;
+        if let Some(task) = &self.task {
+            write!(f, " running task '{task}'")?;
+        }
+        if let Some(d) = self.running_for {
+            write!(f, " for {d:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a shutdown achieved.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::Pool;
+///
+/// let pool = Pool::builder().workers(1).build().unwrap();
+/// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+/// let slow = pool.submit_named("slow", move |_| { let _ = rx.recv(); }).unwrap();
+/// let report = pool.shutdown_timeout(Duration::from_millis(20));
+/// assert!(!report.is_complete());
+/// assert_eq!(report.stragglers()[0].task.as_deref(), Some("slow"));
+/// drop(tx); // let it finish
+/// slow.join().unwrap();
+/// assert!(pool.shutdown().is_complete()); // joins the straggler
+/// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug)]
+pub struct PoolShutdownReport {
+    joined: usize,
+    stragglers: Vec<PoolStraggler>,
+    from_own_worker: bool,
+    elapsed: Duration,
+    metrics: PoolMetrics,
+}
+
+impl PoolShutdownReport {
+    /// Whether every worker has exited and been joined.
+    pub fn is_complete(&self) -> bool {
+        self.stragglers.is_empty() && !self.from_own_worker
+    }
+
+    /// Workers joined by this call.
+    pub fn joined(&self) -> usize {
+        self.joined
+    }
+
+    /// Workers still running when a `shutdown_timeout` gave up.
+    pub fn stragglers(&self) -> &[PoolStraggler] {
+        &self.stragglers
+    }
+
+    /// Whether the call came from one of the pool's own tasks, so it closed the pool without
+    /// waiting for (or joining) any worker.
+    pub fn from_own_worker(&self) -> bool {
+        self.from_own_worker
+    }
+
+    /// How long the call took.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// The pool's metrics when the call returned.
+    pub fn metrics(&self) -> &PoolMetrics {
+        &self.metrics
+    }
+}
+
+impl fmt::Display for PoolShutdownReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pool shutdown in {:?}: {} worker(s) joined",
+            self.elapsed, self.joined
+        )?;
+        if self.from_own_worker {
+            f.write_str(", called from the pool's own task (nothing joined)")?;
+        }
+        for s in &self.stragglers {
+            write!(f, "\n  straggler: {s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Pool {
+    /// Graceful shutdown: stop accepting (blocked submitters get their task back as `Closed`),
+    /// run everything already queued, then join every worker. Idempotent; prompt on an idle
+    /// pool. Called from one of the pool's own tasks it closes the pool and returns at once
+    /// (see [`PoolShutdownReport::from_own_worker`]).
+    pub fn shutdown(&self) -> PoolShutdownReport {
+        self.shutdown_until(None)
+    }
+
+    /// Like [`shutdown`](Pool::shutdown), but stops waiting after `timeout` and reports the
+    /// workers still running as stragglers. Their handles stay with the pool: a later
+    /// `shutdown` or the pool's drop joins them.
+    pub fn shutdown_timeout(&self, timeout: Duration) -> PoolShutdownReport {
+        self.shutdown_until(Some(Instant::now().checked_add(timeout)))
+    }
+
+    /// Immediate shutdown: stop accepting, cancel the root context (every running task's
+    /// context is cancelled; tasks see it at their next check), hand back every queued task
+    /// that had not started, then join the workers (which finish their current task first).
+    ///
+    /// The tasks come back roughly in queue order. Each may be run or dropped; dropping one
+    /// resolves its handle as `Cancelled`. Tasks cancelled through their handle are not
+    /// returned (they are counted in `cancelled_before_start`).
+    pub fn shutdown_now(&self) -> Vec<PendingTask> {
+        self.shared.root.cancel();
+        self.close();
+        let mut taken = Vec::new();
+        while let Ok(task) = self.shared.rx.try_recv() {
+            taken.push(task);
+        }
+        if !on_worker_of(self.shared.id) {
+            self.join_workers();
+        }
+        // Tasks workers took after the cancel were ahead of the ones drained here.
+        let mut all = mem::take(&mut *self.shared.returned.lock());
+        all.append(&mut taken);
+        let w = &self.shared.counters.work;
+        let handler = &self.shared.cfg.panic_handler;
+        let mut pending = Vec::with_capacity(all.len());
+        let mut cancelled = Vec::new();
+        for task in all {
+            bump(&w.dequeued);
+            if task.is_cancelled() {
+                bump(&w.cancelled_before_start);
+                cancelled.push(task);
+            } else {
+                bump(&w.returned);
+                pending.push(PendingTask::new(task, handler.clone()));
+            }
+        }
+        drop(cancelled);
+        pending
+    }
+
+    /// Stops accepting: wakes blocked submitters, then drops the queue's sender once no
+    /// hand-off is in flight, so workers drain and leave.
+    fn close(&self) {
+        self.shared.closed.cancel();
+        let sender = self.tx.write().take();
+        drop(sender);
+        self.shared.threads.lock().closing = true;
+    }
+
+    /// Joins every worker (blocking); returns how many this call joined.
+    fn join_workers(&self) -> usize {
+        let entries = mem::take(&mut self.shared.threads.lock().workers);
+        let joined = join_all(entries);
+        // A concurrent shutdown may hold handles this call did not get: wait for those
+        // workers' closures to end too.
+        self.shared.exits.wait();
+        joined
+    }
+
+    /// `deadline`: `None` waits without limit; `Some(None)` is a timeout too large for
+    /// `Instant`, also without limit.
+    fn shutdown_until(&self, deadline: Option<Option<Instant>>) -> PoolShutdownReport {
+        let start = Instant::now();
+        self.close();
+        let mut joined = 0;
+        let mut stragglers = Vec::new();
+        let from_own_worker = on_worker_of(self.shared.id);
+        if !from_own_worker {
+            match deadline.flatten() {
+                None => joined = self.join_workers(),
+                Some(at) => {
+                    let all_ended = self.shared.exits.wait_deadline(at);
+                    let entries = mem::take(&mut self.shared.threads.lock().workers);
+                    let (ended, running): (Vec<WorkerEntry>, Vec<WorkerEntry>) = entries
+                        .into_iter()
+                        .partition(|w| all_ended || w.slot.exited.load(Ordering::Acquire));
+                    joined = join_all(ended);
+                    stragglers = running.iter().map(|w| self.straggler(w)).collect();
+                    self.shared.threads.lock().workers.extend(running);
+                }
+            }
+        }
+        PoolShutdownReport {
+            joined,
+            stragglers,
+            from_own_worker,
+            elapsed: start.elapsed(),
+            metrics: self.metrics(),
+        }
+    }
+
+    fn straggler(&self, w: &WorkerEntry) -> PoolStraggler {
+        PoolStraggler {
+            thread: w.handle.name().to_string(),
+            task: w.slot.task_name.lock().as_deref().map(str::to_string),
+            running_for: w.slot.running_for(self.shared.epoch),
+        }
+    }
+}

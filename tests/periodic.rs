@@ -1,0 +1,285 @@
+//! `every` / `Every`: no overlap, missed ticks skipped and counted, errors and panics survived or
+//! stopping per policy, prompt stop mid-wait, clear errors. No sleeps to settle: runs are
+//! counted through channels and the job itself cancels after a known number of runs.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::unbounded;
+use homebound::{
+    Context, Every, MissedTicks, OnJobError, PeriodicError, PeriodicStop, every, threads,
+};
+use proptest::prelude::*;
+
+const LEAK_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[test]
+fn a_zero_period_is_a_clear_error_and_the_job_never_runs() {
+    let ctx = Context::new();
+    let mut called = false;
+    let err = every(&ctx, Duration::ZERO, |_| {
+        called = true;
+        Ok::<(), String>(())
+    })
+    .unwrap_err();
+    assert!(matches!(err, PeriodicError::ZeroPeriod));
+    assert!(!called);
+    assert!(err.to_string().contains("greater than zero"));
+    assert!(matches!(
+        Every::new(Duration::ZERO),
+        Err(PeriodicError::ZeroPeriod)
+    ));
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn runs_until_cancelled_and_counts_every_run() {
+    let ctx = Context::new();
+    let (tx, rx) = unbounded();
+    let mut n = 0;
+    let report = every(&ctx, Duration::from_micros(200), |ctx| {
+        n += 1;
+        tx.send(n).unwrap();
+        if n == 5 {
+            ctx.cancel();
+        }
+        Ok::<(), String>(())
+    })
+    .unwrap();
+    assert_eq!(report.runs(), 5);
+    assert_eq!(report.stopped(), &PeriodicStop::Cancelled);
+    assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn an_already_cancelled_context_runs_nothing() {
+    let ctx = Context::new();
+    ctx.cancel();
+    let report = every(&ctx, Duration::from_millis(1), |_| -> Result<(), String> {
+        panic!("must not run")
+    })
+    .unwrap();
+    assert_eq!(report.runs(), 0);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn stops_promptly_when_cancelled_in_the_middle_of_a_wait() {
+    let root = Context::new();
+    let (ran_tx, ran) = unbounded();
+    let job = Every::new(Duration::from_secs(3600))
+        .unwrap()
+        .spawn(&root, "hourly", move |_| ran_tx.send(()))
+        .unwrap();
+    ran.recv().unwrap(); // the first run is immediate; now it waits an hour
+    let cancelled = Instant::now();
+    root.cancel();
+    let report = job.join().unwrap();
+    assert!(cancelled.elapsed() < Duration::from_secs(5));
+    assert_eq!(report.runs(), 1);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn stop_on_the_handle_stops_only_that_job() {
+    let root = Context::new();
+    let (ran_tx, ran) = unbounded();
+    let job = Every::new(Duration::from_millis(1))
+        .unwrap()
+        .spawn(&root, "one", move |_| ran_tx.send(()))
+        .unwrap();
+    ran.recv().unwrap();
+    job.stop();
+    let report = job.join().unwrap();
+    assert!(report.runs() >= 1);
+    assert!(!root.is_cancelled());
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_huge_period_runs_once_then_waits_for_cancel() {
+    let root = Context::new();
+    let (ran_tx, ran) = unbounded();
+    let job = Every::new(Duration::MAX)
+        .unwrap()
+        .spawn(&root, "never-again", move |_| ran_tx.send(()))
+        .unwrap();
+    ran.recv().unwrap();
+    job.stop();
+    assert_eq!(job.join().unwrap().runs(), 1);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_job_slower_than_its_period_skips_ticks_and_never_overlaps() {
+    let ctx = Context::new();
+    let running = AtomicBool::new(false);
+    let mut n = 0;
+    let period = Duration::from_millis(2);
+    let report = every(&ctx, period, |ctx| {
+        assert!(!running.swap(true, Ordering::SeqCst), "runs overlapped");
+        n += 1;
+        std::thread::sleep(Duration::from_millis(15)); // simulated slow work
+        if n == 3 {
+            ctx.cancel();
+        }
+        running.store(false, Ordering::SeqCst);
+        Ok::<(), String>(())
+    })
+    .unwrap();
+    assert_eq!(report.runs(), 3);
+    assert_eq!(report.overruns(), 3);
+    // Each run covers at least 15 ms of 2 ms ticks, so at least 7 ticks pass during it and are
+    // skipped (the count happens before the loop sees the cancel): 21 or more; allow slack.
+    assert!(report.skipped() >= 12, "{report}");
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn delay_policy_shifts_the_schedule_instead_of_skipping() {
+    let ctx = Context::new();
+    let mut n = 0;
+    let report = Every::new(Duration::from_millis(2))
+        .unwrap()
+        .missed_ticks(MissedTicks::Delay)
+        .run(&ctx, |ctx| {
+            n += 1;
+            std::thread::sleep(Duration::from_millis(10));
+            if n == 3 {
+                ctx.cancel();
+            }
+            Ok::<(), String>(())
+        });
+    assert_eq!(report.runs(), 3);
+    assert_eq!(report.skipped(), 0);
+    assert_eq!(report.overruns(), 3);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn errors_are_counted_and_the_job_continues_by_default() {
+    let ctx = Context::new();
+    let mut n = 0;
+    let report = every(&ctx, Duration::from_micros(100), |ctx| {
+        n += 1;
+        if n == 6 {
+            ctx.cancel();
+        }
+        if n % 2 == 0 {
+            Err(format!("run {n} failed"))
+        } else {
+            Ok(())
+        }
+    })
+    .unwrap();
+    assert_eq!((report.runs(), report.errors()), (6, 3));
+    assert_eq!(report.last_error(), Some("run 6 failed"));
+    assert_eq!(report.stopped(), &PeriodicStop::Cancelled);
+    assert!(report.into_result().is_ok());
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn stop_policy_ends_the_job_at_the_first_error() {
+    let ctx = Context::new();
+    let report = Every::new(Duration::from_micros(100))
+        .unwrap()
+        .on_error(OnJobError::Stop)
+        .run(&ctx, |_| Err("disk full"));
+    assert_eq!((report.runs(), report.errors()), (1, 1));
+    assert_eq!(report.stopped(), &PeriodicStop::Error("disk full".into()));
+    let err = report.into_result().unwrap_err();
+    assert_eq!(err.to_string(), "periodic job failed: disk full");
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn panics_are_caught_counted_and_survived_by_default() {
+    let ctx = Context::new();
+    let mut n = 0;
+    let report = every(&ctx, Duration::from_micros(100), |ctx| {
+        n += 1;
+        if n == 5 {
+            ctx.cancel();
+        }
+        if n == 1 || n == 3 {
+            panic!("bad record {n}");
+        }
+        Ok::<(), String>(())
+    })
+    .unwrap();
+    assert_eq!((report.runs(), report.panics()), (5, 2));
+    assert_eq!(report.last_panic(), Some("bad record 3"));
+    assert_eq!(report.stopped(), &PeriodicStop::Cancelled);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn panic_stop_policy_ends_the_job_and_reports_the_message() {
+    let ctx = Context::new();
+    let report = Every::new(Duration::from_micros(100))
+        .unwrap()
+        .on_panic(OnJobError::Stop)
+        .run(&ctx, |_| -> Result<(), String> { panic!("corrupt index") });
+    assert_eq!(report.runs(), 1);
+    assert_eq!(
+        report.stopped(),
+        &PeriodicStop::Panicked("corrupt index".into())
+    );
+    assert!(matches!(
+        report.into_result(),
+        Err(PeriodicError::JobPanicked(msg)) if msg == "corrupt index"
+    ));
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_spawned_job_in_a_panicking_loop_keeps_running_on_its_thread() {
+    let root = Context::new();
+    let (ran_tx, ran) = unbounded();
+    let job = Every::new(Duration::from_micros(100))
+        .unwrap()
+        .spawn(&root, "flaky", move |_| -> Result<(), String> {
+            ran_tx.send(()).unwrap();
+            panic!("every run panics")
+        })
+        .unwrap();
+    for _ in 0..3 {
+        ran.recv().unwrap();
+    }
+    root.cancel();
+    let report = job.join().unwrap();
+    assert!(report.runs() >= 3);
+    assert_eq!(report.panics(), report.runs());
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the pattern of outcomes, every run is counted exactly once in the right bucket.
+    #[test]
+    fn every_run_is_counted_in_exactly_one_bucket(outcomes in prop::collection::vec(0u8..3, 1..12)) {
+        let ctx = Context::new();
+        let mut i = 0;
+        let report = every(&ctx, Duration::from_micros(50), |ctx| {
+            let outcome = outcomes[i];
+            i += 1;
+            if i == outcomes.len() {
+                ctx.cancel();
+            }
+            match outcome {
+                0 => Ok(()),
+                1 => Err("failed"),
+                _ => panic!("panicked"),
+            }
+        })
+        .unwrap();
+        let count = |k| outcomes.iter().filter(|&&o| o == k).count() as u64;
+        prop_assert_eq!(report.runs(), outcomes.len() as u64);
+        prop_assert_eq!(report.errors(), count(1));
+        prop_assert_eq!(report.panics(), count(2));
+        threads::assert_none_alive(LEAK_TIMEOUT);
+    }
+}

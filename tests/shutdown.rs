@@ -1,0 +1,740 @@
+//! `Shutdown`: services, triggers, failures, grace period, drains, stragglers, and real signals
+//! sent to a child process (this test binary re-run in a "child mode").
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, bounded, unbounded};
+use homebound::{
+    Cause, Context, OnFailure, ServiceOutcome, Shutdown, ShutdownCause, every, threads,
+};
+use parking_lot::Mutex;
+
+const LEAK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The shutdown cause a service's context was cancelled with.
+fn shutdown_cause(ctx: &Context) -> Option<ShutdownCause> {
+    match ctx.cause()? {
+        Cause::Reason(reason) => reason.downcast_ref::<ShutdownCause>().cloned(),
+        _ => None,
+    }
+}
+
+#[test]
+fn trigger_cancels_every_service_with_the_cause_and_reports_clean() {
+    let (seen_tx, seen) = unbounded();
+    let mut shutdown = Shutdown::new().grace(Duration::from_secs(30));
+    for name in ["a", "b", "c"] {
+        let seen_tx = seen_tx.clone();
+        shutdown
+            .service(name, move |ctx| {
+                ctx.wait();
+                seen_tx.send(shutdown_cause(&ctx)).unwrap();
+                Ok::<(), String>(())
+            })
+            .unwrap();
+    }
+    drop(seen_tx);
+    let root = shutdown.context().clone();
+    shutdown.trigger().fire();
+    let report = shutdown.wait();
+
+    assert_eq!(report.cause(), &ShutdownCause::Triggered);
+    assert_eq!(report.forced(), None);
+    assert_eq!(report.exit_code(), 0);
+    assert!(report.is_clean());
+    assert_eq!(report.stragglers().count(), 0);
+    let names: Vec<_> = report.services().iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    assert!(
+        report
+            .services()
+            .iter()
+            .all(|s| s.outcome() == &ServiceOutcome::Ok)
+    );
+    let causes: Vec<_> = seen.iter().collect();
+    assert_eq!(causes, vec![Some(ShutdownCause::Triggered); 3]);
+    assert!(root.is_cancelled());
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_failing_service_stops_all_by_default() {
+    let (seen_tx, seen) = bounded(1);
+    let mut shutdown = Shutdown::new();
+    shutdown
+        .service("steady", move |ctx| {
+            ctx.wait();
+            seen_tx.send(shutdown_cause(&ctx)).unwrap();
+            Ok::<(), String>(())
+        })
+        .unwrap()
+        .service("db", |_ctx| Err("connection refused"))
+        .unwrap();
+    let report = shutdown.wait();
+
+    assert_eq!(report.cause(), &ShutdownCause::ServiceFailed("db".into()));
+    assert_eq!(
+        seen.recv().unwrap(),
+        Some(ShutdownCause::ServiceFailed("db".into()))
+    );
+    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(
+        report.services()[1].outcome(),
+        &ServiceOutcome::Error("connection refused".into())
+    );
+    assert_eq!(report.exit_code(), 1);
+    assert!(
+        report
+            .to_string()
+            .contains("service db: error: connection refused")
+    );
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_panicking_service_is_reported_with_its_message_and_stops_all() {
+    let mut shutdown = Shutdown::new();
+    shutdown
+        .service("steady", |ctx| {
+            ctx.wait();
+            Ok::<(), String>(())
+        })
+        .unwrap()
+        .service("crashy", |_ctx| -> Result<(), String> {
+            panic!("index out of bounds in crashy")
+        })
+        .unwrap();
+    let report = shutdown.wait();
+
+    assert_eq!(
+        report.cause(),
+        &ShutdownCause::ServiceFailed("crashy".into())
+    );
+    assert_eq!(
+        report.services()[1].outcome(),
+        &ServiceOutcome::Panicked("index out of bounds in crashy".into())
+    );
+    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(report.exit_code(), 1);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn continue_policy_keeps_the_others_running_after_a_failure() {
+    // Both services end on their own. Under StopAll the failure would be the cause, whatever
+    // the order of their ends; under Continue only "every service ended" is.
+    let mut shutdown = Shutdown::new();
+    shutdown
+        .service_with("optional", OnFailure::Continue, |_ctx| Err("no GPU"))
+        .unwrap()
+        .service_with(
+            "also-optional",
+            OnFailure::Continue,
+            |_ctx| -> Result<(), String> { panic!("no disk") },
+        )
+        .unwrap()
+        .service("main", |_ctx| Ok::<(), String>(()))
+        .unwrap();
+    let report = shutdown.wait();
+    assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
+    assert_eq!(
+        report.services()[0].outcome(),
+        &ServiceOutcome::Error("no GPU".into())
+    );
+    assert_eq!(
+        report.services()[1].outcome(),
+        &ServiceOutcome::Panicked("no disk".into())
+    );
+    assert_eq!(
+        report.exit_code(),
+        1,
+        "a failed service is not a clean exit"
+    );
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn services_that_all_end_on_their_own_end_the_wait() {
+    let mut shutdown = Shutdown::new();
+    for name in ["one", "two"] {
+        shutdown.service(name, |_ctx| Ok::<(), String>(())).unwrap();
+    }
+    let report = shutdown.wait();
+    assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
+    assert_eq!(report.exit_code(), 0);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn no_services_runs_the_drains_in_reverse_order_and_returns() {
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut shutdown = Shutdown::new().grace(Duration::from_secs(30));
+    for name in ["pool", "pipeline", "log"] {
+        let order = Arc::clone(&order);
+        shutdown.drain(name, move |remaining: Duration| {
+            assert!(remaining <= Duration::from_secs(30));
+            order.lock().push(name);
+            Ok::<(), String>(())
+        });
+    }
+    // Nothing can ever start a shutdown (no service, no signal, no trigger): it runs at once.
+    let report = shutdown.wait();
+    assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
+    assert_eq!(*order.lock(), ["log", "pipeline", "pool"]);
+    assert!(
+        report
+            .drains()
+            .iter()
+            .all(|d| d.outcome() == &ServiceOutcome::Ok)
+    );
+    assert_eq!(report.exit_code(), 0);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn no_services_but_a_live_trigger_waits_for_it() {
+    let shutdown = Shutdown::new();
+    let trigger = shutdown.trigger();
+    let (started_tx, started) = bounded(0);
+    let waiter = threads::spawn("test-waiter", move || {
+        started_tx.send(()).unwrap();
+        shutdown.wait()
+    })
+    .unwrap();
+    started.recv().unwrap();
+    trigger.fire();
+    let report = waiter.join().unwrap();
+    assert_eq!(report.cause(), &ShutdownCause::Triggered);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn drain_errors_and_panics_are_reported_and_the_next_drain_still_runs() {
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let mut shutdown = Shutdown::new();
+    let r = Arc::clone(&ran);
+    shutdown.drain("first", move |_: Duration| {
+        r.lock().push("first");
+        Ok::<(), String>(())
+    });
+    shutdown.drain("panics", |_: Duration| -> Result<(), String> {
+        panic!("drain blew up")
+    });
+    shutdown.drain("fails", |_: Duration| Err("flush failed"));
+    let report = shutdown.wait();
+    let outcomes: Vec<_> = report
+        .drains()
+        .iter()
+        .map(|d| d.outcome().clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ServiceOutcome::Ok,
+            ServiceOutcome::Panicked("drain blew up".into()),
+            ServiceOutcome::Error("flush failed".into())
+        ]
+    );
+    assert_eq!(*ran.lock(), ["first"]);
+    assert_eq!(report.exit_code(), 1);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+/// A service that ignores cancellation until `release` is dropped or sent to.
+fn stubborn(release: Receiver<()>) -> impl FnOnce(Context) -> Result<(), String> + Send {
+    move |_ctx| {
+        let _ = release.recv();
+        Ok(())
+    }
+}
+
+#[test]
+fn a_service_that_ignores_cancellation_is_a_named_straggler_and_can_be_joined_later() {
+    let (release_tx, release) = bounded::<()>(0);
+    let mut shutdown = Shutdown::new().grace(Duration::from_millis(50));
+    shutdown.service("stubborn", stubborn(release)).unwrap();
+    shutdown.drain("never-started", |_: Duration| Ok::<(), String>(()));
+    shutdown.trigger().fire();
+    let mut report = shutdown.wait();
+
+    let stragglers: Vec<_> = report.stragglers().map(|s| s.name().to_owned()).collect();
+    assert_eq!(stragglers, ["stubborn"]);
+    assert_eq!(
+        report.services()[0].outcome(),
+        &ServiceOutcome::StillRunning
+    );
+    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
+    assert_eq!(report.exit_code(), 1);
+    let text = report.to_string();
+    assert!(
+        text.contains("service stubborn: still running after the grace period"),
+        "{text}"
+    );
+    // Its thread really is alive, and the leak check says so.
+    let leaked = threads::wait_none_alive(Duration::from_millis(10)).unwrap_err();
+    assert!(leaked.threads()[0].name().contains("service-stubborn"));
+
+    drop(release_tx);
+    assert!(report.join_stragglers(LEAK_TIMEOUT));
+    let late = &report.services()[0];
+    assert_eq!(late.outcome(), &ServiceOutcome::Ok);
+    assert!(late.overran());
+    assert_eq!(
+        report.exit_code(),
+        1,
+        "overrunning the grace period is not clean"
+    );
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn zero_grace_does_not_wait_at_all() {
+    let (release_tx, release) = bounded::<()>(0);
+    let mut shutdown = Shutdown::new().grace(Duration::ZERO);
+    shutdown.service("slow", stubborn(release)).unwrap();
+    shutdown.drain("skipped", |_: Duration| Ok::<(), String>(()));
+    shutdown.trigger().fire();
+    let started = Instant::now();
+    let mut report = shutdown.wait();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        report.services()[0].outcome(),
+        &ServiceOutcome::StillRunning
+    );
+    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
+    assert_eq!(report.exit_code(), 1);
+    drop(release_tx);
+    assert!(report.join_stragglers(LEAK_TIMEOUT));
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_drain_that_overruns_the_grace_period_is_a_straggler_and_later_drains_do_not_start() {
+    let (release_tx, release) = bounded::<()>(0);
+    let (entered_tx, entered) = bounded::<()>(1);
+    // Long enough for the drain thread to start "stuck" even on a loaded machine.
+    let mut shutdown = Shutdown::new().grace(Duration::from_secs(2));
+    shutdown.drain("registered-first", |_: Duration| Ok::<(), String>(()));
+    shutdown.drain("stuck", move |_: Duration| {
+        entered_tx.send(()).unwrap();
+        let _ = release.recv();
+        Ok::<(), String>(())
+    });
+    let mut report = shutdown.wait();
+    entered.recv().unwrap();
+    assert_eq!(report.drains()[1].outcome(), &ServiceOutcome::StillRunning);
+    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
+    assert_eq!(report.stragglers().count(), 1);
+
+    drop(release_tx);
+    assert!(report.join_stragglers(LEAK_TIMEOUT));
+    assert_eq!(report.drains()[1].outcome(), &ServiceOutcome::Ok);
+    assert!(report.drains()[1].overran());
+    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn on_signals_twice_is_harmless_and_its_thread_is_joined() {
+    let mut shutdown = Shutdown::new();
+    shutdown.on_signals().unwrap().on_signals().unwrap();
+    let listeners = threads::live()
+        .into_iter()
+        .filter(|t| t.owner() == "signals")
+        .count();
+    assert_eq!(listeners, 1);
+    shutdown.trigger().fire();
+    let report = shutdown.wait();
+    assert_eq!(report.cause(), &ShutdownCause::Triggered);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn dropping_without_wait_cancels_and_joins_every_service() {
+    let (seen_tx, seen) = bounded(1);
+    let mut shutdown = Shutdown::new();
+    shutdown
+        .service("loop", move |ctx| {
+            ctx.wait();
+            seen_tx.send(()).unwrap();
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    drop(shutdown);
+    seen.try_recv()
+        .expect("the service saw the cancel before drop returned");
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_periodic_job_runs_as_a_service() {
+    let (runs_tx, runs) = unbounded();
+    let mut shutdown = Shutdown::new();
+    shutdown
+        .service("cleaner", move |ctx| {
+            let report = every(&ctx, Duration::from_millis(1), |_| runs_tx.send(()))?;
+            report.into_result().map(drop)
+        })
+        .unwrap();
+    let trigger = shutdown.trigger();
+    let waiter = threads::spawn("test-waiter", move || shutdown.wait()).unwrap();
+    for _ in 0..3 {
+        runs.recv().unwrap();
+    }
+    trigger.fire();
+    let report = waiter.join().unwrap();
+    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(report.exit_code(), 0);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real signals, in a child process: this test binary re-run with HOMEBOUND_SHUTDOWN_CHILD set.
+
+const CHILD_ENV: &str = "HOMEBOUND_SHUTDOWN_CHILD";
+
+/// The child side. Ignored in normal runs; the parent runs it with `--ignored --exact`.
+#[test]
+#[ignore = "entry point for the signal tests' child process"]
+fn child_process_entry() {
+    let Ok(mode) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let say = |line: &str| println!("CHILD {line}");
+    let mut shutdown = Shutdown::new().grace(match mode.as_str() {
+        "stubborn" => Duration::from_millis(300),
+        "force" | "force-drain" => Duration::from_secs(60),
+        _ => Duration::from_secs(10),
+    });
+    shutdown.on_signals().unwrap();
+    // Keeps "stubborn" services blocked for the whole life of the process.
+    let (_hold, blocked) = bounded::<()>(0);
+    match mode.as_str() {
+        "clean" | "after" => {
+            shutdown
+                .service("worker", |ctx| {
+                    ctx.wait();
+                    println!("CHILD worker stopping: {}", ctx.cause().unwrap());
+                    Ok::<(), String>(())
+                })
+                .unwrap();
+            shutdown.drain("flush", |_: Duration| Ok::<(), String>(()));
+        }
+        "stubborn" => {
+            shutdown.service("stubborn", stubborn(blocked)).unwrap();
+        }
+        "force" => {
+            shutdown
+                .service("stuck", move |ctx| {
+                    ctx.wait();
+                    println!("CHILD CANCELLED");
+                    let _ = blocked.recv();
+                    Ok::<(), String>(())
+                })
+                .unwrap();
+        }
+        "force-drain" => {
+            shutdown
+                .service("quick", |ctx| {
+                    ctx.wait();
+                    Ok::<(), String>(())
+                })
+                .unwrap();
+            shutdown.drain("stuck-flush", move |_: Duration| {
+                println!("CHILD DRAINING");
+                let _ = blocked.recv();
+                Ok::<(), String>(())
+            });
+        }
+        "early" => {
+            // A signal before wait() is remembered: wait() begins the shutdown at once.
+            signal_hook::low_level::raise(signal_hook::consts::SIGTERM).unwrap();
+            shutdown
+                .service("late-starter", |ctx| {
+                    ctx.wait();
+                    Ok::<(), String>(())
+                })
+                .unwrap();
+        }
+        other => panic!("unknown child mode {other}"),
+    }
+    say("READY");
+    let report = shutdown.wait();
+    println!("{report}");
+    if mode == "after" {
+        // The default action is back: the next SIGTERM ends the process.
+        say("AFTER");
+        let (_tx, rx) = bounded::<()>(0);
+        let _ = rx.recv_timeout(Duration::from_secs(60));
+        say("STILL ALIVE");
+    }
+    std::process::exit(report.exit_code());
+}
+
+/// A running child and the lines it prints.
+struct ChildRun {
+    child: Child,
+    lines: Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    output: Vec<String>,
+}
+
+impl ChildRun {
+    fn start(mode: &str) -> ChildRun {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "child_process_entry",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, mode)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = unbounded();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ChildRun {
+            child,
+            lines,
+            reader: Some(reader),
+            output: Vec::new(),
+        }
+    }
+
+    /// Reads lines until one contains `needle` (killing the child after a generous timeout).
+    fn expect_line(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.lines.recv_deadline(deadline) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.output.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("child never printed {needle:?}; output: {:#?}", self.output);
+                }
+            }
+        }
+    }
+
+    fn signal(&self, signo: i32) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) with a valid pid and signal number has no memory-safety conditions.
+        let rc = unsafe { libc::kill(pid, signo) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits for the child to exit and returns its status and its whole output.
+    fn finish(mut self) -> (ExitStatus, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Ok(line) = self.lines.recv_deadline(deadline) {
+            self.output.push(line);
+        }
+        if Instant::now() >= deadline {
+            let _ = self.child.kill();
+        }
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        (status, self.output.join("\n"))
+    }
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_within_the_grace_period() {
+    let mut child = ChildRun::start("clean");
+    child.expect_line("CHILD READY");
+    let sent = Instant::now();
+    child.signal(libc::SIGTERM);
+    let (status, output) = child.finish();
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "exceeded the grace period"
+    );
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        output.contains("CHILD worker stopping: received SIGTERM"),
+        "{output}"
+    );
+    assert!(output.contains("shutdown: received SIGTERM"), "{output}");
+    assert!(output.contains("service worker: ok"), "{output}");
+    assert!(output.contains("drain flush: ok"), "{output}");
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn sigint_shuts_down_cleanly_too() {
+    let mut child = ChildRun::start("clean");
+    child.expect_line("CHILD READY");
+    child.signal(libc::SIGINT);
+    let (status, output) = child.finish();
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(output.contains("shutdown: received SIGINT"), "{output}");
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_straggler_is_named_and_the_process_still_exits() {
+    let mut child = ChildRun::start("stubborn");
+    child.expect_line("CHILD READY");
+    let sent = Instant::now();
+    child.signal(libc::SIGTERM);
+    let (status, output) = child.finish();
+    assert!(sent.elapsed() < Duration::from_secs(10));
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("service stubborn: still running after the grace period"),
+        "{output}"
+    );
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_second_signal_forces_the_exit_at_once() {
+    let mut child = ChildRun::start("force");
+    child.expect_line("CHILD READY");
+    let sent = Instant::now();
+    child.signal(libc::SIGTERM);
+    child.expect_line("CHILD CANCELLED");
+    child.signal(libc::SIGINT);
+    let (status, output) = child.finish();
+    // The grace period is 60 s: only the second signal can end it this soon.
+    assert!(sent.elapsed() < Duration::from_secs(30));
+    assert_eq!(status.code(), Some(128 + libc::SIGINT), "{output}");
+    assert!(output.contains("forced by a second SIGINT"), "{output}");
+    assert!(output.contains("service stuck: still running"), "{output}");
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_second_signal_during_a_stuck_drain_forces_the_exit() {
+    let mut child = ChildRun::start("force-drain");
+    child.expect_line("CHILD READY");
+    let sent = Instant::now();
+    child.signal(libc::SIGINT);
+    child.expect_line("CHILD DRAINING");
+    child.signal(libc::SIGTERM);
+    let (status, output) = child.finish();
+    assert!(sent.elapsed() < Duration::from_secs(30));
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{output}");
+    assert!(
+        output.contains("shutdown: received SIGINT; forced by a second SIGTERM"),
+        "{output}"
+    );
+    assert!(output.contains("service quick: ok"), "{output}");
+    assert!(
+        output.contains("drain stuck-flush: still running"),
+        "{output}"
+    );
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_signal_before_wait_is_not_lost() {
+    let child = ChildRun::start("early");
+    let (status, output) = child.finish();
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(output.contains("shutdown: received SIGTERM"), "{output}");
+    assert!(output.contains("service late-starter: ok"), "{output}");
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn after_the_shutdown_a_signal_has_its_default_action_again() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = ChildRun::start("after");
+    child.expect_line("CHILD READY");
+    child.signal(libc::SIGTERM);
+    child.expect_line("CHILD AFTER");
+    child.signal(libc::SIGTERM);
+    let (status, output) = child.finish();
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{output}");
+    assert!(!output.contains("STILL ALIVE"), "{output}");
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_registered_pool_is_drained_and_its_queue_runs() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let pool = Arc::new(homebound::Pool::builder().workers(2).build().unwrap());
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut shutdown = Shutdown::new().grace(Duration::from_secs(10));
+    let (p, r) = (pool.clone(), ran.clone());
+    shutdown
+        .service("producer", move |_ctx| {
+            for _ in 0..100 {
+                let r = r.clone();
+                p.execute(move |_| {
+                    r.fetch_add(1, Ordering::SeqCst);
+                })
+                .map_err(|e| e.to_string())?;
+            }
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    shutdown.drain("pool", pool.clone());
+    let report = shutdown.wait();
+    assert_eq!(
+        report.drains()[0].outcome(),
+        &homebound::ServiceOutcome::Ok,
+        "{report}"
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 100, "every accepted task ran");
+    assert!(
+        pool.execute(|_| ()).is_err(),
+        "the drained pool accepts nothing"
+    );
+    drop(pool);
+    homebound::threads::assert_none_alive(Duration::from_secs(10));
+}
+
+#[test]
+fn a_pool_whose_task_overruns_the_grace_is_reported_and_cancelled() {
+    let pool = homebound::Pool::builder().workers(1).build().unwrap();
+    let (started_tx, started) = crossbeam_channel::bounded(1);
+    let slow = pool
+        .submit_named("slow-upload", move |ctx| {
+            started_tx.send(()).unwrap();
+            ctx.sleep(Duration::from_secs(3600)) // cancel-aware: ends when drained by force
+        })
+        .unwrap();
+    let queued = pool.submit(|_| ()).unwrap();
+    started.recv().unwrap();
+    let mut shutdown = Shutdown::new().grace(Duration::from_millis(800));
+    shutdown.drain("pool", pool);
+    let report = shutdown.wait();
+    let homebound::ServiceOutcome::Error(message) = report.drains()[0].outcome() else {
+        panic!("expected an error: {report}")
+    };
+    assert!(message.contains("slow-upload"), "{message}");
+    assert!(message.contains("1 queued task(s) cancelled"), "{message}");
+    assert!(
+        slow.join().unwrap().is_err(),
+        "the running task saw the cancel"
+    );
+    assert!(matches!(
+        queued.join(),
+        Err(homebound::TaskError::Cancelled)
+    ));
+    homebound::threads::assert_none_alive(Duration::from_secs(10));
+}
