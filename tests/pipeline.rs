@@ -567,3 +567,53 @@ fn derives_send_sync() {
     send_sync::<homebound::Outcome<std::io::Error>>();
     no_leaks();
 }
+
+/// Many short runs that stop at a pseudo-random point, in every mode: the books must balance
+/// and every thread must be gone each time.
+#[test]
+fn stress_stop_at_random_points() {
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..40 {
+        let ordered = round % 2 == 0;
+        let (w1, w2) = (1 + (next() % 3) as usize, 1 + (next() % 3) as usize);
+        let stop_after = next() % 20_000;
+        let by_cancel = next() % 2 == 0;
+        let ctx = Context::new();
+        let mut p = Pipeline::from_iter(&ctx, 0..u64::MAX)
+            .map(w1, |x| x)
+            .filter(w2, |x| x % 5 != 0)
+            .try_map(w1, |x| if x % 7 == 0 { Err(x) } else { Ok(x) })
+            .on_error(ErrorPolicy::Skip);
+        if ordered {
+            p = p.ordered();
+        }
+        let mut iter = p.into_iter();
+        let mut consumed = 0u64;
+        for _ in iter.by_ref() {
+            consumed += 1;
+            if consumed > stop_after {
+                if by_cancel {
+                    ctx.cancel();
+                } else {
+                    break;
+                }
+            }
+        }
+        let report = match iter.finish() {
+            Ok(outcome) => outcome.into_report(),
+            Err(err) => {
+                assert!(err.is_cancelled(), "round {round}: {err:?}");
+                err.report().clone()
+            }
+        };
+        assert_books_balance(&report, consumed);
+        assert!(consumed > stop_after.min(1), "round {round}");
+        no_leaks();
+    }
+}
