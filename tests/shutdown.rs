@@ -738,3 +738,44 @@ fn a_pool_whose_task_overruns_the_grace_is_reported_and_cancelled() {
     ));
     homebound::threads::assert_none_alive(Duration::from_secs(10));
 }
+
+#[test]
+fn a_pipeline_service_drains_what_it_read_when_shutdown_stops_its_intake() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let (read, written) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut shutdown = Shutdown::new().grace(Duration::from_secs(10));
+    let trigger = shutdown.trigger();
+    let (r, w) = (read.clone(), written.clone());
+    shutdown
+        .service("pipeline", move |ctx| {
+            // The pipeline runs under its own context; the service's context only stops intake,
+            // so everything already read still flows through every stage.
+            let run = homebound::Context::new();
+            let source = (0u64..).inspect(move |_| {
+                r.fetch_add(1, Ordering::SeqCst);
+            });
+            homebound::Pipeline::from_iter(&run, source)
+                .map(2, |n| n * 2)
+                .batch(64, Duration::from_millis(5))
+                .stop_intake_on(&ctx)
+                .for_each(|batch| {
+                    if w.fetch_add(batch.len() as u64, Ordering::SeqCst) > 10_000 {
+                        trigger.fire();
+                    }
+                })
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+        .unwrap();
+    let report = shutdown.wait();
+    assert_eq!(report.exit_code(), 0, "{report}");
+    assert!(written.load(Ordering::SeqCst) > 10_000);
+    assert_eq!(
+        read.load(Ordering::SeqCst),
+        written.load(Ordering::SeqCst),
+        "every item read was written: the open batches were flushed"
+    );
+    homebound::threads::assert_none_alive(Duration::from_secs(10));
+}
