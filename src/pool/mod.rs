@@ -6,6 +6,7 @@ mod error;
 mod handle;
 mod metrics;
 mod pending;
+mod room;
 mod shutdown;
 mod task;
 mod worker;
@@ -144,12 +145,17 @@ impl Pool {
         let keep_alive = Instant::now()
             .checked_add(b.keep_alive)
             .map(|_| b.keep_alive);
+        let room = match rx.capacity() {
+            Some(capacity) if capacity > 0 => Some(room::Room::new(capacity)),
+            _ => None,
+        };
         let shared = Arc::new(Shared {
             id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
             name: b.name,
             rx,
             root: Context::new(),
             closed: Context::new(),
+            room,
             cfg: Config {
                 min: workers,
                 max,
@@ -451,6 +457,9 @@ impl Pool {
         // Blocked submitters count as "no worker idle": grow before waiting (this is also what
         // makes a rendezvous queue with spare capacity hand over promptly).
         self.grow_if_no_idle();
+        if let Some(room) = &self.shared.room {
+            return self.wait_for_room(room, tx, queued, deadline, ctx);
+        }
         let mut sel = Select::new();
         let send_op = sel.send(tx);
         let closed_op = sel.recv(self.shared.closed.done());
@@ -480,6 +489,56 @@ impl Pool {
             let ctx = ctx.expect("the third operation is the caller's context");
             let _ = op.recv(ctx.done());
             Err((queued, Refusal::Cancelled))
+        }
+    }
+
+    /// Waits for a room token (see `room.rs`), retrying the queue after each, until the task
+    /// is queued, the pool closes, `ctx` is cancelled or `deadline` passes.
+    fn wait_for_room(
+        &self,
+        room: &room::Room,
+        tx: &Sender<QueuedTask>,
+        mut queued: QueuedTask,
+        deadline: Option<Instant>,
+        ctx: Option<&Context>,
+    ) -> Result<(), (QueuedTask, Refusal)> {
+        let counters = &self.shared.counters;
+        let _waiting = room.wait();
+        loop {
+            // Retry after announcing ourselves: a worker that freed room before it could see
+            // us is caught here.
+            queued = match tx.try_send(queued) {
+                Ok(()) => {
+                    counters.saw_queue_len(tx.len());
+                    return Ok(());
+                }
+                Err(TrySendError::Disconnected(q)) => return Err((q, Refusal::Closed)),
+                Err(TrySendError::Full(q)) => q,
+            };
+            let mut sel = Select::new();
+            let token_op = sel.recv(room.tokens());
+            let closed_op = sel.recv(self.shared.closed.done());
+            if let Some(ctx) = ctx {
+                sel.recv(ctx.done());
+            }
+            let op = match deadline {
+                Some(at) => match sel.select_deadline(at) {
+                    Ok(op) => op,
+                    Err(_) => return Err((queued, Refusal::Timeout)),
+                },
+                None => sel.select(),
+            };
+            let index = op.index();
+            if index == token_op {
+                let _ = op.recv(room.tokens());
+            } else if index == closed_op {
+                let _ = op.recv(self.shared.closed.done());
+                return Err((queued, Refusal::Closed));
+            } else {
+                let ctx = ctx.expect("the third operation is the caller's context");
+                let _ = op.recv(ctx.done());
+                return Err((queued, Refusal::Cancelled));
+            }
         }
     }
 

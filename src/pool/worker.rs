@@ -66,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) root: Context,
     /// Cancelled when the pool stops accepting: wakes submitters blocked on a full queue.
     pub(crate) closed: Context,
+    /// Refill hysteresis for blocked submitters; `None` for rendezvous and unbounded queues.
+    pub(crate) room: Option<super::room::Room>,
     pub(crate) cfg: Config,
     pub(crate) counters: Counters,
     pub(crate) threads: Mutex<Threads>,
@@ -259,6 +261,9 @@ fn run_loop(shared: &Shared, slot: &WorkerSlot) -> Exit {
                 Err(exit) => return exit,
             },
         };
+        if let Some(room) = &shared.room {
+            room.task_taken(|| shared.rx.len());
+        }
         if shared.root.is_cancelled() {
             // shutdown_now hands it back to the caller instead.
             shared.returned.lock().push(task);
