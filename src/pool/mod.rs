@@ -460,35 +460,18 @@ impl Pool {
         if let Some(room) = &self.shared.room {
             return self.wait_for_room(room, tx, queued, deadline, ctx);
         }
+        // Rendezvous (or no room tracking): the send itself must meet a receiver.
         let mut sel = Select::new();
-        let send_op = sel.send(tx);
-        let closed_op = sel.recv(self.shared.closed.done());
-        if let Some(ctx) = ctx {
-            sel.recv(ctx.done());
-        }
-        let op = match deadline {
-            Some(at) => match sel.select_deadline(at) {
-                Ok(op) => op,
-                Err(_) => return Err((queued, Refusal::Timeout)),
-            },
-            None => sel.select(),
-        };
-        let index = op.index();
-        if index == send_op {
-            match op.send(tx, queued) {
+        sel.send(tx);
+        match self.select_first(sel, deadline, ctx) {
+            Ok(op) => match op.send(tx, queued) {
                 Ok(()) => {
                     counters.saw_queue_len(tx.len());
                     Ok(())
                 }
                 Err(e) => Err((e.into_inner(), Refusal::Closed)),
-            }
-        } else if index == closed_op {
-            let _ = op.recv(self.shared.closed.done());
-            Err((queued, Refusal::Closed))
-        } else {
-            let ctx = ctx.expect("the third operation is the caller's context");
-            let _ = op.recv(ctx.done());
-            Err((queued, Refusal::Cancelled))
+            },
+            Err(why) => Err((queued, why)),
         }
     }
 
@@ -516,28 +499,43 @@ impl Pool {
                 Err(TrySendError::Full(q)) => q,
             };
             let mut sel = Select::new();
-            let token_op = sel.recv(room.tokens());
-            let closed_op = sel.recv(self.shared.closed.done());
-            if let Some(ctx) = ctx {
-                sel.recv(ctx.done());
+            sel.recv(room.tokens());
+            match self.select_first(sel, deadline, ctx) {
+                Ok(op) => {
+                    let _ = op.recv(room.tokens());
+                }
+                Err(why) => return Err((queued, why)),
             }
-            let op = match deadline {
-                Some(at) => match sel.select_deadline(at) {
-                    Ok(op) => op,
-                    Err(_) => return Err((queued, Refusal::Timeout)),
-                },
-                None => sel.select(),
-            };
-            let index = op.index();
-            if index == token_op {
-                let _ = op.recv(room.tokens());
-            } else if index == closed_op {
+        }
+    }
+
+    /// Adds "the pool closed" and "`ctx` was cancelled" to `sel`, whose only operation so far
+    /// (index 0) is the one the submitter waits for, and waits until `deadline`. Returns that
+    /// operation, ready to complete, or why the submitter must give up.
+    fn select_first<'a>(
+        &'a self,
+        mut sel: Select<'a>,
+        deadline: Option<Instant>,
+        ctx: Option<&'a Context>,
+    ) -> Result<crossbeam_channel::SelectedOperation<'a>, Refusal> {
+        let closed_op = sel.recv(self.shared.closed.done());
+        if let Some(ctx) = ctx {
+            sel.recv(ctx.done());
+        }
+        let op = match deadline {
+            Some(at) => sel.select_deadline(at).map_err(|_| Refusal::Timeout)?,
+            None => sel.select(),
+        };
+        match op.index() {
+            0 => Ok(op),
+            i if i == closed_op => {
                 let _ = op.recv(self.shared.closed.done());
-                return Err((queued, Refusal::Closed));
-            } else {
+                Err(Refusal::Closed)
+            }
+            _ => {
                 let ctx = ctx.expect("the third operation is the caller's context");
                 let _ = op.recv(ctx.done());
-                return Err((queued, Refusal::Cancelled));
+                Err(Refusal::Cancelled)
             }
         }
     }
