@@ -8,21 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use crossbeam_channel::{Sender, bounded, unbounded};
 use homebound::{
     Context, JoinTimeoutError, Pool, PoolMetrics, SubmitError, TaskError, TaskHandle, threads,
 };
 
-const BOUND: Duration = Duration::from_secs(10);
-
-fn leak_check() {
-    threads::assert_none_alive(BOUND);
-}
-
-/// A gate tasks can wait on; dropping the sender opens it.
-fn gate() -> (Sender<()>, Receiver<()>) {
-    bounded(0)
-}
+mod common;
+use common::{BOUND, gate, leak_check, occupy};
 
 fn assert_quiescent(m: &PoolMetrics) {
     assert!(m.is_conserved(), "{m:?}");
@@ -190,15 +182,7 @@ fn try_submit_on_a_full_queue_hands_the_task_back() {
         .queue_capacity(2)
         .build()
         .unwrap();
-    let (open, gate) = gate();
-    let (started_tx, started) = bounded(1);
-    let blocker = pool
-        .submit(move |_| {
-            started_tx.send(()).unwrap();
-            let _ = gate.recv();
-        })
-        .unwrap();
-    started.recv().unwrap();
+    let (open, blocker) = occupy(&pool);
     let queued: Vec<_> = (0..2)
         .map(|i| pool.try_submit(move |_| i).unwrap())
         .collect();
@@ -231,15 +215,7 @@ fn blocked_submitters_are_woken_by_shutdown_with_their_tasks() {
             .build()
             .unwrap(),
     );
-    let (open, gate) = gate();
-    let (started_tx, started) = bounded(1);
-    let blocker = pool
-        .submit(move |_| {
-            started_tx.send(()).unwrap();
-            let _ = gate.recv();
-        })
-        .unwrap();
-    started.recv().unwrap();
+    let (open, blocker) = occupy(&pool);
     let filler = pool.submit(|_| "queued").unwrap();
     let submitters: Vec<_> = (0..3)
         .map(|i| {
@@ -397,15 +373,7 @@ fn cancel_before_start_never_runs_the_task_and_drops_it() {
         }
     }
     let pool = Pool::builder().workers(1).build().unwrap();
-    let (open, gate) = gate();
-    let (started_tx, started) = bounded(1);
-    let blocker = pool
-        .submit(move |_| {
-            started_tx.send(()).unwrap();
-            let _ = gate.recv();
-        })
-        .unwrap();
-    started.recv().unwrap();
+    let (open, blocker) = occupy(&pool);
     let drops = Arc::new(AtomicUsize::new(0));
     let ran = Arc::new(AtomicUsize::new(0));
     let victim = {
@@ -690,15 +658,7 @@ fn submit_ctx_and_submit_timeout_give_the_task_back() {
         .queue_capacity(0)
         .build()
         .unwrap();
-    let (open, gate) = gate();
-    let (started_tx, started) = bounded(1);
-    let blocker = pool
-        .submit(move |_| {
-            started_tx.send(()).unwrap();
-            let _ = gate.recv();
-        })
-        .unwrap();
-    started.recv().unwrap();
+    let (open, blocker) = occupy(&pool);
     // Rendezvous queue, the only worker busy: no room.
     let t0 = Instant::now();
     let err = pool

@@ -5,13 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded};
-use homebound::{Pool, threads};
+use homebound::Pool;
 
-const BOUND: Duration = Duration::from_secs(10);
-
-fn leak_check() {
-    threads::assert_none_alive(BOUND);
-}
+mod common;
+use common::{BOUND, leak_check, occupy};
 
 #[test]
 fn grows_to_max_when_tasks_wait_and_no_worker_is_idle() {
@@ -150,15 +147,7 @@ fn a_rendezvous_pool_with_spare_capacity_grows_for_blocked_submitters() {
             .build()
             .unwrap(),
     );
-    let (open, gate) = bounded::<()>(0);
-    let (started_tx, started) = bounded(1);
-    let busy = pool
-        .submit(move |_| {
-            started_tx.send(()).unwrap();
-            let _ = gate.recv();
-        })
-        .unwrap();
-    started.recv().unwrap();
+    let (open, busy) = occupy(&pool);
     // The only worker is busy: this submit starts a second worker instead of waiting.
     let h = pool.submit(|_| "second worker").unwrap();
     assert_eq!(h.join().unwrap(), "second worker");

@@ -4,35 +4,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Sender, bounded};
 use homebound::{
     Context, MAX_QUEUE_CAPACITY, MAX_WORKERS, MIN_STACK_SIZE, Pool, SubmitError, TaskError, threads,
 };
 
-const BOUND: Duration = Duration::from_secs(10);
-
-fn leak_check() {
-    threads::assert_none_alive(BOUND);
-}
-
-fn gate() -> (Sender<()>, Receiver<()>) {
-    bounded(0)
-}
-
-/// Occupies one worker until the returned sender is dropped or the task's context is
-/// cancelled; returns once it runs.
-fn occupy(pool: &Pool) -> (Sender<()>, homebound::TaskHandle<()>) {
-    let (open, gate) = gate();
-    let (started_tx, started) = bounded(1);
-    let handle = pool
-        .submit(move |ctx| {
-            started_tx.send(()).unwrap();
-            let _ = ctx.recv(&gate);
-        })
-        .unwrap();
-    started.recv().unwrap();
-    (open, handle)
-}
+mod common;
+use common::{BOUND, gate, leak_check, occupy_until_cancel as occupy};
 
 #[test]
 fn bad_configuration_is_rejected_with_a_clear_message() {

@@ -1,0 +1,50 @@
+//! Helpers shared by the pool test files (`mod common;` in each). Not every file uses every
+//! helper, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use homebound::{Pool, TaskHandle, threads};
+
+/// The "promptly" bound: generous, so a loaded 2-core machine never flakes.
+pub const BOUND: Duration = Duration::from_secs(10);
+
+/// The leak check that ends every test.
+pub fn leak_check() {
+    threads::assert_none_alive(BOUND);
+}
+
+/// A gate tasks can wait on; dropping the sender opens it.
+pub fn gate() -> (Sender<()>, Receiver<()>) {
+    bounded(0)
+}
+
+/// Occupies one worker until the returned sender is dropped; cancellation does not end the
+/// task. Returns once the task runs.
+pub fn occupy(pool: &Pool) -> (Sender<()>, TaskHandle<()>) {
+    let (open, gate) = gate();
+    let (started_tx, started) = bounded(1);
+    let handle = pool
+        .submit(move |_| {
+            started_tx.send(()).unwrap();
+            let _ = gate.recv();
+        })
+        .unwrap();
+    started.recv().unwrap();
+    (open, handle)
+}
+
+/// Like [`occupy`], but the task also ends when its context is cancelled.
+pub fn occupy_until_cancel(pool: &Pool) -> (Sender<()>, TaskHandle<()>) {
+    let (open, gate) = gate();
+    let (started_tx, started) = bounded(1);
+    let handle = pool
+        .submit(move |ctx| {
+            started_tx.send(()).unwrap();
+            let _ = ctx.recv(&gate);
+        })
+        .unwrap();
+    started.recv().unwrap();
+    (open, handle)
+}
