@@ -216,8 +216,8 @@ fn cancelling_the_callers_context_stops_the_tasks() {
 fn each_task_gets_its_own_child_context() {
     let ctx = Context::new();
     scope(&ctx, |g| {
-        let a = g.spawn(Ok::<_, ()>);
-        let b = g.spawn(Ok);
+        let a = g.spawn(|ctx| Ok::<_, ()>(ctx.clone()));
+        let b = g.spawn(|ctx| Ok(ctx.clone()));
         let (a, b) = (a.join().unwrap(), b.join().unwrap());
         assert_ne!(a, b);
         a.cancel();

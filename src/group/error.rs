@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io;
 use std::panic::Location;
+use std::sync::Arc;
 
 use crate::error::{Cancelled, Panicked};
 
@@ -24,7 +25,9 @@ use crate::error::{Cancelled, Panicked};
 #[derive(Clone, Debug)]
 pub struct TaskInfo {
     index: usize,
-    name: Option<String>,
+    /// Shared, not owned: a task's identity is copied into its job, its handle and any error,
+    /// and an unnamed one must stay small (half a cache line with the closure's job).
+    name: Option<Arc<str>>,
     location: &'static Location<'static>,
 }
 
@@ -36,7 +39,7 @@ impl TaskInfo {
     ) -> Self {
         TaskInfo {
             index,
-            name,
+            name: name.map(Arc::from),
             location,
         }
     }
@@ -59,7 +62,7 @@ impl TaskInfo {
     /// The name, or `#<index>` for an unnamed task: what straggler reports list.
     pub fn label(&self) -> String {
         match &self.name {
-            Some(name) => name.clone(),
+            Some(name) => name.to_string(),
             None => format!("#{}", self.index),
         }
     }

@@ -3,33 +3,46 @@
 //!
 //! # Invariants
 //!
-//! 1. `state` counts tasks accepted and not yet ended (queued, running, or being reported as not
-//!    started) in its low bits, plus a `CLOSED` bit. A task is accepted by adding one; if
-//!    `CLOSED` was already set it backs out, so once `close` has set `CLOSED`, which it does
-//!    only by a compare-exchange from exactly zero, no task can be accepted again.
-//! 2. A task that spawns another is itself counted until it ends, and the root body is finished
-//!    before the group waits: so when the count reaches zero after the body returned, every
-//!    thread the group spawned has already had its join handle sent to the joiner.
-//! 3. The count reaching zero is announced under `lock` and waiters re-check under `lock`, so
-//!    no wake-up is lost; the lock is taken only on that transition, not per task.
-//! 4. `closed_tx` is dropped by `close`: idle workers select on `closed` and exit.
+//! 1. `accepted` counts the tasks ever offered to the group, plus a `CLOSED` bit; `ended` counts
+//!    the accepted tasks that have ended (run, or reported as not started). In flight =
+//!    accepted − ended. Once `close` has set `CLOSED`, which it does only by a compare-exchange
+//!    from a value equal to `ended` (nothing in flight), every later offer is refused.
+//! 2. A task that spawns another is itself in flight until it ends, and the root body is
+//!    finished before the group waits: so when nothing is in flight after the body returned,
+//!    every thread the group spawned has already had its join handle sent to the joiner.
+//! 3. The two counters sit on their own cache lines: the spawning thread writes `accepted`, the
+//!    workers write `ended`, and neither bounces the other's line once per task.
+//! 4. Workers may hold back the ends they counted while the queue keeps them busy (see
+//!    `end`); they report them whenever they find the queue empty, and after every task once
+//!    somebody `waiting` for the count to reach zero. The count can reach zero only after a
+//!    worker's current task ends, so holding back never hides the last end from a waiter.
+//! 5. No lost wake-up: a waiter sets `waiting` and then reads the counters; an ender adds to
+//!    `ended` and then reads `waiting` (all `SeqCst`). Whichever goes second sees the other's
+//!    write: the waiter sees zero, or the ender sees the waiter and notifies it under `lock`,
+//!    which the waiter holds from its check until it sleeps.
+//! 6. `closed_tx` is dropped by `close`: idle workers select on `closed` and exit.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
+use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
 use slab::Slab;
 
 use super::error::TaskInfo;
 
-/// Set in `Life::state` once the group accepts no more tasks.
+/// Set in `Life::accepted` once the group accepts no more tasks.
 const CLOSED: usize = 1 << (usize::BITS - 1);
 
 pub(super) struct Life {
-    /// Tasks in flight, plus the `CLOSED` bit.
-    state: AtomicUsize,
+    /// Tasks ever offered (their indices), plus the `CLOSED` bit.
+    accepted: CachePadded<AtomicUsize>,
+    /// Accepted tasks that have ended.
+    ended: CachePadded<AtomicUsize>,
+    /// Somebody waits for nothing to be in flight: every end is reported at once.
+    waiting: AtomicBool,
     /// Held to announce (and to re-check) the count reaching zero; owns the `closed` sender.
     lock: Mutex<Option<Sender<()>>>,
     /// Notified when the count reaches zero.
@@ -40,9 +53,12 @@ pub(super) struct Life {
     running: Option<Mutex<Slab<String>>>,
 }
 
-/// One accepted task; dropping it ends the task's count.
-pub(super) struct TaskGuard {
-    life: Arc<Life>,
+/// What [`Life::enter`] decided for one offered task.
+pub(super) struct Entry {
+    /// The task's index: unique within the group, increasing in spawn order.
+    pub(super) index: usize,
+    /// Whether the group took the task (it must then be ended exactly once with [`Life::end`]).
+    pub(super) accepted: bool,
 }
 
 /// A running task's entry in the straggler list; removed on drop.
@@ -55,7 +71,9 @@ impl Life {
     pub(super) fn new(track_running: bool) -> Arc<Life> {
         let (closed_tx, closed) = crossbeam_channel::bounded(0);
         Arc::new(Life {
-            state: AtomicUsize::new(0),
+            accepted: CachePadded::new(AtomicUsize::new(0)),
+            ended: CachePadded::new(AtomicUsize::new(0)),
+            waiting: AtomicBool::new(false),
             lock: Mutex::new(Some(closed_tx)),
             idle: Condvar::new(),
             closed,
@@ -63,28 +81,53 @@ impl Life {
         })
     }
 
-    /// Counts a new task, or `None` if the group has closed.
-    pub(super) fn enter(self: &Arc<Self>) -> Option<TaskGuard> {
-        if self.state.fetch_add(1, Ordering::AcqRel) & CLOSED != 0 {
-            self.state.fetch_sub(1, Ordering::AcqRel);
-            return None;
+    /// Offers one task: it gets an index, and is accepted unless the group has closed.
+    pub(super) fn enter(&self) -> Entry {
+        // A refused offer leaves its increment behind: after `CLOSED` the count is never read
+        // (see `in_flight`), and keeping it makes every index unique.
+        let before = self.accepted.fetch_add(1, Ordering::SeqCst);
+        Entry {
+            index: before & !CLOSED,
+            accepted: before & CLOSED == 0,
         }
-        Some(TaskGuard { life: self.clone() })
     }
 
-    fn count(&self) -> usize {
-        self.state.load(Ordering::Acquire) & !CLOSED
+    /// Records that `n` accepted tasks have ended.
+    pub(super) fn end(&self, n: usize) {
+        self.ended.fetch_add(n, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) && self.in_flight() == 0 {
+            let _announce = self.lock.lock();
+            self.idle.notify_all();
+        }
+    }
+
+    /// Whether ends should be reported at once instead of held back by a busy worker.
+    pub(super) fn waiting(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    fn in_flight(&self) -> usize {
+        // `ended` first: every task it counts was accepted earlier, so the difference is never
+        // negative.
+        let ended = self.ended.load(Ordering::SeqCst);
+        let accepted = self.accepted.load(Ordering::SeqCst);
+        if accepted & CLOSED != 0 {
+            0 // closed from zero, and nothing is accepted after that
+        } else {
+            accepted - ended
+        }
     }
 
     /// Waits until no task is in flight, or until `deadline`; returns whether it became idle.
     pub(super) fn wait_idle(&self, deadline: Option<Instant>) -> bool {
         let mut guard = self.lock.lock();
-        while self.count() > 0 {
+        self.waiting.store(true, Ordering::SeqCst);
+        while self.in_flight() > 0 {
             match deadline {
                 None => self.idle.wait(&mut guard),
                 Some(at) => {
                     if self.idle.wait_until(&mut guard, at).timed_out() {
-                        return self.count() == 0;
+                        return self.in_flight() == 0;
                     }
                 }
             }
@@ -93,14 +136,20 @@ impl Life {
     }
 
     /// Waits until no task is in flight, then stops accepting tasks and tells idle workers to
-    /// exit. Closing happens only from a count of exactly zero (invariant 1).
+    /// exit. Closing happens only when nothing is in flight (invariant 1).
     pub(super) fn close(&self) {
         loop {
             self.wait_idle(None);
-            if self
-                .state
-                .compare_exchange(0, CLOSED, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
+            let ended = self.ended.load(Ordering::SeqCst);
+            let accepted = self.accepted.load(Ordering::SeqCst);
+            if accepted & CLOSED != 0 {
+                break;
+            }
+            if accepted == ended
+                && self
+                    .accepted
+                    .compare_exchange(accepted, accepted | CLOSED, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
             {
                 break;
             }
@@ -124,16 +173,6 @@ impl Life {
         match &self.running {
             Some(list) => list.lock().iter().map(|(_, l)| l.clone()).collect(),
             None => Vec::new(),
-        }
-    }
-}
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        let life = &self.life;
-        if life.state.fetch_sub(1, Ordering::AcqRel) & !CLOSED == 1 {
-            let _announce = life.lock.lock();
-            life.idle.notify_all();
         }
     }
 }

@@ -15,6 +15,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{Receiver, Sender};
+use crossbeam_utils::Backoff;
 
 use crate::context::Context;
 use crate::error::Cancelled;
@@ -41,6 +42,15 @@ impl Room {
 
     /// Waits until the queue (whose current length `len` reports) has drained to the low mark.
     pub(super) fn wait(&self, len: impl Fn() -> usize, ctx: &Context) -> Result<(), Cancelled> {
+        // Workers on small tasks drain half a queue in a few microseconds, sooner than a park
+        // and wake-up would take: spin briefly first (as crossbeam's blocking `send` does).
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            if len() <= self.low {
+                return ctx.check();
+            }
+            backoff.snooze();
+        }
         loop {
             self.waiters.fetch_add(1, Ordering::SeqCst);
             let drained = len() <= self.low;

@@ -12,12 +12,13 @@ use crossbeam_utils::Backoff;
 use parking_lot::Mutex;
 
 use super::error::TrySpawnError;
-use super::life::Life;
 use super::room::Room;
 use super::shared::Shared;
 use super::spawn::{Joinable, SpawnOn, ThreadBody};
+use super::error::TaskInfo;
 use super::task::{self, GroupTaskHandle, Job};
 use crate::context::Context;
+use crate::error::Panicked;
 
 thread_local! {
     /// On a limited group's worker: the group it serves (see `group_id`), so a task that spawns
@@ -57,15 +58,15 @@ pub struct GroupScope<'scope, 'env: 'scope, E> {
     /// Every thread the group starts is sent here and joined explicitly by `run`.
     joins: Sender<Joinable<'scope>>,
     /// Present when the group has a limit.
-    queue: Option<Queue<'scope>>,
+    queue: Option<Queue<'scope, E>>,
     /// Invariant in both lifetimes, like `std::thread::Scope`.
     _env: PhantomData<&'scope mut &'env ()>,
 }
 
 /// A limited group's task queue and its lazily started workers.
-struct Queue<'scope> {
-    tx: Sender<Job<'scope>>,
-    rx: Receiver<Job<'scope>>,
+struct Queue<'scope, E> {
+    tx: Sender<Job<'scope, E>>,
+    rx: Receiver<Job<'scope, E>>,
     /// Workers started so far; never above `limit`.
     workers: Arc<AtomicUsize>,
     limit: usize,
@@ -73,7 +74,7 @@ struct Queue<'scope> {
     room: Arc<Room>,
 }
 
-impl Clone for Queue<'_> {
+impl<E> Clone for Queue<'_, E> {
     fn clone(&self) -> Self {
         Queue {
             tx: self.tx.clone(),
@@ -127,7 +128,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
     #[track_caller]
     pub fn spawn<T, F>(&self, f: F) -> GroupTaskHandle<T>
     where
-        F: FnOnce(Context) -> Result<T, E> + Send + 'scope,
+        F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
         T: Send + 'scope,
     {
         self.spawn_inner(None, Location::caller(), f)
@@ -138,10 +139,55 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
     #[track_caller]
     pub fn spawn_named<T, F>(&self, name: impl Into<String>, f: F) -> GroupTaskHandle<T>
     where
-        F: FnOnce(Context) -> Result<T, E> + Send + 'scope,
+        F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
         T: Send + 'scope,
     {
         self.spawn_inner(Some(name.into()), Location::caller(), f)
+    }
+
+    /// Like [`spawn`](GroupScope::spawn) for a task whose only result is success or failure,
+    /// without a handle: Go's `errgroup.Go`. The group still records the task's error or panic
+    /// (per its policy) and waits for it; only the per-task handle is left out, which saves an
+    /// allocation per task, so prefer it for many small tasks whose results go elsewhere.
+    ///
+    /// A task executed after the group has ended (possible only from a `'static` scope of
+    /// [`run_timeout`](crate::Group::run_timeout) kept beyond it) is dropped without running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use homebound::{Context, Group};
+    ///
+    /// let total = AtomicU64::new(0);
+    /// Group::builder()
+    ///     .limit(2)
+    ///     .build()
+    ///     .unwrap()
+    ///     .run(&Context::new(), |g| {
+    ///         for i in 1..=100u64 {
+    ///             let total = &total;
+    ///             g.execute(move |_ctx| {
+    ///                 total.fetch_add(i, Ordering::Relaxed);
+    ///                 Ok::<_, ()>(())
+    ///             });
+    ///         }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(total.into_inner(), 5050);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    #[track_caller]
+    pub fn execute<F>(&self, f: F)
+    where
+        F: FnOnce(&Context) -> Result<(), E> + Send + 'scope,
+    {
+        let location = Location::caller();
+        let entry = self.shared.life.enter();
+        if entry.accepted {
+            let task = TaskInfo::new(entry.index, None, location);
+            self.launch(task::new_job_without_handle(task, f), None);
+        }
     }
 
     /// Spawns a task only if that needs no waiting (Go's `TryGo`).
@@ -153,7 +199,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
     #[track_caller]
     pub fn try_spawn<T, F>(&self, f: F) -> Result<GroupTaskHandle<T>, TrySpawnError<F>>
     where
-        F: FnOnce(Context) -> Result<T, E> + Send + 'scope,
+        F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
         T: Send + 'scope,
     {
         let location = Location::caller();
@@ -163,26 +209,27 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         let Some(queue) = &self.queue else {
             return Ok(self.spawn_inner(None, location, f));
         };
-        let Some(counted) = self.shared.life.enter() else {
-            return Err(TrySpawnError::Cancelled(f));
-        };
         if self.ensure_worker(queue).is_err() && queue.workers.load(Ordering::Acquire) == 0 {
             return Err(TrySpawnError::Full(f));
+        }
+        let life = &self.shared.life;
+        let entry = life.enter();
+        if !entry.accepted {
+            return Err(TrySpawnError::Cancelled(f));
         }
         // The closure must come back if the queue refuses the job: keep it reachable.
         let cell = Arc::new(Mutex::new(Some(f)));
         let inner = cell.clone();
-        let task = self.shared.next_task(None, location);
-        let (job, handle) = task::new_job(&self.shared, task, counted, move |ctx| {
-            match inner.lock().take() {
-                Some(f) => f(ctx),
-                None => unreachable!("a queued task runs once, and only if it was accepted"),
-            }
+        let task = TaskInfo::new(entry.index, None, location);
+        let (job, handle) = task::new_job(task, move |ctx: &Context| match inner.lock().take() {
+            Some(f) => f(ctx),
+            None => unreachable!("a queued task runs once, and only if it was accepted"),
         });
         match queue.tx.try_send(job) {
             Ok(()) => Ok(handle),
             Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
                 job.defuse();
+                life.end(1);
                 let f = cell.lock().take();
                 match f {
                     Some(f) => Err(TrySpawnError::Full(f)),
@@ -205,37 +252,57 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         f: F,
     ) -> GroupTaskHandle<T>
     where
-        F: FnOnce(Context) -> Result<T, E> + Send + 'scope,
+        F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
         T: Send + 'scope,
     {
-        let task = self.shared.next_task(name, location);
-        let Some(counted) = self.shared.life.enter() else {
+        let entry = self.shared.life.enter();
+        let task = TaskInfo::new(entry.index, name, location);
+        if !entry.accepted {
             return task::refused(task);
-        };
-        let (job, handle) = task::new_job(&self.shared, task, counted, f);
-        if self.shared.ctx.is_cancelled() {
-            drop(job); // reports "not started"
-            return handle;
         }
-        match &self.queue {
-            None => {
-                let owner = handle.task().name().unwrap_or(&self.shared.owner);
-                self.spawn_thread(owner, job);
-            }
-            Some(queue) => self.enqueue(queue, job),
-        }
+        let (job, handle) = task::new_job(task, f);
+        self.launch(job, handle.task().name());
         handle
     }
 
+    /// Starts an accepted job: on its own thread, or through the queue of a limited group.
+    fn launch(&self, job: Job<'scope, E>, name: Option<&str>) {
+        if self.shared.ctx.is_cancelled() {
+            return self.not_started(job);
+        }
+        match &self.queue {
+            None => self.spawn_thread(name.unwrap_or(&self.shared.owner), job),
+            Some(queue) => self.enqueue(queue, job),
+        }
+    }
+
+    /// Reports an accepted job as not started (the group was cancelled) and ends it.
+    fn not_started(&self, job: Job<'scope, E>) {
+        job.not_started(&self.shared);
+        self.shared.life.end(1);
+    }
+
+    /// Reports an accepted job for which no thread could be created, and ends it.
+    fn spawn_failed(&self, job: Job<'scope, E>, error: std::io::Error) {
+        job.spawn_failed(&self.shared, error);
+        self.shared.life.end(1);
+    }
+
     /// Runs `job` on a new thread, or reports it as not started if none can be created.
-    fn spawn_thread(&self, owner: &str, job: Job<'scope>) {
+    fn spawn_thread(&self, owner: &str, job: Job<'scope, E>) {
         // The job stays reachable so a failed spawn can report it with its OS error.
         let cell = Arc::new(Mutex::new(Some(job)));
         let in_thread = cell.clone();
+        let shared = self.shared.clone();
         let body: ThreadBody<'scope> = Box::new(move || {
             let job = in_thread.lock().take();
             if let Some(job) = job {
-                job.run();
+                let ctx = shared.ctx.child();
+                job.run(&shared, &ctx);
+                // The task's context (and what it registered on it) goes before the group
+                // hears that the task ended.
+                drop(ctx);
+                shared.life.end(1);
             }
         });
         match self.spawner.spawn_on(self.shared.thread(owner), body) {
@@ -243,29 +310,33 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
             Err(error) => {
                 let job = cell.lock().take();
                 if let Some(job) = job {
-                    job.spawn_failed(error);
+                    self.spawn_failed(job, error);
                 }
             }
         }
     }
 
-    fn enqueue(&self, queue: &Queue<'scope>, job: Job<'scope>) {
+    fn enqueue(&self, queue: &Queue<'scope, E>, job: Job<'scope, E>) {
         if let Err(error) = self.ensure_worker(queue)
             && queue.workers.load(Ordering::Acquire) == 0
         {
-            return job.spawn_failed(error);
+            return self.spawn_failed(job, error);
         }
         let mut job = match queue.tx.try_send(job) {
             Ok(()) => return,
             Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => job,
         };
         if WORKER_OF.with(Cell::get) == group_id(&self.shared) {
-            return job.run();
+            // Waiting for room would wait for this very worker: run the task here instead.
+            let ctx = self.shared.ctx.child();
+            job.run(&self.shared, &ctx);
+            drop(ctx);
+            return self.shared.life.end(1);
         }
         if queue.tx.capacity() == Some(0) {
             // A rendezvous queue: wait for a free worker.
             if let Err(refused) = self.shared.ctx.send(&queue.tx, job) {
-                drop(refused.into_inner()); // cancelled while waiting: reports "not started"
+                self.not_started(refused.into_inner()); // cancelled while waiting
             }
             return;
         }
@@ -275,7 +346,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
                 .wait(|| queue.tx.len(), &self.shared.ctx)
                 .is_err()
             {
-                return drop(job); // cancelled while waiting: reports "not started"
+                return self.not_started(job); // cancelled while waiting
             }
             job = match queue.tx.try_send(job) {
                 Ok(()) => return,
@@ -285,7 +356,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
     }
 
     /// Starts one more worker while fewer than `limit` exist.
-    fn ensure_worker(&self, queue: &Queue<'scope>) -> std::io::Result<()> {
+    fn ensure_worker(&self, queue: &Queue<'scope, E>) -> std::io::Result<()> {
         let mut started = queue.workers.load(Ordering::Acquire);
         while started < queue.limit {
             match queue.workers.compare_exchange_weak(
@@ -298,8 +369,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
                     let body = worker(
                         queue.rx.clone(),
                         queue.room.clone(),
-                        self.shared.life.clone(),
-                        group_id(&self.shared),
+                        self.shared.clone(),
                     );
                     return match self
                         .spawner
@@ -331,14 +401,19 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
 }
 
 /// A limited group's worker: runs queued jobs until the group closes.
-fn worker<'scope>(
-    rx: Receiver<Job<'scope>>,
+fn worker<'scope, E: Send + 'scope>(
+    rx: Receiver<Job<'scope, E>>,
     room: Arc<Room>,
-    life: Arc<Life>,
-    group: usize,
+    shared: Arc<Shared<E>>,
 ) -> ThreadBody<'scope> {
     Box::new(move || {
-        WORKER_OF.with(|w| w.set(group));
+        WORKER_OF.with(|w| w.set(group_id(&shared)));
+        // One task context per worker, handed to task after task while no task keeps, clones
+        // or cancels it (`is_reusable`): a fresh child per task was a quarter of a small
+        // task's cost.
+        let mut ctx = shared.ctx.child();
+        // Ends not yet reported to the group (see `Life`, invariant 4).
+        let mut ended = 0;
         loop {
             // Spin briefly before parking: a busy group hands off tasks without a wake-up.
             let backoff = Backoff::new();
@@ -346,22 +421,39 @@ fn worker<'scope>(
                 match rx.try_recv() {
                     Ok(job) => break Some(job),
                     Err(TryRecvError::Disconnected) => break None,
-                    Err(TryRecvError::Empty) if !backoff.is_completed() => backoff.snooze(),
                     Err(TryRecvError::Empty) => {
+                        if ended > 0 {
+                            shared.life.end(std::mem::take(&mut ended));
+                        }
+                        if !backoff.is_completed() {
+                            backoff.snooze();
+                            continue;
+                        }
                         break crossbeam_channel::select! {
                             recv(rx) -> job => job.ok(),
-                            recv(life.closed()) -> _ => None,
+                            recv(shared.life.closed()) -> _ => None,
                         };
                     }
                 }
             };
-            match job {
-                Some(job) => {
-                    room.took(|| rx.len());
-                    job.run();
+            let Some(job) = job else { break };
+            room.took(|| rx.len());
+            job.run(&shared, &ctx);
+            if !ctx.is_reusable() {
+                // Dropping the old context drops what the task registered on it: user code.
+                let fresh = shared.ctx.child();
+                let used = std::mem::replace(&mut ctx, fresh);
+                if let Err(panic) = Panicked::catch(move || drop(used)) {
+                    shared.fail_outside_task(panic);
                 }
-                None => break,
             }
+            ended += 1;
+            if shared.life.waiting() {
+                shared.life.end(std::mem::take(&mut ended));
+            }
+        }
+        if ended > 0 {
+            shared.life.end(ended);
         }
         WORKER_OF.with(|w| w.set(0));
     })

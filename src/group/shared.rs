@@ -3,7 +3,7 @@
 use std::mem;
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
@@ -28,7 +28,6 @@ pub(super) struct Shared<E> {
     record: Mutex<Record<E>>,
     /// Set by the first successful task; the one that sets it is the race's winner.
     succeeded: AtomicBool,
-    next_index: AtomicUsize,
 }
 
 struct Record<E> {
@@ -66,7 +65,6 @@ impl<E> Shared<E> {
                 stray_panic: None,
             }),
             succeeded: AtomicBool::new(false),
-            next_index: AtomicUsize::new(0),
         })
     }
 
@@ -77,18 +75,6 @@ impl<E> Shared<E> {
             Some(bytes) => builder.stack_size(bytes),
             None => builder,
         }
-    }
-
-    pub(super) fn next_task(
-        &self,
-        name: Option<String>,
-        location: &'static Location<'static>,
-    ) -> TaskInfo {
-        TaskInfo::new(
-            self.next_index.fetch_add(1, Ordering::Relaxed),
-            name,
-            location,
-        )
     }
 
     /// Records a success; returns whether it was the group's first (the race's winner).
@@ -133,6 +119,16 @@ impl<E> Shared<E> {
         if let Some(reason) = reason {
             self.ctx.cancel_with(reason);
         }
+    }
+
+    /// Records a panic of user code that ran on a group thread outside every task: the `Drop`
+    /// of something a task left on its context.
+    #[track_caller]
+    pub(super) fn fail_outside_task(&self, panic: Panicked) {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("group thread").to_string();
+        let task = TaskInfo::new(usize::MAX, Some(name), Location::caller());
+        self.fail(GroupError::Panicked { task, panic });
     }
 
     /// Takes what the group recorded (called once every task has ended).

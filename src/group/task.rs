@@ -3,19 +3,22 @@
 
 use std::fmt;
 use std::io;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
 use super::error::{GroupError, GroupTaskError, TaskInfo};
-use super::life::TaskGuard;
 use super::shared::Shared;
 use crate::context::{Cause, Context};
 use crate::error::{Cancelled, Panicked};
 
 /// Where a task's result waits for its handle.
+///
+/// Kept within one cache line (with `Arc`'s counts, for a small `T`): the spawning thread
+/// writes it and a worker then takes it over, once per task. So the task's identity lives in
+/// the handle and the job instead, and an error, the rare case, is boxed.
 struct Slot<T> {
-    task: TaskInfo,
     state: Mutex<State<T>>,
     ended: Condvar,
 }
@@ -23,14 +26,22 @@ struct Slot<T> {
 enum State<T> {
     Pending,
     Ended {
-        result: Result<T, GroupTaskError>,
+        result: Result<T, Box<GroupTaskError>>,
         won: bool,
     },
     Taken,
 }
 
 impl<T> Slot<T> {
+    fn new(state: State<T>) -> Arc<Self> {
+        Arc::new(Slot {
+            state: Mutex::new(state),
+            ended: Condvar::new(),
+        })
+    }
+
     fn end(&self, result: Result<T, GroupTaskError>, won: bool) {
+        let result = result.map_err(Box::new);
         *self.state.lock() = State::Ended { result, won };
         self.ended.notify_all();
     }
@@ -58,12 +69,13 @@ impl<T> Slot<T> {
 /// ```
 pub struct GroupTaskHandle<T> {
     slot: Arc<Slot<T>>,
+    task: TaskInfo,
 }
 
 impl<T> GroupTaskHandle<T> {
     /// Which task this is.
     pub fn task(&self) -> &TaskInfo {
-        &self.slot.task
+        &self.task
     }
 
     /// Whether the task has ended (returned, failed, panicked or was not started).
@@ -92,7 +104,7 @@ impl<T> GroupTaskHandle<T> {
             self.slot.ended.wait(&mut state);
         }
         match std::mem::replace(&mut *state, State::Taken) {
-            State::Ended { result, .. } => result,
+            State::Ended { result, .. } => result.map_err(|error| *error),
             // Only `join(self)` takes, and it consumes the one handle.
             State::Pending | State::Taken => unreachable!("a task result is taken only once"),
         }
@@ -102,34 +114,63 @@ impl<T> GroupTaskHandle<T> {
 impl<T> fmt::Debug for GroupTaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GroupTaskHandle")
-            .field("task", &self.slot.task)
+            .field("task", &self.task)
             .field("finished", &self.is_finished())
             .finish()
     }
 }
 
 /// How a job is consumed.
-pub(super) enum Start {
-    Run,
+enum Start<'a> {
+    Run(&'a Context),
     /// The group was cancelled or closed before the task could start.
     NotStarted,
     /// No thread could be created for it.
     SpawnFailed(io::Error),
 }
 
-type Body<'scope> = Box<dyn FnOnce(Start) + Send + 'scope>;
-
-/// A task ready to run. Dropping it unrun reports the task as not started, so a task is never
-/// lost whichever path drops it.
-pub(super) struct Job<'scope> {
-    body: Option<Body<'scope>>,
-    /// Keeps the task counted in its group until the job is consumed.
-    _counted: TaskGuard,
+/// A task's closure together with the slot its result goes to, type-erased so that one queue
+/// carries every task of a group.
+trait Runnable<E>: Send {
+    /// Consumes the task and reports how it ended to the group.
+    fn start(self: Box<Self>, shared: &Shared<E>, start: Start<'_>);
+    /// Ends the task's handle without telling the group (see [`Job`]'s `Drop`).
+    fn abandon(self: Box<Self>);
 }
 
-impl<'scope> Job<'scope> {
-    pub(super) fn run(mut self) {
-        self.consume(Start::Run);
+/// A task ready to run, as queues and threads carry it.
+///
+/// Every accepted job must be consumed exactly once (`run`, `not_started` or `spawn_failed`),
+/// after which its consumer reports its end with [`Life::end`](super::life::Life::end): the group
+/// waits for that count. A job holds no reference to its group (that would be two atomic
+/// reference-count updates shared by the spawner and the workers per task); the consumer passes
+/// the group in. Every path that takes a job out of a queue consumes it, and a queue holds jobs
+/// only while a worker can still take them, so none is dropped unconsumed; if one were, its
+/// `Drop` still ends its handle as not started, so `join` cannot hang.
+pub(super) struct Job<'scope, E> {
+    body: Option<Box<dyn Runnable<E> + 'scope>>,
+}
+
+impl<E> Job<'_, E> {
+    /// Runs the task (or reports it as not started if the group is cancelled).
+    pub(super) fn run(mut self, shared: &Shared<E>, ctx: &Context) {
+        if let Some(body) = self.body.take() {
+            body.start(shared, Start::Run(ctx));
+        }
+    }
+
+    /// Reports the task as not started: the group was cancelled before it could run.
+    pub(super) fn not_started(mut self, shared: &Shared<E>) {
+        if let Some(body) = self.body.take() {
+            body.start(shared, Start::NotStarted);
+        }
+    }
+
+    /// Reports that no thread could be created for the task.
+    pub(super) fn spawn_failed(mut self, shared: &Shared<E>, error: io::Error) {
+        if let Some(body) = self.body.take() {
+            body.start(shared, Start::SpawnFailed(error));
+        }
     }
 
     /// Discards a job that was never accepted (its closure went back to the caller): nothing is
@@ -137,101 +178,189 @@ impl<'scope> Job<'scope> {
     pub(super) fn defuse(mut self) {
         drop(self.body.take());
     }
+}
 
-    pub(super) fn spawn_failed(mut self, error: io::Error) {
-        self.consume(Start::SpawnFailed(error));
-    }
-
-    fn consume(&mut self, start: Start) {
+impl<E> Drop for Job<'_, E> {
+    fn drop(&mut self) {
         if let Some(body) = self.body.take() {
-            body(start);
+            body.abandon();
         }
     }
 }
 
-impl Drop for Job<'_> {
-    fn drop(&mut self) {
-        self.consume(Start::NotStarted);
+/// Where a task's end goes besides its group: the slot its handle reads, or nowhere for a task
+/// started without a handle.
+trait Outlet<T>: Send {
+    fn task(&self) -> &TaskInfo;
+    fn end(&self, result: Result<T, GroupTaskError>, won: bool);
+    /// Gives up the outlet once the task has ended.
+    fn release<E>(self, shared: &Shared<E>);
+}
+
+/// The outlet of a task with a handle: the slot the handle reads.
+struct ToHandle<T> {
+    slot: Arc<Slot<T>>,
+    task: TaskInfo,
+}
+
+impl<T: Send> Outlet<T> for ToHandle<T> {
+    fn task(&self) -> &TaskInfo {
+        &self.task
+    }
+
+    fn end(&self, result: Result<T, GroupTaskError>, won: bool) {
+        self.slot.end(result, won);
+    }
+
+    /// If the handle is already gone, the result dies here, and its `Drop` is user code: a
+    /// panic in it is the task's, not the worker's.
+    fn release<E>(self, shared: &Shared<E>) {
+        // `into_inner` rather than `drop`: exactly one of the task and its handle sees the last
+        // reference, so a result is never dropped on a worker while a handle could still read
+        // it.
+        if let Some(Slot { state, .. }) = Arc::into_inner(self.slot)
+            && let Err(panic) = Panicked::catch(move || drop(state))
+        {
+            shared.fail(GroupError::Panicked {
+                task: self.task,
+                panic,
+            });
+        }
+    }
+}
+
+/// The outlet of a task started by [`GroupScope::execute`](super::GroupScope::execute): the
+/// group records its failure, and nothing else wants its end.
+struct NoHandle(TaskInfo);
+
+impl Outlet<()> for NoHandle {
+    fn task(&self) -> &TaskInfo {
+        &self.0
+    }
+
+    fn end(&self, _: Result<(), GroupTaskError>, _: bool) {}
+
+    fn release<E>(self, _: &Shared<E>) {}
+}
+
+struct Cell<F, O, T> {
+    f: F,
+    outlet: O,
+    _result: PhantomData<fn() -> T>,
+}
+
+impl<T, E, F, O> Runnable<E> for Cell<F, O, T>
+where
+    F: FnOnce(&Context) -> Result<T, E> + Send,
+    O: Outlet<T>,
+{
+    fn start(self: Box<Self>, shared: &Shared<E>, start: Start<'_>) {
+        let Cell { f, outlet, .. } = *self;
+        match start {
+            Start::Run(ctx) if !shared.ctx.is_cancelled() => run_task(shared, &outlet, ctx, f),
+            Start::Run(_) | Start::NotStarted => not_started(shared, &outlet, f),
+            Start::SpawnFailed(error) => {
+                shared.fail(GroupError::Spawn {
+                    task: outlet.task().clone(),
+                    error,
+                });
+                outlet.end(Err(GroupTaskError::SpawnFailed), false);
+                drop_user_closure(shared, outlet.task(), f);
+            }
+        }
+        outlet.release(shared);
+    }
+
+    fn abandon(self: Box<Self>) {
+        let Cell { f, outlet, .. } = *self;
+        outlet.end(
+            Err(GroupTaskError::NotStarted(Cancelled::new(Cause::Cancelled))),
+            false,
+        );
+        // Nobody to report a panic to, and this may run during unwinding: contain it.
+        let _ = Panicked::catch(move || drop(f));
     }
 }
 
 /// Builds the job for `f` and the handle to its result.
-pub(super) fn new_job<'scope, T, E, F>(
-    shared: &Arc<Shared<E>>,
-    task: TaskInfo,
-    counted: TaskGuard,
-    f: F,
-) -> (Job<'scope>, GroupTaskHandle<T>)
+pub(super) fn new_job<'scope, T, E, F>(task: TaskInfo, f: F) -> (Job<'scope, E>, GroupTaskHandle<T>)
 where
-    F: FnOnce(Context) -> Result<T, E> + Send + 'scope,
+    F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
     T: Send + 'scope,
-    E: Send + 'scope,
+    E: 'scope,
 {
-    let slot = Arc::new(Slot {
-        task,
-        state: Mutex::new(State::Pending),
-        ended: Condvar::new(),
-    });
-    let handle = GroupTaskHandle { slot: slot.clone() };
-    let shared = shared.clone();
-    let body: Body<'scope> = Box::new(move |start| match start {
-        Start::Run if !shared.ctx.is_cancelled() => run_task(&shared, &slot, f),
-        Start::Run | Start::NotStarted => not_started(&shared, &slot, f),
-        Start::SpawnFailed(error) => {
-            shared.fail(GroupError::Spawn {
-                task: slot.task.clone(),
-                error,
-            });
-            slot.end(Err(GroupTaskError::SpawnFailed), false);
-            drop_user_closure(&shared, &slot.task, f);
-        }
-    });
-    let job = Job {
-        body: Some(body),
-        _counted: counted,
+    let slot = Slot::new(State::Pending);
+    let handle = GroupTaskHandle {
+        slot: slot.clone(),
+        task: task.clone(),
     };
-    (job, handle)
+    (job(f, ToHandle { slot, task }), handle)
 }
 
-fn run_task<T, E, F>(shared: &Shared<E>, slot: &Slot<T>, f: F)
+/// Builds the job for a task without a handle: one allocation instead of two.
+pub(super) fn new_job_without_handle<'scope, E, F>(task: TaskInfo, f: F) -> Job<'scope, E>
 where
-    F: FnOnce(Context) -> Result<T, E>,
+    F: FnOnce(&Context) -> Result<(), E> + Send + 'scope,
+    E: 'scope,
 {
-    let _running = shared.life.track(&slot.task);
-    let ctx = shared.ctx.child();
+    job(f, NoHandle(task))
+}
+
+fn job<'scope, T, E, F, O>(f: F, outlet: O) -> Job<'scope, E>
+where
+    F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
+    O: Outlet<T> + 'scope,
+    T: 'scope,
+    E: 'scope,
+{
+    Job {
+        body: Some(Box::new(Cell {
+            f,
+            outlet,
+            _result: PhantomData,
+        })),
+    }
+}
+
+fn run_task<T, E, F>(shared: &Shared<E>, outlet: &impl Outlet<T>, ctx: &Context, f: F)
+where
+    F: FnOnce(&Context) -> Result<T, E>,
+{
+    let task = outlet.task();
+    let _running = shared.life.track(task);
     // The group records the failure before the handle sees it, so a caller woken by `join`
     // finds the group already cancelled.
     match Panicked::catch(move || f(ctx)) {
         Ok(Ok(value)) => {
-            let won = shared.succeed(&slot.task);
-            slot.end(Ok(value), won);
+            let won = shared.succeed(task);
+            outlet.end(Ok(value), won);
         }
         Ok(Err(error)) => {
-            let task = slot.task.clone();
+            let task = task.clone();
             shared.fail(GroupError::Failed { task, error });
-            slot.end(Err(GroupTaskError::Failed), false);
+            outlet.end(Err(GroupTaskError::Failed), false);
         }
         Err(panic) => {
             let message = panic.message().to_string();
-            let task = slot.task.clone();
+            let task = task.clone();
             shared.fail(GroupError::Panicked { task, panic });
-            slot.end(Err(GroupTaskError::Panicked { message }), false);
+            outlet.end(Err(GroupTaskError::Panicked { message }), false);
         }
     }
 }
 
-fn not_started<T, E, F>(shared: &Shared<E>, slot: &Slot<T>, f: F) {
+fn not_started<T, E, F>(shared: &Shared<E>, outlet: &impl Outlet<T>, f: F) {
     let cause = shared
         .ctx
         .check()
         .err()
         .unwrap_or_else(|| Cancelled::new(Cause::Cancelled));
     shared.fail(GroupError::Cancelled {
-        task: slot.task.clone(),
+        task: outlet.task().clone(),
         cause: cause.clone(),
     });
-    slot.end(Err(GroupTaskError::NotStarted(cause)), false);
-    drop_user_closure(shared, &slot.task, f);
+    outlet.end(Err(GroupTaskError::NotStarted(cause)), false);
+    drop_user_closure(shared, outlet.task(), f);
 }
 
 /// Drops a closure that will never run; its captures' `Drop` is user code and may panic.
@@ -248,13 +377,22 @@ fn drop_user_closure<E, F>(shared: &Shared<E>, task: &TaskInfo, f: F) {
 pub(super) fn refused<T>(task: TaskInfo) -> GroupTaskHandle<T> {
     let cause = Cancelled::new(Cause::Cancelled);
     GroupTaskHandle {
-        slot: Arc::new(Slot {
-            task,
-            state: Mutex::new(State::Ended {
-                result: Err(GroupTaskError::NotStarted(cause)),
-                won: false,
-            }),
-            ended: Condvar::new(),
+        slot: Slot::new(State::Ended {
+            result: Err(Box::new(GroupTaskError::NotStarted(cause))),
+            won: false,
         }),
+        task,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_result_slot_and_job_fit_a_cache_line_each() {
+        // `Arc`'s two counts come on top of the slot.
+        assert!(size_of::<Slot<u64>>() + 16 <= 64, "{}", size_of::<Slot<u64>>());
+        assert!(size_of::<TaskInfo>() <= 32, "{}", size_of::<TaskInfo>());
     }
 }
