@@ -2,10 +2,12 @@
 //!
 //! * 1k trivial tasks, no limit: `homebound::scope` vs a hand-written `std::thread::scope`
 //!   (one thread per task in both).
-//! * 1k trivial tasks, limit 2: `Group::builder().limit(2)` vs `rayon::scope` (global pool) vs
-//!   a hand-written scoped worker queue (2 workers, crossbeam `bounded(64)` like the group's
-//!   default queue, boxed tasks).
-//! * 256 CPU-bound tasks of ~50 µs: `Group` limited to the core count vs `rayon::scope`.
+//! * 1k trivial tasks, limit 2: `Group::builder().limit(2)`, with `spawn` (a handle per task)
+//!   and with `execute` (no handle), vs `rayon::scope` (global pool) vs a hand-written scoped
+//!   worker queue (2 workers, crossbeam `bounded(1024)` like the group's default queue, boxed
+//!   tasks without results: `execute`'s like).
+//! * 256 CPU-bound tasks of ~50 µs: `Group` limited to the core count (`spawn`, `execute`, and
+//!   `queue(0)`) vs `rayon::scope` vs the hand-written scoped queue.
 //!
 //! Run: `cargo bench --bench group -- --warm-up-time 1 --measurement-time 3`
 
@@ -17,6 +19,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use homebound::{Context, Group, scope};
 
 const TASKS: u64 = 1000;
+/// A limited group's default queue capacity, which the hand-written peer copies.
+const GROUP_DEFAULT_QUEUE: usize = 1024;
 
 fn trivial_unlimited(c: &mut Criterion) {
     let mut group = c.benchmark_group("group/1k_trivial_unlimited");
@@ -90,6 +94,7 @@ fn hand_written_queue(
     capacity: usize,
     tasks: impl Iterator<Item = u64>,
     sum: &AtomicU64,
+    work: impl Fn(u64) -> u64 + Copy + Send,
 ) {
     std::thread::scope(|s| {
         let (tx, rx) = crossbeam_channel::bounded::<Box<dyn FnOnce() + Send + '_>>(capacity);
@@ -105,7 +110,7 @@ fn hand_written_queue(
             .collect();
         for i in tasks {
             tx.send(Box::new(move || {
-                sum.fetch_add(i, Ordering::Relaxed);
+                sum.fetch_add(work(i), Ordering::Relaxed);
             }))
             .unwrap();
         }
@@ -140,6 +145,23 @@ fn trivial_limit_2(c: &mut Criterion) {
             black_box(sum.into_inner())
         })
     });
+    group.bench_function("homebound_group_limit2_execute", |b| {
+        b.iter(|| {
+            let sum = AtomicU64::new(0);
+            limited
+                .run(&ctx, |g| {
+                    for i in 0..TASKS {
+                        let sum = &sum;
+                        g.execute(move |_ctx| {
+                            sum.fetch_add(i, Ordering::Relaxed);
+                            Ok::<_, ()>(())
+                        });
+                    }
+                })
+                .unwrap();
+            black_box(sum.into_inner())
+        })
+    });
     group.bench_function("rayon_scope", |b| {
         b.iter(|| {
             let sum = AtomicU64::new(0);
@@ -157,7 +179,7 @@ fn trivial_limit_2(c: &mut Criterion) {
     group.bench_function("hand_written_scoped_queue", |b| {
         b.iter(|| {
             let sum = AtomicU64::new(0);
-            hand_written_queue(2, 64, 0..TASKS, &sum);
+            hand_written_queue(2, GROUP_DEFAULT_QUEUE, 0..TASKS, &sum, |i| i);
             black_box(sum.into_inner())
         })
     });
@@ -212,6 +234,23 @@ fn cpu_bound(c: &mut Criterion) {
             black_box(sum.into_inner())
         })
     });
+    group.bench_function("homebound_group_limit_cores_execute", |b| {
+        b.iter(|| {
+            let sum = AtomicU64::new(0);
+            limited
+                .run(&ctx, |g| {
+                    for _ in 0..256 {
+                        let sum = &sum;
+                        g.execute(move |_ctx| {
+                            sum.fetch_add(spin(iters), Ordering::Relaxed);
+                            Ok::<_, ()>(())
+                        });
+                    }
+                })
+                .unwrap();
+            black_box(sum.into_inner())
+        })
+    });
     let strict = Group::builder().limit(cores).queue(0).build().unwrap();
     group.bench_function("homebound_group_limit_cores_queue0", |b| {
         b.iter(|| {
@@ -241,6 +280,13 @@ fn cpu_bound(c: &mut Criterion) {
                     });
                 }
             });
+            black_box(sum.into_inner())
+        })
+    });
+    group.bench_function("hand_written_scoped_queue", |b| {
+        b.iter(|| {
+            let sum = AtomicU64::new(0);
+            hand_written_queue(cores, GROUP_DEFAULT_QUEUE, 0..256, &sum, |_| spin(iters));
             black_box(sum.into_inner())
         })
     });

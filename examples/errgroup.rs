@@ -85,7 +85,7 @@ fn main() {
     let mut handles = Vec::new();
     let result = group.run(&ctx, |g| {
         for &(source, chunks) in &sources {
-            handles.push(g.spawn_named(source, move |ctx| load(&ctx, source, chunks, chunk_time)));
+            handles.push(g.spawn_named(source, move |ctx| load(ctx, source, chunks, chunk_time)));
         }
     });
 

@@ -646,7 +646,7 @@ fn nested_groups_work() {
             let total = &total;
             outer.spawn(move |ctx| {
                 let inner = Group::builder().limit(2).build().unwrap();
-                inner.run(&ctx, |g| {
+                inner.run(ctx, |g| {
                     for _ in 0..4 {
                         g.spawn(move |_ctx| {
                             total.fetch_add(1, Ordering::SeqCst);

@@ -12,10 +12,10 @@
 //!    every thread the group spawned has already had its join handle sent to the joiner.
 //! 3. The two counters sit on their own cache lines: the spawning thread writes `accepted`, the
 //!    workers write `ended`, and neither bounces the other's line once per task.
-//! 4. Workers may hold back the ends they counted while the queue keeps them busy (see
-//!    `end`); they report them whenever they find the queue empty, and after every task once
-//!    somebody `waiting` for the count to reach zero. The count can reach zero only after a
-//!    worker's current task ends, so holding back never hides the last end from a waiter.
+//! 4. A busy worker holds back the ends it counted and reports them whenever it finds the queue
+//!    empty (before it spins or parks, and so before it exits). Nothing is in flight only once
+//!    the queue is empty and every task has ended, so the worker that ends the last task finds
+//!    the queue empty right after and reports: holding back never hides the last end.
 //! 5. No lost wake-up: a waiter sets `waiting` and then reads the counters; an ender adds to
 //!    `ended` and then reads `waiting` (all `SeqCst`). Whichever goes second sees the other's
 //!    write: the waiter sees zero, or the ender sees the waiter and notifies it under `lock`,
@@ -41,7 +41,7 @@ pub(super) struct Life {
     accepted: CachePadded<AtomicUsize>,
     /// Accepted tasks that have ended.
     ended: CachePadded<AtomicUsize>,
-    /// Somebody waits for nothing to be in flight: every end is reported at once.
+    /// Somebody waits for nothing to be in flight (so an end that reaches zero must notify).
     waiting: AtomicBool,
     /// Held to announce (and to re-check) the count reaching zero; owns the `closed` sender.
     lock: Mutex<Option<Sender<()>>>,
@@ -101,11 +101,6 @@ impl Life {
         }
     }
 
-    /// Whether ends should be reported at once instead of held back by a busy worker.
-    pub(super) fn waiting(&self) -> bool {
-        self.waiting.load(Ordering::Relaxed)
-    }
-
     fn in_flight(&self) -> usize {
         // `ended` first: every task it counts was accepted earlier, so the difference is never
         // negative.
@@ -148,7 +143,12 @@ impl Life {
             if accepted == ended
                 && self
                     .accepted
-                    .compare_exchange(accepted, accepted | CLOSED, Ordering::SeqCst, Ordering::SeqCst)
+                    .compare_exchange(
+                        accepted,
+                        accepted | CLOSED,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    )
                     .is_ok()
             {
                 break;

@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::error::Panicked;
 
 /// The default queue capacity of a limited group (or the limit, if larger).
-const DEFAULT_QUEUE: usize = 64;
+const DEFAULT_QUEUE: usize = 1024;
 
 /// The spawner of the timeout form's `'static` threads.
 static DETACHED: Detached = Detached;
@@ -111,7 +111,7 @@ impl<P: Policy> GroupBuilder<P> {
     }
 
     /// How many tasks may wait in a limited group's queue before `spawn` blocks and
-    /// `try_spawn` reports `Full` (default: the limit, but at least 64). `queue(0)` makes
+    /// `try_spawn` reports `Full` (default: the limit, but at least 1024). `queue(0)` makes
     /// `spawn` wait until a worker is free, as Go's `errgroup.SetLimit` does.
     ///
     /// The limit bounds the tasks that *run*; the queue only bounds memory. A deep default

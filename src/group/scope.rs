@@ -11,11 +11,11 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use crossbeam_utils::Backoff;
 use parking_lot::Mutex;
 
+use super::error::TaskInfo;
 use super::error::TrySpawnError;
 use super::room::Room;
 use super::shared::Shared;
 use super::spawn::{Joinable, SpawnOn, ThreadBody};
-use super::error::TaskInfo;
 use super::task::{self, GroupTaskHandle, Job};
 use crate::context::Context;
 use crate::error::Panicked;
@@ -112,8 +112,13 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         }
     }
 
-    /// Spawns a task. It receives a child of the group's context and may borrow anything that
-    /// outlives the group.
+    /// Spawns a task. It receives a child of the group's context (borrowed, as the pool's
+    /// tasks do: `ctx.clone()` keeps it) and may borrow anything that outlives the group.
+    ///
+    /// With a limit, a worker hands the same context to task after task as long as no task
+    /// cancels it, keeps a clone, takes its `done()` channel or registers a callback on it;
+    /// otherwise the next task gets a fresh child. Either way each task sees a context nobody
+    /// else has used, which saves an allocation per small task.
     ///
     /// Without a limit the task gets its own thread. With a limit it is queued for the group's
     /// workers; when the queue ([`GroupBuilder::queue`](crate::GroupBuilder::queue)) is full,
@@ -298,7 +303,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
             let job = in_thread.lock().take();
             if let Some(job) = job {
                 let ctx = shared.ctx.child();
-                job.run(&shared, &ctx);
+                run_contained(&shared, job, &ctx);
                 // The task's context (and what it registered on it) goes before the group
                 // hears that the task ended.
                 drop(ctx);
@@ -329,7 +334,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         if WORKER_OF.with(Cell::get) == group_id(&self.shared) {
             // Waiting for room would wait for this very worker: run the task here instead.
             let ctx = self.shared.ctx.child();
-            job.run(&self.shared, &ctx);
+            run_contained(&self.shared, job, &ctx);
             drop(ctx);
             return self.shared.life.end(1);
         }
@@ -366,11 +371,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    let body = worker(
-                        queue.rx.clone(),
-                        queue.room.clone(),
-                        self.shared.clone(),
-                    );
+                    let body = worker(queue.rx.clone(), queue.room.clone(), self.shared.clone());
                     return match self
                         .spawner
                         .spawn_on(self.shared.thread(&self.shared.owner), body)
@@ -438,7 +439,7 @@ fn worker<'scope, E: Send + 'scope>(
             };
             let Some(job) = job else { break };
             room.took(|| rx.len());
-            job.run(&shared, &ctx);
+            run_contained(&shared, job, &ctx);
             if !ctx.is_reusable() {
                 // Dropping the old context drops what the task registered on it: user code.
                 let fresh = shared.ctx.child();
@@ -448,15 +449,24 @@ fn worker<'scope, E: Send + 'scope>(
                 }
             }
             ended += 1;
-            if shared.life.waiting() {
-                shared.life.end(std::mem::take(&mut ended));
-            }
         }
         if ended > 0 {
             shared.life.end(ended);
         }
         WORKER_OF.with(|w| w.set(0));
     })
+}
+
+/// Runs a job so that nothing escapes it: the task's own panic is caught inside the job, but
+/// the group's bookkeeping around it can run user code too (a `Drop` of a discarded error, a
+/// cancel callback that panics). Whatever escapes is reported, and the caller goes on to count
+/// the task as ended: a thread that unwound here would leave the group waiting forever.
+fn run_contained<E>(shared: &Shared<E>, job: Job<'_, E>, ctx: &Context) {
+    if let Err(panic) = Panicked::catch(|| job.run(shared, ctx)) {
+        // Reporting cancels the group, which runs callbacks again: one more panic there has
+        // nowhere left to go.
+        let _ = Panicked::catch(|| shared.fail_outside_task(panic));
+    }
 }
 
 fn group_id<E>(shared: &Arc<Shared<E>>) -> usize {

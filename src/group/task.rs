@@ -392,7 +392,11 @@ mod tests {
     #[test]
     fn a_small_result_slot_and_job_fit_a_cache_line_each() {
         // `Arc`'s two counts come on top of the slot.
-        assert!(size_of::<Slot<u64>>() + 16 <= 64, "{}", size_of::<Slot<u64>>());
+        assert!(
+            size_of::<Slot<u64>>() + 16 <= 64,
+            "{}",
+            size_of::<Slot<u64>>()
+        );
         assert!(size_of::<TaskInfo>() <= 32, "{}", size_of::<TaskInfo>());
     }
 }

@@ -1,0 +1,59 @@
+//! User code that runs inside a group's own bookkeeping rather than inside a task: a cancel
+//! callback that panics when a failure cancels the group. It must neither kill the worker
+//! (whose queued tasks would then never end) nor go unreported. Every test ends with the leak
+//! check.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use homebound::{CollectAll, Context, Group, GroupError, threads};
+
+fn no_leaks() {
+    threads::assert_none_alive(Duration::from_secs(10));
+}
+
+#[test]
+fn a_cancel_callback_that_panics_is_reported_and_the_group_still_ends() {
+    let ran_after = Arc::new(AtomicUsize::new(0));
+    let group = Group::builder()
+        .limit(1)
+        .policy(CollectAll)
+        .build()
+        .unwrap();
+    let after = ran_after.clone();
+    // The timeout form, so that a group left waiting shows up as stragglers, not a hang.
+    let outcome = group.run_timeout(&Context::new(), Duration::from_secs(60), move |g| {
+        g.context()
+            .on_cancel(|| panic!("the cancel callback panicked"))
+            .forget();
+        g.spawn_named("first", |_ctx| -> Result<(), ()> {
+            panic!("the task panicked")
+        });
+        g.spawn_named("second", move |_ctx| {
+            after.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+    });
+    let failures = match outcome {
+        Ok(Err(failures)) => failures,
+        Ok(Ok(())) => panic!("the panics went unreported"),
+        Err(stragglers) => panic!("the group never ended: {:?}", stragglers.tasks()),
+    };
+    let messages: Vec<String> = failures
+        .iter()
+        .filter_map(|f| match f {
+            GroupError::Panicked { panic, .. } => Some(panic.message().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        ["the task panicked", "the cancel callback panicked"]
+    );
+    // The task panic cancelled the group, so the second task was reported, not run.
+    let second = failures.iter().find(|f| f.task().name() == Some("second"));
+    assert!(second.is_some_and(GroupError::is_cancelled));
+    assert_eq!(ran_after.load(Ordering::SeqCst), 0);
+    no_leaks();
+}
