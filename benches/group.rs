@@ -5,18 +5,21 @@
 //! * 1k trivial tasks, limit 2: `Group::builder().limit(2)`, with `spawn` (a handle per task)
 //!   and with `execute` (no handle), vs `rayon::scope` (global pool) vs a hand-written scoped
 //!   worker queue (2 workers, crossbeam `bounded(1024)` like the group's default queue, boxed
-//!   tasks without results: `execute`'s like).
+//!   tasks without results: `execute`'s like), and the same queue with a result slot per task
+//!   (`spawn`'s like).
 //! * 256 CPU-bound tasks of ~50 µs: `Group` limited to the core count (`spawn`, `execute`, and
 //!   `queue(0)`) vs `rayon::scope` vs the hand-written scoped queue.
 //!
 //! Run: `cargo bench --bench group -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use homebound::{Context, Group, scope};
+use parking_lot::Mutex;
 
 const TASKS: u64 = 1000;
 /// A limited group's default queue capacity, which the hand-written peer copies.
@@ -121,6 +124,41 @@ fn hand_written_queue(
     });
 }
 
+/// The same queue, with a result slot per task (`Arc<Mutex<Option<T>>>`, dropped by the
+/// spawner as the benchmark drops `spawn`'s handles): the like-for-like peer of `spawn`.
+fn hand_written_queue_with_results(
+    capacity: usize,
+    tasks: impl Iterator<Item = u64>,
+    sum: &AtomicU64,
+) {
+    std::thread::scope(|s| {
+        let (tx, rx) = crossbeam_channel::bounded::<Box<dyn FnOnce() + Send + '_>>(capacity);
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                s.spawn(move || {
+                    for job in rx {
+                        job();
+                    }
+                })
+            })
+            .collect();
+        for i in tasks {
+            let slot = Arc::new(Mutex::new(None));
+            let result = slot.clone();
+            tx.send(Box::new(move || {
+                *result.lock() = Some(sum.fetch_add(i, Ordering::Relaxed));
+            }))
+            .unwrap();
+            drop(slot);
+        }
+        drop(tx);
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+}
+
 fn trivial_limit_2(c: &mut Criterion) {
     let mut group = c.benchmark_group("group/1k_trivial_limit2");
     group
@@ -180,6 +218,13 @@ fn trivial_limit_2(c: &mut Criterion) {
         b.iter(|| {
             let sum = AtomicU64::new(0);
             hand_written_queue(2, GROUP_DEFAULT_QUEUE, 0..TASKS, &sum, |i| i);
+            black_box(sum.into_inner())
+        })
+    });
+    group.bench_function("hand_written_scoped_queue_with_results", |b| {
+        b.iter(|| {
+            let sum = AtomicU64::new(0);
+            hand_written_queue_with_results(GROUP_DEFAULT_QUEUE, 0..TASKS, &sum);
             black_box(sum.into_inner())
         })
     });

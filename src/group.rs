@@ -73,6 +73,7 @@
 //! ```
 
 mod error;
+mod in_flight;
 mod life;
 mod policy;
 mod room;

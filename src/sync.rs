@@ -11,7 +11,7 @@
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use parking_lot::MutexGuard;
-    pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
     /// A non-poisoning mutex.
     #[derive(Default)]
@@ -57,7 +57,7 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::sync::MutexGuard;
-    pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
     #[derive(Default)]
     pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);

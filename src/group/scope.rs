@@ -413,7 +413,7 @@ fn worker<'scope, E: Send + 'scope>(
         // or cancels it (`is_reusable`): a fresh child per task was a quarter of a small
         // task's cost.
         let mut ctx = shared.ctx.child();
-        // Ends not yet reported to the group (see `Life`, invariant 4).
+        // Ends not yet reported to the group (see `InFlight`, invariant 3).
         let mut ended = 0;
         loop {
             // Spin briefly before parking: a busy group hands off tasks without a wake-up.
