@@ -25,8 +25,8 @@ use crate::error::{Cancelled, Panicked};
 #[derive(Clone, Debug)]
 pub struct TaskInfo {
     index: usize,
-    /// Shared, not owned: a task's identity is copied into its job, its handle and any error,
-    /// and an unnamed one must stay small (half a cache line with the closure's job).
+    /// Shared, not owned: a task's identity is copied into every error and report that names
+    /// it, and an execute-only task carries it in its job.
     name: Option<Arc<str>>,
     location: &'static Location<'static>,
 }

