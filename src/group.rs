@@ -12,6 +12,8 @@
 //! * **Limits**: [`GroupBuilder::limit`] runs tasks on at most `n` worker threads fed by a
 //!   bounded queue ([`GroupBuilder::queue`]); `spawn` blocks (cancel-aware) when it is full and
 //!   [`GroupScope::try_spawn`] hands the closure back.
+//! * **Without a handle**: [`GroupScope::execute`] is Go's `g.Go`: the group still reports the
+//!   task's error or panic, and the task costs one allocation instead of two.
 //! * **Panics** are caught with their message, thread name and spawn location, cancel the
 //!   group at once, and come back as [`GroupError::Panicked`]; opt into std's behaviour with
 //!   [`GroupBuilder::resume_panics`].
