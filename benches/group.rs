@@ -91,16 +91,56 @@ fn trivial_unlimited(c: &mut Criterion) {
     group.finish();
 }
 
-/// The peer for a limited group: n scoped workers draining a bounded queue of boxed tasks.
+/// How a group bench hands each task over.
+#[derive(Clone, Copy)]
+enum Via {
+    /// `spawn`, dropping the handle at once.
+    Spawn,
+    /// `execute`: no handle.
+    Execute,
+}
+
+/// Runs `tasks` tasks adding `work(i)` to a sum through `group`, and returns the sum.
+fn group_sum(
+    group: &Group,
+    ctx: &Context,
+    tasks: u64,
+    via: Via,
+    work: impl Fn(u64) -> u64 + Copy + Send,
+) -> u64 {
+    let sum = AtomicU64::new(0);
+    group
+        .run(ctx, |g| {
+            for i in 0..tasks {
+                let sum = &sum;
+                let task = move |_ctx: &Context| {
+                    sum.fetch_add(work(i), Ordering::Relaxed);
+                    Ok::<_, ()>(())
+                };
+                match via {
+                    Via::Spawn => drop(g.spawn(task)),
+                    Via::Execute => g.execute(task),
+                }
+            }
+        })
+        .unwrap();
+    sum.into_inner()
+}
+
+/// The peer for a limited group: `workers` scoped threads draining a bounded queue of boxed
+/// tasks. With `results`, each task also fills a result slot (`Arc<Mutex<Option<u64>>>`) that
+/// the spawner drops, as the bench drops `spawn`'s handles: the like-for-like peer of `spawn`.
 fn hand_written_queue(
     workers: usize,
-    capacity: usize,
-    tasks: impl Iterator<Item = u64>,
-    sum: &AtomicU64,
+    tasks: u64,
+    results: bool,
     work: impl Fn(u64) -> u64 + Copy + Send,
-) {
+) -> u64 {
+    let sum = AtomicU64::new(0);
+    let sum_ref = &sum;
     std::thread::scope(|s| {
-        let (tx, rx) = crossbeam_channel::bounded::<Box<dyn FnOnce() + Send + '_>>(capacity);
+        let (tx, rx) =
+            crossbeam_channel::bounded::<Box<dyn FnOnce() + Send + '_>>(GROUP_DEFAULT_QUEUE);
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 let rx = rx.clone();
@@ -111,52 +151,27 @@ fn hand_written_queue(
                 })
             })
             .collect();
-        for i in tasks {
-            tx.send(Box::new(move || {
-                sum.fetch_add(work(i), Ordering::Relaxed);
-            }))
-            .unwrap();
+        for i in 0..tasks {
+            let add = move || sum_ref.fetch_add(work(i), Ordering::Relaxed);
+            if results {
+                let slot = Arc::new(Mutex::new(None));
+                let result = slot.clone();
+                tx.send(Box::new(move || *result.lock() = Some(add())))
+                    .unwrap();
+                drop(slot);
+            } else {
+                tx.send(Box::new(move || {
+                    add();
+                }))
+                .unwrap();
+            }
         }
         drop(tx);
         for h in handles {
             h.join().unwrap();
         }
     });
-}
-
-/// The same queue, with a result slot per task (`Arc<Mutex<Option<T>>>`, dropped by the
-/// spawner as the benchmark drops `spawn`'s handles): the like-for-like peer of `spawn`.
-fn hand_written_queue_with_results(
-    capacity: usize,
-    tasks: impl Iterator<Item = u64>,
-    sum: &AtomicU64,
-) {
-    std::thread::scope(|s| {
-        let (tx, rx) = crossbeam_channel::bounded::<Box<dyn FnOnce() + Send + '_>>(capacity);
-        let handles: Vec<_> = (0..2)
-            .map(|_| {
-                let rx = rx.clone();
-                s.spawn(move || {
-                    for job in rx {
-                        job();
-                    }
-                })
-            })
-            .collect();
-        for i in tasks {
-            let slot = Arc::new(Mutex::new(None));
-            let result = slot.clone();
-            tx.send(Box::new(move || {
-                *result.lock() = Some(sum.fetch_add(i, Ordering::Relaxed));
-            }))
-            .unwrap();
-            drop(slot);
-        }
-        drop(tx);
-        for h in handles {
-            h.join().unwrap();
-        }
-    });
+    sum.into_inner()
 }
 
 fn trivial_limit_2(c: &mut Criterion) {
@@ -167,38 +182,10 @@ fn trivial_limit_2(c: &mut Criterion) {
     let ctx = Context::new();
     let limited = Group::builder().limit(2).build().unwrap();
     group.bench_function("homebound_group_limit2", |b| {
-        b.iter(|| {
-            let sum = AtomicU64::new(0);
-            limited
-                .run(&ctx, |g| {
-                    for i in 0..TASKS {
-                        let sum = &sum;
-                        g.spawn(move |_ctx| {
-                            sum.fetch_add(i, Ordering::Relaxed);
-                            Ok::<_, ()>(())
-                        });
-                    }
-                })
-                .unwrap();
-            black_box(sum.into_inner())
-        })
+        b.iter(|| black_box(group_sum(&limited, &ctx, TASKS, Via::Spawn, |i| i)))
     });
     group.bench_function("homebound_group_limit2_execute", |b| {
-        b.iter(|| {
-            let sum = AtomicU64::new(0);
-            limited
-                .run(&ctx, |g| {
-                    for i in 0..TASKS {
-                        let sum = &sum;
-                        g.execute(move |_ctx| {
-                            sum.fetch_add(i, Ordering::Relaxed);
-                            Ok::<_, ()>(())
-                        });
-                    }
-                })
-                .unwrap();
-            black_box(sum.into_inner())
-        })
+        b.iter(|| black_box(group_sum(&limited, &ctx, TASKS, Via::Execute, |i| i)))
     });
     group.bench_function("rayon_scope", |b| {
         b.iter(|| {
@@ -215,18 +202,10 @@ fn trivial_limit_2(c: &mut Criterion) {
         })
     });
     group.bench_function("hand_written_scoped_queue", |b| {
-        b.iter(|| {
-            let sum = AtomicU64::new(0);
-            hand_written_queue(2, GROUP_DEFAULT_QUEUE, 0..TASKS, &sum, |i| i);
-            black_box(sum.into_inner())
-        })
+        b.iter(|| black_box(hand_written_queue(2, TASKS, false, |i| i)))
     });
     group.bench_function("hand_written_scoped_queue_with_results", |b| {
-        b.iter(|| {
-            let sum = AtomicU64::new(0);
-            hand_written_queue_with_results(GROUP_DEFAULT_QUEUE, 0..TASKS, &sum);
-            black_box(sum.into_inner())
-        })
+        b.iter(|| black_box(hand_written_queue(2, TASKS, true, |i| i)))
     });
     group.finish();
 }
@@ -262,57 +241,16 @@ fn cpu_bound(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     let ctx = Context::new();
     let limited = Group::builder().limit(cores).build().unwrap();
+    let work = move |_| spin(iters);
     group.bench_function("homebound_group_limit_cores", |b| {
-        b.iter(|| {
-            let sum = AtomicU64::new(0);
-            limited
-                .run(&ctx, |g| {
-                    for _ in 0..256 {
-                        let sum = &sum;
-                        g.spawn(move |_ctx| {
-                            sum.fetch_add(spin(iters), Ordering::Relaxed);
-                            Ok::<_, ()>(())
-                        });
-                    }
-                })
-                .unwrap();
-            black_box(sum.into_inner())
-        })
+        b.iter(|| black_box(group_sum(&limited, &ctx, 256, Via::Spawn, work)))
     });
     group.bench_function("homebound_group_limit_cores_execute", |b| {
-        b.iter(|| {
-            let sum = AtomicU64::new(0);
-            limited
-                .run(&ctx, |g| {
-                    for _ in 0..256 {
-                        let sum = &sum;
-                        g.execute(move |_ctx| {
-                            sum.fetch_add(spin(iters), Ordering::Relaxed);
-                            Ok::<_, ()>(())
-                        });
-                    }
-                })
-                .unwrap();
-            black_box(sum.into_inner())
-        })
+        b.iter(|| black_box(group_sum(&limited, &ctx, 256, Via::Execute, work)))
     });
     let strict = Group::builder().limit(cores).queue(0).build().unwrap();
     group.bench_function("homebound_group_limit_cores_queue0", |b| {
-        b.iter(|| {
-            let sum = AtomicU64::new(0);
-            strict
-                .run(&ctx, |g| {
-                    for _ in 0..256 {
-                        let sum = &sum;
-                        g.spawn(move |_ctx| {
-                            sum.fetch_add(spin(iters), Ordering::Relaxed);
-                            Ok::<_, ()>(())
-                        });
-                    }
-                })
-                .unwrap();
-            black_box(sum.into_inner())
-        })
+        b.iter(|| black_box(group_sum(&strict, &ctx, 256, Via::Spawn, work)))
     });
     group.bench_function("rayon_scope", |b| {
         b.iter(|| {
@@ -329,11 +267,7 @@ fn cpu_bound(c: &mut Criterion) {
         })
     });
     group.bench_function("hand_written_scoped_queue", |b| {
-        b.iter(|| {
-            let sum = AtomicU64::new(0);
-            hand_written_queue(cores, GROUP_DEFAULT_QUEUE, 0..256, &sum, |_| spin(iters));
-            black_box(sum.into_inner())
-        })
+        b.iter(|| black_box(hand_written_queue(cores, 256, false, work)))
     });
     group.finish();
 }

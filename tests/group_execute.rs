@@ -12,6 +12,14 @@ fn no_leaks() {
     threads::assert_none_alive(Duration::from_secs(10));
 }
 
+fn collect_all(limit: usize) -> Group<CollectAll> {
+    Group::builder()
+        .limit(limit)
+        .policy(CollectAll)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn every_executed_task_runs_once_with_and_without_a_limit() {
     let cases = [
@@ -66,11 +74,7 @@ fn the_first_error_of_an_executed_task_names_it() {
 
 #[test]
 fn collect_all_gets_every_failure_and_panic_of_executed_tasks() {
-    let failures = Group::builder()
-        .limit(2)
-        .policy(CollectAll)
-        .build()
-        .unwrap()
+    let failures = collect_all(2)
         .run(&Context::new(), |g| {
             for i in 0..6u32 {
                 g.execute(move |_ctx| match i % 3 {
@@ -106,11 +110,7 @@ fn collect_all_gets_every_failure_and_panic_of_executed_tasks() {
 #[test]
 fn tasks_executed_into_a_cancelled_group_are_reported_not_run() {
     let ran = AtomicUsize::new(0);
-    let failures = Group::builder()
-        .limit(1)
-        .policy(CollectAll)
-        .build()
-        .unwrap()
+    let failures = collect_all(1)
         .run(&Context::new(), |g| {
             g.context().cancel_with("closed for the day");
             for _ in 0..3 {
@@ -158,11 +158,7 @@ impl Drop for Grenade {
 #[test]
 fn a_result_whose_handle_is_gone_dies_on_the_worker_and_its_panic_is_the_tasks() {
     let (go_tx, go) = bounded::<()>(0);
-    let failures = Group::builder()
-        .limit(1)
-        .policy(CollectAll)
-        .build()
-        .unwrap()
+    let failures = collect_all(1)
         .run(&Context::new(), |g| {
             let handle = g.spawn_named("grenade", move |_ctx| {
                 go.recv().unwrap(); // the handle is dropped before this task ends
