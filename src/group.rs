@@ -14,6 +14,8 @@
 //!   [`GroupScope::try_spawn`] hands the closure back.
 //! * **Without a handle**: [`GroupScope::execute`] is Go's `g.Go`: the group still reports the
 //!   task's error or panic, and the task costs one allocation instead of two.
+//! * **Services**: [`GroupScope::start`] (Trio's `nursery.start`) waits until a long-lived task
+//!   reports that it is [`Ready`], with a value for the caller, and leaves it running.
 //! * **Panics** are caught with their message, thread name and spawn location, cancel the
 //!   group at once, and come back as [`GroupError::Panicked`]; opt into std's behaviour with
 //!   [`GroupBuilder::resume_panics`].
@@ -83,6 +85,7 @@ mod run;
 mod scope;
 mod shared;
 mod spawn;
+mod start;
 mod stragglers;
 mod task;
 
@@ -92,6 +95,7 @@ pub use self::error::{
 pub use self::policy::{CollectAll, FailFast, FirstSuccess, Policy};
 pub use self::run::{Group, GroupBuilder};
 pub use self::scope::GroupScope;
+pub use self::start::{Ready, StartError};
 pub use self::stragglers::Stragglers;
 pub use self::task::GroupTaskHandle;
 

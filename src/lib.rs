@@ -92,8 +92,8 @@ pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, pan
 pub use fan::{fan_out, first_k, merge, par_map, race};
 pub use group::{
     CollectAll, FailFast, Failures, FirstSuccess, Group, GroupBuildError, GroupBuilder, GroupError,
-    GroupScope, GroupTaskError, GroupTaskHandle, Policy, Stragglers, TaskInfo, TrySpawnError,
-    scope,
+    GroupScope, GroupTaskError, GroupTaskHandle, Policy, Ready, StartError, Stragglers, TaskInfo,
+    TrySpawnError, scope,
 };
 pub use latch::{Guard, WaitGroup};
 pub use periodic::{

@@ -250,7 +250,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         &self.shared.ctx
     }
 
-    fn spawn_inner<T, F>(
+    pub(super) fn spawn_inner<T, F>(
         &self,
         name: Option<String>,
         location: &'static Location<'static>,
