@@ -57,3 +57,50 @@ fn a_cancel_callback_that_panics_is_reported_and_the_group_still_ends() {
     assert_eq!(ran_after.load(Ordering::SeqCst), 0);
     no_leaks();
 }
+
+/// Panics when dropped: a capture whose `Drop` is user code that fails.
+struct Grenade;
+
+impl Drop for Grenade {
+    fn drop(&mut self) {
+        panic!("a callback's capture panicked when dropped");
+    }
+}
+
+#[test]
+fn a_panic_while_dropping_what_a_task_left_on_its_context_is_reported() {
+    // Unlimited (the task's own thread) and limited (the worker replaces the context).
+    for group in [Group::new(), Group::builder().limit(1).build().unwrap()] {
+        let ran_after = Arc::new(AtomicUsize::new(0));
+        let after = ran_after.clone();
+        // The timeout form, so that a group left waiting shows up as stragglers, not a hang.
+        let outcome = group.run_timeout(&Context::new(), Duration::from_secs(60), move |g| {
+            g.spawn(|ctx| {
+                let grenade = Grenade;
+                // Never run (the task's context is not cancelled), only dropped with it.
+                ctx.on_cancel(move || drop(grenade)).forget();
+                Ok::<_, ()>(())
+            })
+            .join()
+            .unwrap();
+            g.execute(move |_ctx| {
+                after.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            });
+        });
+        match outcome {
+            Ok(Err(GroupError::Panicked { panic, .. })) => {
+                assert_eq!(
+                    panic.message(),
+                    "a callback's capture panicked when dropped"
+                );
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(stragglers) => panic!("the group never ended: {:?}", stragglers.tasks()),
+        }
+        // The panic cancelled the group; the group still ended, and the task after it was
+        // either run or reported, never lost.
+        assert!(ran_after.load(Ordering::SeqCst) <= 1);
+    }
+    no_leaks();
+}

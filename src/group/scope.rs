@@ -11,8 +11,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use crossbeam_utils::Backoff;
 use parking_lot::Mutex;
 
-use super::error::TaskInfo;
-use super::error::TrySpawnError;
+use super::error::{TaskInfo, TrySpawnError};
 use super::room::Room;
 use super::shared::Shared;
 use super::spawn::{Joinable, SpawnOn, ThreadBody};
@@ -302,11 +301,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         let body: ThreadBody<'scope> = Box::new(move || {
             let job = in_thread.lock().take();
             if let Some(job) = job {
-                let ctx = shared.ctx.child();
-                run_contained(&shared, job, &ctx);
-                // The task's context (and what it registered on it) goes before the group
-                // hears that the task ended.
-                drop(ctx);
+                run_alone(&shared, job);
                 shared.life.end(1);
             }
         });
@@ -333,9 +328,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         };
         if WORKER_OF.with(Cell::get) == group_id(&self.shared) {
             // Waiting for room would wait for this very worker: run the task here instead.
-            let ctx = self.shared.ctx.child();
-            run_contained(&self.shared, job, &ctx);
-            drop(ctx);
+            run_alone(&self.shared, job);
             return self.shared.life.end(1);
         }
         if queue.tx.capacity() == Some(0) {
@@ -439,14 +432,11 @@ fn worker<'scope, E: Send + 'scope>(
             };
             let Some(job) = job else { break };
             room.took(|| rx.len());
-            run_contained(&shared, job, &ctx);
+            contained(&shared, || job.run(&shared, &ctx));
             if !ctx.is_reusable() {
                 // Dropping the old context drops what the task registered on it: user code.
-                let fresh = shared.ctx.child();
-                let used = std::mem::replace(&mut ctx, fresh);
-                if let Err(panic) = Panicked::catch(move || drop(used)) {
-                    shared.fail_outside_task(panic);
-                }
+                let used = std::mem::replace(&mut ctx, shared.ctx.child());
+                contained(&shared, move || drop(used));
             }
             ended += 1;
         }
@@ -457,16 +447,25 @@ fn worker<'scope, E: Send + 'scope>(
     })
 }
 
-/// Runs a job so that nothing escapes it: the task's own panic is caught inside the job, but
-/// the group's bookkeeping around it can run user code too (a `Drop` of a discarded error, a
-/// cancel callback that panics). Whatever escapes is reported, and the caller goes on to count
-/// the task as ended: a thread that unwound here would leave the group waiting forever.
-fn run_contained<E>(shared: &Shared<E>, job: Job<'_, E>, ctx: &Context) {
-    if let Err(panic) = Panicked::catch(|| job.run(shared, ctx)) {
+/// Runs `f` so that no panic escapes it. A task's own panic is caught inside its job, but the
+/// group's bookkeeping around a task runs user code too (a `Drop` of a discarded error or of
+/// what a task left on its context, a cancel callback that panics). Whatever escapes is
+/// reported, and the caller goes on to count the task as ended: a thread that unwound here
+/// would leave the group waiting forever.
+fn contained<E>(shared: &Shared<E>, f: impl FnOnce()) {
+    if let Err(panic) = Panicked::catch(f) {
         // Reporting cancels the group, which runs callbacks again: one more panic there has
         // nowhere left to go.
         let _ = Panicked::catch(|| shared.fail_outside_task(panic));
     }
+}
+
+/// Runs a job outside a worker (on its own thread, or inline) with a context of its own, which
+/// goes, with what the task registered on it, before the caller counts the task as ended.
+fn run_alone<E>(shared: &Shared<E>, job: Job<'_, E>) {
+    let ctx = shared.ctx.child();
+    contained(shared, || job.run(shared, &ctx));
+    contained(shared, move || drop(ctx));
 }
 
 fn group_id<E>(shared: &Arc<Shared<E>>) -> usize {
