@@ -122,7 +122,8 @@ impl<E> Shared<E> {
     }
 
     /// Records a panic of user code that ran on a group thread outside every task: the `Drop`
-    /// of something a task left on its context.
+    /// of something a task left on its context, or a cancel callback run by the group's own
+    /// cancel.
     #[track_caller]
     pub(super) fn fail_outside_task(&self, panic: Panicked) {
         let thread = std::thread::current();

@@ -173,8 +173,9 @@ impl<E> Job<'_, E> {
         }
     }
 
-    /// Discards a job that was never accepted (its closure went back to the caller): nothing is
-    /// reported, because as far as the group knows the task never existed.
+    /// Discards a job the queue refused, whose closure goes back to the caller: nothing is
+    /// reported, because as far as the caller knows the task never existed (the caller still
+    /// ends its count).
     pub(super) fn defuse(mut self) {
         drop(self.body.take());
     }
