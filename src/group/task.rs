@@ -153,23 +153,23 @@ pub(super) struct Job<'scope, E> {
 
 impl<E> Job<'_, E> {
     /// Runs the task (or reports it as not started if the group is cancelled).
-    pub(super) fn run(mut self, shared: &Shared<E>, ctx: &Context) {
-        if let Some(body) = self.body.take() {
-            body.start(shared, Start::Run(ctx));
-        }
+    pub(super) fn run(self, shared: &Shared<E>, ctx: &Context) {
+        self.consume(shared, Start::Run(ctx));
     }
 
     /// Reports the task as not started: the group was cancelled before it could run.
-    pub(super) fn not_started(mut self, shared: &Shared<E>) {
-        if let Some(body) = self.body.take() {
-            body.start(shared, Start::NotStarted);
-        }
+    pub(super) fn not_started(self, shared: &Shared<E>) {
+        self.consume(shared, Start::NotStarted);
     }
 
     /// Reports that no thread could be created for the task.
-    pub(super) fn spawn_failed(mut self, shared: &Shared<E>, error: io::Error) {
+    pub(super) fn spawn_failed(self, shared: &Shared<E>, error: io::Error) {
+        self.consume(shared, Start::SpawnFailed(error));
+    }
+
+    fn consume(mut self, shared: &Shared<E>, start: Start<'_>) {
         if let Some(body) = self.body.take() {
-            body.start(shared, Start::SpawnFailed(error));
+            body.start(shared, start);
         }
     }
 
