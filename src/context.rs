@@ -1,6 +1,7 @@
 //! [`Context`]: a cancellation tree with deadlines, causes, callbacks and a selectable `done()`.
 
 mod cause;
+mod error;
 mod guard;
 mod timer;
 mod tree;
@@ -21,9 +22,9 @@ use crossbeam_channel::{
 };
 
 pub use self::cause::{Cause, Reason};
+pub use self::error::{Cancelled, RecvError, RecvTimeoutError, SendError};
 pub use self::guard::{DropGuard, OnCancel};
 use self::tree::Node;
-use crate::error::{Cancelled, RecvError, RecvTimeoutError, SendError};
 
 /// A cheap, cloneable handle to a node in a cancellation tree: Go's `context.Context` for OS
 /// threads.

@@ -74,47 +74,28 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod context;
-mod error;
+pub mod context;
 pub mod fan;
-mod group;
-mod latch;
-mod periodic;
-mod pipeline;
-mod pool;
-mod shutdown;
-mod sync;
+pub mod group;
+mod panic;
+pub mod periodic;
+pub mod pipeline;
+pub mod pool;
+pub mod prelude;
+mod shim;
+pub mod shutdown;
+pub mod sync;
+pub mod task;
 pub mod threads;
 
-pub use context::{Cause, Context, DropGuard, OnCancel, Reason};
-pub use error::{Cancelled, Panicked, RecvError, RecvTimeoutError, SendError, panic_message};
-pub use fan::{fan_out, first_k, merge, par_map, race};
-pub use group::{
-    CollectAll, FailFast, Failures, FirstSuccess, Group, GroupBuildError, GroupBuilder, GroupError,
-    GroupScope, GroupTaskError, GroupTaskHandle, Policy, Ready, StartError, Stragglers, TaskInfo,
-    TrySpawnError, scope,
-};
-pub use latch::{Guard, WaitGroup};
-pub use periodic::{
-    Every, MissedTicks, OnJobError, PeriodicError, PeriodicHandle, PeriodicReport, PeriodicStop,
-    every,
-};
-pub use pool::{
-    DEFAULT_QUEUE_PER_WORKER, JoinTimeoutError, MAX_QUEUE_CAPACITY, MAX_WORKERS, MIN_STACK_SIZE,
-    PendingTask, Pool, PoolBuildError, PoolBuilder, PoolMetrics, PoolShutdownReport, PoolStraggler,
-    SubmitError, TaskError, TaskHandle,
-};
-pub use shutdown::{
-    Drain, OnFailure, ServiceOutcome, ServiceReport, Shutdown, ShutdownCause, ShutdownError,
-    ShutdownReport, ShutdownTrigger,
-};
+pub use context::{Cancelled, Cause, Context};
+pub use group::scope;
+pub use panic::Panicked;
+pub use sync::WaitGroup;
 
 /// The README's examples, compiled and run as doc tests so they cannot drift from the API.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
-pub use pipeline::{
-    Accepts, ErrorMode, ErrorPolicy, Fallible, NoErrors, Outcome, Pipeline, PipelineError,
-    PipelineErrorKind, PipelineIter, PipelineReport, StageError, StageReport,
-};

@@ -55,7 +55,7 @@ use std::fmt;
 use std::io;
 
 pub use self::fan_out::{FanOut, fan_out};
-pub use self::first_k::{AllFailed, FirstK, TaskFailure, first_k, race};
+pub use self::first_k::{AllFailed, Failure, FirstK, first_k, race};
 pub use self::merge::{Merged, Unmerged, merge, merge_ctx};
 pub use self::par_map::{ParMapError, par_map, par_map_in};
 
@@ -64,36 +64,36 @@ pub use self::par_map::{ParMapError, par_map, par_map_in};
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, fan::{self, FanError}};
+/// use homebound::{Context, fan::{self, BuildError}};
 ///
 /// let (_tx, rx) = crossbeam_channel::unbounded::<u32>();
 /// let err = fan::fan_out(&Context::new(), rx, 0, |_, n: u32| n).unwrap_err();
-/// assert!(matches!(err, FanError::ZeroWorkers));
+/// assert!(matches!(err, BuildError::ZeroWorkers));
 /// assert_eq!(err.to_string(), "fan_out needs at least one worker");
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum FanError {
+pub enum BuildError {
     /// [`fan_out`] was asked for zero workers.
     ZeroWorkers,
     /// A thread could not be spawned; every thread already started was stopped and joined.
     Spawn(io::Error),
 }
 
-impl fmt::Display for FanError {
+impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FanError::ZeroWorkers => f.write_str("fan_out needs at least one worker"),
-            FanError::Spawn(e) => write!(f, "could not spawn a fan thread: {e}"),
+            BuildError::ZeroWorkers => f.write_str("fan_out needs at least one worker"),
+            BuildError::Spawn(e) => write!(f, "could not spawn a fan thread: {e}"),
         }
     }
 }
 
-impl std::error::Error for FanError {
+impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            FanError::Spawn(e) => Some(e),
-            FanError::ZeroWorkers => None,
+            BuildError::Spawn(e) => Some(e),
+            BuildError::ZeroWorkers => None,
         }
     }
 }

@@ -23,12 +23,17 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
-pub use self::error::{
-    Accepts, ErrorMode, ErrorPolicy, Fallible, NoErrors, Outcome, PipelineError, PipelineErrorKind,
-    StageError,
-};
-pub use self::iter::PipelineIter;
-pub use self::report::{PipelineReport, StageReport};
+pub use self::error::{Error, ErrorKind, ErrorPolicy, Outcome, StageError};
+
+/// The type-state markers of [`Pipeline`]'s second parameter: whether a pipeline can carry
+/// stage errors yet ([`NoErrors`]) or already does ([`Fallible`]). You name them only when you
+/// write a function that takes or returns a pipeline generically.
+pub mod marker {
+    pub use super::error::{Accepts, ErrorMode, Fallible, NoErrors};
+}
+pub use self::iter::Iter;
+use self::marker::{Accepts, ErrorMode, NoErrors};
+pub use self::report::{Report, StageReport};
 
 use self::error::ErrorStore;
 use self::ordered::{Inbox, Reorder};
@@ -58,8 +63,8 @@ type Build<T> = Box<dyn FnOnce(&mut Runtime) -> Link<T> + Send>;
 ///   with a bounded reorder window; unordered is the default.
 /// * **Stops cleanly**: cancelling the context, a failing stage, a panic, or dropping the
 ///   output iterator cancels every stage, wakes every blocked one and joins every thread.
-/// * **Reports**: the run returns a [`PipelineReport`] with per-stage counts, busy and blocked
-///   times, and [`bottleneck`](PipelineReport::bottleneck).
+/// * **Reports**: the run returns a [`Report`] with per-stage counts, busy and blocked
+///   times, and [`bottleneck`](Report::bottleneck).
 ///
 /// Nothing starts until a terminal is called: [`for_each`](Pipeline::for_each),
 /// [`collect`](Pipeline::collect) or [`into_iter`](IntoIterator::into_iter). The pipeline runs
@@ -69,12 +74,12 @@ type Build<T> = Box<dyn FnOnce(&mut Runtime) -> Link<T> + Send>;
 ///
 /// Zero workers, a zero batch size, a zero `max_wait`, an empty name, or `on_error` after a
 /// stage that is not `try_map` are recorded by the builder; the terminal then returns
-/// [`PipelineErrorKind::Config`] naming the stage, and nothing is started.
+/// [`ErrorKind::Config`] naming the stage, and nothing is started.
 ///
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, Pipeline};
+/// use homebound::{Context, pipeline::Pipeline};
 ///
 /// let ctx = Context::new();
 /// let (words, outcome) = Pipeline::from_iter(&ctx, ["a b", "c", "", "d e f"])
@@ -120,7 +125,7 @@ impl<T: Send + 'static> Pipeline<T, NoErrors> {
     /// # Examples
     ///
     /// ```
-    /// use homebound::{Context, Pipeline};
+    /// use homebound::{Context, pipeline::Pipeline};
     ///
     /// let ctx = Context::new();
     /// let (tx, rx) = crossbeam_channel::bounded(16);
@@ -248,7 +253,7 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     /// # Examples
     ///
     /// ```
-    /// use homebound::{Context, ErrorPolicy, Pipeline};
+    /// use homebound::{Context, pipeline::ErrorPolicy, pipeline::Pipeline};
     ///
     /// let ctx = Context::new();
     /// let (sum, outcome) = Pipeline::from_iter(&ctx, ["1", "2", "oops", "4"])
@@ -293,7 +298,7 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::{Context, Pipeline};
+    /// use homebound::{Context, pipeline::Pipeline};
     ///
     /// let ctx = Context::new();
     /// let (batches, _) = Pipeline::from_iter(&ctx, 0..10)
@@ -358,13 +363,13 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
 
     /// A graceful stop: when `stop` is cancelled, the source stops taking input and everything
     /// already read flows to the end (open batches included). The run then ends normally and
-    /// its report says [`intake_stopped`](PipelineReport::intake_stopped). Cancelling the
+    /// its report says [`intake_stopped`](Report::intake_stopped). Cancelling the
     /// pipeline's own context (the one given to the source) is the abrupt stop.
     ///
     /// # Examples
     ///
     /// ```
-    /// use homebound::{Context, Pipeline};
+    /// use homebound::{Context, pipeline::Pipeline};
     ///
     /// let (ctx, stop) = (Context::new(), Context::new());
     /// stop.cancel(); // e.g. on Ctrl-C
@@ -397,13 +402,13 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     ///
     /// # Errors
     ///
-    /// As for [`PipelineIter::finish`].
+    /// As for [`Iter::finish`].
     ///
     /// # Panics
     ///
     /// If `f` panics, the pipeline is cancelled and every stage joined before the panic
     /// continues.
-    pub fn for_each<F>(self, mut f: F) -> Result<Outcome<S::Error>, PipelineError<S::Error>>
+    pub fn for_each<F>(self, mut f: F) -> Result<Outcome<S::Error>, Error<S::Error>>
     where
         F: FnMut(T),
     {
@@ -418,9 +423,9 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     ///
     /// # Errors
     ///
-    /// As for [`PipelineIter::finish`].
+    /// As for [`Iter::finish`].
     #[allow(clippy::type_complexity)]
-    pub fn collect(self) -> Result<(Vec<T>, Outcome<S::Error>), PipelineError<S::Error>> {
+    pub fn collect(self) -> Result<(Vec<T>, Outcome<S::Error>), Error<S::Error>> {
         let mut iter = self.into_iter();
         let mut items = Vec::new();
         while let Some(chunk) = iter.next_chunk() {
@@ -432,12 +437,12 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
 
 impl<T: Send + 'static, S: ErrorMode> IntoIterator for Pipeline<T, S> {
     type Item = T;
-    type IntoIter = PipelineIter<T, S::Error>;
+    type IntoIter = Iter<T, S::Error>;
 
-    /// Starts the pipeline and returns its output as an iterator. See [`PipelineIter`].
-    fn into_iter(self) -> PipelineIter<T, S::Error> {
+    /// Starts the pipeline and returns its output as an iterator. See [`Iter`].
+    fn into_iter(self) -> Iter<T, S::Error> {
         if let Some(message) = self.plan.error {
-            return PipelineIter::invalid(message, self.store);
+            return Iter::invalid(message, self.store);
         }
         let mut rt = Runtime::new(self.ctx, self.plan);
         let link = (self.build)(&mut rt);
@@ -447,7 +452,7 @@ impl<T: Send + 'static, S: ErrorMode> IntoIterator for Pipeline<T, S> {
             None => Inbox::Plain(link.rx),
         };
         rt.start_progress();
-        PipelineIter::running(rt, inbox, self.store)
+        Iter::running(rt, inbox, self.store)
     }
 }
 

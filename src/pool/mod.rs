@@ -20,16 +20,16 @@ use crossbeam_channel::{Select, Sender, TrySendError};
 use parking_lot::{Mutex, RwLock};
 
 use crate::context::Context;
-use crate::latch::WaitGroup;
+use crate::sync::WaitGroup;
 
 pub use self::builder::{
-    DEFAULT_QUEUE_PER_WORKER, MAX_QUEUE_CAPACITY, MAX_WORKERS, MIN_STACK_SIZE, PoolBuilder,
+    Builder, DEFAULT_QUEUE_PER_WORKER, MAX_QUEUE_CAPACITY, MAX_WORKERS, MIN_STACK_SIZE,
 };
-pub use self::error::{JoinTimeoutError, PoolBuildError, SubmitError, TaskError};
+pub use self::error::{BuildError, JoinTimeoutError, SubmitError};
 pub use self::handle::TaskHandle;
-pub use self::metrics::PoolMetrics;
+pub use self::metrics::Metrics;
 pub use self::pending::PendingTask;
-pub use self::shutdown::{PoolShutdownReport, PoolStraggler};
+pub use self::shutdown::{ShutdownReport, Straggler};
 
 use self::builder::Capacity;
 use self::metrics::{Counters, bump};
@@ -61,7 +61,7 @@ static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
 ///   `shutdown()`**: it blocks until the queue is drained and every worker has exited.
 /// * **Called from its own task**, shutdown (or drop) never waits for the thread it runs on:
 ///   the pool is closed and the call returns; the workers finish the queue and exit on their own.
-/// * **Metrics.** [`metrics`](Pool::metrics) returns a [`PoolMetrics`] snapshot that obeys a
+/// * **Metrics.** [`metrics`](Pool::metrics) returns a [`Metrics`] snapshot that obeys a
 ///   conservation identity at every instant.
 ///
 /// No pool lock is held while user code runs or is dropped, so a task (or a task's `Drop`) may
@@ -70,7 +70,7 @@ static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
 /// # Examples
 ///
 /// ```
-/// use homebound::Pool;
+/// use homebound::pool::Pool;
 ///
 /// let pool = Pool::builder().name("squares").workers(2).queue_capacity(16).build().unwrap();
 /// let handles: Vec<_> = (1..=8u64).map(|i| pool.submit(move |_ctx| i * i).unwrap()).collect();
@@ -118,25 +118,21 @@ impl Refusal {
 }
 
 impl Pool {
-    /// A builder; see [`PoolBuilder`] for the settings and their defaults.
-    pub fn builder() -> PoolBuilder {
-        PoolBuilder::new()
+    /// A builder; see [`Builder`] for the settings and their defaults.
+    pub fn builder() -> Builder {
+        Builder::new()
     }
 
     /// A pool with `workers` threads and the default settings otherwise.
     ///
     /// # Errors
     ///
-    /// As for [`PoolBuilder::build`].
-    pub fn new(workers: usize) -> Result<Pool, PoolBuildError> {
+    /// As for [`Builder::build`].
+    pub fn new(workers: usize) -> Result<Pool, BuildError> {
         Pool::builder().workers(workers).build()
     }
 
-    pub(crate) fn start(
-        b: PoolBuilder,
-        workers: usize,
-        max: usize,
-    ) -> Result<Pool, PoolBuildError> {
+    pub(crate) fn start(b: Builder, workers: usize, max: usize) -> Result<Pool, BuildError> {
         let (tx, rx) = match b.capacity {
             Capacity::Default => crossbeam_channel::bounded(workers * DEFAULT_QUEUE_PER_WORKER),
             Capacity::Bounded(c) => crossbeam_channel::bounded(c),
@@ -183,7 +179,7 @@ impl Pool {
         for _ in 0..workers {
             if let Err(e) = pool.shared.try_grow() {
                 pool.shutdown();
-                return Err(PoolBuildError::spawn(e));
+                return Err(BuildError::spawn(e));
             }
         }
         Ok(pool)
@@ -305,7 +301,7 @@ impl Pool {
     /// ```
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicU64, Ordering};
-    /// use homebound::Pool;
+    /// use homebound::pool::Pool;
     ///
     /// let pool = Pool::builder().workers(2).build().unwrap();
     /// let total = Arc::new(AtomicU64::new(0));
@@ -362,8 +358,8 @@ impl Pool {
             })
     }
 
-    /// A snapshot of the pool's counters; see [`PoolMetrics`].
-    pub fn metrics(&self) -> PoolMetrics {
+    /// A snapshot of the pool's counters; see [`Metrics`].
+    pub fn metrics(&self) -> Metrics {
         self.shared.metrics()
     }
 

@@ -4,9 +4,9 @@
 //!
 //! 1. **Run.** Each [`service`](Shutdown::service) runs on its own registered thread with a child
 //!    of the root context. [`wait`](Shutdown::wait) blocks until a signal (after
-//!    [`on_signals`](Shutdown::on_signals)), a [`ShutdownTrigger`], a failing service, or the
+//!    [`on_signals`](Shutdown::on_signals)), a [`Trigger`], a failing service, or the
 //!    end of every service.
-//! 2. **Cancel.** The root context is cancelled with a [`ShutdownCause`] saying why.
+//! 2. **Cancel.** The root context is cancelled with a [`Cause`] saying why.
 //! 3. **Grace.** `wait` gives the services the grace period to return, then runs the
 //!    [drains](Shutdown::drain) in reverse order of registration with the time left.
 //! 4. **Report.** Whatever is still running when the grace period ends is a straggler. A second
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-pub use self::report::{ServiceOutcome, ServiceReport, ShutdownCause, ShutdownReport};
+pub use self::report::{Cause, Report, ServiceOutcome, ServiceReport};
 use self::run::{Event, Inbox};
 use self::service::DrainSpec;
 pub use self::service::{Drain, OnFailure};
@@ -40,7 +40,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use homebound::Shutdown;
+/// use homebound::shutdown::Shutdown;
 ///
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let mut shutdown = Shutdown::new().grace(Duration::from_secs(10));
@@ -66,7 +66,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 ///   SIGINT and SIGTERM get their default action again: they terminate the process.
 /// * **Grace**: after cancelling, `wait` gives services and then drains at most the grace
 ///   period; what is still running is reported as a straggler and left running (the report
-///   owns its thread handle, see [`ShutdownReport::join_stragglers`]). A zero grace means "do
+///   owns its thread handle, see [`Report::join_stragglers`]). A zero grace means "do
 ///   not wait at all": services that have not ended yet are stragglers, drains are not started.
 /// * **Second signal**: once the shutdown has begun (whatever began it), a SIGINT or SIGTERM
 ///   makes `wait` return at once, forced, with exit code `128 + signo`, even if a service or a
@@ -82,7 +82,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// ```
 /// use std::time::Duration;
 /// use crossbeam_channel::unbounded;
-/// use homebound::{Shutdown, ShutdownCause};
+/// use homebound::{shutdown::Shutdown, shutdown};
 ///
 /// let (jobs_tx, jobs) = unbounded::<u32>();
 /// let mut shutdown = Shutdown::new().grace(Duration::from_secs(5));
@@ -100,7 +100,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// for n in 0..3 { jobs_tx.send(n).unwrap(); }
 /// shutdown.trigger().fire();
 /// let report = shutdown.wait();
-/// assert_eq!(report.cause(), &ShutdownCause::Triggered);
+/// assert_eq!(report.cause(), &shutdown::Cause::Triggered);
 /// assert_eq!(report.exit_code(), 0);
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
@@ -155,11 +155,10 @@ impl Shutdown {
     ///
     /// # Errors
     ///
-    /// [`ShutdownError::Signals`] if the handlers or the listener thread could not be set up.
-    pub fn on_signals(&mut self) -> Result<&mut Self, ShutdownError> {
+    /// [`Error::Signals`] if the handlers or the listener thread could not be set up.
+    pub fn on_signals(&mut self) -> Result<&mut Self, Error> {
         if self.listener.is_none() {
-            let listener =
-                Listener::start(self.events_tx.clone()).map_err(ShutdownError::Signals)?;
+            let listener = Listener::start(self.events_tx.clone()).map_err(Error::Signals)?;
             self.listener = Some(listener);
         }
         Ok(self)
@@ -170,9 +169,9 @@ impl Shutdown {
     ///
     /// # Errors
     ///
-    /// [`ShutdownError::Spawn`] if the thread could not be created (the closure is dropped).
+    /// [`Error::Spawn`] if the thread could not be created (the closure is dropped).
     #[track_caller]
-    pub fn service<F, E>(&mut self, name: &str, f: F) -> Result<&mut Self, ShutdownError>
+    pub fn service<F, E>(&mut self, name: &str, f: F) -> Result<&mut Self, Error>
     where
         F: FnOnce(Context) -> Result<(), E> + Send + 'static,
         E: Display,
@@ -185,23 +184,23 @@ impl Shutdown {
     ///
     /// # Errors
     ///
-    /// [`ShutdownError::Spawn`] if the thread could not be created (the closure is dropped).
+    /// [`Error::Spawn`] if the thread could not be created (the closure is dropped).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::{OnFailure, ServiceOutcome, Shutdown, ShutdownCause};
+    /// use homebound::{shutdown::OnFailure, shutdown::ServiceOutcome, shutdown::Shutdown, shutdown};
     ///
     /// let mut shutdown = Shutdown::new();
     /// shutdown.service_with("optional", OnFailure::Continue, |_ctx| Err("no GPU"))?;
     /// shutdown.service("main", |_ctx| Ok::<(), &str>(()))?;
     /// let report = shutdown.wait();
-    /// assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
+    /// assert_eq!(report.cause(), &shutdown::Cause::ServicesEnded);
     /// assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Error("no GPU".into()));
     /// assert_eq!(report.exit_code(), 1);
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
-    /// # Ok::<(), homebound::ShutdownError>(())
+    /// # Ok::<(), homebound::shutdown::Error>(())
     /// ```
     #[track_caller]
     pub fn service_with<F, E>(
@@ -209,14 +208,14 @@ impl Shutdown {
         name: &str,
         on_failure: OnFailure,
         f: F,
-    ) -> Result<&mut Self, ShutdownError>
+    ) -> Result<&mut Self, Error>
     where
         F: FnOnce(Context) -> Result<(), E> + Send + 'static,
         E: Display,
     {
         let index = self.services.len();
         let handle = service::spawn(index, name, self.root.child(), self.events_tx.clone(), f)
-            .map_err(ShutdownError::Spawn)?;
+            .map_err(Error::Spawn)?;
         self.services.push(ServiceSlot {
             name: name.to_owned(),
             on_failure,
@@ -237,8 +236,8 @@ impl Shutdown {
     }
 
     /// A handle that starts the shutdown from anywhere, like a signal would.
-    pub fn trigger(&self) -> ShutdownTrigger {
-        ShutdownTrigger {
+    pub fn trigger(&self) -> Trigger {
+        Trigger {
             events: self.events_tx.clone(),
         }
     }
@@ -255,16 +254,16 @@ impl Shutdown {
     /// once on a second signal. Before returning it stops and joins the signal thread and joins
     /// every thread that has ended; stragglers stay in the report.
     ///
-    /// With no services, no signals and no live [`ShutdownTrigger`] nothing could ever start a
+    /// With no services, no signals and no live [`Trigger`] nothing could ever start a
     /// shutdown, so it runs the drains and returns at once with
-    /// [`ShutdownCause::ServicesEnded`].
+    /// [`Cause::ServicesEnded`].
     ///
     /// # Panics
     ///
     /// Only if an [`on_cancel`](Context::on_cancel) callback registered on the shutdown's
     /// context panics: the panic is resumed here, as [`Context::cancel`] does, after the whole
     /// tree is cancelled; dropping the `Shutdown` then joins the services.
-    pub fn wait(mut self) -> ShutdownReport {
+    pub fn wait(mut self) -> Report {
         run::wait(&mut self)
     }
 }
@@ -313,7 +312,7 @@ impl fmt::Debug for Shutdown {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Shutdown, ShutdownCause, threads};
+/// use homebound::{shutdown::Shutdown, shutdown, threads};
 ///
 /// let mut shutdown = Shutdown::new();
 /// let trigger = shutdown.trigger();
@@ -324,24 +323,24 @@ impl fmt::Debug for Shutdown {
 /// }).unwrap();
 /// shutdown.service("main", |ctx| { ctx.wait(); Ok::<(), String>(()) }).unwrap();
 /// let report = shutdown.wait();
-/// assert_eq!(report.cause(), &ShutdownCause::Triggered);
+/// assert_eq!(report.cause(), &shutdown::Cause::Triggered);
 /// # threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Clone)]
-pub struct ShutdownTrigger {
+pub struct Trigger {
     events: Sender<Event>,
 }
 
-impl ShutdownTrigger {
-    /// Starts the shutdown (cause [`ShutdownCause::Triggered`]).
+impl Trigger {
+    /// Starts the shutdown (cause [`Cause::Triggered`]).
     pub fn fire(&self) {
         let _ = self.events.send(Event::Trigger);
     }
 }
 
-impl fmt::Debug for ShutdownTrigger {
+impl fmt::Debug for Trigger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownTrigger").finish_non_exhaustive()
+        f.debug_struct("Trigger").finish_non_exhaustive()
     }
 }
 
@@ -350,33 +349,33 @@ impl fmt::Debug for ShutdownTrigger {
 /// # Examples
 ///
 /// ```
-/// use homebound::ShutdownError;
+/// use homebound::shutdown;
 ///
-/// let err = ShutdownError::Spawn(std::io::Error::other("no threads left"));
+/// let err = shutdown::Error::Spawn(std::io::Error::other("no threads left"));
 /// assert_eq!(err.to_string(), "could not start a service thread: no threads left");
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum ShutdownError {
+pub enum Error {
     /// The signal handlers or the listener thread could not be set up.
     Signals(io::Error),
     /// A service's thread could not be created.
     Spawn(io::Error),
 }
 
-impl Display for ShutdownError {
+impl Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ShutdownError::Signals(e) => write!(f, "could not listen for signals: {e}"),
-            ShutdownError::Spawn(e) => write!(f, "could not start a service thread: {e}"),
+            Error::Signals(e) => write!(f, "could not listen for signals: {e}"),
+            Error::Spawn(e) => write!(f, "could not start a service thread: {e}"),
         }
     }
 }
 
-impl std::error::Error for ShutdownError {
+impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ShutdownError::Signals(e) | ShutdownError::Spawn(e) => Some(e),
+            Error::Signals(e) | Error::Spawn(e) => Some(e),
         }
     }
 }
