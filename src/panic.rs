@@ -84,10 +84,48 @@ impl Panicked {
     }
 
     /// Re-raises the original panic on the calling thread, like `std::panic::resume_unwind`.
-    pub fn resume(self) -> ! {
-        let payload = self.payload.into_inner();
-        panic::resume_unwind(payload.unwrap_or_else(|| Box::new(self.message)))
+    pub fn resume(mut self) -> ! {
+        let payload = self.payload.get_mut().take();
+        let message = std::mem::take(&mut self.message);
+        panic::resume_unwind(payload.unwrap_or_else(|| Box::new(message)))
     }
+}
+
+/// A payload's own `Drop` may panic too; dropping a report never lets that escape.
+impl Drop for Panicked {
+    fn drop(&mut self) {
+        if let Some(payload) = self.payload.get_mut().take() {
+            drop_quietly(payload);
+        }
+    }
+}
+
+/// How many times a payload's drop may panic again before it is leaked instead.
+const PAYLOAD_DROP_ATTEMPTS: usize = 8;
+
+/// Drops a user value where a panic in its `Drop` cannot escape, and returns that panic as a
+/// report. The one way homebound drops user values (closures, results, errors) that it does not
+/// hand back.
+pub(crate) fn drop_caught<T>(value: T) -> Result<(), Panicked> {
+    panic::catch_unwind(AssertUnwindSafe(move || drop(value))).map_err(Panicked::from_payload)
+}
+
+/// Drops a user value and discards any panic from its `Drop`, including a payload whose own
+/// drop panics again (after a few attempts such a payload is leaked: leaking is safe, unwinding
+/// out of homebound's own threads is not).
+pub(crate) fn drop_quietly<T>(value: T) {
+    let mut pending = match panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        Ok(()) => return,
+        Err(payload) => payload,
+    };
+    for _ in 0..PAYLOAD_DROP_ATTEMPTS {
+        let payload = pending;
+        match panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(again) => pending = again,
+        }
+    }
+    std::mem::forget(pending);
 }
 
 impl fmt::Debug for Panicked {

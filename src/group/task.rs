@@ -361,7 +361,7 @@ fn not_started<T, E, F>(shared: &Shared<E>, outlet: &impl Outlet<T>, f: F) {
 
 /// Drops a closure that will never run; its captures' `Drop` is user code and may panic.
 fn drop_user_closure<E, F>(shared: &Shared<E>, task: &TaskInfo, f: F) {
-    if let Err(panic) = Panicked::catch(move || drop(f)) {
+    if let Err(panic) = crate::panic::drop_caught(f) {
         shared.fail(Error::Panicked {
             task: task.clone(),
             panic,
