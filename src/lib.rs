@@ -77,6 +77,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod context;
+mod exec;
 pub mod fan;
 pub mod group;
 mod panic;

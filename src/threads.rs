@@ -62,7 +62,7 @@ impl Drop for Registration {
 }
 
 /// The origin to record for a thread spawned from the current thread.
-fn current_origin() -> ThreadId {
+pub(crate) fn current_origin() -> ThreadId {
     CURRENT
         .try_with(|c| c.borrow().as_ref().map(|r| r.origin))
         .ok()
@@ -273,6 +273,8 @@ pub struct Builder {
     owner: String,
     stack_size: Option<usize>,
     daemon: bool,
+    /// Set by pools and groups: their threads belong to whoever built them.
+    origin: Option<ThreadId>,
 }
 
 impl Builder {
@@ -282,12 +284,20 @@ impl Builder {
             owner: owner.to_string(),
             stack_size: None,
             daemon: false,
+            origin: None,
         }
     }
 
     /// The new thread's stack size in bytes.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Records `origin` (see [`current_origin`]) instead of the spawning thread's: a pool's or
+    /// group's threads belong to whoever built it, whichever thread made it start one.
+    pub(crate) fn origin(mut self, origin: ThreadId) -> Self {
+        self.origin = Some(origin);
         self
     }
 
@@ -347,7 +357,7 @@ impl Builder {
     fn prepare(self, location: &'static Location<'static>) -> (thread::Builder, u64, ThreadId) {
         let key = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let name = format!("homebound-{}-{key}", self.owner);
-        let origin = current_origin();
+        let origin = self.origin.unwrap_or_else(current_origin);
         let mut builder = thread::Builder::new().name(name.clone());
         if let Some(bytes) = self.stack_size {
             builder = builder.stack_size(bytes);

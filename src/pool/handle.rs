@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::error::JoinTimeoutError;
-use super::task::Slot;
+use super::task::PoolTask;
+use super::worker::wait_helping;
+use crate::exec::slot::SlotView;
 use crate::task::JoinError;
 
 /// The result of one submitted task, to be joined.
@@ -33,11 +35,11 @@ use crate::task::JoinError;
 /// ```
 #[must_use = "dropping a TaskHandle detaches the task; join it to get its value or its panic"]
 pub struct TaskHandle<T> {
-    slot: Arc<dyn Slot<T>>,
+    slot: Arc<dyn SlotView<PoolTask, T>>,
 }
 
 impl<T> TaskHandle<T> {
-    pub(crate) fn new(slot: Arc<dyn Slot<T>>) -> Self {
+    pub(crate) fn new(slot: Arc<dyn SlotView<PoolTask, T>>) -> Self {
         TaskHandle { slot }
     }
 
@@ -48,8 +50,7 @@ impl<T> TaskHandle<T> {
     /// [`JoinError::Panicked`] if the task panicked, [`JoinError::NotStarted(_)`] if it was
     /// cancelled before it started (or returned by `shutdown_now` and then dropped).
     pub fn join(self) -> Result<T, JoinError> {
-        self.slot
-            .wait(None)
+        wait_helping(&*self.slot, None)
             .expect("an untimed wait returns only once the task has finished")
     }
 
@@ -73,7 +74,7 @@ impl<T> TaskHandle<T> {
     ///
     /// As for [`join_timeout`](TaskHandle::join_timeout).
     pub fn join_deadline(self, deadline: Instant) -> Result<T, JoinTimeoutError<T>> {
-        match self.slot.wait(Some(deadline)) {
+        match wait_helping(&*self.slot, Some(deadline)) {
             Some(result) => result.map_err(JoinTimeoutError::Task),
             None => Err(JoinTimeoutError::TimedOut(self)),
         }

@@ -44,14 +44,10 @@ pub(crate) struct WorkCounters {
     pub(crate) run_ns: AtomicU64,
 }
 
-/// Worker gauges and rare events.
+/// Worker gauges and rare events (how many workers are live and idle is the executor core's
+/// crew word).
 #[derive(Default)]
 pub(crate) struct WorkerGauges {
-    pub(crate) live: AtomicUsize,
-    /// Parked workers no submitter has claimed yet (see `worker::park`).
-    pub(crate) idle: AtomicUsize,
-    /// Claims on parked workers not yet consumed by a waking worker.
-    pub(crate) notified: AtomicUsize,
     pub(crate) peak: AtomicUsize,
     pub(crate) spawned: AtomicU64,
     pub(crate) retired: AtomicU64,
@@ -111,7 +107,13 @@ impl Counters {
 
     /// `workers`: the live workers' own counters (the caller holds the stats lock, so no
     /// worker folds its counters into the pool's while this reads).
-    pub(crate) fn snapshot(&self, queue_len: usize, workers: &[&WorkCounters]) -> Metrics {
+    pub(crate) fn snapshot(
+        &self,
+        queue_len: usize,
+        live: usize,
+        idle: usize,
+        workers: &[&WorkCounters],
+    ) -> Metrics {
         let load = |c: &AtomicU64| c.load(Ordering::Acquire);
         let s = &self.submit;
         let sum = |field: fn(&WorkCounters) -> &AtomicU64| -> u64 {
@@ -155,8 +157,7 @@ impl Counters {
         let accepted = submitted - rejected;
         let ended = completed + panicked + cancelled_before_start + returned_by_shutdown_now;
         let g = &self.workers;
-        let live = g.live.load(Ordering::Acquire);
-        let idle = g.idle.load(Ordering::Acquire).min(live);
+        let idle = idle.min(live);
         Metrics {
             workers_live: live,
             workers_idle: idle,

@@ -6,20 +6,21 @@ mod error;
 mod handle;
 mod metrics;
 mod pending;
-mod room;
 mod shutdown;
 mod task;
 mod worker;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Select, Sender, TrySendError};
 use parking_lot::{Mutex, RwLock};
 
 use crate::context::Context;
+use crate::exec::job::{Job, Refused};
+use crate::exec::queue::{Capacity as QueueCapacity, Queue, Refusal, Wait};
+use crate::exec::worker::new_id;
 use crate::sync::WaitGroup;
 
 pub use self::builder::{
@@ -33,15 +34,12 @@ pub use self::shutdown::{ShutdownReport, Straggler};
 
 use self::builder::Capacity;
 use self::metrics::{Counters, bump};
-use self::task::{Detached, QueuedTask, Task};
-use self::worker::{Config, Shared, Threads, on_worker_of};
+use self::task::{Detached, PoolJob, PoolTask, TaskSlot};
+use self::worker::{Begin, Config, Shared, Threads};
 
 /// The queue's high-water mark is sampled on every this many submits (and whenever the queue
 /// is found full).
 const QUEUE_LEN_SAMPLE: u64 = 8;
-
-/// Source of pool ids (0 means "no pool" in the worker thread-local).
-static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A pool of worker threads fed by a bounded queue.
 ///
@@ -83,33 +81,25 @@ static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
 /// ```
 pub struct Pool {
     shared: Arc<Shared>,
-    /// `None` once closed. Submitters hold the read lock while handing a task over, so closing
+    /// `false` once closed. Submitters hold the read lock while handing a task over, so closing
     /// (write lock) waits for hand-offs in flight and no task is accepted after it.
-    tx: RwLock<Option<Sender<QueuedTask>>>,
+    accepting: RwLock<bool>,
 }
 
-/// How long a submit may wait for room.
-#[derive(Clone, Copy)]
-enum Wait<'a> {
-    No,
-    Until {
-        deadline: Option<Instant>,
-        ctx: Option<&'a Context>,
-    },
-}
-
-/// Why a hand-off failed.
-enum Refusal {
-    Full,
-    Closed,
-    Timeout,
-    Cancelled,
-}
+/// How long to wait for room: not at all.
+const NO_WAIT: Wait<'static> = Wait::No;
+/// How long to wait for room: until there is some (or the pool closes).
+const UNTIL_ROOM: Wait<'static> = Wait::Until {
+    deadline: None,
+    ctx: None,
+};
 
 impl Refusal {
     fn with<F>(self, f: F) -> SubmitError<F> {
         match self {
-            Refusal::Full => SubmitError::Full(f),
+            // A worker of this pool never waits for its own queue; with no worker at all the
+            // task has nowhere to go either.
+            Refusal::Full | Refusal::OwnWorker | Refusal::NoWorker(_) => SubmitError::Full(f),
             Refusal::Closed => SubmitError::Closed(f),
             Refusal::Timeout => SubmitError::Timeout(f),
             Refusal::Cancelled => SubmitError::Cancelled(f),
@@ -133,25 +123,18 @@ impl Pool {
     }
 
     pub(crate) fn start(b: Builder, workers: usize, max: usize) -> Result<Pool, BuildError> {
-        let (tx, rx) = match b.capacity {
-            Capacity::Default => crossbeam_channel::bounded(workers * DEFAULT_QUEUE_PER_WORKER),
-            Capacity::Bounded(c) => crossbeam_channel::bounded(c),
-            Capacity::Unbounded => crossbeam_channel::unbounded(),
+        let capacity = match b.capacity {
+            Capacity::Default => QueueCapacity::Bounded(workers * DEFAULT_QUEUE_PER_WORKER),
+            Capacity::Bounded(c) => QueueCapacity::Bounded(c),
+            Capacity::Unbounded => QueueCapacity::Unbounded,
         };
         let keep_alive = Instant::now()
             .checked_add(b.keep_alive)
             .map(|_| b.keep_alive);
-        let room = match rx.capacity() {
-            Some(capacity) if capacity > 0 => Some(room::Room::new(capacity)),
-            _ => None,
-        };
         let shared = Arc::new(Shared {
-            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
             name: b.name,
-            rx,
+            queue: Queue::new(new_id(), capacity, workers, max),
             root: Context::new(),
-            closed: Context::new(),
-            room,
             cfg: Config {
                 min: workers,
                 max,
@@ -171,13 +154,20 @@ impl Pool {
             returned: Mutex::new(Vec::new()),
             stats: Mutex::new(Vec::new()),
             epoch: Instant::now(),
+            origin: crate::threads::current_origin(),
         });
         let pool = Pool {
             shared,
-            tx: RwLock::new(Some(tx)),
+            accepting: RwLock::new(true),
         };
         for _ in 0..workers {
-            if let Err(e) = pool.shared.try_grow() {
+            // The first workers count as idle before their threads run: a hand-off right after
+            // `build` finds them.
+            let crew = &pool.shared.queue.crew;
+            let reserved = crew.start_parked();
+            debug_assert!(reserved, "workers ≤ max_workers");
+            if let Err((e, _)) = pool.shared.spawn_worker(Begin::Parked) {
+                crew.start_failed(true);
                 pool.shutdown();
                 return Err(BuildError::spawn(e));
             }
@@ -200,14 +190,7 @@ impl Pool {
         F: FnOnce(&Context) -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.enqueue(
-            f,
-            None,
-            Wait::Until {
-                deadline: None,
-                ctx: None,
-            },
-        )
+        self.enqueue(f, None, UNTIL_ROOM)
     }
 
     /// Like [`submit`](Pool::submit), naming the task: the name appears in straggler reports
@@ -221,11 +204,7 @@ impl Pool {
         F: FnOnce(&Context) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let wait = Wait::Until {
-            deadline: None,
-            ctx: None,
-        };
-        self.enqueue(f, Some(name.into()), wait)
+        self.enqueue(f, Some(name.into()), UNTIL_ROOM)
     }
 
     /// Queues `f` only if there is room now.
@@ -238,7 +217,7 @@ impl Pool {
         F: FnOnce(&Context) -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.enqueue(f, None, Wait::No)
+        self.enqueue(f, None, NO_WAIT)
     }
 
     /// Like [`submit`](Pool::submit), waiting at most `timeout` for room. A timeout too large
@@ -317,13 +296,7 @@ impl Pool {
     where
         F: FnOnce(&Context) + Send + 'static,
     {
-        self.execute_with(
-            f,
-            Wait::Until {
-                deadline: None,
-                ctx: None,
-            },
-        )
+        self.execute_with(f, UNTIL_ROOM)
     }
 
     /// Like [`execute`](Pool::execute), only if there is room now.
@@ -335,26 +308,24 @@ impl Pool {
     where
         F: FnOnce(&Context) + Send + 'static,
     {
-        self.execute_with(f, Wait::No)
+        self.execute_with(f, NO_WAIT)
     }
 
     fn execute_with<F>(&self, f: F, wait: Wait<'_>) -> Result<(), SubmitError<F>>
     where
         F: FnOnce(&Context) + Send + 'static,
     {
-        let job = Box::new(Detached {
-            closure: f,
-            enqueued: Instant::now(),
-        });
-        self.enqueue_raw(QueuedTask::detached(job), wait)
-            .map_err(|(queued, why)| {
-                let Err(any) = queued.refused() else {
-                    unreachable!("execute queues detached tasks only")
+        let task = Detached::new(f, crate::exec::job::NoHandle(PoolTask::new(None)));
+        self.offer(Job::owned(Box::new(task)), wait)
+            .map_err(|(job, why)| {
+                let Refused::Owned(task) = job.refused() else {
+                    unreachable!("execute queues owned tasks only")
                 };
-                let job = any
+                let task = task
+                    .into_any()
                     .downcast::<Detached<F>>()
-                    .expect("the refused task is the one just queued");
-                why.with(job.closure)
+                    .expect("the refused task is the one just offered");
+                why.with(task.into_closure())
             })
     }
 
@@ -365,7 +336,7 @@ impl Pool {
 
     /// Whether the pool has stopped accepting tasks.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.is_cancelled()
+        self.shared.queue.is_closing()
     }
 
     /// The pool's name.
@@ -383,181 +354,60 @@ impl Pool {
         F: FnOnce(&Context) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let task = Task::new(f, name);
-        match self.enqueue_raw(QueuedTask::tracked(task.clone()), wait) {
-            Ok(()) => Ok(TaskHandle::new(task)),
-            Err((queued, why)) => {
+        let slot = Arc::new(TaskSlot::new(PoolTask::new(name), f));
+        match self.offer(Job::shared(slot.clone()), wait) {
+            Ok(()) => Ok(TaskHandle::new(slot)),
+            Err((job, why)) => {
                 // Never shown to a worker: take the job out without resolving it, then the
-                // closure back out of the task.
-                drop(queued.refused());
-                Err(why.with(task.take_back()))
+                // closure back out of the slot.
+                drop(job.refused());
+                let f = slot
+                    .take_back()
+                    .expect("a refused task still holds its closure");
+                Err(why.with(f))
             }
         }
     }
 
-    /// Counts the submit, hands the task over, counts a refusal, applies the growth rule.
-    fn enqueue_raw(&self, queued: QueuedTask, wait: Wait<'_>) -> Result<(), (QueuedTask, Refusal)> {
+    /// Counts the submit and hands the task to the executor core, which queues it, gives it to
+    /// an idle worker or starts one (see `exec::queue`), waiting as `wait` allows.
+    fn offer(&self, job: PoolJob, wait: Wait<'_>) -> Result<(), (PoolJob, Refusal)> {
         let c = &self.shared.counters;
         let nth = c.submit.submitted.fetch_add(1, Ordering::Release);
-        let sent = match &*self.tx.read() {
-            Some(tx) => self.hand_over(tx, queued, wait, nth),
-            None => Err((queued, Refusal::Closed)),
-        };
-        match &sent {
-            Ok(()) if self.shared.cfg.max > self.shared.cfg.min => self.claim_idle_or_grow(),
-            Ok(()) => {}
-            Err((_, why)) => bump(match why {
-                Refusal::Full => &c.submit.rejected_full,
-                Refusal::Closed => &c.submit.rejected_closed,
-                Refusal::Timeout => &c.submit.rejected_timeout,
-                Refusal::Cancelled => &c.submit.rejected_cancelled,
-            }),
-        }
-        sent
-    }
-
-    /// Puts the task on the queue, waiting as `wait` allows. Called under the read lock.
-    fn hand_over(
-        &self,
-        tx: &Sender<QueuedTask>,
-        queued: QueuedTask,
-        wait: Wait<'_>,
-        nth: u64,
-    ) -> Result<(), (QueuedTask, Refusal)> {
         if let Wait::Until { ctx: Some(ctx), .. } = wait
             && ctx.is_cancelled()
         {
-            return Err((queued, Refusal::Cancelled));
+            bump(&c.submit.rejected_cancelled);
+            return Err((job, Refusal::Cancelled));
         }
-        let counters = &self.shared.counters;
-        let queued = match tx.try_send(queued) {
-            Ok(()) => {
-                // The queue's length lives on the workers' cache lines: sample it.
-                if nth.is_multiple_of(QUEUE_LEN_SAMPLE) {
-                    counters.saw_queue_len(tx.len());
-                }
-                return Ok(());
-            }
-            Err(TrySendError::Disconnected(q)) => return Err((q, Refusal::Closed)),
-            Err(TrySendError::Full(q)) => {
-                counters.saw_queue_len(tx.len());
-                q
-            }
+        let queue = &self.shared.queue;
+        let offered = match *self.accepting.read() {
+            true => queue.offer(job, wait, &mut |first| {
+                self.shared
+                    .spawn_worker(Begin::With(first))
+                    .map_err(|(e, back)| (e, back.expect("a failed start hands its task back")))
+            }),
+            false => Err((job, Refusal::Closed)),
         };
-        let Wait::Until { deadline, ctx } = wait else {
-            return Err((queued, Refusal::Full));
-        };
-        if on_worker_of(self.shared.id) {
-            return Err((queued, Refusal::Full));
-        }
-        // Blocked submitters count as "no worker idle": grow before waiting (this is also what
-        // makes a rendezvous queue with spare capacity hand over promptly).
-        self.grow_if_no_idle();
-        if let Some(room) = &self.shared.room {
-            return self.wait_for_room(room, tx, queued, deadline, ctx);
-        }
-        // Rendezvous (or no room tracking): the send itself must meet a receiver.
-        let mut sel = Select::new();
-        sel.send(tx);
-        match self.select_first(sel, deadline, ctx) {
-            Ok(op) => match op.send(tx, queued) {
-                Ok(()) => {
-                    counters.saw_queue_len(tx.len());
-                    Ok(())
+        match &offered {
+            // The queue's length lives on the workers' cache lines: sample it.
+            Ok(()) if nth.is_multiple_of(QUEUE_LEN_SAMPLE) => c.saw_queue_len(queue.len()),
+            Ok(()) => {}
+            Err((_, why)) => {
+                if matches!(why, Refusal::Full | Refusal::OwnWorker) {
+                    c.saw_queue_len(queue.len());
                 }
-                Err(e) => Err((e.into_inner(), Refusal::Closed)),
-            },
-            Err(why) => Err((queued, why)),
-        }
-    }
-
-    /// Waits for a room token (see `room.rs`), retrying the queue after each, until the task
-    /// is queued, the pool closes, `ctx` is cancelled or `deadline` passes.
-    fn wait_for_room(
-        &self,
-        room: &room::Room,
-        tx: &Sender<QueuedTask>,
-        mut queued: QueuedTask,
-        deadline: Option<Instant>,
-        ctx: Option<&Context>,
-    ) -> Result<(), (QueuedTask, Refusal)> {
-        let counters = &self.shared.counters;
-        let _waiting = room.wait();
-        loop {
-            // Retry after announcing ourselves: a worker that freed room before it could see
-            // us is caught here.
-            queued = match tx.try_send(queued) {
-                Ok(()) => {
-                    counters.saw_queue_len(tx.len());
-                    return Ok(());
-                }
-                Err(TrySendError::Disconnected(q)) => return Err((q, Refusal::Closed)),
-                Err(TrySendError::Full(q)) => q,
-            };
-            let mut sel = Select::new();
-            sel.recv(room.tokens());
-            match self.select_first(sel, deadline, ctx) {
-                Ok(op) => {
-                    let _ = op.recv(room.tokens());
-                }
-                Err(why) => return Err((queued, why)),
+                bump(match why {
+                    Refusal::Full | Refusal::OwnWorker | Refusal::NoWorker(_) => {
+                        &c.submit.rejected_full
+                    }
+                    Refusal::Closed => &c.submit.rejected_closed,
+                    Refusal::Timeout => &c.submit.rejected_timeout,
+                    Refusal::Cancelled => &c.submit.rejected_cancelled,
+                })
             }
         }
-    }
-
-    /// Adds "the pool closed" and "`ctx` was cancelled" to `sel`, whose only operation so far
-    /// (index 0) is the one the submitter waits for, and waits until `deadline`. Returns that
-    /// operation, ready to complete, or why the submitter must give up.
-    fn select_first<'a>(
-        &'a self,
-        mut sel: Select<'a>,
-        deadline: Option<Instant>,
-        ctx: Option<&'a Context>,
-    ) -> Result<crossbeam_channel::SelectedOperation<'a>, Refusal> {
-        let closed_op = sel.recv(self.shared.closed.done());
-        if let Some(ctx) = ctx {
-            sel.recv(ctx.done());
-        }
-        let op = match deadline {
-            Some(at) => sel.select_deadline(at).map_err(|_| Refusal::Timeout)?,
-            None => sel.select(),
-        };
-        match op.index() {
-            0 => Ok(op),
-            i if i == closed_op => {
-                let _ = op.recv(self.shared.closed.done());
-                Err(Refusal::Closed)
-            }
-            _ => {
-                let ctx = ctx.expect("the third operation is the caller's context");
-                let _ = op.recv(ctx.done());
-                Err(Refusal::Cancelled)
-            }
-        }
-    }
-
-    /// The growth rule, after a task was queued: claim an idle worker for it, or, with none
-    /// idle, start one more worker (up to max). A failed spawn is counted in `spawn_failures`;
-    /// the task is still queued and the workers the pool has will run it.
-    fn claim_idle_or_grow(&self) {
-        let g = &self.shared.counters.workers;
-        let claimed = g
-            .idle
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |i| i.checked_sub(1))
-            .is_ok();
-        if claimed {
-            g.notified.fetch_add(1, Ordering::AcqRel);
-        } else {
-            let _ = self.shared.try_grow();
-        }
-    }
-
-    /// Before blocking on a full queue: with no worker idle, start one more (up to max).
-    fn grow_if_no_idle(&self) {
-        let g = &self.shared.counters.workers;
-        if g.idle.load(Ordering::Acquire) == 0 {
-            let _ = self.shared.try_grow();
-        }
+        offered
     }
 }
 

@@ -3,10 +3,9 @@
 use std::fmt;
 
 use crate::context::Context;
-use crate::panic::Panicked;
 
 use super::builder::PanicHook;
-use super::task::{Outcome, QueuedTask};
+use super::task::{Ending, PoolJob};
 
 /// A queued task that never started, handed back by [`Pool::shutdown_now`](super::Pool::shutdown_now).
 ///
@@ -37,12 +36,12 @@ use super::task::{Outcome, QueuedTask};
 /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
 pub struct PendingTask {
-    task: QueuedTask,
+    task: PoolJob,
     panic_handler: Option<PanicHook>,
 }
 
 impl PendingTask {
-    pub(crate) fn new(task: QueuedTask, panic_handler: Option<PanicHook>) -> Self {
+    pub(crate) fn new(task: PoolJob, panic_handler: Option<PanicHook>) -> Self {
         PendingTask {
             task,
             panic_handler,
@@ -51,7 +50,7 @@ impl PendingTask {
 
     /// The name given with [`Pool::submit_named`](super::Pool::submit_named).
     pub fn name(&self) -> Option<&str> {
-        self.task.name()
+        self.task.info().name.as_deref()
     }
 
     /// Whether the task was cancelled through its handle since it was handed back (running it
@@ -69,14 +68,7 @@ impl PendingTask {
 
     /// Like [`run`](PendingTask::run), with your context.
     pub fn run_with(self, ctx: &Context) -> bool {
-        let handler = self.panic_handler;
-        let on_end = |_: Outcome, panicked: Option<&Panicked>| {
-            if let (Some(p), Some(h)) = (panicked, &handler) {
-                let _ = Panicked::catch(|| h(p));
-            }
-        };
-        // A panic from dropping a detached result is the caller's, like any drop of theirs.
-        self.task.run(ctx, &on_end) != Outcome::Skipped
+        self.task.run(&Ending::caller(self.panic_handler), ctx)
     }
 }
 

@@ -166,11 +166,8 @@ impl Pool {
     pub fn shutdown_now(&self) -> Vec<PendingTask> {
         self.shared.root.cancel();
         self.close();
-        let mut taken = Vec::new();
-        while let Ok(task) = self.shared.rx.try_recv() {
-            taken.push(task);
-        }
-        if !on_worker_of(self.shared.id) {
+        let mut taken = self.shared.queue.drain();
+        if !on_worker_of(self.shared.id()) {
             self.join_workers();
         }
         // Tasks workers took after the cancel were ahead of the ones drained here.
@@ -194,12 +191,12 @@ impl Pool {
         pending
     }
 
-    /// Stops accepting: wakes blocked submitters, then drops the queue's sender once no
-    /// hand-off is in flight, so workers drain and leave.
+    /// Stops accepting: wakes blocked submitters, then, once no hand-off is in flight (so
+    /// nothing is queued any more), lets the workers drain the queue and leave.
     fn close(&self) {
-        self.shared.closed.cancel();
-        let sender = self.tx.write().take();
-        drop(sender);
+        self.shared.queue.close_accepting();
+        *self.accepting.write() = false;
+        self.shared.queue.close();
         self.shared.threads.lock().closing = true;
     }
 
@@ -220,7 +217,7 @@ impl Pool {
         self.close();
         let mut joined = 0;
         let mut stragglers = Vec::new();
-        let from_own_worker = on_worker_of(self.shared.id);
+        let from_own_worker = on_worker_of(self.shared.id());
         if !from_own_worker {
             match deadline.flatten() {
                 None => joined = self.join_workers(),

@@ -1,49 +1,46 @@
-//! The state the workers share, the worker loop, and starting workers.
+//! The state a pool's workers share, starting workers, and what a pool worker does around each
+//! task (metrics, straggler bookkeeping, `shutdown_now`'s hand-back) on top of the executor
+//! core's worker loop.
 //!
-//! # The worker loop
+//! # Workers
 //!
-//! `try_recv` first (no parking while work is queued), then crossbeam's `recv` (which spins
-//! briefly before it parks), with `keep_alive` as the timeout for an extra worker. Graceful
-//! shutdown drops the queue's `Sender`: workers drain what is queued and leave on
-//! `Disconnected`, so nothing queued is ever stranded. `shutdown_now` cancels the root context
-//! and then closes the queue the same way; a worker that takes a task after the cancel hands it
-//! back instead of running it.
+//! The first `workers` threads start parked (counted idle before their threads run) and never
+//! retire. More are started on demand by the core's hand-off (up to `max_workers`), with the
+//! task that needed them or to take it from the queue; a worker above `workers` that waits
+//! `keep_alive` for work retires. The core's crew word counts them: `live` never exceeds `max`
+//! and never drops below `min` by retiring.
 //!
-//! # Live-worker accounting
+//! # Joining from a worker
 //!
-//! `live` is reserved (compare-and-swap, never above `max`) *before* a thread is spawned and
-//! released if the spawn fails; a retiring worker releases its own slot with a CAS that never
-//! goes below `min`, so `min ≤ live ≤ max` holds while the pool is open.
+//! While one of the pool's workers waits in `join` (for a task of any pool), it runs tasks from
+//! its own pool's queue, so a task that queues work on its own pool and joins it never waits for
+//! itself (see [`wait_helping`]).
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::io;
 use std::mem;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use crate::context::Context;
+use crate::exec::queue::Queue;
+use crate::exec::worker::{self as core, Exit, Work, is_worker_of};
 use crate::panic::Panicked;
 use crate::sync::{Guard, WaitGroup};
 use crate::threads::{self, JoinHandle};
 
 use super::builder::{PanicHook, ThreadHook};
 use super::metrics::{Counters, Metrics, WorkCounters, add_duration, bump};
-use super::task::{Outcome, QueuedTask};
+use super::task::{Ending, PoolJob};
 
-thread_local! {
-    /// The id of the pool whose worker this thread is (0: none). Lets the pool refuse to join
-    /// or block on itself from inside one of its own tasks.
-    static CURRENT_POOL: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Whether the calling thread is one of the workers of the pool with this id.
+/// Whether the calling thread is working for the pool with this id.
 pub(crate) fn on_worker_of(pool_id: u64) -> bool {
-    CURRENT_POOL.try_with(Cell::get).unwrap_or(0) == pool_id
+    is_worker_of(pool_id)
 }
 
 pub(crate) struct Config {
@@ -59,26 +56,24 @@ pub(crate) struct Config {
 }
 
 pub(crate) struct Shared {
-    pub(crate) id: u64,
     pub(crate) name: String,
-    pub(crate) rx: Receiver<QueuedTask>,
+    pub(crate) queue: Queue<PoolJob>,
     /// Every task's context is a child of this; `shutdown_now` cancels it.
     pub(crate) root: Context,
-    /// Cancelled when the pool stops accepting: wakes submitters blocked on a full queue.
-    pub(crate) closed: Context,
-    /// Refill hysteresis for blocked submitters; `None` for rendezvous and unbounded queues.
-    pub(crate) room: Option<super::room::Room>,
     pub(crate) cfg: Config,
     pub(crate) counters: Counters,
     pub(crate) threads: Mutex<Threads>,
     /// One guard per worker thread, dropped as its closure ends.
     pub(crate) exits: WaitGroup,
     /// Tasks a worker took off the queue after `shutdown_now` cancelled the root.
-    pub(crate) returned: Mutex<Vec<QueuedTask>>,
+    pub(crate) returned: Mutex<Vec<PoolJob>>,
     /// Every worker whose counters are not yet folded into `counters.work` (it is added before
     /// its thread starts and removes itself, folding, as it exits).
     pub(crate) stats: Mutex<Vec<Arc<WorkerSlot>>>,
     pub(crate) epoch: Instant,
+    /// The thread that built the pool: every worker belongs to its leak check, whichever thread
+    /// made the pool grow.
+    pub(crate) origin: ThreadId,
 }
 
 pub(crate) struct Threads {
@@ -115,13 +110,27 @@ impl WorkerSlot {
     }
 }
 
+/// How a new worker begins.
+pub(crate) enum Begin {
+    /// Counted idle already (the first workers, reserved with `start_parked`).
+    Parked,
+    /// With the task that needed it.
+    With(PoolJob),
+}
+
 impl Shared {
+    pub(crate) fn id(&self) -> u64 {
+        self.queue.id()
+    }
+
     pub(crate) fn metrics(&self) -> Metrics {
         let stats = self.stats.lock();
         let workers: Vec<&WorkCounters> = stats.iter().map(|s| &*s.work).collect();
-        let queue_len = self.rx.len();
+        let queue_len = self.queue.len();
         self.counters.saw_queue_len(queue_len);
-        self.counters.snapshot(queue_len, &workers)
+        let crew = self.queue.crew.count();
+        self.counters
+            .snapshot(queue_len, crew.live, crew.idle, &workers)
     }
 
     /// A worker leaving: its counters move into the pool's, atomically for snapshots.
@@ -131,39 +140,29 @@ impl Shared {
         stats.retain(|s| !Arc::ptr_eq(s, slot));
     }
 
-    /// Reserves a live-worker slot (never above `max`) and starts a worker in it.
-    pub(crate) fn try_grow(self: &Arc<Self>) -> io::Result<bool> {
-        let g = &self.counters.workers;
-        let reserved = g
-            .live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| {
-                (l < self.cfg.max).then_some(l + 1)
-            })
-            .is_ok();
-        if !reserved {
-            return Ok(false);
-        }
-        match self.spawn_worker() {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                g.live.fetch_sub(1, Ordering::AcqRel);
-                Err(e)
-            }
-        }
-    }
-
-    /// Starts one worker in a slot already reserved in `live`.
-    fn spawn_worker(self: &Arc<Self>) -> io::Result<()> {
+    /// Starts one worker in a slot already reserved in the crew; on failure the task it was to
+    /// begin with comes back.
+    pub(crate) fn spawn_worker(
+        self: &Arc<Self>,
+        begin: Begin,
+    ) -> Result<(), (io::Error, Option<PoolJob>)> {
         let mut threads = self.threads.lock();
-        if threads.closing {
-            return Err(io::Error::other("the pool is shut down"));
-        }
         let g = &self.counters.workers;
+        let refuse = |begin: Begin, error: io::Error| {
+            let job = match begin {
+                Begin::With(job) => Some(job),
+                Begin::Parked => None,
+            };
+            Err((error, job))
+        };
+        if threads.closing {
+            return refuse(begin, io::Error::other("the pool is shut down"));
+        }
         if let Some(n) = self.cfg.fail_spawns_after
             && g.spawned.load(Ordering::Acquire) >= n
         {
             bump(&g.spawn_failures);
-            return Err(io::Error::other("injected spawn failure"));
+            return refuse(begin, io::Error::other("injected spawn failure"));
         }
         // Retired workers have ended: join them now so handles do not pile up.
         let (ended, running): (Vec<_>, Vec<_>) = mem::take(&mut threads.workers)
@@ -172,17 +171,27 @@ impl Shared {
         threads.workers = running;
         let slot = Arc::new(WorkerSlot::default());
         let exit = self.exits.enter();
-        let mut builder = threads::Builder::new(&self.name);
+        let mut builder = threads::Builder::new(&self.name).origin(self.origin);
         if let Some(bytes) = self.cfg.stack_size {
             builder = builder.stack_size(bytes);
         }
-        let (shared, worker_slot) = (Arc::clone(self), Arc::clone(&slot));
+        let parked = matches!(begin, Begin::Parked);
+        // The first task stays reachable, so a failed spawn can hand it back.
+        let first = match begin {
+            Begin::With(job) => Some(Arc::new(Mutex::new(Some(job)))),
+            Begin::Parked => None,
+        };
+        let (shared, worker_slot, in_thread) = (Arc::clone(self), Arc::clone(&slot), first.clone());
         self.stats.lock().push(Arc::clone(&slot));
-        match builder.spawn(move || worker_main(shared, worker_slot, exit)) {
+        let spawned = builder.spawn(move || {
+            let first = in_thread.and_then(|cell| cell.lock().take());
+            worker_main(shared, worker_slot, exit, first, parked);
+        });
+        match spawned {
             Ok(handle) => {
                 threads.workers.push(WorkerEntry { handle, slot });
                 bump(&g.spawned);
-                let live = g.live.load(Ordering::Acquire);
+                let live = self.queue.crew.count().live;
                 g.peak.fetch_max(live, Ordering::AcqRel);
                 drop(threads);
                 join_all(ended);
@@ -193,7 +202,7 @@ impl Shared {
                 bump(&g.spawn_failures);
                 drop(threads);
                 join_all(ended);
-                Err(e)
+                Err((e, first.and_then(|cell| cell.lock().take())))
             }
         }
     }
@@ -217,176 +226,189 @@ pub(crate) fn join_all(entries: Vec<WorkerEntry>) -> usize {
     n
 }
 
-/// Why a worker left its loop.
-#[derive(PartialEq, Eq)]
-enum Exit {
-    /// The queue is closed and drained.
-    Closed,
-    /// `shutdown_now` cancelled the root.
-    Cancelled,
-    /// An extra worker reached its keep-alive; its `live` slot is already released.
-    Retired,
+thread_local! {
+    /// On a pool worker: what it needs to run its pool's tasks while it waits in `join`.
+    static HELPER: RefCell<Option<Helper>> = const { RefCell::new(None) };
 }
 
-fn worker_main(shared: Arc<Shared>, slot: Arc<WorkerSlot>, exit: Guard) {
-    let _ = CURRENT_POOL.try_with(|c| c.set(shared.id));
+/// What a worker shares with the joins it makes: its pool and its own counters.
+#[derive(Clone)]
+struct Helper {
+    shared: Arc<Shared>,
+    slot: Arc<WorkerSlot>,
+}
+
+fn worker_main(
+    shared: Arc<Shared>,
+    slot: Arc<WorkerSlot>,
+    exit: Guard,
+    first: Option<PoolJob>,
+    parked: bool,
+) {
     let name = std::thread::current().name().unwrap_or("").to_owned();
     shared.call_hook(&shared.cfg.on_start, &name);
-    let why = run_loop(&shared, &slot);
-    if why != Exit::Retired {
-        shared.counters.workers.live.fetch_sub(1, Ordering::AcqRel);
+    let helper = Helper {
+        shared: Arc::clone(&shared),
+        slot: Arc::clone(&slot),
+    };
+    let _ = HELPER.try_with(|h| *h.borrow_mut() = Some(helper));
+    let mut worker = PoolWorker {
+        ending: Ending::worker(Arc::clone(&shared), Arc::clone(&slot)),
+        shared: Arc::clone(&shared),
+        slot: Arc::clone(&slot),
+        last: Instant::now(),
+    };
+    let begin = match first {
+        Some(job) => core::Begin::With(job),
+        None if parked => core::Begin::Parked,
+        // Its first task was taken back by a spawn that reported failure after all.
+        None => core::Begin::Busy,
+    };
+    if core::work(&mut worker, begin) == Exit::Retired {
+        bump(&shared.counters.workers.retired);
     }
+    drop(worker);
+    let _ = HELPER.try_with(|h| h.borrow_mut().take());
     shared.retire_stats(&slot);
     shared.call_hook(&shared.cfg.on_exit, &name);
     slot.exited.store(true, Ordering::Release);
     drop(exit);
 }
 
-fn run_loop(shared: &Shared, slot: &WorkerSlot) -> Exit {
-    let c = &shared.counters;
+/// One pool worker, as the core's worker loop drives it.
+struct PoolWorker {
+    shared: Arc<Shared>,
+    slot: Arc<WorkerSlot>,
+    ending: Ending,
+    /// When the previous task ended: the start of the next when no parking happened in
+    /// between, so the hot path reads the clock once per task.
+    last: Instant,
+}
+
+impl Work for PoolWorker {
+    type Job = PoolJob;
+
+    fn queue(&self) -> &Queue<PoolJob> {
+        &self.shared.queue
+    }
+
+    fn root(&self) -> &Context {
+        &self.shared.root
+    }
+
+    fn keep_alive(&self) -> Option<Duration> {
+        let cfg = &self.shared.cfg;
+        cfg.keep_alive
+            .filter(|_| self.shared.queue.crew.count().live > cfg.min)
+    }
+
+    fn run(&mut self, job: PoolJob, ctx: &Context, parked: bool) -> bool {
+        let start = if parked { Instant::now() } else { self.last };
+        match run_one(&self.shared, &self.slot, &self.ending, job, ctx, start) {
+            Some(end) => {
+                self.last = end;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn panicked(&mut self, _: Panicked) {
+        bump(&self.shared.counters.workers.hook_panics);
+    }
+}
+
+/// Runs one task on a worker with its bookkeeping; returns when it ended, or `None` if
+/// `shutdown_now` had cancelled the pool (the task goes back to the caller and the worker
+/// stops).
+fn run_one(
+    shared: &Shared,
+    slot: &WorkerSlot,
+    ending: &Ending,
+    job: PoolJob,
+    ctx: &Context,
+    start: Instant,
+) -> Option<Instant> {
+    if shared.root.is_cancelled() {
+        shared.returned.lock().push(job);
+        return None;
+    }
     let w = &*slot.work;
-    // The end of the previous task doubles as the start of the next when no parking happened
-    // in between: one clock read per task on the hot path.
-    let mut last = Instant::now();
-    // Each task gets a child of the root. After a task, the same child is reused if nothing
-    // else ever saw it (no clone, child, callback or `done()` receiver, not cancelled): then
-    // it is indistinguishable from a fresh one, and the common task costs no allocation here.
-    let mut ctx = shared.root.child();
-    loop {
-        let (task, start) = match next_task(shared) {
-            Some(Ok(task)) => (task, last),
-            Some(Err(exit)) => return exit,
-            None => match park(shared) {
-                Ok(task) => (task, Instant::now()),
-                Err(exit) => return exit,
-            },
-        };
-        if let Some(room) = &shared.room {
-            room.task_taken(|| shared.rx.len());
-        }
-        if shared.root.is_cancelled() {
-            // shutdown_now hands it back to the caller instead.
-            shared.returned.lock().push(task);
-            return Exit::Cancelled;
-        }
-        bump(&w.dequeued);
-        add_duration(
-            &w.queue_wait_ns,
-            start.saturating_duration_since(task.enqueued_at()),
-        );
-        let since = start.saturating_duration_since(shared.epoch).as_nanos() as u64;
-        slot.busy_since.store(since + 1, Ordering::Release);
-        let named = task.name().is_some();
-        if let Some(name) = task.name() {
-            *slot.task_name.lock() = Some(name.into());
-        }
-        let end = Cell::new(start);
-        let on_end = |outcome: Outcome, panicked: Option<&Panicked>| {
-            // Counted before the handle sees the result, so a joiner's next `metrics()`
-            // already includes this task.
-            let now = Instant::now();
-            end.set(now);
-            add_duration(&w.run_ns, now.saturating_duration_since(start));
-            match outcome {
-                Outcome::Completed => bump(&w.completed),
-                Outcome::Panicked => bump(&w.panicked),
-                Outcome::Skipped => {}
-            }
-            if let (Some(p), Some(handler)) = (panicked, &shared.cfg.panic_handler)
-                && Panicked::catch(|| handler(p)).is_err()
-            {
-                bump(&c.workers.hook_panics);
-            }
-        };
-        // The task's last reference may drop in `run` (a detached result: user code), and a
-        // replaced context drops the task's leftover callbacks (user code too): a panic there
-        // must not take the worker down.
-        match Panicked::catch(|| task.run(&ctx, &on_end)) {
-            Ok(Outcome::Skipped) => bump(&w.cancelled_before_start),
-            Ok(_) => {}
-            Err(_) => bump(&c.workers.hook_panics),
-        }
-        if Panicked::catch(|| {
-            if !ctx.is_reusable() {
-                ctx = shared.root.child();
-            }
-        })
-        .is_err()
-        {
-            bump(&c.workers.hook_panics);
-        }
-        slot.busy_since.store(0, Ordering::Release);
-        if named {
-            *slot.task_name.lock() = None;
-        }
-        last = end.get();
+    bump(&w.dequeued);
+    add_duration(
+        &w.queue_wait_ns,
+        start.saturating_duration_since(job.info().enqueued),
+    );
+    let since = start.saturating_duration_since(shared.epoch).as_nanos() as u64;
+    let outer_since = slot.busy_since.swap(since + 1, Ordering::AcqRel);
+    let named = job.info().name.is_some();
+    let outer_name = match &job.info().name {
+        Some(name) => slot.task_name.lock().replace(name.clone()),
+        None => None,
+    };
+    // The job contains the task's panics and the drop of a result nobody reads; a panic that
+    // escapes anyway (a bug) must not take the worker down.
+    match Panicked::catch(|| job.run(ending, ctx)) {
+        Ok(true) => {}
+        Ok(false) => bump(&w.cancelled_before_start),
+        Err(_) => bump(&shared.counters.workers.hook_panics),
     }
+    let end = Instant::now();
+    add_duration(&w.run_ns, end.saturating_duration_since(start));
+    // A helped task (run inside another task's `join`) restores the outer task's entry.
+    slot.busy_since.store(outer_since, Ordering::Release);
+    if named || outer_name.is_some() {
+        *slot.task_name.lock() = outer_name;
+    }
+    Some(end)
 }
 
-/// The hot path: a task already queued, without touching the idle bookkeeping. `None`: the
-/// queue is empty, park.
-fn next_task(shared: &Shared) -> Option<Result<QueuedTask, Exit>> {
-    match shared.rx.try_recv() {
-        Ok(task) => Some(Ok(task)),
-        Err(TryRecvError::Disconnected) => Some(Err(Exit::Closed)),
-        Err(TryRecvError::Empty) => None,
-    }
-}
-
-/// Waits for a task; `Err` means the worker should leave.
-///
-/// Idle bookkeeping (dynamic pools): a parked worker adds itself to `idle`. A submitter that
-/// queues a task *claims* an idle worker (`idle -= 1`, `notified += 1`) or, finding none,
-/// grows the pool. A worker leaving `select!` consumes a claim if there is one, else removes
-/// itself from `idle`. So `idle + notified` equals the parked workers, `idle` never
-/// underflows, and a worker that was woken but has not yet left `select!` is not counted as
-/// idle twice (which would stop the pool from growing).
-fn park(shared: &Shared) -> Result<QueuedTask, Exit> {
-    let g = &shared.counters.workers;
-    loop {
-        g.idle.fetch_add(1, Ordering::AcqRel);
-        let extra = shared
-            .cfg
-            .keep_alive
-            .filter(|_| g.live.load(Ordering::Acquire) > shared.cfg.min);
-        // Plain `recv` rather than a `select!` with the root's `done()`: `shutdown_now` always
-        // closes the queue right after cancelling the root, which wakes this receive too, and
-        // crossbeam's `recv` spins briefly before parking where `select!` parks at once.
-        let got = match extra {
-            Some(keep_alive) => match shared.rx.recv_timeout(keep_alive) {
-                Ok(task) => Some(Ok(task)),
-                Err(RecvTimeoutError::Disconnected) => Some(Err(Exit::Closed)),
-                Err(RecvTimeoutError::Timeout) => None,
-            },
-            None => Some(shared.rx.recv().map_err(|_| Exit::Closed)),
-        };
-        let claimed = g
-            .notified
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok();
-        if !claimed {
-            g.idle.fetch_sub(1, Ordering::AcqRel);
-        }
-        match got {
-            Some(result) => return result,
-            // A submitter counted on this worker: look for its task instead of retiring.
-            None if claimed => match shared.rx.try_recv() {
-                Ok(task) => return Ok(task),
-                Err(TryRecvError::Disconnected) => return Err(Exit::Closed),
-                Err(TryRecvError::Empty) => {}
-            },
-            None => {
-                let retired = g
-                    .live
-                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| {
-                        (l > shared.cfg.min).then(|| l - 1)
-                    })
-                    .is_ok();
-                if retired {
-                    bump(&g.retired);
-                    return Err(Exit::Retired);
+/// Waits for a task's slot to end (or `deadline`: `None` back). On one of a pool's workers it
+/// runs that pool's queued tasks meanwhile, so a task that queued work on its own pool and joins
+/// it never waits for itself.
+#[cfg(not(loom))]
+pub(crate) fn wait_helping<T>(
+    slot: &dyn crate::exec::slot::SlotView<super::task::PoolTask, T>,
+    deadline: Option<Instant>,
+) -> Option<Result<T, crate::task::JoinError>> {
+    let helper = HELPER.try_with(|h| h.borrow().clone()).ok().flatten();
+    if let Some(Helper {
+        shared,
+        slot: worker,
+    }) = helper
+    {
+        let ending = Ending::worker(Arc::clone(&shared), Arc::clone(&worker));
+        loop {
+            if slot.is_finished() {
+                break;
+            }
+            let job = match shared.queue.take() {
+                Some(job) => job,
+                None => {
+                    let Some(done) = slot.waker() else { break };
+                    match shared.queue.take_or_until(&done, deadline) {
+                        Some(job) => job,
+                        None => break,
+                    }
                 }
+            };
+            let ctx = shared.root.child();
+            if run_one(&shared, &worker, &ending, job, &ctx, Instant::now()).is_none() {
+                // shutdown_now: the task went back to its caller; keep waiting.
+                continue;
+            }
+            if let Err(_panic) = crate::panic::drop_caught(ctx) {
+                bump(&shared.counters.workers.hook_panics);
             }
         }
     }
+    slot.wait(deadline)
+}
+
+#[cfg(loom)]
+pub(crate) fn wait_helping<T>(
+    slot: &dyn crate::exec::slot::SlotView<super::task::PoolTask, T>,
+    deadline: Option<Instant>,
+) -> Option<Result<T, crate::task::JoinError>> {
+    slot.wait(deadline)
 }

@@ -1,0 +1,479 @@
+//! The executor's bounded queue and its one hand-off algorithm.
+//!
+//! # The hand-off rule
+//!
+//! A task offered without waiting is accepted whenever
+//! 1. the queue has room, or
+//! 2. a worker is idle (parked, or about to park: see [`Crew`]), or
+//! 3. one more worker may be started below the maximum;
+//!
+//! and refused as `Full` only when none of these holds: every permitted worker is busy and the
+//! queue (if any) is full. Nothing here depends on timing: an idle worker is one that *counted
+//! itself* idle (a compare-and-swap on the crew's word), not one that happens to be blocked in a
+//! channel operation at that instant.
+//!
+//! * **Bounded queue** (capacity ≥ 1): `try_send` first. If the queue is full while a worker
+//!   counts itself idle or is counted on for a queued task, that worker is about to take a task
+//!   (a worker parks only after finding the queue empty): yield to it and retry. Otherwise
+//!   reserve a new worker's slot, and start it with the task.
+//! * **Rendezvous** (capacity 0, a `SynchronousQueue`): the task needs a worker of its own.
+//!   Claim an idle worker (its task goes on an internal list that only claimed tasks enter, so
+//!   that list never holds more tasks than there are parked workers), or reserve a new worker.
+//! * **Unbounded**: always queued.
+//! * **Growth** (an executor that may start workers on demand): with no worker idle, one more
+//!   worker is started (up to the maximum) *with the task*, rather than queueing it and starting
+//!   a worker to fetch it: a worker on its way to the queue would be neither idle nor busy, and
+//!   a hand-off in that moment would wrongly find the executor full. A task queued while a
+//!   worker is idle claims that worker, so the next task does not count on it too.
+//!
+//! A submitter that may wait spins briefly, then registers with the [`Room`] and waits for a
+//! room token, the executor closing, its context, or its deadline. Called from one of the
+//! executor's own workers, it never waits (all workers might be waiting on each other): the
+//! layer applies its self-submit rule instead, after growth was tried.
+//!
+//! # Closing
+//!
+//! `closing` (the layer stops accepting) wakes blocked submitters; `closed` (no task will be
+//! queued any more) lets parked workers leave once the queue is drained. The layer guarantees
+//! that nothing is queued after `close`.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::Backoff;
+
+use super::chan::{self, Receiver, Sender, TrySendError};
+use super::crew::{Claim, Crew};
+use super::room::{Room, Waiter};
+use super::worker::is_worker_of;
+use crate::context::Context;
+
+/// A queue's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Capacity {
+    /// At most this many tasks wait; 0 is a rendezvous.
+    Bounded(usize),
+    Unbounded,
+}
+
+/// How long a hand-off may wait for room.
+#[derive(Clone, Copy)]
+pub(crate) enum Wait<'a> {
+    No,
+    Until {
+        deadline: Option<Instant>,
+        ctx: Option<&'a Context>,
+    },
+}
+
+/// Why a hand-off did not take the task.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// Every permitted worker is busy and the queue is full (and waiting was not allowed).
+    Full,
+    /// The caller is one of the executor's own workers, which never wait for room.
+    OwnWorker,
+    /// The executor stopped accepting while the caller waited.
+    Closed,
+    Timeout,
+    /// The caller's context was cancelled while it waited.
+    Cancelled,
+    /// No worker exists and none could be started.
+    NoWorker(io::Error),
+}
+
+/// Starts a worker with its first task; on failure the task comes back.
+pub(crate) type Start<'s, J> = dyn FnMut(J) -> Result<(), (io::Error, J)> + 's;
+
+/// The outcome of one non-blocking attempt.
+enum Handoff<J> {
+    /// Queued, or handed to an idle worker.
+    Placed,
+    /// A worker slot is reserved for this task: start a worker with it.
+    Start(J),
+    Full(J),
+}
+
+/// What a parked worker got.
+pub(crate) enum Parked<J> {
+    Job(J),
+    /// The executor closed and the queue is drained: leave.
+    Closed,
+    /// The keep-alive passed with nothing to do: leave (the crew already let this worker go).
+    Retired,
+}
+
+pub(crate) struct Queue<J> {
+    /// The executor's id, for self-submit detection.
+    id: u64,
+    tx: Sender<J>,
+    rx: Receiver<J>,
+    rendezvous: bool,
+    bounded: bool,
+    /// Blocked submitters are woken once the queue holds at most this many tasks.
+    low_water: usize,
+    /// Whether workers are started on demand (then a hand-off claims or grows).
+    grows: bool,
+    pub(crate) crew: Crew,
+    room: Room,
+    /// Cancelled when the executor stops accepting: blocked submitters give up.
+    closing: Context,
+    /// Cancelled once nothing will be queued any more: parked workers drain and leave.
+    closed: Context,
+}
+
+impl<J> Queue<J> {
+    /// A queue for an executor with `min..=max` workers; workers are started on demand when
+    /// `min < max` or when none exists.
+    pub(crate) fn new(id: u64, capacity: Capacity, min: usize, max: usize) -> Self {
+        let (tx, rx) = match capacity {
+            // The rendezvous list holds only claimed tasks (at most one per parked worker).
+            Capacity::Bounded(0) | Capacity::Unbounded => chan::unbounded(),
+            Capacity::Bounded(c) => chan::bounded(c),
+        };
+        let bounded = matches!(capacity, Capacity::Bounded(c) if c > 0);
+        Queue {
+            id,
+            tx,
+            rx,
+            rendezvous: capacity == Capacity::Bounded(0),
+            bounded,
+            low_water: match capacity {
+                Capacity::Bounded(c) => c / 2,
+                Capacity::Unbounded => usize::MAX,
+            },
+            grows: min < max,
+            crew: Crew::new(min, max),
+            room: Room::new(),
+            closing: Context::new(),
+            closed: Context::new(),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Tasks waiting in the queue (a rendezvous queue holds none: its tasks are handed over).
+    pub(crate) fn len(&self) -> usize {
+        if self.rendezvous { 0 } else { self.rx.len() }
+    }
+
+    /// Whether a waiting submitter has something to retry for.
+    fn has_room(&self) -> bool {
+        if self.rendezvous {
+            let c = self.crew.count();
+            c.idle > 0 || c.live < self.crew.max()
+        } else {
+            self.rx.len() <= self.low_water
+        }
+    }
+
+    /// One non-blocking attempt (see the module docs).
+    fn try_handoff(&self, mut job: J, start: bool) -> Handoff<J> {
+        if self.rendezvous {
+            return match self.crew.claim(start) {
+                Claim::Idle => {
+                    // The list is unbounded; a claimed task always fits.
+                    if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+                        self.tx.try_send(job)
+                    {
+                        unreachable!("the queue holds its own receiver")
+                    }
+                    Handoff::Placed
+                }
+                Claim::Start => Handoff::Start(job),
+                Claim::Full => Handoff::Full(job),
+            };
+        }
+        if start && self.grows {
+            // The growth rule: with no worker idle, one more worker starts, with this task.
+            let c = self.crew.count();
+            if c.idle == 0 && c.live < self.crew.max() && self.crew.reserve() {
+                return Handoff::Start(job);
+            }
+        }
+        let backoff = Backoff::new();
+        loop {
+            job = match self.tx.try_send(job) {
+                Ok(()) => {
+                    if self.grows && self.crew.count().idle > 0 {
+                        // Count on an idle worker for it, so the next task does not count on
+                        // the same one (it grows instead).
+                        self.crew.claim(false);
+                    }
+                    return Handoff::Placed;
+                }
+                Err(TrySendError::Full(job)) => job,
+                Err(TrySendError::Disconnected(_)) => {
+                    unreachable!("the queue holds its own receiver")
+                }
+            };
+            // A worker that counts itself idle (it found the queue empty a moment ago) or that
+            // is counted on for a queued task takes a task as soon as it runs: yield to it, then
+            // retry.
+            let c = self.crew.count();
+            if c.idle == 0 && c.claims == 0 {
+                break;
+            }
+            backoff.snooze();
+        }
+        if start && self.crew.reserve() {
+            Handoff::Start(job)
+        } else {
+            Handoff::Full(job)
+        }
+    }
+
+    /// Hands `job` over, waiting as `wait` allows; `start` starts a worker (the layer knows
+    /// how). On refusal the job comes back with the reason.
+    pub(crate) fn offer(
+        &self,
+        job: J,
+        wait: Wait<'_>,
+        start: &mut Start<'_, J>,
+    ) -> Result<(), (J, Refusal)> {
+        let mut job = job;
+        let mut may_start = true;
+        let mut waiter: Option<Waiter<'_>> = None;
+        let backoff = Backoff::new();
+        loop {
+            match self.try_handoff(job, may_start) {
+                Handoff::Placed => {
+                    self.passed(waiter);
+                    return Ok(());
+                }
+                Handoff::Start(first) => match start(first) {
+                    Ok(()) => {
+                        self.passed(waiter);
+                        return Ok(());
+                    }
+                    Err((error, back)) => {
+                        self.crew.start_failed(false);
+                        if self.crew.count().live == 0 {
+                            return Err((back, Refusal::NoWorker(error)));
+                        }
+                        // The workers we have will run it; do not try to start another.
+                        may_start = false;
+                        job = back;
+                        continue;
+                    }
+                },
+                Handoff::Full(back) => job = back,
+            }
+            let Wait::Until { deadline, ctx } = wait else {
+                return Err((job, Refusal::Full));
+            };
+            if is_worker_of(self.id) {
+                return Err((job, Refusal::OwnWorker));
+            }
+            if self.closing.is_cancelled() {
+                return Err((job, Refusal::Closed));
+            }
+            if ctx.is_some_and(Context::is_cancelled) {
+                return Err((job, Refusal::Cancelled));
+            }
+            // Workers on small tasks free room sooner than a park and wake-up would take.
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            if waiter.is_none() {
+                // Registered: retry once more before sleeping (see `Room`).
+                waiter = Some(self.room.enter());
+                continue;
+            }
+            if let Err(why) = self.wait_for_token(deadline, ctx) {
+                return Err((job, why));
+            }
+        }
+    }
+
+    /// A blocked submitter got through: pass a token on if others wait and room is left.
+    fn passed(&self, waiter: Option<Waiter<'_>>) {
+        if let Some(waiter) = waiter {
+            waiter.done(|| self.has_room());
+        }
+    }
+
+    #[cfg(not(loom))]
+    fn wait_for_token(
+        &self,
+        deadline: Option<Instant>,
+        ctx: Option<&Context>,
+    ) -> Result<(), Refusal> {
+        let mut sel = crossbeam_channel::Select::new();
+        let token = sel.recv(self.room.tokens());
+        let closing = sel.recv(self.closing.done());
+        if let Some(ctx) = ctx {
+            sel.recv(ctx.done());
+        }
+        let op = match deadline {
+            Some(at) => sel.select_deadline(at).map_err(|_| Refusal::Timeout)?,
+            None => sel.select(),
+        };
+        match op.index() {
+            i if i == token => {
+                let _ = op.recv(self.room.tokens());
+                Ok(())
+            }
+            i if i == closing => {
+                let _ = op.recv(self.closing.done());
+                Err(Refusal::Closed)
+            }
+            _ => {
+                let ctx = ctx.expect("the third operation is the caller's context");
+                let _ = op.recv(ctx.done());
+                Err(Refusal::Cancelled)
+            }
+        }
+    }
+
+    /// The model has one way to wake a waiter: a token.
+    #[cfg(loom)]
+    fn wait_for_token(&self, _: Option<Instant>, _: Option<&Context>) -> Result<(), Refusal> {
+        let _ = self.room.tokens().recv();
+        Ok(())
+    }
+
+    /// Worker side, the hot path: a queued task without parking.
+    #[inline]
+    pub(crate) fn take(&self) -> Option<J> {
+        let job = self.rx.try_recv().ok()?;
+        self.crew.took();
+        self.made_room();
+        Some(job)
+    }
+
+    /// After a worker took a task: a bounded queue may now have room for a blocked submitter.
+    #[inline]
+    fn made_room(&self) {
+        if self.bounded {
+            self.room.made(|| self.rx.len() <= self.low_water);
+        }
+    }
+
+    /// Worker side: nothing was queued. Counts the worker idle at once (it is about to park),
+    /// tells waiting submitters, spins briefly, then blocks until a task arrives, the executor
+    /// closes (after the queue is drained) or, with a keep-alive, the worker may retire.
+    pub(crate) fn park(&self, keep_alive: Option<Duration>) -> Parked<J> {
+        self.crew.park();
+        self.parked(keep_alive)
+    }
+
+    /// Like [`park`](Queue::park), for a worker already counted idle.
+    pub(crate) fn parked(&self, keep_alive: Option<Duration>) -> Parked<J> {
+        self.room.made(|| true);
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            if let Ok(job) = self.rx.try_recv() {
+                return self.woke(job);
+            }
+            backoff.snooze();
+        }
+        self.block(keep_alive)
+    }
+
+    #[cfg(not(loom))]
+    fn block(&self, keep_alive: Option<Duration>) -> Parked<J> {
+        use crossbeam_channel::select;
+        loop {
+            let got = match keep_alive {
+                Some(idle_for) => select! {
+                    recv(self.rx) -> job => Some(job),
+                    recv(self.closed.done()) -> _ => None,
+                    default(idle_for) => {
+                        if self.crew.retire() {
+                            self.room.made(|| true); // a slot to start a worker is free
+                            return Parked::Retired;
+                        }
+                        continue;
+                    }
+                },
+                None => select! {
+                    recv(self.rx) -> job => Some(job),
+                    recv(self.closed.done()) -> _ => None,
+                },
+            };
+            return match got {
+                Some(job) => self.woke(job.expect("the queue holds its own sender")),
+                // Closed: nothing more will be queued; drain before leaving.
+                None => match self.rx.try_recv() {
+                    Ok(job) => self.woke(job),
+                    Err(_) => {
+                        self.crew.leave_parked();
+                        Parked::Closed
+                    }
+                },
+            };
+        }
+    }
+
+    #[cfg(loom)]
+    fn block(&self, _: Option<Duration>) -> Parked<J> {
+        match self.rx.recv() {
+            Ok(job) => self.woke(job),
+            Err(_) => Parked::Closed,
+        }
+    }
+
+    fn woke(&self, job: J) -> Parked<J> {
+        self.crew.woke();
+        self.made_room();
+        Parked::Job(job)
+    }
+
+    /// For a thread that waits for something else (a helping join): a queued task, or `None`
+    /// once `done` is ready (disconnected) or `deadline` passes. The caller is not counted idle.
+    #[cfg(not(loom))]
+    pub(crate) fn take_or_until(
+        &self,
+        done: &crossbeam_channel::Receiver<()>,
+        deadline: Option<Instant>,
+    ) -> Option<J> {
+        if let Some(job) = self.take() {
+            return Some(job);
+        }
+        let mut sel = crossbeam_channel::Select::new();
+        let queued = sel.recv(&self.rx);
+        sel.recv(done);
+        let op = match deadline {
+            Some(at) => sel.select_deadline(at).ok()?,
+            None => sel.select(),
+        };
+        if op.index() == queued {
+            let job = op.recv(&self.rx).ok()?;
+            self.crew.took();
+            self.made_room();
+            Some(job)
+        } else {
+            let _ = op.recv(done);
+            None
+        }
+    }
+
+    /// Takes every queued task (after the executor closed).
+    pub(crate) fn drain(&self) -> Vec<J> {
+        let mut all = Vec::new();
+        while let Ok(job) = self.rx.try_recv() {
+            self.crew.took();
+            all.push(job);
+        }
+        all
+    }
+
+    /// Stops accepting: blocked submitters give up with `Closed`.
+    pub(crate) fn close_accepting(&self) {
+        self.closing.cancel();
+    }
+
+    /// Nothing will be queued any more: parked workers drain the queue and leave.
+    pub(crate) fn close(&self) {
+        self.closing.cancel();
+        self.closed.cancel();
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.is_cancelled()
+    }
+}

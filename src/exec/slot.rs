@@ -1,0 +1,310 @@
+//! A task's result slot and the state machine its handle and its runner share.
+//!
+//! # Invariants
+//!
+//! 1. `stage` only moves forward: `Queued → Running → Finished`, or `Queued → Skipped` (ended
+//!    without running: cancelled through the handle, reported as not run, or abandoned).
+//!    Whoever moves it out of `Queued` takes the closure (when the slot holds it), so a closure
+//!    runs at most once and a skipped task never starts.
+//! 2. `result` is `Some` from the moment `stage` becomes terminal until the handle takes it.
+//! 3. No user code runs and no user value is dropped while `inner` is locked: closures, results
+//!    and contexts are moved out first and dropped after unlocking.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::chan::{self, Receiver, Sender};
+use super::job::{Host, NotRun, Output, Settled, SharedRun, abandoned};
+use crate::context::Context;
+use crate::panic::{Panicked, drop_caught, drop_quietly};
+use crate::shim::{Condvar, Mutex};
+use crate::task::JoinError;
+
+pub(crate) struct Slot<I, V, F = ()> {
+    info: I,
+    inner: Mutex<Inner<V, F>>,
+    ended: Condvar,
+}
+
+struct Inner<V, F> {
+    stage: Stage<F>,
+    /// The error is boxed: a `Panicked` is large and rare, and a small task allocation stays
+    /// in the allocator's fast size classes when it is freed on another thread.
+    result: Option<Result<V, Box<JoinError>>>,
+    won: bool,
+    /// A helping joiner waits on this as well as on its queue; dropped when the task ends.
+    waker: Option<Sender<()>>,
+}
+
+enum Stage<F> {
+    /// Accepted and not started; holds the closure when it lives here.
+    Queued(F),
+    /// Running; with the task's context when its handle may cancel it.
+    Running(Option<Context>),
+    /// Ran (to a value, an error or a panic).
+    Finished,
+    /// Ended without running.
+    Skipped,
+}
+
+impl<F> Stage<F> {
+    fn is_terminal(&self) -> bool {
+        matches!(self, Stage::Finished | Stage::Skipped)
+    }
+}
+
+/// What [`Slot::end`] and friends move out of the lock, to drop after it.
+struct Leftovers(
+    #[allow(dead_code)] Option<Context>,
+    #[allow(dead_code)] Option<Sender<()>>,
+);
+
+impl<I, V, F> Slot<I, V, F> {
+    /// A slot for a queued task (holding its closure, or `()`).
+    pub(crate) fn new(info: I, closure: F) -> Self {
+        Slot {
+            info,
+            inner: Mutex::new(Inner {
+                stage: Stage::Queued(closure),
+                result: None,
+                won: false,
+                waker: None,
+            }),
+            ended: Condvar::default(),
+        }
+    }
+
+    /// A slot for a task that ended before it was queued.
+    pub(crate) fn skipped(info: I, error: JoinError) -> Self {
+        Slot {
+            info,
+            inner: Mutex::new(Inner {
+                stage: Stage::Skipped,
+                result: Some(Err(Box::new(error))),
+                won: false,
+                waker: None,
+            }),
+            ended: Condvar::default(),
+        }
+    }
+
+    pub(crate) fn info(&self) -> &I {
+        &self.info
+    }
+
+    /// Moves `Queued → Running`, taking the closure; `None` if it is not queued any more.
+    fn start(&self, ctx: Option<&Context>) -> Option<F> {
+        let mut inner = self.inner.lock();
+        if !matches!(inner.stage, Stage::Queued(_)) {
+            return None;
+        }
+        match std::mem::replace(&mut inner.stage, Stage::Running(ctx.cloned())) {
+            Stage::Queued(f) => Some(f),
+            _ => unreachable!("checked above"),
+        }
+    }
+
+    /// Records how the task ended and wakes its joiners.
+    pub(crate) fn end(&self, settled: Settled<V>) {
+        self.finish(Stage::Finished, settled);
+    }
+
+    fn finish(&self, stage: Stage<F>, settled: Settled<V>) {
+        let mut inner = self.inner.lock();
+        let before = std::mem::replace(&mut inner.stage, stage);
+        inner.result = Some(settled.result.map_err(Box::new));
+        inner.won = settled.won;
+        let leftovers = Leftovers(
+            match before {
+                Stage::Running(ctx) => ctx,
+                _ => None,
+            },
+            inner.waker.take(),
+        );
+        drop(inner);
+        self.ended.notify_all();
+        drop(leftovers);
+    }
+
+    /// Moves `Queued → Running` without a context, taking the closure (for a task that will
+    /// not run: the caller then ends it as skipped).
+    fn take_queued(&self) -> Option<F> {
+        self.start(None)
+    }
+
+    fn skip(&self, error: JoinError) {
+        self.finish(
+            Stage::Skipped,
+            Settled {
+                result: Err(error),
+                won: false,
+            },
+        );
+    }
+
+    /// Takes the closure back from a task the executor refused (nobody else has seen it).
+    pub(crate) fn take_back(&self) -> Option<F> {
+        let mut inner = self.inner.lock();
+        match std::mem::replace(&mut inner.stage, Stage::Skipped) {
+            Stage::Queued(f) => Some(f),
+            other => {
+                inner.stage = other;
+                None
+            }
+        }
+    }
+
+    /// Waits until the task has ended (or `deadline` passes: `None`) and takes its result.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Result<V, JoinError>> {
+        let mut inner = self.inner.lock();
+        while !inner.stage.is_terminal() {
+            if deadline.is_some_and(|at| Instant::now() >= at) {
+                return None;
+            }
+            inner = self.ended.wait_until(inner, deadline);
+        }
+        // Only a consuming `join` takes, so the result is still there.
+        inner.result.take().map(|r| r.map_err(|e| *e))
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.inner.lock().stage.is_terminal()
+    }
+
+    pub(crate) fn is_winner(&self) -> bool {
+        let inner = self.inner.lock();
+        inner.stage.is_terminal() && inner.won
+    }
+
+    /// Whether it ended without running.
+    pub(crate) fn is_skipped(&self) -> bool {
+        matches!(self.inner.lock().stage, Stage::Skipped)
+    }
+
+    /// Cancels: a queued task will never start (its closure is dropped here); a running one
+    /// has its context cancelled. Returns whether this call stopped the task from starting.
+    pub(crate) fn cancel(&self) -> bool {
+        let inner = self.inner.lock();
+        match &inner.stage {
+            Stage::Queued(_) => {
+                drop(inner);
+                match self.take_queued() {
+                    Some(f) => {
+                        self.skip(abandoned());
+                        drop_quietly(f);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Stage::Running(ctx) => {
+                let ctx = ctx.clone();
+                drop(inner);
+                if let Some(ctx) = ctx {
+                    ctx.cancel();
+                }
+                false
+            }
+            Stage::Finished | Stage::Skipped => false,
+        }
+    }
+
+    /// For a joiner that waits on something else too: a receiver that becomes ready
+    /// (disconnected) when the task ends; `None` if it has ended already.
+    pub(crate) fn waker(&self) -> Option<Receiver<()>> {
+        let mut inner = self.inner.lock();
+        if inner.stage.is_terminal() {
+            return None;
+        }
+        let (tx, rx) = chan::bounded(1);
+        inner.waker = Some(tx);
+        Some(rx)
+    }
+
+    /// Gives up one reference after the task ended: if it was the last (the handle is gone),
+    /// the result nobody will read is dropped here, and a panic from its `Drop` is reported.
+    pub(crate) fn release<X: Host<Info = I>>(self: Arc<Self>, host: &X) {
+        // `into_inner` rather than `drop`: exactly one of the runner and the handle sees the
+        // last reference, so a result is never dropped here while a handle could still read it.
+        if let Some(Slot { info, inner, .. }) = Arc::into_inner(self)
+            && let Err(panic) = drop_caught(inner)
+        {
+            host.drop_panicked(&info, panic);
+        }
+    }
+}
+
+impl<X, F, R> SharedRun<X> for Slot<X::Info, R::Value, F>
+where
+    X: Host,
+    F: FnOnce(&Context) -> R + Send,
+    R: Output<X>,
+    R::Value: Send,
+{
+    fn run(self: Arc<Self>, host: &X, ctx: &Context) -> bool {
+        let Some(f) = self.start(X::CANCELS.then_some(ctx)) else {
+            return false;
+        };
+        let settled = R::settle(Panicked::catch(move || f(ctx)), host, &self.info);
+        self.end(settled);
+        self.release(host);
+        true
+    }
+
+    fn not_run(self: Arc<Self>, host: &X, why: NotRun) {
+        if let Some(f) = self.take_queued() {
+            self.skip(host.not_run(&self.info, why));
+            if let Err(panic) = drop_caught(f) {
+                host.drop_panicked(&self.info, panic);
+            }
+        }
+        self.release(host);
+    }
+
+    fn abandon(self: Arc<Self>) {
+        if let Some(f) = self.take_queued() {
+            self.skip(abandoned());
+            drop_quietly(f);
+        }
+        drop_quietly(self);
+    }
+
+    fn info(&self) -> &X::Info {
+        &self.info
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.is_skipped()
+    }
+}
+
+/// A handle's view of its task's slot, whatever closure the slot held.
+pub(crate) trait SlotView<I, V>: Send + Sync {
+    fn info(&self) -> &I;
+    fn wait(&self, deadline: Option<Instant>) -> Option<Result<V, JoinError>>;
+    fn is_finished(&self) -> bool;
+    fn cancel(&self) -> bool;
+    fn waker(&self) -> Option<Receiver<()>>;
+}
+
+impl<I: Send + Sync, V: Send, F: Send> SlotView<I, V> for Slot<I, V, F> {
+    fn info(&self) -> &I {
+        Slot::info(self)
+    }
+
+    fn wait(&self, deadline: Option<Instant>) -> Option<Result<V, JoinError>> {
+        Slot::wait(self, deadline)
+    }
+
+    fn is_finished(&self) -> bool {
+        Slot::is_finished(self)
+    }
+
+    fn cancel(&self) -> bool {
+        Slot::cancel(self)
+    }
+
+    fn waker(&self) -> Option<Receiver<()>> {
+        Slot::waker(self)
+    }
+}
