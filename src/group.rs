@@ -80,7 +80,6 @@ mod error;
 mod in_flight;
 mod life;
 mod policy;
-mod room;
 mod run;
 mod scope;
 mod shared;

@@ -99,9 +99,10 @@ pub(crate) struct Job<'a, X: Host> {
     body: Option<Body<'a, X>>,
 }
 
-/// The contents of a job that was refused before anyone saw it (see [`Job::refused`]).
+/// What is left of a job that was refused before anyone saw it (see [`Job::refused`]): a
+/// shared task's closure is still in the slot its submitter holds; an owned one comes back.
 pub(crate) enum Refused<'a, X: Host> {
-    Shared(Arc<dyn SharedRun<X> + 'a>),
+    Shared,
     Owned(Box<dyn OwnedRun<X> + 'a>),
 }
 
@@ -167,7 +168,10 @@ impl<'a, X: Host> Job<'a, X> {
     /// the caller knows the task never existed, and its closure goes back to the caller.
     pub(crate) fn refused(mut self) -> Refused<'a, X> {
         match self.take() {
-            Body::Shared(task) => Refused::Shared(task),
+            Body::Shared(task) => {
+                drop(task);
+                Refused::Shared
+            }
             Body::Owned(task) => Refused::Owned(task),
         }
     }

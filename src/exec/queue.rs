@@ -476,4 +476,25 @@ impl<J> Queue<J> {
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.is_cancelled()
     }
+
+    /// What closes this queue, for an owner that cannot name the queue's type.
+    pub(crate) fn closer(&self) -> Closer {
+        Closer {
+            closing: self.closing.clone(),
+            closed: self.closed.clone(),
+        }
+    }
+}
+
+/// Closes a queue (see [`Queue::close`]).
+pub(crate) struct Closer {
+    closing: Context,
+    closed: Context,
+}
+
+impl Closer {
+    pub(crate) fn close(&self) {
+        self.closing.cancel();
+        self.closed.cancel();
+    }
 }

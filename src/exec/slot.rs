@@ -280,7 +280,6 @@ where
 
 /// A handle's view of its task's slot, whatever closure the slot held.
 pub(crate) trait SlotView<I, V>: Send + Sync {
-    fn info(&self) -> &I;
     fn wait(&self, deadline: Option<Instant>) -> Option<Result<V, JoinError>>;
     fn is_finished(&self) -> bool;
     fn cancel(&self) -> bool;
@@ -288,10 +287,6 @@ pub(crate) trait SlotView<I, V>: Send + Sync {
 }
 
 impl<I: Send + Sync, V: Send, F: Send> SlotView<I, V> for Slot<I, V, F> {
-    fn info(&self) -> &I {
-        Slot::info(self)
-    }
-
     fn wait(&self, deadline: Option<Instant>) -> Option<Result<V, JoinError>> {
         Slot::wait(self, deadline)
     }

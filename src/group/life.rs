@@ -1,5 +1,5 @@
-//! The group's lifecycle: its tasks in flight ([`InFlight`]), the signal that tells idle workers
-//! to leave once the group has closed, and (for the timeout form) which tasks are running.
+//! The group's lifecycle: its tasks in flight ([`InFlight`]), closing its queue (so idle workers
+//! leave) once the group has closed, and (for the timeout form) which tasks are running.
 //!
 //! A task that spawns another is itself in flight until it ends, and the root body is finished
 //! before the group waits: so when nothing is in flight after the body returned, every thread
@@ -8,18 +8,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use slab::Slab;
 
 use super::in_flight::{Entry, InFlight};
+use crate::exec::queue::Closer;
 use crate::task::TaskInfo;
 
 pub(super) struct Life {
     tasks: InFlight,
-    /// Dropped by `close`: idle workers select on `closed` and exit.
-    closed_tx: Mutex<Option<Sender<()>>>,
-    closed: Receiver<()>,
+    /// Closes a limited group's queue: its idle workers leave.
+    queue: Mutex<Option<Closer>>,
     /// Labels of running tasks, kept only by the timeout form (it names stragglers).
     running: Option<Mutex<Slab<String>>>,
 }
@@ -32,11 +31,9 @@ pub(super) struct Running<'a> {
 
 impl Life {
     pub(super) fn new(track_running: bool) -> Arc<Life> {
-        let (closed_tx, closed) = crossbeam_channel::bounded(0);
         Arc::new(Life {
             tasks: InFlight::new(),
-            closed_tx: Mutex::new(Some(closed_tx)),
-            closed,
+            queue: Mutex::new(None),
             running: track_running.then(|| Mutex::new(Slab::new())),
         })
     }
@@ -56,16 +53,18 @@ impl Life {
         self.tasks.wait_idle(deadline)
     }
 
+    /// A limited group's queue, to close with the group.
+    pub(super) fn set_queue(&self, closer: Closer) {
+        *self.queue.lock() = Some(closer);
+    }
+
     /// Waits until no task is in flight, then stops accepting tasks and tells idle workers to
     /// exit.
     pub(super) fn close(&self) {
         self.tasks.close();
-        let tx = self.closed_tx.lock().take();
-        drop(tx);
-    }
-
-    pub(super) fn closed(&self) -> &Receiver<()> {
-        &self.closed
+        if let Some(queue) = self.queue.lock().take() {
+            queue.close();
+        }
     }
 
     pub(super) fn track(&self, task: &TaskInfo) -> Option<Running<'_>> {

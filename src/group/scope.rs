@@ -1,30 +1,25 @@
 //! [`Scope`]: what the group's closure (and any task holding a clone) spawns tasks with.
 
-use std::cell::Cell;
 use std::fmt;
+use std::io;
 use std::marker::PhantomData;
+use std::mem;
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
-use crossbeam_utils::Backoff;
+use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use super::error::TrySpawnError;
-use super::room::Room;
 use super::shared::Shared;
 use super::spawn::{Joinable, SpawnOn, ThreadBody};
-use super::task::{self, Job, TaskHandle};
+use super::task::{self, GroupJob, TaskHandle};
 use crate::context::Context;
-use crate::panic::Panicked;
+use crate::exec::job::NotRun;
+use crate::exec::queue::{Capacity, Queue, Refusal, Wait};
+use crate::exec::worker::{self, Begin, Work, new_id};
+use crate::panic::{Panicked, drop_caught};
 use crate::task::TaskInfo;
-
-thread_local! {
-    /// On a limited group's worker: the group it serves (see `group_id`), so a task that spawns
-    /// into its own full group runs the new task inline instead of deadlocking.
-    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
-}
 
 /// Spawns tasks into a group. The group's closure receives one; clone it into a task to spawn
 /// from inside that task (nested spawns are waited for like any other).
@@ -57,33 +52,11 @@ pub struct Scope<'scope, 'env: 'scope, E> {
     spawner: &'scope (dyn SpawnOn<'scope> + 'scope),
     /// Every thread the group starts is sent here and joined explicitly by `run`.
     joins: Sender<Joinable<'scope>>,
-    /// Present when the group has a limit.
-    queue: Option<Queue<'scope, E>>,
+    /// Present when the group has a limit: the executor core's queue, fed to workers started on
+    /// demand (see `exec::queue` for the hand-off rule).
+    queue: Option<Arc<Queue<GroupJob<'scope, E>>>>,
     /// Invariant in both lifetimes, like `std::thread::Scope`.
     _env: PhantomData<&'scope mut &'env ()>,
-}
-
-/// A limited group's task queue and its lazily started workers.
-struct Queue<'scope, E> {
-    tx: Sender<Job<'scope, E>>,
-    rx: Receiver<Job<'scope, E>>,
-    /// Workers started so far; never above `limit`.
-    workers: Arc<AtomicUsize>,
-    limit: usize,
-    /// Where spawners wait for a full queue to drain.
-    room: Arc<Room>,
-}
-
-impl<E> Clone for Queue<'_, E> {
-    fn clone(&self) -> Self {
-        Queue {
-            tx: self.tx.clone(),
-            rx: self.rx.clone(),
-            workers: self.workers.clone(),
-            limit: self.limit,
-            room: self.room.clone(),
-        }
-    }
 }
 
 impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
@@ -94,14 +67,9 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
         limit: Option<(usize, usize)>,
     ) -> Self {
         let queue = limit.map(|(limit, capacity)| {
-            let (tx, rx) = crossbeam_channel::bounded(capacity);
-            Queue {
-                tx,
-                rx,
-                workers: Arc::new(AtomicUsize::new(0)),
-                limit,
-                room: Arc::new(Room::new(capacity)),
-            }
+            let queue = Queue::new(new_id(), Capacity::Bounded(capacity), 0, limit);
+            shared.life.set_queue(queue.closer());
+            Arc::new(queue)
         });
         Scope {
             shared,
@@ -126,8 +94,8 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     /// rather than per task), or, with `queue(0)`, until a worker is free; if the group
     /// is cancelled while waiting, the task is not started and its handle (and a
     /// [`CollectAll`](crate::group::CollectAll) result) report it as cancelled. A task spawned by one of
-    /// the group's own workers into a full queue runs inline on that worker instead of waiting,
-    /// so nested spawns cannot deadlock the group.
+    /// the group's own workers starts one more worker if the limit allows, and otherwise runs
+    /// inline on that worker instead of waiting, so nested spawns cannot deadlock the group.
     ///
     /// A task spawned after the group was cancelled is not started.
     #[track_caller]
@@ -214,15 +182,12 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
         let Some(queue) = &self.queue else {
             return Ok(self.spawn_inner(None, location, f));
         };
-        if self.ensure_worker(queue).is_err() && queue.workers.load(Ordering::Acquire) == 0 {
-            return Err(TrySpawnError::Full(f));
-        }
         let life = &self.shared.life;
         let entry = life.enter();
         if !entry.accepted {
             return Err(TrySpawnError::Cancelled(f));
         }
-        // The closure must come back if the queue refuses the job: keep it reachable.
+        // The closure must come back if the hand-off refuses the job: keep it reachable.
         let cell = Arc::new(Mutex::new(Some(f)));
         let inner = cell.clone();
         let task = TaskInfo::new(entry.index, None, location);
@@ -230,10 +195,12 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
             Some(f) => f(ctx),
             None => unreachable!("a queued task runs once, and only if it was accepted"),
         });
-        match queue.tx.try_send(job) {
+        match queue.offer(job, Wait::No, &mut |first| self.start_worker(queue, first)) {
             Ok(()) => Ok(handle),
-            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
-                job.defuse();
+            Err((job, _)) => {
+                // As far as the caller knows the task never existed: nothing is reported.
+                drop(job.refused());
+                drop(handle);
                 life.end(1);
                 let f = cell.lock().take();
                 match f {
@@ -271,7 +238,7 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     }
 
     /// Starts an accepted job: on its own thread, or through the queue of a limited group.
-    fn launch(&self, job: Job<'scope, E>, name: Option<&str>) {
+    fn launch(&self, job: GroupJob<'scope, E>, name: Option<&str>) {
         if self.shared.ctx.is_cancelled() {
             return self.not_started(job);
         }
@@ -282,19 +249,23 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     }
 
     /// Reports an accepted job as not started (the group was cancelled) and ends it.
-    fn not_started(&self, job: Job<'scope, E>) {
-        job.not_started(&self.shared);
+    fn not_started(&self, job: GroupJob<'scope, E>) {
+        contained(&self.shared, || {
+            job.not_run(&self.shared, NotRun::Cancelled)
+        });
         self.shared.life.end(1);
     }
 
     /// Reports an accepted job for which no thread could be created, and ends it.
-    fn spawn_failed(&self, job: Job<'scope, E>, error: std::io::Error) {
-        job.spawn_failed(&self.shared, error);
+    fn spawn_failed(&self, job: GroupJob<'scope, E>, error: io::Error) {
+        contained(&self.shared, || {
+            job.not_run(&self.shared, NotRun::SpawnFailed(error));
+        });
         self.shared.life.end(1);
     }
 
     /// Runs `job` on a new thread, or reports it as not started if none can be created.
-    fn spawn_thread(&self, owner: &str, job: Job<'scope, E>) {
+    fn spawn_thread(&self, owner: &str, job: GroupJob<'scope, E>) {
         // The job stays reachable so a failed spawn can report it with its OS error.
         let cell = Arc::new(Mutex::new(Some(job)));
         let in_thread = cell.clone();
@@ -317,73 +288,55 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
         }
     }
 
-    fn enqueue(&self, queue: &Queue<'scope, E>, job: Job<'scope, E>) {
-        if let Err(error) = self.ensure_worker(queue)
-            && queue.workers.load(Ordering::Acquire) == 0
-        {
-            return self.spawn_failed(job, error);
-        }
-        let mut job = match queue.tx.try_send(job) {
-            Ok(()) => return,
-            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => job,
+    /// Hands a job to a limited group's workers (see `exec::queue`), waiting for room while the
+    /// group is not cancelled.
+    fn enqueue(&self, queue: &Arc<Queue<GroupJob<'scope, E>>>, job: GroupJob<'scope, E>) {
+        let wait = Wait::Until {
+            deadline: None,
+            ctx: Some(&self.shared.ctx),
         };
-        if WORKER_OF.with(Cell::get) == group_id(&self.shared) {
-            // Waiting for room would wait for this very worker: run the task here instead.
-            run_alone(&self.shared, job);
-            return self.shared.life.end(1);
-        }
-        if queue.tx.capacity() == Some(0) {
-            // A rendezvous queue: wait for a free worker.
-            if let Err(refused) = self.shared.ctx.send(&queue.tx, job) {
-                self.not_started(refused.into_inner()); // cancelled while waiting
+        match queue.offer(job, wait, &mut |first| self.start_worker(queue, first)) {
+            Ok(()) => {}
+            Err((job, Refusal::OwnWorker)) => {
+                // Waiting for room would wait for this very worker, and the limit is reached:
+                // run the task here instead.
+                run_alone(&self.shared, job);
+                self.shared.life.end(1);
             }
-            return;
-        }
-        loop {
-            if queue
-                .room
-                .wait(|| queue.tx.len(), &self.shared.ctx)
-                .is_err()
-            {
-                return self.not_started(job); // cancelled while waiting
+            Err((job, Refusal::NoWorker(error))) => self.spawn_failed(job, error),
+            // Cancelled while waiting (a group's queue closes only once nothing is in flight,
+            // and its spawns have no deadline).
+            Err((job, Refusal::Cancelled | Refusal::Closed | Refusal::Full | Refusal::Timeout)) => {
+                self.not_started(job)
             }
-            job = match queue.tx.try_send(job) {
-                Ok(()) => return,
-                Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => job,
-            };
         }
     }
 
-    /// Starts one more worker while fewer than `limit` exist.
-    fn ensure_worker(&self, queue: &Queue<'scope, E>) -> std::io::Result<()> {
-        let mut started = queue.workers.load(Ordering::Acquire);
-        while started < queue.limit {
-            match queue.workers.compare_exchange_weak(
-                started,
-                started + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    let body = worker(queue.rx.clone(), queue.room.clone(), self.shared.clone());
-                    return match self
-                        .spawner
-                        .spawn_on(self.shared.thread(&self.shared.owner), body)
-                    {
-                        Ok(thread) => {
-                            self.joined_later(thread);
-                            Ok(())
-                        }
-                        Err(error) => {
-                            queue.workers.fetch_sub(1, Ordering::AcqRel);
-                            Err(error)
-                        }
-                    };
-                }
-                Err(now) => started = now,
+    /// Starts one more worker (its slot is reserved in the queue's crew) with its first job.
+    fn start_worker(
+        &self,
+        queue: &Arc<Queue<GroupJob<'scope, E>>>,
+        first: GroupJob<'scope, E>,
+    ) -> Result<(), (io::Error, GroupJob<'scope, E>)> {
+        // The job stays reachable so a failed spawn can hand it back.
+        let cell = Arc::new(Mutex::new(Some(first)));
+        let body = worker(queue.clone(), self.shared.clone(), cell.clone());
+        match self
+            .spawner
+            .spawn_on(self.shared.thread(&self.shared.owner), body)
+        {
+            Ok(thread) => {
+                self.joined_later(thread);
+                Ok(())
+            }
+            Err(error) => {
+                let job = cell.lock().take();
+                Err((
+                    error,
+                    job.expect("a thread that did not start never took its job"),
+                ))
             }
         }
-        Ok(())
     }
 
     fn joined_later(&self, thread: Joinable<'scope>) {
@@ -395,64 +348,77 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     }
 }
 
-/// A limited group's worker: runs queued jobs until the group closes.
+/// A limited group's worker thread: its first job, then the queue, until the group closes.
 fn worker<'scope, E: Send + 'scope>(
-    rx: Receiver<Job<'scope, E>>,
-    room: Arc<Room>,
+    queue: Arc<Queue<GroupJob<'scope, E>>>,
     shared: Arc<Shared<E>>,
+    first: Arc<Mutex<Option<GroupJob<'scope, E>>>>,
 ) -> ThreadBody<'scope> {
     Box::new(move || {
-        WORKER_OF.with(|w| w.set(group_id(&shared)));
-        // One task context per worker, handed to task after task while no task keeps, clones
-        // or cancels it (`is_reusable`): a fresh child per task was a quarter of a small
-        // task's cost.
-        let mut ctx = shared.ctx.child();
-        // Ends not yet reported to the group (see `InFlight`, invariant 3).
-        let mut ended = 0;
-        loop {
-            // Spin briefly before parking: a busy group hands off tasks without a wake-up.
-            let backoff = Backoff::new();
-            let job = loop {
-                match rx.try_recv() {
-                    Ok(job) => break Some(job),
-                    Err(TryRecvError::Disconnected) => break None,
-                    Err(TryRecvError::Empty) => {
-                        if ended > 0 {
-                            shared.life.end(std::mem::take(&mut ended));
-                        }
-                        if !backoff.is_completed() {
-                            backoff.snooze();
-                            continue;
-                        }
-                        break crossbeam_channel::select! {
-                            recv(rx) -> job => job.ok(),
-                            recv(shared.life.closed()) -> _ => None,
-                        };
-                    }
-                }
-            };
-            let Some(job) = job else { break };
-            room.took(|| rx.len());
-            contained(&shared, || job.run(&shared, &ctx));
-            if !ctx.is_reusable() {
-                // Dropping the old context drops what the task registered on it: user code.
-                let used = std::mem::replace(&mut ctx, shared.ctx.child());
-                contained(&shared, move || drop(used));
-            }
-            ended += 1;
+        let first = first.lock().take();
+        let mut w = GroupWorker {
+            queue,
+            shared,
+            ended: 0,
+        };
+        worker::work(&mut w, first.map_or(Begin::Busy, Begin::With));
+        if w.ended > 0 {
+            w.shared.life.end(w.ended);
         }
-        if ended > 0 {
-            shared.life.end(ended);
-        }
-        WORKER_OF.with(|w| w.set(0));
     })
 }
 
+/// One limited group's worker, as the core's worker loop drives it.
+struct GroupWorker<'scope, E> {
+    queue: Arc<Queue<GroupJob<'scope, E>>>,
+    shared: Arc<Shared<E>>,
+    /// Ends not yet reported to the group (see `InFlight`, invariant 3): reported whenever the
+    /// worker finds its queue empty, before it parks.
+    ended: usize,
+}
+
+impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
+    type Job = GroupJob<'scope, E>;
+
+    fn queue(&self) -> &Queue<Self::Job> {
+        &self.queue
+    }
+
+    fn root(&self) -> &Context {
+        &self.shared.ctx
+    }
+
+    fn run(&mut self, job: Self::Job, ctx: &Context, _parked: bool) -> bool {
+        contained(&self.shared, || run_job(&self.shared, job, ctx));
+        self.ended += 1;
+        true
+    }
+
+    fn idle(&mut self) {
+        if self.ended > 0 {
+            self.shared.life.end(mem::take(&mut self.ended));
+        }
+    }
+
+    fn panicked(&mut self, panic: Panicked) {
+        let _ = Panicked::catch(|| self.shared.fail_outside_task(panic));
+    }
+}
+
+/// Runs a job, or reports it as not started if the group is cancelled.
+fn run_job<E>(shared: &Shared<E>, job: GroupJob<'_, E>, ctx: &Context) {
+    if shared.ctx.is_cancelled() {
+        job.not_run(shared, NotRun::Cancelled);
+    } else {
+        let _running = shared.life.track(job.info());
+        job.run(shared, ctx);
+    }
+}
+
 /// Runs `f` so that no panic escapes it. A task's own panic is caught inside its job, but the
-/// group's bookkeeping around a task runs user code too (a `Drop` of a discarded error or of
-/// what a task left on its context, a cancel callback that panics). Whatever escapes is
-/// reported, and the caller goes on to count the task as ended: a thread that unwound here
-/// would leave the group waiting forever.
+/// group's bookkeeping around a task runs user code too (a `Drop` of a discarded error, a cancel
+/// callback that panics). Whatever escapes is reported, and the caller goes on to count the
+/// task as ended: a thread that unwound here would leave the group waiting forever.
 fn contained<E>(shared: &Shared<E>, f: impl FnOnce()) {
     if let Err(panic) = Panicked::catch(f) {
         // Reporting cancels the group, which runs callbacks again: one more panic there has
@@ -463,14 +429,12 @@ fn contained<E>(shared: &Shared<E>, f: impl FnOnce()) {
 
 /// Runs a job outside a worker (on its own thread, or inline) with a context of its own, which
 /// goes, with what the task registered on it, before the caller counts the task as ended.
-fn run_alone<E>(shared: &Shared<E>, job: Job<'_, E>) {
+fn run_alone<E>(shared: &Shared<E>, job: GroupJob<'_, E>) {
     let ctx = shared.ctx.child();
-    contained(shared, || job.run(shared, &ctx));
-    contained(shared, move || drop(ctx));
-}
-
-fn group_id<E>(shared: &Arc<Shared<E>>) -> usize {
-    Arc::as_ptr(shared).cast::<()>() as usize
+    contained(shared, || run_job(shared, job, &ctx));
+    if let Err(panic) = drop_caught(ctx) {
+        let _ = Panicked::catch(|| shared.fail_outside_task(panic));
+    }
 }
 
 impl<E> Clone for Scope<'_, '_, E> {
@@ -489,7 +453,7 @@ impl<E> fmt::Debug for Scope<'_, '_, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
             .field("context", &self.shared.ctx)
-            .field("limit", &self.queue.as_ref().map(|q| q.limit))
+            .field("limit", &self.queue.as_ref().map(|q| q.crew.max()))
             .finish_non_exhaustive()
     }
 }

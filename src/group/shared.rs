@@ -4,6 +4,7 @@ use std::mem;
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::ThreadId;
 
 use parking_lot::Mutex;
 
@@ -23,6 +24,9 @@ pub(super) struct Shared<E> {
     pub(super) owner: String,
     /// Stack size of the group's threads, if configured.
     stack_size: Option<usize>,
+    /// The thread that runs the group: every thread the group starts belongs to its leak
+    /// check, whichever thread spawned the task.
+    origin: ThreadId,
     cancel_on_error: bool,
     cancel_on_success: bool,
     keep_all: bool,
@@ -58,6 +62,7 @@ impl<E> Shared<E> {
             life: Life::new(track_running),
             owner: owner.to_string(),
             stack_size,
+            origin: crate::threads::current_origin(),
             cancel_on_error: P::CANCEL_ON_ERROR,
             cancel_on_success: P::CANCEL_ON_SUCCESS,
             keep_all: P::KEEP_ALL,
@@ -71,7 +76,7 @@ impl<E> Shared<E> {
 
     /// A registry builder for one of the group's threads.
     pub(super) fn thread(&self, owner: &str) -> Builder {
-        let builder = Builder::new(owner);
+        let builder = Builder::new(owner).origin(self.origin);
         match self.stack_size {
             Some(bytes) => builder.stack_size(bytes),
             None => builder,

@@ -1,54 +1,24 @@
-//! One task: its result slot, the [`TaskHandle`] that reads it, and the type-erased job that a
-//! thread or a worker runs (or reports as not started).
+//! One task of a group: the [`TaskHandle`] that reads its result slot, the job that a thread or
+//! a worker runs (or reports as not started), and how a group task's end is recorded (the
+//! group's [`Host`]: its policy decides what a success, an error or a panic does to the group).
+//!
+//! A spawned task is two allocations: its boxed closure, and the result slot its handle holds
+//! (handles carry no lifetime, so they cannot hold the closure, which may borrow). An executed
+//! task is one: the box with its closure and who it is.
 
 use std::fmt;
-use std::io;
-use std::marker::PhantomData;
 use std::sync::Arc;
-
-use parking_lot::{Condvar, Mutex};
 
 use super::error::Error;
 use super::shared::Shared;
-use crate::context::Cancelled;
-use crate::context::{Cause, Context};
+use crate::context::{Cancelled, Cause, Context};
+use crate::exec::job::{Cell, Host, Job, NoHandle, NotRun, Output, Settled};
+use crate::exec::slot::Slot;
 use crate::panic::Panicked;
 use crate::task::{JoinError, TaskInfo};
 
-/// Where a task's result waits for its handle, and who the task is.
-///
-/// An error, the rare case, is boxed: the spawning thread writes the slot and a worker then
-/// takes it over, once per task, so a small slot moves fewer cache lines between them.
-struct Slot<T> {
-    task: TaskInfo,
-    state: Mutex<State<T>>,
-    ended: Condvar,
-}
-
-enum State<T> {
-    Pending,
-    Ended {
-        result: Result<T, Box<JoinError>>,
-        won: bool,
-    },
-    Taken,
-}
-
-impl<T> Slot<T> {
-    fn new(task: TaskInfo, state: State<T>) -> Arc<Self> {
-        Arc::new(Slot {
-            task,
-            state: Mutex::new(state),
-            ended: Condvar::new(),
-        })
-    }
-
-    fn end(&self, result: Result<T, JoinError>, won: bool) {
-        let result = result.map_err(Box::new);
-        *self.state.lock() = State::Ended { result, won };
-        self.ended.notify_all();
-    }
-}
+/// What a group's queue and threads carry.
+pub(super) type GroupJob<'scope, E> = Job<'scope, Shared<E>>;
 
 /// The handle of one task of a group: its identity, and its value once it has ended.
 ///
@@ -71,314 +41,156 @@ impl<T> Slot<T> {
 /// assert_eq!(lens, [1, 2, 3]);
 /// ```
 pub struct TaskHandle<T> {
-    slot: Arc<Slot<T>>,
+    slot: Arc<Slot<TaskInfo, T>>,
 }
 
 impl<T> TaskHandle<T> {
     /// Which task this is.
     pub fn task(&self) -> &TaskInfo {
-        &self.slot.task
+        self.slot.info()
     }
 
     /// Whether the task has ended (returned, failed, panicked or was not started).
     pub fn is_finished(&self) -> bool {
-        !matches!(*self.slot.state.lock(), State::Pending)
+        self.slot.is_finished()
     }
 
     /// Whether this task was the first of its group to succeed (the winner of a
     /// [`FirstSuccess`](crate::group::FirstSuccess) race). `false` while it runs.
     pub fn is_winner(&self) -> bool {
-        matches!(*self.slot.state.lock(), State::Ended { won: true, .. })
+        self.slot.is_winner()
     }
 
     /// Waits for the task to end and returns its value.
     ///
     /// Inside the group's closure this blocks until the task ends; after `run` returned it never
     /// blocks. With a limit, joining a task that is still queued behind the joining task itself
-    /// deadlocks, as with any bounded pool.
+    /// deadlocks, as with any bounded pool: a group's worker does not run other tasks while it
+    /// waits (a [`Pool`](crate::pool::Pool)'s does).
     ///
     /// # Errors
     ///
     /// [`JoinError`] if the task failed, panicked or never started.
     pub fn join(self) -> Result<T, JoinError> {
-        let mut state = self.slot.state.lock();
-        while matches!(*state, State::Pending) {
-            self.slot.ended.wait(&mut state);
-        }
-        match std::mem::replace(&mut *state, State::Taken) {
-            State::Ended { result, .. } => result.map_err(|error| *error),
-            // Only `join(self)` takes, and it consumes the one handle.
-            State::Pending | State::Taken => unreachable!("a task result is taken only once"),
-        }
+        self.slot
+            .wait(None)
+            .expect("only the one handle takes the result, and an untimed wait ends")
     }
 }
 
 impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle")
-            .field("task", &self.slot.task)
+            .field("task", self.slot.info())
             .field("finished", &self.is_finished())
             .finish()
     }
 }
 
-/// How a job is consumed.
-enum Start<'a> {
-    Run(&'a Context),
-    /// The group was cancelled or closed before the task could start.
-    NotStarted,
-    /// No thread could be created for it.
-    SpawnFailed(io::Error),
-}
+impl<E> Host for Shared<E> {
+    type Info = TaskInfo;
 
-/// A task's closure together with the slot its result goes to, type-erased so that one queue
-/// carries every task of a group.
-trait Runnable<E>: Send {
-    /// Consumes the task and reports how it ended to the group.
-    fn start(self: Box<Self>, shared: &Shared<E>, start: Start<'_>);
-    /// Ends the task's handle without telling the group (see [`Job`]'s `Drop`).
-    fn abandon(self: Box<Self>);
-}
+    /// A group cancels its tasks through the group's context, not one by one.
+    const CANCELS: bool = false;
 
-/// A task ready to run, as queues and threads carry it.
-///
-/// Every accepted job must be consumed exactly once (`run`, `not_started` or `spawn_failed`),
-/// after which its consumer reports its end with [`Life::end`](super::life::Life::end): the group
-/// waits for that count. A job holds no reference to its group (that would be two atomic
-/// reference-count updates shared by the spawner and the workers per task); the consumer passes
-/// the group in. Every path that takes a job out of a queue consumes it, and a queue holds jobs
-/// only while a worker can still take them, so none is dropped unconsumed; if one were, its
-/// `Drop` still ends its handle as not started, so `join` cannot hang.
-pub(super) struct Job<'scope, E> {
-    body: Option<Box<dyn Runnable<E> + 'scope>>,
-}
-
-impl<E> Job<'_, E> {
-    /// Runs the task (or reports it as not started if the group is cancelled).
-    pub(super) fn run(self, shared: &Shared<E>, ctx: &Context) {
-        self.consume(shared, Start::Run(ctx));
-    }
-
-    /// Reports the task as not started: the group was cancelled before it could run.
-    pub(super) fn not_started(self, shared: &Shared<E>) {
-        self.consume(shared, Start::NotStarted);
-    }
-
-    /// Reports that no thread could be created for the task.
-    pub(super) fn spawn_failed(self, shared: &Shared<E>, error: io::Error) {
-        self.consume(shared, Start::SpawnFailed(error));
-    }
-
-    fn consume(mut self, shared: &Shared<E>, start: Start<'_>) {
-        if let Some(body) = self.body.take() {
-            body.start(shared, start);
-        }
-    }
-
-    /// Discards a job the queue refused, whose closure goes back to the caller: nothing is
-    /// reported, because as far as the caller knows the task never existed (the caller still
-    /// ends its count).
-    pub(super) fn defuse(mut self) {
-        drop(self.body.take());
-    }
-}
-
-impl<E> Drop for Job<'_, E> {
-    fn drop(&mut self) {
-        if let Some(body) = self.body.take() {
-            body.abandon();
-        }
-    }
-}
-
-/// Where a task's end goes besides its group: the slot its handle reads, or nowhere for a task
-/// started without a handle.
-trait Outlet<T>: Send {
-    fn task(&self) -> &TaskInfo;
-    fn end(&self, result: Result<T, JoinError>, won: bool);
-    /// Gives up the outlet once the task has ended.
-    fn release<E>(self, shared: &Shared<E>);
-}
-
-/// The outlet of a task with a handle: the slot the handle reads.
-struct ToHandle<T> {
-    slot: Arc<Slot<T>>,
-}
-
-impl<T: Send> Outlet<T> for ToHandle<T> {
-    fn task(&self) -> &TaskInfo {
-        &self.slot.task
-    }
-
-    fn end(&self, result: Result<T, JoinError>, won: bool) {
-        self.slot.end(result, won);
-    }
-
-    /// If the handle is already gone, the result dies here, and its `Drop` is user code: a
-    /// panic in it is the task's, not the worker's.
-    fn release<E>(self, shared: &Shared<E>) {
-        // `into_inner` rather than `drop`: exactly one of the task and its handle sees the last
-        // reference, so a result is never dropped on a worker while a handle could still read
-        // it.
-        if let Some(Slot { task, state, .. }) = Arc::into_inner(self.slot)
-            && let Err(panic) = Panicked::catch(move || drop(state))
-        {
-            shared.fail(Error::Panicked { task, panic });
-        }
-    }
-}
-
-/// The outlet of a task started by [`Scope::execute`](super::Scope::execute): the
-/// group records its failure, and nothing else wants its end.
-struct NoHandle(TaskInfo);
-
-impl Outlet<()> for NoHandle {
-    fn task(&self) -> &TaskInfo {
-        &self.0
-    }
-
-    fn end(&self, _: Result<(), JoinError>, _: bool) {}
-
-    fn release<E>(self, _: &Shared<E>) {}
-}
-
-struct Cell<F, O, T> {
-    f: F,
-    outlet: O,
-    _result: PhantomData<fn() -> T>,
-}
-
-impl<T, E, F, O> Runnable<E> for Cell<F, O, T>
-where
-    F: FnOnce(&Context) -> Result<T, E> + Send,
-    O: Outlet<T>,
-{
-    fn start(self: Box<Self>, shared: &Shared<E>, start: Start<'_>) {
-        let Cell { f, outlet, .. } = *self;
-        match start {
-            Start::Run(ctx) if !shared.ctx.is_cancelled() => run_task(shared, &outlet, ctx, f),
-            Start::Run(_) | Start::NotStarted => not_started(shared, &outlet, f),
-            Start::SpawnFailed(error) => {
-                shared.fail(Error::Spawn {
-                    task: outlet.task().clone(),
+    fn not_run(&self, task: &TaskInfo, why: NotRun) -> JoinError {
+        match why {
+            NotRun::Cancelled => {
+                let cause = self
+                    .ctx
+                    .check()
+                    .err()
+                    .unwrap_or_else(|| Cancelled::new(Cause::Cancelled));
+                self.fail(Error::Cancelled {
+                    task: task.clone(),
+                    cause: cause.clone(),
+                });
+                JoinError::NotStarted(cause)
+            }
+            NotRun::SpawnFailed(error) => {
+                self.fail(Error::Spawn {
+                    task: task.clone(),
                     error,
                 });
-                outlet.end(Err(JoinError::SpawnFailed), false);
-                drop_user_closure(shared, outlet.task(), f);
+                JoinError::SpawnFailed
             }
         }
-        outlet.release(shared);
     }
 
-    fn abandon(self: Box<Self>) {
-        let Cell { f, outlet, .. } = *self;
-        outlet.end(
-            Err(JoinError::NotStarted(Cancelled::new(Cause::Cancelled))),
-            false,
-        );
-        // Nobody to report a panic to, and this may run during unwinding: contain it.
-        let _ = Panicked::catch(move || drop(f));
-    }
-}
-
-/// Builds the job for `f` and the handle to its result.
-pub(super) fn new_job<'scope, T, E, F>(task: TaskInfo, f: F) -> (Job<'scope, E>, TaskHandle<T>)
-where
-    F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
-    T: Send + 'scope,
-    E: 'scope,
-{
-    let slot = Slot::new(task, State::Pending);
-    let handle = TaskHandle { slot: slot.clone() };
-    (job(f, ToHandle { slot }), handle)
-}
-
-/// Builds the job for a task without a handle: one allocation instead of two.
-pub(super) fn new_job_without_handle<'scope, E, F>(task: TaskInfo, f: F) -> Job<'scope, E>
-where
-    F: FnOnce(&Context) -> Result<(), E> + Send + 'scope,
-    E: 'scope,
-{
-    job(f, NoHandle(task))
-}
-
-fn job<'scope, T, E, F, O>(f: F, outlet: O) -> Job<'scope, E>
-where
-    F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
-    O: Outlet<T> + 'scope,
-    T: 'scope,
-    E: 'scope,
-{
-    Job {
-        body: Some(Box::new(Cell {
-            f,
-            outlet,
-            _result: PhantomData,
-        })),
-    }
-}
-
-fn run_task<T, E, F>(shared: &Shared<E>, outlet: &impl Outlet<T>, ctx: &Context, f: F)
-where
-    F: FnOnce(&Context) -> Result<T, E>,
-{
-    let task = outlet.task();
-    let _running = shared.life.track(task);
-    // The group records the failure before the handle sees it, so a caller woken by `join`
-    // finds the group already cancelled.
-    match Panicked::catch(move || f(ctx)) {
-        Ok(Ok(value)) => {
-            let won = shared.succeed(task);
-            outlet.end(Ok(value), won);
-        }
-        Ok(Err(error)) => {
-            let task = task.clone();
-            shared.fail(Error::Failed { task, error });
-            outlet.end(Err(JoinError::Failed), false);
-        }
-        Err(panic) => {
-            let for_handle = panic.without_payload();
-            let task = task.clone();
-            shared.fail(Error::Panicked { task, panic });
-            outlet.end(Err(JoinError::Panicked(for_handle)), false);
-        }
-    }
-}
-
-fn not_started<T, E, F>(shared: &Shared<E>, outlet: &impl Outlet<T>, f: F) {
-    let cause = shared
-        .ctx
-        .check()
-        .err()
-        .unwrap_or_else(|| Cancelled::new(Cause::Cancelled));
-    shared.fail(Error::Cancelled {
-        task: outlet.task().clone(),
-        cause: cause.clone(),
-    });
-    outlet.end(Err(JoinError::NotStarted(cause)), false);
-    drop_user_closure(shared, outlet.task(), f);
-}
-
-/// Drops a closure that will never run; its captures' `Drop` is user code and may panic.
-fn drop_user_closure<E, F>(shared: &Shared<E>, task: &TaskInfo, f: F) {
-    if let Err(panic) = crate::panic::drop_caught(f) {
-        shared.fail(Error::Panicked {
+    /// A closure that never ran, or a result whose handle is gone, panicked as it was dropped:
+    /// that is the task's panic, not the worker's.
+    fn drop_panicked(&self, task: &TaskInfo, panic: Panicked) {
+        self.fail(Error::Panicked {
             task: task.clone(),
             panic,
         });
     }
 }
 
+/// The group records the end before the handle sees it, so a caller woken by `join` finds the
+/// group already cancelled.
+impl<T, E> Output<Shared<E>> for Result<T, E> {
+    type Value = T;
+
+    fn settle(ran: Result<Self, Panicked>, shared: &Shared<E>, task: &TaskInfo) -> Settled<T> {
+        match ran {
+            Ok(Ok(value)) => {
+                let won = shared.succeed(task);
+                Settled {
+                    result: Ok(value),
+                    won,
+                }
+            }
+            Ok(Err(error)) => {
+                shared.fail(Error::Failed {
+                    task: task.clone(),
+                    error,
+                });
+                Settled {
+                    result: Err(JoinError::Failed),
+                    won: false,
+                }
+            }
+            Err(panic) => {
+                let for_handle = panic.without_payload();
+                shared.fail(Error::Panicked {
+                    task: task.clone(),
+                    panic,
+                });
+                Settled {
+                    result: Err(JoinError::Panicked(for_handle)),
+                    won: false,
+                }
+            }
+        }
+    }
+}
+
+/// Builds the job for `f` and the handle to its result.
+pub(super) fn new_job<'scope, T, E, F>(task: TaskInfo, f: F) -> (GroupJob<'scope, E>, TaskHandle<T>)
+where
+    F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
+    T: Send + 'scope,
+    E: 'scope,
+{
+    let slot = Arc::new(Slot::new(task, ()));
+    let handle = TaskHandle { slot: slot.clone() };
+    (Job::owned(Box::new(Cell::new(f, slot))), handle)
+}
+
+/// Builds the job for a task without a handle: one allocation instead of two.
+pub(super) fn new_job_without_handle<'scope, E, F>(task: TaskInfo, f: F) -> GroupJob<'scope, E>
+where
+    F: FnOnce(&Context) -> Result<(), E> + Send + 'scope,
+    E: 'scope,
+{
+    Job::owned(Box::new(Cell::new(f, NoHandle(task))))
+}
+
 /// The handle of a task refused because its group had already ended.
 pub(super) fn refused<T>(task: TaskInfo) -> TaskHandle<T> {
     let cause = Cancelled::new(Cause::Cancelled);
     TaskHandle {
-        slot: Slot::new(
-            task,
-            State::Ended {
-                result: Err(Box::new(JoinError::NotStarted(cause))),
-                won: false,
-            },
-        ),
+        slot: Arc::new(Slot::skipped(task, JoinError::NotStarted(cause))),
     }
 }

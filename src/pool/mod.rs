@@ -137,7 +137,6 @@ impl Pool {
             root: Context::new(),
             cfg: Config {
                 min: workers,
-                max,
                 keep_alive,
                 stack_size: b.stack_size,
                 on_start: b.on_start,

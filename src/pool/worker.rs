@@ -45,7 +45,6 @@ pub(crate) fn on_worker_of(pool_id: u64) -> bool {
 
 pub(crate) struct Config {
     pub(crate) min: usize,
-    pub(crate) max: usize,
     /// `None`: extra workers never retire.
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) stack_size: Option<usize>,
