@@ -6,7 +6,7 @@
 //! test instead of hanging it.
 
 use crossbeam_channel::bounded;
-use homebound::{Context, pool::Pool};
+use homebound::pool::Pool;
 use std::sync::Arc;
 
 mod common;

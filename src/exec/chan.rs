@@ -15,10 +15,18 @@ pub(crate) use model::{Receiver, Sender, TrySendError, bounded, unbounded};
 
 #[cfg(loom)]
 mod model {
+    //! The decisions the protocol depends on (is it full? is it empty?) are made on two
+    //! counters with crossbeam's orderings, never under a lock, so the model adds no ordering
+    //! crossbeam does not have: a send claims a position with a `SeqCst` compare-and-swap on
+    //! `pushed`, and finds the queue full after a `SeqCst` fence and a load of `popped`; a
+    //! receive claims with a `SeqCst` compare-and-swap on `popped`. The items themselves pass
+    //! through a mutex-guarded list (crossbeam: a slot's stamp), and a blocked receiver sleeps on
+    //! a separate bell.
+
     use std::collections::VecDeque;
     use std::sync::Arc;
 
-    use crate::shim::{Condvar, Mutex};
+    use crate::shim::{AtomicUsize, Condvar, Mutex, Ordering, fence};
 
     pub(crate) enum TrySendError<T> {
         Full(T),
@@ -29,13 +37,14 @@ mod model {
     #[derive(Debug)]
     pub(crate) enum TryRecvError {
         Empty,
-        #[allow(dead_code)]
-        Disconnected,
     }
 
     struct Chan<T> {
+        pushed: AtomicUsize,
+        popped: AtomicUsize,
         items: Mutex<VecDeque<T>>,
-        ready: Condvar,
+        bell: Mutex<()>,
+        rung: Condvar,
         cap: Option<usize>,
     }
 
@@ -56,8 +65,11 @@ mod model {
 
     fn make<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
         let chan = Arc::new(Chan {
+            pushed: AtomicUsize::new(0),
+            popped: AtomicUsize::new(0),
             items: Mutex::new(VecDeque::new()),
-            ready: Condvar::default(),
+            bell: Mutex::new(()),
+            rung: Condvar::default(),
             cap,
         });
         (Sender(chan.clone()), Receiver(chan))
@@ -74,35 +86,74 @@ mod model {
 
     impl<T> Sender<T> {
         pub(crate) fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-            let mut items = self.0.items.lock();
-            if self.0.cap.is_some_and(|cap| items.len() >= cap) {
-                return Err(TrySendError::Full(item));
+            let c = &self.0;
+            let mut tail = c.pushed.load(Ordering::SeqCst);
+            loop {
+                if let Some(cap) = c.cap {
+                    fence(Ordering::SeqCst);
+                    let head = c.popped.load(Ordering::Relaxed);
+                    if tail.wrapping_sub(head) >= cap {
+                        return Err(TrySendError::Full(item));
+                    }
+                }
+                match c
+                    .pushed
+                    .compare_exchange(tail, tail + 1, Ordering::SeqCst, Ordering::SeqCst)
+                {
+                    Ok(_) => break,
+                    Err(now) => tail = now,
+                }
             }
-            items.push_back(item);
-            drop(items);
-            self.0.ready.notify_all();
+            c.items.lock().push_back(item);
+            let _bell = c.bell.lock();
+            c.rung.notify_all();
             Ok(())
         }
     }
 
     impl<T> Receiver<T> {
         pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-            self.0.items.lock().pop_front().ok_or(TryRecvError::Empty)
+            let c = &self.0;
+            let mut head = c.popped.load(Ordering::SeqCst);
+            loop {
+                if c.pushed.load(Ordering::SeqCst) == head {
+                    return Err(TryRecvError::Empty);
+                }
+                match c
+                    .popped
+                    .compare_exchange(head, head + 1, Ordering::SeqCst, Ordering::SeqCst)
+                {
+                    Ok(_) => break,
+                    Err(now) => head = now,
+                }
+            }
+            // The sender that claimed a position is writing its item (crossbeam spins on the
+            // slot's stamp the same way).
+            loop {
+                if let Some(item) = c.items.lock().pop_front() {
+                    return Ok(item);
+                }
+                loom::thread::yield_now();
+            }
         }
 
         /// Blocks until an item arrives (the model has no disconnection).
         pub(crate) fn recv(&self) -> Result<T, TryRecvError> {
-            let mut items = self.0.items.lock();
+            let c = &self.0;
             loop {
-                if let Some(item) = items.pop_front() {
+                let bell = c.bell.lock();
+                if let Ok(item) = self.try_recv() {
                     return Ok(item);
                 }
-                items = self.0.ready.wait_until(items, None);
+                drop(c.rung.wait_until(bell, None));
             }
         }
 
         pub(crate) fn len(&self) -> usize {
-            self.0.items.lock().len()
+            let c = &self.0;
+            let tail = c.pushed.load(Ordering::SeqCst);
+            let head = c.popped.load(Ordering::SeqCst);
+            tail.wrapping_sub(head)
         }
     }
 }

@@ -40,13 +40,32 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::Backoff;
-
 use super::chan::{self, Receiver, Sender, TrySendError};
 use super::crew::{Claim, Crew};
 use super::room::{Room, Waiter};
 use super::worker::is_worker_of;
 use crate::context::Context;
+
+#[cfg(not(loom))]
+use crossbeam_utils::Backoff;
+
+/// In models the spin phases are left out (loom explores each step of a spin as a branch), and
+/// a wait for another thread's progress yields to loom's scheduler.
+#[cfg(loom)]
+struct Backoff;
+
+#[cfg(loom)]
+impl Backoff {
+    fn new() -> Self {
+        Backoff
+    }
+    fn is_completed(&self) -> bool {
+        true
+    }
+    fn snooze(&self) {
+        loom::thread::yield_now();
+    }
+}
 
 /// A queue's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

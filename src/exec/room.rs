@@ -61,11 +61,6 @@ impl Room {
     pub(crate) fn tokens(&self) -> &Receiver<()> {
         &self.token_rx
     }
-
-    #[cfg(test)]
-    pub(crate) fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::SeqCst)
-    }
 }
 
 /// A submitter's registration as a waiter.
