@@ -112,8 +112,9 @@ impl<P: Policy> Builder<P> {
     }
 
     /// How many tasks may wait in a limited group's queue before `spawn` blocks and
-    /// `try_spawn` reports `Full` (default: the limit, but at least 1024). `queue(0)` makes
-    /// `spawn` wait until a worker is free, as Go's `errgroup.SetLimit` does.
+    /// `try_spawn` reports `Full` (default: the limit, but at least 1024). `queue(0)` hands
+    /// each task straight to an idle worker or a newly started one, and makes `spawn` wait until
+    /// a worker is free, as Go's `errgroup.SetLimit` does.
     ///
     /// The limit bounds the tasks that *run*; the queue only bounds memory. A deep default
     /// keeps the spawning thread from being woken once per task when the queue is full (each

@@ -163,12 +163,36 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
         }
     }
 
-    /// Spawns a task only if that needs no waiting (Go's `TryGo`).
+    /// Spawns a task only if that needs no waiting (Go's `TryGo`): with a limit, it is accepted
+    /// whenever a worker is idle (parked, or about to park), the queue has room, or one more
+    /// worker may be started below the limit, whatever the timing; a fresh `limit(n)` group
+    /// accepts `n` tasks at once even with `queue(0)`.
     ///
     /// # Errors
     ///
-    /// [`TrySpawnError::Full`] when the group's limit is reached, or
-    /// [`TrySpawnError::Cancelled`] when the group is cancelled; both hand the closure back.
+    /// [`TrySpawnError::Full`] when every permitted worker is busy and the queue (if any) is
+    /// full, or [`TrySpawnError::Cancelled`] when the group is cancelled; both hand the closure
+    /// back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::Group};
+    ///
+    /// let group = Group::builder().limit(2).queue(0).build().unwrap();
+    /// group
+    ///     .run(&Context::new(), |g| {
+    ///         let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    ///         for _ in 0..2 {
+    ///             let gate = gate.clone();
+    ///             g.try_spawn(move |_ctx| Ok::<_, ()>(gate.recv().unwrap_or(()))).unwrap();
+    ///         }
+    ///         assert!(g.try_spawn(|_ctx| Ok(())).unwrap_err().is_full()); // two busy workers
+    ///         drop(release);
+    ///     })
+    ///     .unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     #[track_caller]
     pub fn try_spawn<T, F>(&self, f: F) -> Result<TaskHandle<T>, TrySpawnError<F>>
     where

@@ -41,8 +41,8 @@ pub(crate) enum Capacity {
 /// | [`name`](Builder::name) (threads are `homebound-<name>-<n>`) | `"pool"` |
 /// | [`stack_size`](Builder::stack_size) | the platform's default |
 ///
-/// **Growth rule**: when a task is queued and no worker is idle, the pool starts one more worker,
-/// up to `max_workers`. Extra workers retire after `keep_alive` without work; the first
+/// **Growth rule**: when a task arrives and no worker is idle, the pool starts one more worker
+/// with it, up to `max_workers` (non-blocking submits included). Extra workers retire after `keep_alive` without work; the first
 /// `workers` never do. There is no scavenger thread: each worker times out on its own.
 ///
 /// Hooks (`on_thread_start`, `on_thread_exit`, `panic_handler`) may be called from several
@@ -126,8 +126,9 @@ impl Builder {
     }
 
     /// The queue's capacity: `submit` blocks and `try_submit` fails with `Full` while this many
-    /// tasks wait. **Zero is allowed and means rendezvous**: a task is only handed over when an
-    /// idle worker takes it at once (so `try_submit` succeeds only while a worker is idle).
+    /// tasks wait. **Zero is allowed and means rendezvous** (Java's `SynchronousQueue`): a task
+    /// is handed straight to an idle worker or to a newly started one (so `try_submit` succeeds
+    /// while a worker is idle or the pool may grow, and reports `Full` otherwise).
     /// At most [`MAX_QUEUE_CAPACITY`], because a bounded queue allocates its slots up front.
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.capacity = Capacity::Bounded(capacity);

@@ -28,8 +28,9 @@ use super::handle::TaskHandle;
 /// ```
 #[non_exhaustive]
 pub enum SubmitError<F> {
-    /// The queue was full: from `try_submit`, or from a blocking submit called on one of the
-    /// pool's own workers (which never blocks on its own queue, see [`Pool::submit`](super::Pool::submit)).
+    /// Every permitted worker was busy and the queue full: from `try_submit`, or from a blocking
+    /// submit called on one of the pool's own workers when the pool may not grow (it never
+    /// blocks on its own queue, see [`Pool::submit`](super::Pool::submit)).
     Full(F),
     /// The pool was shut down before the task could be queued.
     Closed(F),

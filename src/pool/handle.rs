@@ -45,6 +45,17 @@ impl<T> TaskHandle<T> {
 
     /// Waits for the task and returns its value.
     ///
+    /// **On one of a pool's workers** (a task joining another task), the waiting worker runs
+    /// tasks from its own pool's queue until the joined task has ended, as work-stealing joins
+    /// do. So a task may submit to its own pool and join the handle, even on a one-worker pool:
+    /// if no other worker takes the new task first, the joining worker runs it itself. The same
+    /// holds for two pools whose tasks wait on each other (a task on pool A joins one on pool B,
+    /// which joins one it queued on A): each waiting worker runs its own pool's queue, so the
+    /// cycle completes. What helping cannot undo is a task that waits on something else its own
+    /// worker would have to do: a helped task runs to completion before `join` returns (the
+    /// joined task may finish meanwhile), and a task that blocks on a channel (not a `join`)
+    /// for work still queued behind it waits like on any pool.
+    ///
     /// # Errors
     ///
     /// [`JoinError::Panicked`] if the task panicked, [`JoinError::NotStarted(_)`] if it was

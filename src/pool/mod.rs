@@ -43,15 +43,22 @@ const QUEUE_LEN_SAMPLE: u64 = 8;
 
 /// A pool of worker threads fed by a bounded queue.
 ///
-/// * **Submitting.** [`submit`](Pool::submit) blocks while the queue is full (backpressure);
-///   [`try_submit`](Pool::try_submit), [`submit_timeout`](Pool::submit_timeout) and
-///   [`submit_ctx`](Pool::submit_ctx) bound the wait. Whatever is not accepted comes back in the
-///   [`SubmitError`]: nothing is lost. Each task gets a [`Context`], a child of the pool's root.
+/// * **Submitting.** A task is accepted at once whenever a worker is idle, the queue has room,
+///   or one more worker may be started (up to `max_workers`), whatever the timing; only when
+///   every permitted worker is busy and the queue is full does [`submit`](Pool::submit) block
+///   (backpressure) and [`try_submit`](Pool::try_submit) report `Full`.
+///   [`submit_timeout`](Pool::submit_timeout) and [`submit_ctx`](Pool::submit_ctx) bound the
+///   wait. Whatever is not accepted comes back in the [`SubmitError`]: nothing is lost. Each task
+///   gets a [`Context`], a child of the pool's root.
 /// * **Handles.** Each accepted task has a [`TaskHandle`] to join (value, panic or
 ///   `Cancelled`), cancel, or drop to detach.
-/// * **Workers.** `workers` threads run from `build` until shutdown; when a task is queued and
-///   none is idle, one more starts, up to `max_workers`; extras retire after `keep_alive` idle.
-///   A panicking task is caught: its worker keeps serving and the panic goes to the handle.
+/// * **Workers.** `workers` threads run from `build` until shutdown; when a task arrives and none
+///   is idle, one more starts with it, up to `max_workers`; extras retire after `keep_alive`
+///   idle. A panicking task is caught: its worker keeps serving and the panic goes to the handle.
+/// * **Nested use never deadlocks silently.** A task may submit to its own pool and join the
+///   handle: a worker waiting in `join` runs its pool's queued tasks meanwhile (see
+///   [`TaskHandle::join`]), and a submit from one of the pool's own workers never blocks on the
+///   pool's full queue (see [`submit`](Pool::submit)).
 /// * **Shutdown.** [`shutdown`](Pool::shutdown) runs everything queued and joins every worker;
 ///   [`shutdown_timeout`](Pool::shutdown_timeout) gives up waiting after a while and names the
 ///   stragglers; [`shutdown_now`](Pool::shutdown_now) cancels the running tasks' contexts and
@@ -174,11 +181,15 @@ impl Pool {
         Ok(pool)
     }
 
-    /// Queues `f`, waiting while the queue is full, and returns its handle.
+    /// Hands `f` to an idle worker, the queue, or a newly started worker (up to
+    /// `max_workers`), waiting while every permitted worker is busy and the queue is full, and
+    /// returns its handle.
     ///
-    /// Called from one of this pool's own workers, `submit` never blocks on a full queue (all
-    /// workers could be waiting on each other): it returns `Full(f)` at once, and you may run
-    /// `f` inline.
+    /// Called from one of this pool's own workers (a task submitting to its own pool), `submit`
+    /// first starts one more worker if the pool may grow; if it may not, it never blocks on the
+    /// full queue (all workers could be waiting on each other): it returns `Full(f)` at once, and
+    /// you may run `f` inline. Joining the handle from the submitting task is safe: see
+    /// [`TaskHandle::join`].
     ///
     /// # Errors
     ///
@@ -206,11 +217,33 @@ impl Pool {
         self.enqueue(f, Some(name.into()), UNTIL_ROOM)
     }
 
-    /// Queues `f` only if there is room now.
+    /// Hands `f` over only if that needs no waiting: it is accepted whenever a worker is idle
+    /// (parked, or about to park), the queue has room, or one more worker may be started below
+    /// `max_workers` (Java's `SynchronousQueue` pool and Go's `TryGo` behave the same way).
     ///
     /// # Errors
     ///
-    /// [`SubmitError::Full`] or [`SubmitError::Closed`], with the task.
+    /// [`SubmitError::Full`] when every permitted worker is busy and the queue (if any) is
+    /// full, or [`SubmitError::Closed`]; the task comes back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// // No queue at all: a task needs a worker of its own, and the pool may grow to two.
+    /// let pool = Pool::builder().workers(1).max_workers(2).queue_capacity(0).build().unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let gate2 = gate.clone();
+    /// let first = pool.try_submit(move |_| { let _ = gate.recv(); }).unwrap(); // the idle worker
+    /// let second = pool.try_submit(move |_| { let _ = gate2.recv(); }).unwrap(); // a new worker
+    /// assert!(pool.try_submit(|_| ()).unwrap_err().is_full()); // both busy, no queue
+    /// drop(release);
+    /// first.join().unwrap();
+    /// second.join().unwrap();
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn try_submit<F, T>(&self, f: F) -> Result<TaskHandle<T>, SubmitError<F>>
     where
         F: FnOnce(&Context) -> T + Send + 'static,
@@ -298,7 +331,8 @@ impl Pool {
         self.execute_with(f, UNTIL_ROOM)
     }
 
-    /// Like [`execute`](Pool::execute), only if there is room now.
+    /// Like [`execute`](Pool::execute), only if that needs no waiting (the rule of
+    /// [`try_submit`](Pool::try_submit)).
     ///
     /// # Errors
     ///
