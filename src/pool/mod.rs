@@ -12,10 +12,11 @@ mod worker;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, RwLock};
+use crossbeam_utils::CachePadded;
+use parking_lot::Mutex;
 
 use crate::context::Context;
 use crate::exec::job::{Job, Refused};
@@ -33,7 +34,7 @@ pub use self::pending::PendingTask;
 pub use self::shutdown::{ShutdownReport, Straggler};
 
 use self::builder::Capacity;
-use self::metrics::{Counters, bump};
+use self::metrics::{CLOSED, Counters, bump};
 use self::task::{Detached, PoolJob, PoolTask, TaskSlot};
 use self::worker::{Begin, Config, Shared, Threads};
 
@@ -88,9 +89,6 @@ const QUEUE_LEN_SAMPLE: u64 = 8;
 /// ```
 pub struct Pool {
     shared: Arc<Shared>,
-    /// `false` once closed. Submitters hold the read lock while handing a task over, so closing
-    /// (write lock) waits for hand-offs in flight and no task is accepted after it.
-    accepting: RwLock<bool>,
 }
 
 /// How long to wait for room: not at all.
@@ -160,12 +158,10 @@ impl Pool {
             returned: Mutex::new(Vec::new()),
             stats: Mutex::new(Vec::new()),
             epoch: Instant::now(),
+            clock: CachePadded::new(AtomicU64::new(0)),
             origin: crate::threads::current_origin(),
         });
-        let pool = Pool {
-            shared,
-            accepting: RwLock::new(true),
-        };
+        let pool = Pool { shared };
         for _ in 0..workers {
             // The first workers count as idle before their threads run: a hand-off right after
             // `build` finds them.
@@ -348,7 +344,8 @@ impl Pool {
     where
         F: FnOnce(&Context) + Send + 'static,
     {
-        let task = Detached::new(f, crate::exec::job::NoHandle(PoolTask::new(None)));
+        let info = PoolTask::new(None, self.shared.stamp());
+        let task = Detached::new(f, crate::exec::job::NoHandle(info));
         self.offer(Job::owned(Box::new(task)), wait)
             .map_err(|(job, why)| {
                 let Refused::Owned(task) = job.refused() else {
@@ -387,7 +384,7 @@ impl Pool {
         F: FnOnce(&Context) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let slot = Arc::new(TaskSlot::new(PoolTask::new(name), f));
+        let slot = Arc::new(TaskSlot::new(PoolTask::new(name, self.shared.stamp()), f));
         match self.offer(Job::shared(slot.clone()), wait) {
             Ok(()) => Ok(TaskHandle::new(slot)),
             Err((job, why)) => {
@@ -406,22 +403,17 @@ impl Pool {
     /// an idle worker or starts one (see `exec::queue`), waiting as `wait` allows.
     fn offer(&self, job: PoolJob, wait: Wait<'_>) -> Result<(), (PoolJob, Refusal)> {
         let c = &self.shared.counters;
-        let nth = c.submit.submitted.fetch_add(1, Ordering::Release);
-        if let Wait::Until { ctx: Some(ctx), .. } = wait
-            && ctx.is_cancelled()
-        {
-            bump(&c.submit.rejected_cancelled);
-            return Err((job, Refusal::Cancelled));
+        // Counted in before anything else, so closing (which sets `CLOSED` here and waits for
+        // `settled` to catch up) never misses a hand-off in flight.
+        let before = c.submit.submitted.fetch_add(1, Ordering::AcqRel);
+        if before & CLOSED != 0 {
+            // Counted after closing: not one `close` waits for, so it does not settle.
+            bump(&c.submit.rejected_closed);
+            return Err((job, Refusal::Closed));
         }
+        let offered = self.hand_over(job, wait);
         let queue = &self.shared.queue;
-        let offered = match *self.accepting.read() {
-            true => queue.offer(job, wait, &mut |first| {
-                self.shared
-                    .spawn_worker(Begin::With(first))
-                    .map_err(|(e, back)| (e, back.expect("a failed start hands its task back")))
-            }),
-            false => Err((job, Refusal::Closed)),
-        };
+        let nth = before;
         match &offered {
             // The queue's length lives on the workers' cache lines: sample it.
             Ok(()) if nth.is_multiple_of(QUEUE_LEN_SAMPLE) => c.saw_queue_len(queue.len()),
@@ -440,7 +432,21 @@ impl Pool {
                 })
             }
         }
+        c.submit.settled.fetch_add(1, Ordering::Release);
         offered
+    }
+
+    fn hand_over(&self, job: PoolJob, wait: Wait<'_>) -> Result<(), (PoolJob, Refusal)> {
+        if let Wait::Until { ctx: Some(ctx), .. } = wait
+            && ctx.is_cancelled()
+        {
+            return Err((job, Refusal::Cancelled));
+        }
+        self.shared.queue.offer(job, wait, &mut |first| {
+            self.shared
+                .spawn_worker(Begin::With(first))
+                .map_err(|(e, back)| (e, back.expect("a failed start hands its task back")))
+        })
     }
 }
 

@@ -5,7 +5,9 @@ use std::mem;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::metrics::bump;
+use crossbeam_utils::Backoff;
+
+use super::metrics::{CLOSED, bump};
 use super::pending::PendingTask;
 use super::worker::{WorkerEntry, join_all, on_worker_of};
 use super::{Metrics, Pool};
@@ -194,9 +196,24 @@ impl Pool {
     /// Stops accepting: wakes blocked submitters, then, once no hand-off is in flight (so
     /// nothing is queued any more), lets the workers drain the queue and leave.
     fn close(&self) {
-        self.shared.queue.close_accepting();
-        *self.accepting.write() = false;
-        self.shared.queue.close();
+        let queue = &self.shared.queue;
+        queue.close_accepting();
+        let submit = &self.shared.counters.submit;
+        let before = submit.submitted.fetch_or(CLOSED, Ordering::AcqRel);
+        if before & CLOSED == 0 {
+            submit.closed_at.store(before, Ordering::Release);
+        }
+        // Hand-offs in flight are short (a blocked one was just woken): let every submit
+        // counted before the pool closed settle (a concurrent `close` waits for the same).
+        let backoff = Backoff::new();
+        loop {
+            let counted = submit.closed_at.load(Ordering::Acquire);
+            if counted != u64::MAX && submit.settled.load(Ordering::Acquire) >= counted {
+                break;
+            }
+            backoff.snooze();
+        }
+        queue.close();
         self.shared.threads.lock().closing = true;
     }
 

@@ -6,7 +6,6 @@
 //! and its `PoolTask`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::context::{Cancelled, Cause};
 use crate::exec::job::{Cell, Host, Job, NoHandle, NotRun, Output, Settled};
@@ -15,23 +14,20 @@ use crate::panic::Panicked;
 use crate::task::JoinError;
 
 use super::builder::PanicHook;
-use super::metrics::bump;
+use super::metrics::{add_own, bump};
 use super::worker::{Shared, WorkerSlot};
 
 /// Who a pool task is.
 pub(crate) struct PoolTask {
     /// The name given with `submit_named`.
     pub(crate) name: Option<Box<str>>,
-    /// When it was submitted.
-    pub(crate) enqueued: Instant,
+    /// When it was submitted, in nanoseconds on the pool's clock (see `Shared::stamp`).
+    pub(crate) enqueued: u64,
 }
 
 impl PoolTask {
-    pub(crate) fn new(name: Option<Box<str>>) -> Self {
-        PoolTask {
-            name,
-            enqueued: Instant::now(),
-        }
+    pub(crate) fn new(name: Option<Box<str>>, enqueued: u64) -> Self {
+        PoolTask { name, enqueued }
     }
 }
 
@@ -71,10 +67,14 @@ impl Ending {
     /// includes the task.
     fn ended(&self, panicked: Option<&Panicked>) {
         if let Some((_, slot)) = &self.worker {
-            bump(match panicked {
-                None => &slot.work.completed,
-                Some(_) => &slot.work.panicked,
-            });
+            // Only this worker's thread writes its counters.
+            add_own(
+                match panicked {
+                    None => &slot.work.completed,
+                    Some(_) => &slot.work.panicked,
+                },
+                1,
+            );
         }
         if let (Some(panic), Some(handler)) = (panicked, &self.panic_handler)
             && Panicked::catch(|| handler(panic)).is_err()
