@@ -7,8 +7,12 @@
 //! * C: 20k tasks × ~10 µs of CPU from 4 submitter threads.
 //!
 //! Every task ends by counting down a shared counter; the last one wakes the measuring thread.
-//! homebound is measured twice: `execute` (fire-and-forget, like every peer) and `submit`
-//! (with a joinable handle, dropped at once).
+//! homebound is measured three times: `execute` (fire-and-forget, like every peer), `submit`
+//! (with a joinable handle, dropped at once), and, from one submitter, `submit` with every
+//! handle joined (its tasks return their value instead of counting down). Ratios to read off
+//! (issue 13's goals): `homebound_execute` ÷ `hand_written` (A: ≤ 1.1, B: ≤ 1.02),
+//! `homebound_submit` ÷ `hand_written` (A: ≤ 1.2), `homebound_submit_join` ÷ `hand_written`
+//! (A: ≤ 1.4).
 //! Run: `cargo bench --bench pool -- --warm-up-time 1 --measurement-time 3`.
 
 use std::hint::black_box;
@@ -182,6 +186,23 @@ fn bench_group(c: &mut Criterion, name: &str, n: usize, submitters: usize, work:
             })
         })
     });
+    // `submit` and join every handle (the Go pool's result per task), from one thread.
+    if submitters == 1 {
+        g.bench_function(id("homebound_submit_join"), |b| {
+            b.iter(|| {
+                let handles: Vec<_> = (0..n as u64)
+                    .map(|i| {
+                        p.homebound
+                            .submit(move |_| if work == 0 { i } else { burn(work) & 1 })
+                            .unwrap()
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .fold(0u64, |s, h| s.wrapping_add(h.join().unwrap()))
+            })
+        });
+    }
     g.bench_function(id("hand_written"), |b| {
         b.iter(|| {
             drive!(n, submitters, work, &p.hand, |pool, task| pool

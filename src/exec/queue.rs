@@ -216,10 +216,14 @@ impl<J> Queue<J> {
         loop {
             job = match self.tx.try_send(job) {
                 Ok(()) => {
-                    if self.grows && self.crew.count().idle > 0 {
-                        // Count on an idle worker for it, so the next task does not count on
-                        // the same one (it grows instead).
-                        self.crew.claim(false);
+                    if self.grows {
+                        // While the executor may still grow, count on an idle worker for it, so
+                        // the next task does not count on the same one (it grows instead). At
+                        // the maximum nothing depends on it: skip the contended update.
+                        let c = self.crew.count();
+                        if c.idle > 0 && c.live < self.crew.max() {
+                            self.crew.claim(false);
+                        }
                     }
                     return Handoff::Placed;
                 }
