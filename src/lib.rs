@@ -80,6 +80,8 @@ mod error;
 pub mod fan;
 mod group;
 mod latch;
+#[cfg(all(feature = "net", unix))]
+pub mod net;
 mod periodic;
 mod pipeline;
 mod pool;
