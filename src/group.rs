@@ -72,7 +72,7 @@
 //!   waiting for room sleeps until the queue has drained to half, not one slot: waking it per
 //!   task costs busy workers more than small tasks do. A task spawning into its own full group
 //!   runs the new task inline, so nested spawns under `limit(1)` cannot deadlock. A worker
-//!   reuses its task context while no task has touched it (cloned, cancelled, registered on).
+//!   reuses a task context nobody touched (no clone, child, callback, cancel or `done()`).
 //!
 //! # Examples
 //!
