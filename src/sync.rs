@@ -50,7 +50,7 @@
 //!     .collect();
 //! assert!(wg.wait_timeout(Duration::from_secs(5))); // the panic did not strand us
 //! wg.wait_ctx(&Context::new()).unwrap();           // already zero: returns at once
-//! let panicked = handles.into_iter().filter(|h| h.join().is_err()).count();
+//! let panicked = handles.into_iter().map(|h| h.join()).filter(Result::is_err).count();
 //! assert_eq!(panicked, 1);
 //! threads::assert_none_alive(Duration::from_secs(5));
 //! ```
