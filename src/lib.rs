@@ -29,7 +29,7 @@
 //! | stop work on a deadline, a failure or a caller's request | [`Context`] | an `AtomicBool` for a single flag between two threads you own |
 //! | know when threads you started have ended | [`WaitGroup`] | join their handles when you need their results |
 //! | a test that must prove no thread leaked | [`threads::assert_none_alive`] | |
-//! | fine-grained fork-join, parallel iterators, work stealing | **rayon** | homebound's groups and pools start and join their own threads |
+//! | fine-grained fork-join, parallel iterators, work stealing | **rayon** | homebound has no work stealing, and a group starts its threads on every call |
 //! | channels, `select!`, scoped threads with no lifecycle to manage | **crossbeam** (homebound is built on it) | |
 //!
 //! ## The modules
