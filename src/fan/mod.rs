@@ -48,7 +48,9 @@
 //!   `catch_unwind` per item; the first failure in time is kept and cancels the rest.
 //! * **`first_k` gives each task its own scoped thread**, since its tasks may block and may
 //!   borrow; `k == 0` runs nothing, like `take(0)`.
-//! * The output capacities are fixed: 1024 for `merge`, 32 per worker for `fan_out`.
+//! * The output capacities are fixed: 1024 for `merge`, 32 per worker for `fan_out`. A
+//!   [`BuildError`] does not hand the receivers back: a `Receiver` is cheap to clone, so a
+//!   caller who needs it afterwards keeps a clone.
 //!
 //! # Examples
 //!
