@@ -56,24 +56,6 @@
 //! });
 //! ```
 //!
-//! # Design
-//!
-//! * **Policies are types**, so `run`'s error has exactly the shape the policy promises.
-//!   [`CollectAll`] does not cancel on errors (the list would fill with cancellations); a panic
-//!   cancels under every policy, and [`FirstSuccess`] never swallows one.
-//! * **Errors go to the group, values to the handles**: `E` is shared, `T` is per task, and a
-//!   handle has no lifetime, so it can be returned from the closure and read after `run`.
-//! * **No `unsafe`**: `run` is `std::thread::scope` with the caller's `'env`; the [`Scope`] hides
-//!   it behind a trait object, so the same code drives the `'static` `run_timeout` form.
-//! * **Joining does not trust disconnection.** After the closure, the group waits for the
-//!   in-flight count to reach zero, closes (only from exactly zero), then joins every thread
-//!   explicitly; a forgotten `Scope` clone cannot hang it.
-//! * **Limits.** The queue (default 1024) bounds memory, the limit bounds what runs. A spawner
-//!   waiting for room sleeps until the queue has drained to half, not one slot: waking it per
-//!   task costs busy workers more than small tasks do. A task spawning into its own full group
-//!   runs the new task inline, so nested spawns under `limit(1)` cannot deadlock. A worker
-//!   reuses a task context nobody touched (no clone, child, callback, cancel or `done()`).
-//!
 //! # Examples
 //!
 //! ```
@@ -102,6 +84,24 @@
 //! }
 //! threads::assert_none_alive(Duration::from_secs(5));
 //! ```
+//!
+//! # Design
+//!
+//! * **Policies are types**, so `run`'s error has exactly the shape the policy promises.
+//!   [`CollectAll`] does not cancel on errors (the list would fill with cancellations); a panic
+//!   cancels under every policy, and [`FirstSuccess`] never swallows one.
+//! * **Errors go to the group, values to the handles**: `E` is shared, `T` is per task, and a
+//!   handle has no lifetime, so it can be returned from the closure and read after `run`.
+//! * **No `unsafe`**: `run` is `std::thread::scope` with the caller's `'env`; the [`Scope`] hides
+//!   it behind a trait object, so the same code drives the `'static` `run_timeout` form.
+//! * **Joining does not trust disconnection.** After the closure, the group waits for the
+//!   in-flight count to reach zero, closes (only from exactly zero), then joins every thread
+//!   explicitly; a forgotten `Scope` clone cannot hang it.
+//! * **Limits.** The queue (default 1024) bounds memory, the limit bounds what runs. A spawner
+//!   waiting for room sleeps until the queue has drained to half, not one slot: waking it per
+//!   task costs busy workers more than small tasks do. A task spawning into its own full group
+//!   runs the new task inline, so nested spawns under `limit(1)` cannot deadlock. A worker
+//!   reuses a task context nobody touched (no clone, child, callback, cancel or `done()`).
 
 mod error;
 mod in_flight;
