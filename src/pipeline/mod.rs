@@ -95,7 +95,7 @@ use crossbeam_channel::Receiver;
 pub use self::error::{Error, ErrorKind, ErrorPolicy, Outcome, StageError};
 
 /// The type-state markers of [`Pipeline`]'s second parameter: whether a pipeline can carry
-/// stage errors yet ([`NoErrors`]) or already does ([`Fallible`]). You name them only when you
+/// stage errors yet ([`NoErrors`]) or already does ([`Fallible`](marker::Fallible)). You name them only when you
 /// write a function that takes or returns a pipeline generically.
 pub mod marker {
     pub use super::error::{Accepts, ErrorMode, Fallible, NoErrors};
