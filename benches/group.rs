@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use homebound::{Context, Group, scope};
+use homebound::{Context, group::Group, scope};
 use parking_lot::Mutex;
 
 const TASKS: u64 = 1000;

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use crossbeam_channel::bounded;
-use homebound::{Context, Pipeline};
+use homebound::{Context, pipeline::Pipeline};
 
 #[path = "../examples/support/logfmt.rs"]
 #[allow(dead_code)]
@@ -139,7 +139,7 @@ fn homebound_log(text: &Arc<[u8]>) -> usize {
         .try_map(2, |line: io::Result<String>| {
             logfmt::parse(line.map_err(|e| e.to_string())?).map_err(|e| e.to_string())
         })
-        .on_error(homebound::ErrorPolicy::Skip)
+        .on_error(homebound::pipeline::ErrorPolicy::Skip)
         .filter(1, logfmt::Record::is_interesting)
         .map(1, |r| logfmt::enrich(&r))
         .batch(1000, Duration::from_millis(200))

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_channel::{Receiver, Sender, bounded};
-use homebound::Pool;
+use homebound::pool::Pool;
 
 const WORKERS: usize = 2;
 const QUEUE: usize = 2048;

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use homebound::{Cancelled, Context, Group, GroupError, GroupTaskError, threads};
+use homebound::{Cancelled, Context, group, group::Group, task::JoinError, threads};
 
 /// Why loading a source failed.
 #[derive(Debug)]
@@ -92,7 +92,7 @@ fn main() {
     println!("\ngroup finished after {:?}", started.elapsed());
     match &result {
         Ok(()) => println!("every source loaded"),
-        Err(GroupError::Failed { task, error }) => {
+        Err(group::Error::Failed { task, error }) => {
             println!("FAILED: {task} -> {error}");
         }
         Err(other) => println!("FAILED: {other}"),
@@ -105,11 +105,9 @@ fn main() {
         let index = handle.task().index();
         let end = match handle.join() {
             Ok(bytes) => format!("loaded {bytes} bytes"),
-            Err(GroupTaskError::Failed) if Some(index) == failed => {
-                "FAILED (the error above)".into()
-            }
-            Err(GroupTaskError::Failed) => "cancelled while loading".to_string(),
-            Err(GroupTaskError::NotStarted(cause)) => format!("never started ({cause})"),
+            Err(JoinError::Failed) if Some(index) == failed => "FAILED (the error above)".into(),
+            Err(JoinError::Failed) => "cancelled while loading".to_string(),
+            Err(JoinError::NotStarted(cause)) => format!("never started ({cause})"),
             Err(other) => other.to_string(),
         };
         println!("  {name:<10} {end}");
@@ -124,5 +122,5 @@ fn main() {
         "\nleak check: no homebound thread alive ({} listed)",
         threads::live().len()
     );
-    assert!(matches!(result, Err(GroupError::Failed { .. })));
+    assert!(matches!(result, Err(group::Error::Failed { .. })));
 }

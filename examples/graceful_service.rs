@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use homebound::{Context, Pool, Shutdown, every, threads};
+use homebound::{Context, periodic::every, pool::Pool, shutdown::Shutdown, threads};
 use parking_lot::Mutex;
 
 /// Handles one request: simulated work, then a cache entry.

@@ -27,7 +27,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use homebound::{Context, Pool, Shutdown, ShutdownReport, threads};
+use homebound::pool::Pool;
+use homebound::shutdown::{Report, Shutdown};
+use homebound::{Context, threads};
 
 use self::http::{Handler, Request, Response, Stats};
 use self::load::LoadCounts;
@@ -68,13 +70,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "http://{addr}/ under load: {conns} connections x {reqs} requests; \
                  SIGTERM after {half} answers (grace {GRACE:?})"
             );
-            let sigterm = || {
-                signal_hook::low_level::raise(signal_hook::consts::SIGTERM).expect("raise")
-            };
+            let sigterm =
+                || signal_hook::low_level::raise(signal_hook::consts::SIGTERM).expect("raise");
             Some(load::start(addr, conns, reqs, half, sigterm)?)
         }
         None => {
-            println!("serving http://{addr}/ (pid {}); Ctrl-C or SIGTERM stops it", std::process::id());
+            println!(
+                "serving http://{addr}/ (pid {}); Ctrl-C or SIGTERM stops it",
+                std::process::id()
+            );
             println!("try: curl -i http://{addr}/");
             None
         }
@@ -110,12 +114,15 @@ fn load_mode(quick: bool) -> Result<Option<(usize, usize)>, String> {
         None => Ok(None),
         Some("--load") => {
             let number = |i: usize, default: usize| {
-                args.get(i)
-                    .map_or(Ok(default), |s| s.parse::<usize>().map_err(|e| format!("{s}: {e}")))
+                args.get(i).map_or(Ok(default), |s| {
+                    s.parse::<usize>().map_err(|e| format!("{s}: {e}"))
+                })
             };
             Ok(Some((number(1, 64)?.max(1), number(2, 50)?.max(1))))
         }
-        Some(other) => Err(format!("unknown argument {other}; usage: http_server [--load [CONNS] [REQS]]")),
+        Some(other) => Err(format!(
+            "unknown argument {other}; usage: http_server [--load [CONNS] [REQS]]"
+        )),
     }
 }
 
@@ -148,7 +155,7 @@ fn watch_in_flight(root: &Context, stats: &Arc<Stats>) -> Arc<AtomicU64> {
 
 /// Prints what the clients and the server saw and the stop's timing; returns whether every
 /// accepted request was answered and every answer arrived.
-fn summarize(counts: &LoadCounts, stats: &Stats, report: &ShutdownReport, in_flight: u64) -> bool {
+fn summarize(counts: &LoadCounts, stats: &Stats, report: &Report, in_flight: u64) -> bool {
     let answered = counts.answered();
     println!(
         "clients: sent {}, answered {answered} ({} ok, {} refused with 503, {} other), \
@@ -172,7 +179,10 @@ fn summarize(counts: &LoadCounts, stats: &Stats, report: &ShutdownReport, in_fli
             last.saturating_duration_since(*signal),
             report.took()
         ),
-        _ => println!("stop: the load ended before the signal; shutdown took {:.1?}", report.took()),
+        _ => println!(
+            "stop: the load ended before the signal; shutdown took {:.1?}",
+            report.took()
+        ),
     }
     let (accepted, served) = (Stats::get(&stats.requests), Stats::get(&stats.answered));
     let ok = stats.all_answered() && answered == served && counts.ok.load(Relaxed) > 0;

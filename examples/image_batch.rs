@@ -9,7 +9,7 @@ use std::fmt;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use homebound::{Context, Pool, TaskError, threads};
+use homebound::{Context, pool::Pool, task::JoinError, threads};
 
 /// An 8-bit grayscale image as it arrives: a header that may lie, and its pixels.
 struct Image {
@@ -193,7 +193,7 @@ fn main() {
                 out_size = (summary.width, summary.height);
             }
             Ok(Err(e)) => errors.push((id, e.to_string())),
-            Err(TaskError::Panicked(p)) => errors.push((id, format!("panicked: {}", p.message()))),
+            Err(JoinError::Panicked(p)) => errors.push((id, format!("panicked: {}", p.message()))),
             Err(e) => errors.push((id, e.to_string())),
         }
         let done = done + 1;

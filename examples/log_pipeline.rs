@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use homebound::{Context, ErrorPolicy, Pipeline, PipelineReport, StageError, threads};
+use homebound::{
+    Context, pipeline, pipeline::ErrorPolicy, pipeline::Pipeline, pipeline::StageError, threads,
+};
 
 use logfmt::{Generator, ParseError, Record};
 
@@ -268,7 +270,7 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
 
 /// Prints the summary; returns whether every kept line was written.
 fn summarize(
-    report: &PipelineReport,
+    report: &pipeline::Report,
     errors: &[StageError<LineError>],
     written: u64,
     in_file: u64,

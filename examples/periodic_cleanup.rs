@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use homebound::{Every, Shutdown, every, threads};
+use homebound::{periodic::Every, periodic::every, shutdown::Shutdown, threads};
 
 struct Timing {
     write_every: Duration,

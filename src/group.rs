@@ -5,23 +5,32 @@
 //! after every task has ended, with every thread it started joined explicitly, so
 //! [`threads::assert_none_alive`](crate::threads::assert_none_alive) passes right after it.
 //!
+//! **Use it** for a batch that must end as a whole before you go on: fetch N sources, process one
+//! request's files, or a CPU batch where every error must be kept and an overall deadline holds
+//! (a [`CollectAll`] group with a [`limit`](Builder::limit), run under
+//! `ctx.with_timeout(..)`). **Use something else** for a stream of requests from many callers
+//! over a long time (a [`Pool`](crate::pool::Pool)), for fine-grained fork-join CPU work where
+//! every microsecond counts (`rayon::scope` or `par_iter`, whose threads already exist; a group
+//! starts and joins its threads on each call), or for items flowing through stages (a
+//! [`Pipeline`](crate::pipeline::Pipeline)).
+//!
 //! * **Policies** ([`Policy`]): [`FailFast`] (default: the first error or panic cancels the
-//!   group and is returned as a [`GroupError`]), [`CollectAll`] (every failure, as
+//!   group and is returned as a [`Error`]), [`CollectAll`] (every failure, as
 //!   [`Failures`]), [`FirstSuccess`] (a race: the first `Ok` cancels the rest). Each policy is
 //!   a type, so `run`'s error has exactly the shape the policy promises.
-//! * **Limits**: [`GroupBuilder::limit`] runs tasks on at most `n` worker threads fed by a
-//!   bounded queue ([`GroupBuilder::queue`]); `spawn` blocks (cancel-aware) when it is full and
-//!   [`GroupScope::try_spawn`] hands the closure back.
-//! * **Without a handle**: [`GroupScope::execute`] is Go's `g.Go`: the group still reports the
+//! * **Limits**: [`Builder::limit`] runs tasks on at most `n` worker threads fed by a
+//!   bounded queue ([`Builder::queue`]); `spawn` blocks (cancel-aware) when it is full and
+//!   [`Scope::try_spawn`] hands the closure back.
+//! * **Without a handle**: [`Scope::execute`] is Go's `g.Go`: the group still reports the
 //!   task's error or panic, and the task costs one allocation instead of two.
-//! * **Services**: [`GroupScope::start`] (Trio's `nursery.start`) waits until a long-lived task
+//! * **Services**: [`Scope::start`] (Trio's `nursery.start`) waits until a long-lived task
 //!   reports that it is [`Ready`], with a value for the caller, and leaves it running.
 //! * **Panics** are caught with their message, thread name and spawn location, cancel the
-//!   group at once, and come back as [`GroupError::Panicked`]; opt into std's behaviour with
-//!   [`GroupBuilder::resume_panics`].
-//! * **Nothing lost**: every spawned task ends in exactly one way, which its [`GroupTaskHandle`]
-//!   reports: a value, [`GroupTaskError::Failed`], [`GroupTaskError::Panicked`] or
-//!   [`GroupTaskError::NotStarted`] (spawned after or while the group was cancelled).
+//!   group at once, and come back as [`Error::Panicked`]; opt into std's behaviour with
+//!   [`Builder::resume_panics`].
+//! * **Nothing lost**: every spawned task ends in exactly one way, which its [`TaskHandle`]
+//!   reports: a value, [`JoinError::Failed`], [`JoinError::Panicked`] or
+//!   [`JoinError::NotStarted`] (spawned after or while the group was cancelled).
 //! * **Hung tasks**: a task that ignores cancellation keeps a scoped group waiting (scoped
 //!   threads cannot be abandoned). [`Group::run_timeout`] runs `'static` tasks instead and
 //!   returns after the bound with the [`Stragglers`]' names.
@@ -51,7 +60,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use homebound::{Context, GroupError, scope, threads};
+//! use homebound::{Context, group, scope, threads};
 //!
 //! let sources = ["alpha", "beta", "gamma"];
 //! let result = scope(&Context::new(), |g| {
@@ -67,7 +76,7 @@
 //!     }
 //! });
 //! match result {
-//!     Err(GroupError::Failed { task, error }) => {
+//!     Err(group::Error::Failed { task, error }) => {
 //!         assert_eq!(task.name(), Some("beta"));
 //!         assert_eq!(error, "beta: connection refused");
 //!     }
@@ -75,6 +84,24 @@
 //! }
 //! threads::assert_none_alive(Duration::from_secs(5));
 //! ```
+//!
+//! # Design
+//!
+//! * **Policies are types**, so `run`'s error has exactly the shape the policy promises.
+//!   [`CollectAll`] does not cancel on errors (the list would fill with cancellations); a panic
+//!   cancels under every policy, and [`FirstSuccess`] never swallows one.
+//! * **Errors go to the group, values to the handles**: `E` is shared, `T` is per task, and a
+//!   handle has no lifetime, so it can be returned from the closure and read after `run`.
+//! * **No `unsafe`**: `run` is `std::thread::scope` with the caller's `'env`; the [`Scope`] hides
+//!   it behind a trait object, so the same code drives the `'static` `run_timeout` form.
+//! * **Joining does not trust disconnection.** After the closure, the group waits for the
+//!   in-flight count to reach zero, closes (only from exactly zero), then joins every thread
+//!   explicitly; a forgotten `Scope` clone cannot hang it.
+//! * **Limits.** The queue (default 1024) bounds memory, the limit bounds what runs. A spawner
+//!   waiting for room sleeps until the queue has drained to half, not one slot: waking it per
+//!   task costs busy workers more than small tasks do. A task spawning into its own full group
+//!   runs the new task inline, so nested spawns under `limit(1)` cannot deadlock. A worker
+//!   reuses a task context nobody touched (no clone, child, callback, cancel or `done()`).
 
 mod error;
 mod in_flight;
@@ -89,27 +116,27 @@ mod start;
 mod stragglers;
 mod task;
 
-pub use self::error::{
-    Failures, GroupBuildError, GroupError, GroupTaskError, TaskInfo, TrySpawnError,
-};
+pub use self::error::{BuildError, Error, Failures, TrySpawnError};
 pub use self::policy::{CollectAll, FailFast, FirstSuccess, Policy};
-pub use self::run::{Group, GroupBuilder};
-pub use self::scope::GroupScope;
+pub use self::run::{Builder, Group};
+pub use self::scope::Scope;
 pub use self::start::{Ready, StartError};
 pub use self::stragglers::Stragglers;
-pub use self::task::GroupTaskHandle;
+pub use self::task::TaskHandle;
 
 use crate::context::Context;
+#[cfg(doc)]
+use crate::task::JoinError;
 
 /// Runs a fail-fast task group without a limit: `Group::new().run(ctx, f)`.
 ///
-/// `f` spawns tasks with the [`GroupScope`] it receives; tasks may borrow anything that
+/// `f` spawns tasks with the [`Scope`] it receives; tasks may borrow anything that
 /// outlives the call. `scope` returns after every task has ended (nested spawns included) and
 /// every thread has been joined: `f`'s value, or the first failure.
 ///
 /// # Errors
 ///
-/// The first [`GroupError`]: a task's `Err`, a panic, a task that could not start.
+/// The first [`Error`]: a task's `Err`, a panic, a task that could not start.
 ///
 /// # Panics
 ///
@@ -135,10 +162,10 @@ use crate::context::Context;
 /// assert_eq!(totals.iter().sum::<u64>(), 80_200);
 /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
-pub fn scope<'env, R, E, F>(ctx: &Context, f: F) -> Result<R, GroupError<E>>
+pub fn scope<'env, R, E, F>(ctx: &Context, f: F) -> Result<R, Error<E>>
 where
     E: Send + 'env,
-    F: for<'scope> FnOnce(&GroupScope<'scope, 'env, E>) -> R,
+    F: for<'scope> FnOnce(&Scope<'scope, 'env, E>) -> R,
 {
     Group::new().run(ctx, f)
 }

@@ -1,104 +1,71 @@
-//! The one place homebound's own locks and atomics come from.
+//! Completion: [`WaitGroup`], a counting latch whose [`Guard`]s count down on drop.
 //!
-//! Normally these are parking_lot's non-poisoning locks (a panicking user closure can never poison
-//! homebound's state) and std's atomics. Under `--cfg loom` they are loom's, so the latch and the
-//! cancellation tree can be model-checked. The API is parking_lot-shaped (`lock()` returns the
-//! guard) with a by-value `Condvar::wait` so both backends fit behind it.
+//! Work *enters* the group and gets a guard; the work is done when its guard drops, on return or
+//! while a panic unwinds. Waiters block until the count is zero: [`wait`](WaitGroup::wait),
+//! [`wait_timeout`](WaitGroup::wait_timeout), [`wait_deadline`](WaitGroup::wait_deadline), or
+//! [`wait_ctx`](WaitGroup::wait_ctx), which gives up when a [`Context`](crate::Context) is
+//! cancelled.
 //!
-//! crossbeam-channel and the thread registry are outside the shim: loom cannot see them, so the
-//! models exercise only the state machines built on these primitives.
+//! **Use it** when you start threads of your own (or hand work to code that is not homebound's)
+//! and must know when all of it has ended. **You do not need it** around homebound's own pieces:
+//! [`scope`](crate::scope), [`Pool::shutdown`](crate::pool::Pool::shutdown), a pipeline's
+//! terminal and the fan helpers already return only after their threads are joined. If you need
+//! the threads' results too, join their handles; a wait group only counts.
+//!
+//! # Guarantees
+//!
+//! * **A panic cannot strand the waiters.** Dropping a guard is the only way to count down, and
+//!   it happens during unwinding too.
+//! * **The count never goes below zero.** There is no `done()` to call twice, so Go's "negative
+//!   WaitGroup counter" cannot be written.
+//! * **Reuse is defined.** A wait returns once the count has been zero at some moment since the
+//!   wait began, even if new work entered right after.
+//! * **Bounded waits say what happened**: `wait_timeout` returns whether the count reached zero,
+//!   `wait_ctx` returns [`Cancelled`](crate::Cancelled) with the cause.
+//!
+//! # Wait groups vs the alternatives
+//!
+//! `std::sync::Barrier` needs the number of participants up front and makes them wait for each
+//! other; a wait group lets participants come and go and blocks only the waiters. crossbeam's
+//! `WaitGroup` has no timeout and no cancel-aware wait.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use homebound::{Context, sync::WaitGroup, threads};
+//!
+//! let wg = WaitGroup::new();
+//! let handles: Vec<_> = (0..3)
+//!     .map(|i| {
+//!         let guard = wg.enter();
+//!         threads::spawn("job", move || {
+//!             let _done = guard; // counts down when the job ends, even by panicking
+//!             if i == 1 {
+//!                 panic!("job 1 failed");
+//!             }
+//!         })
+//!         .unwrap()
+//!     })
+//!     .collect();
+//! assert!(wg.wait_timeout(Duration::from_secs(5))); // the panic did not strand us
+//! wg.wait_ctx(&Context::new()).unwrap();           // already zero: returns at once
+//! let panicked = handles.into_iter().map(|h| h.join()).filter(Result::is_err).count();
+//! assert_eq!(panicked, 1);
+//! threads::assert_none_alive(Duration::from_secs(5));
+//! ```
+//!
+//! # Design
+//!
+//! Guards instead of `add`/`done` calls make the count an ownership fact: each unit of work owns
+//! exactly one decrement. Every transition to zero starts a new *generation*, and a waiter leaves
+//! when the generation moves, which is what makes reuse race-free (Go panics in that race). The
+//! lock and condition variable come from the crate's loom shim, and loom models check that no
+//! wake-up is lost.
 
-#[cfg(not(loom))]
-mod imp {
-    pub(crate) use parking_lot::MutexGuard;
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+mod wait_group;
 
-    /// A non-poisoning mutex.
-    #[derive(Default)]
-    pub(crate) struct Mutex<T>(parking_lot::Mutex<T>);
+#[cfg(all(test, loom))]
+mod loom_tests;
 
-    impl<T> Mutex<T> {
-        pub(crate) fn new(value: T) -> Self {
-            Mutex(parking_lot::Mutex::new(value))
-        }
-        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            self.0.lock()
-        }
-        pub(crate) fn get_mut(&mut self) -> &mut T {
-            self.0.get_mut()
-        }
-    }
-
-    /// A condition variable paired with [`Mutex`].
-    #[derive(Default)]
-    pub(crate) struct Condvar(parking_lot::Condvar);
-
-    impl Condvar {
-        /// Waits until notified or `deadline` passes; `None` waits without a limit.
-        pub(crate) fn wait_until<'a, T>(
-            &self,
-            mut guard: MutexGuard<'a, T>,
-            deadline: Option<std::time::Instant>,
-        ) -> MutexGuard<'a, T> {
-            match deadline {
-                Some(at) => {
-                    self.0.wait_until(&mut guard, at);
-                }
-                None => self.0.wait(&mut guard),
-            }
-            guard
-        }
-        pub(crate) fn notify_all(&self) {
-            self.0.notify_all();
-        }
-    }
-}
-
-#[cfg(loom)]
-mod imp {
-    pub(crate) use loom::sync::MutexGuard;
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
-
-    #[derive(Default)]
-    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
-
-    impl<T> Mutex<T> {
-        pub(crate) fn new(value: T) -> Self {
-            Mutex(loom::sync::Mutex::new(value))
-        }
-        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            self.0.lock().unwrap()
-        }
-        pub(crate) fn get_mut(&mut self) -> &mut T {
-            self.0.get_mut().unwrap()
-        }
-    }
-
-    #[derive(Default)]
-    pub(crate) struct Condvar(loom::sync::Condvar);
-
-    impl Condvar {
-        /// loom has no clock: a timed wait is modelled as a wait that may time out at any moment,
-        /// which is what callers must already tolerate (they re-check their predicate).
-        pub(crate) fn wait_until<'a, T>(
-            &self,
-            guard: MutexGuard<'a, T>,
-            deadline: Option<std::time::Instant>,
-        ) -> MutexGuard<'a, T> {
-            match deadline {
-                Some(_) => {
-                    self.0
-                        .wait_timeout(guard, std::time::Duration::from_secs(0))
-                        .unwrap()
-                        .0
-                }
-                None => self.0.wait(guard).unwrap(),
-            }
-        }
-        pub(crate) fn notify_all(&self) {
-            self.0.notify_all();
-        }
-    }
-}
-
-pub(crate) use imp::*;
+pub use self::wait_group::{Guard, WaitGroup};

@@ -8,7 +8,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{TryRecvError, bounded, select, unbounded};
-use homebound::{Cause, Context, RecvError, RecvTimeoutError, SendError, threads};
+use homebound::{
+    Cause, Context, context::RecvError, context::RecvTimeoutError, context::SendError, threads,
+};
 
 /// The "promptly" bound: generous, so a loaded 2-core machine never flakes.
 const BOUND: Duration = Duration::from_secs(10);
@@ -468,7 +470,7 @@ fn panicking_callback_does_not_stop_the_cancel() {
     });
     let result = panic::catch_unwind(AssertUnwindSafe(|| root.cancel()));
     let payload = result.unwrap_err();
-    assert_eq!(homebound::panic_message(&*payload), "callback failed");
+    assert_eq!(homebound::task::panic_message(&*payload), "callback failed");
     assert!(child.is_cancelled());
     assert_eq!(ran.load(Ordering::SeqCst), 1);
     no_leaks();

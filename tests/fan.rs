@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
-use homebound::fan::{self, FanError, ParMapError, TaskFailure};
+use homebound::fan::{self, BuildError, Failure, ParMapError};
 use homebound::{Cancelled, Context, threads};
 use proptest::prelude::*;
 
@@ -251,7 +251,7 @@ fn fan_out_sends_each_item_to_exactly_one_worker() {
 fn fan_out_with_zero_workers_is_a_clear_error() {
     let (_tx, rx) = unbounded::<u8>();
     let err = fan::fan_out(&Context::new(), rx, 0, |_, x: u8| x).unwrap_err();
-    assert!(matches!(err, FanError::ZeroWorkers));
+    assert!(matches!(err, BuildError::ZeroWorkers));
     assert_eq!(err.to_string(), "fan_out needs at least one worker");
     leak_check();
 }
@@ -611,7 +611,7 @@ fn when_every_task_fails_all_failures_are_returned() {
     let panicked = err
         .failures
         .iter()
-        .filter(|(_, f)| matches!(f, TaskFailure::Panicked(p) if p.message() == "task 3 exploded"))
+        .filter(|(_, f)| matches!(f, Failure::Panicked(p) if p.message() == "task 3 exploded"))
         .count();
     assert_eq!(panicked, 1);
     leak_check();
@@ -697,7 +697,7 @@ fn first_k_tasks_see_the_callers_cancellation() {
     assert!(
         got.failures
             .iter()
-            .all(|(_, f)| matches!(f, TaskFailure::Error(e) if !e.is_deadline_exceeded()))
+            .all(|(_, f)| matches!(f, Failure::Error(e) if !e.is_deadline_exceeded()))
     );
     leak_check();
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded};
 use homebound::{
-    Cause, CollectAll, Context, FirstSuccess, Group, GroupError, GroupTaskError, Policy, scope,
-    threads,
+    Cause, Context, group, group::CollectAll, group::FirstSuccess, group::Group, group::Policy,
+    scope, task::JoinError, threads,
 };
 
 fn ms(n: u64) -> Duration {
@@ -54,15 +54,15 @@ fn smoke() {
 
 #[test]
 fn zero_group_returns_the_closure_value() {
-    let r: Result<&str, GroupError<()>> = scope(&Context::new(), |_g| "nothing spawned");
+    let r: Result<&str, group::Error<()>> = scope(&Context::new(), |_g| "nothing spawned");
     assert_eq!(r.unwrap(), "nothing spawned");
-    let all: Result<i32, homebound::Failures<()>> = Group::builder()
+    let all: Result<i32, homebound::group::Failures<()>> = Group::builder()
         .policy(CollectAll)
         .build()
         .unwrap()
         .run(&Context::new(), |_g| 1);
     assert_eq!(all.unwrap(), 1);
-    let race: Result<i32, homebound::Failures<()>> = Group::builder()
+    let race: Result<i32, homebound::group::Failures<()>> = Group::builder()
         .policy(FirstSuccess)
         .build()
         .unwrap()
@@ -140,7 +140,7 @@ fn first_error_wins_and_cancels_the_group() {
     })
     .unwrap_err();
     match err {
-        GroupError::Failed { task, error } => {
+        group::Error::Failed { task, error } => {
             assert_eq!(error, "first");
             assert_eq!(task.name(), Some("first"));
         }
@@ -207,7 +207,9 @@ fn cancelling_the_callers_context_stops_the_tasks() {
         }
     })
     .unwrap_err();
-    assert!(matches!(&err, GroupError::Failed { error, .. } if *error.cause() == Cause::Cancelled));
+    assert!(
+        matches!(&err, group::Error::Failed { error, .. } if *error.cause() == Cause::Cancelled)
+    );
     canceller.join().unwrap();
     no_leaks();
 }
@@ -381,7 +383,7 @@ fn spawn_after_cancel_does_not_start_the_task() {
                 Ok::<_, ()>(())
             });
             match h.join() {
-                Err(GroupTaskError::NotStarted(c)) => assert_eq!(c.to_string(), "cancelled: stop"),
+                Err(JoinError::NotStarted(c)) => assert_eq!(c.to_string(), "cancelled: stop"),
                 other => panic!("expected not started, got {other:?}"),
             }
         })
@@ -423,7 +425,7 @@ fn blocked_spawn_is_cancel_aware_and_the_task_is_reported_not_lost() {
                 ran_second.store(true, Ordering::SeqCst);
                 Ok(())
             });
-            assert!(matches!(second.join(), Err(GroupTaskError::NotStarted(_))));
+            assert!(matches!(second.join(), Err(JoinError::NotStarted(_))));
             canceller.join().unwrap();
         })
         .unwrap_err();
@@ -454,7 +456,7 @@ fn panics_are_reported_with_message_thread_and_spawn_location() {
     })
     .unwrap_err();
     match &err {
-        GroupError::Panicked { task, panic } => {
+        group::Error::Panicked { task, panic } => {
             assert_eq!(panic.message(), "kaboom 7");
             assert!(panic.thread().unwrap().starts_with("homebound-crasher-"));
             assert_eq!(task.location().line(), spawn_line);
@@ -477,7 +479,7 @@ fn a_non_string_panic_payload_is_reported_and_can_be_resumed() {
         g.spawn(|_ctx| -> Result<(), ()> { panic::panic_any(42u32) });
     })
     .unwrap_err();
-    let GroupError::Panicked { panic, .. } = err else {
+    let group::Error::Panicked { panic, .. } = err else {
         panic!("expected a panic")
     };
     assert_eq!(panic.message(), "non-string panic payload");
@@ -520,7 +522,7 @@ fn resume_panics_reraises_after_every_task_ended() {
 fn a_panic_in_the_closure_waits_for_the_tasks_then_resumes() {
     let ended = AtomicBool::new(false);
     let payload = panic::catch_unwind(AssertUnwindSafe(|| {
-        let _: Result<(), GroupError<()>> = scope(&Context::new(), |g| {
+        let _: Result<(), group::Error<()>> = scope(&Context::new(), |g| {
             let ended = &ended;
             g.spawn(move |ctx| {
                 ctx.wait(); // cancelled because the closure panicked
@@ -540,7 +542,7 @@ fn a_panic_in_the_closure_waits_for_the_tasks_then_resumes() {
 fn panics_do_not_exhaust_a_limited_group() {
     for policy_all in [false, true] {
         let ctx = Context::new();
-        let spawn_all = |g: &homebound::GroupScope<'_, '_, ()>| {
+        let spawn_all = |g: &homebound::group::Scope<'_, '_, ()>| {
             for i in 0..10 {
                 g.spawn(move |_ctx| -> Result<(), ()> { panic!("task {i}") });
             }
@@ -553,7 +555,7 @@ fn panics_do_not_exhaust_a_limited_group() {
                 .unwrap();
             let failures = group.run(&ctx, spawn_all).unwrap_err();
             assert_eq!(failures.len(), 10, "every task is accounted for");
-            assert!(failures.iter().any(GroupError::is_panic));
+            assert!(failures.iter().any(group::Error::is_panic));
             assert!(failures.iter().all(|f| f.is_panic() || f.is_cancelled()));
         } else {
             let group = Group::builder().limit(2).build().unwrap();
@@ -599,7 +601,7 @@ fn collect_all_returns_every_error_in_the_same_shape() {
     assert_eq!(finished.load(Ordering::SeqCst), 6);
     let errors: Vec<String> = many
         .into_iter()
-        .filter_map(GroupError::into_error)
+        .filter_map(group::Error::into_error)
         .collect();
     assert_eq!(errors, ["odd 1", "odd 3", "odd 5"]);
     no_leaks();
@@ -625,7 +627,7 @@ fn first_success_cancels_the_rest() {
         .unwrap();
     assert!(fast.is_winner() && !slow.is_winner());
     assert_eq!(fast.join().unwrap(), "fast");
-    assert!(matches!(slow.join(), Err(GroupTaskError::Failed)));
+    assert!(matches!(slow.join(), Err(JoinError::Failed)));
 
     let all_failed = group
         .run(&Context::new(), |g| {
@@ -727,10 +729,10 @@ fn a_thread_that_cannot_be_spawned_is_reported_not_panicked() {
             .unwrap_err();
         assert_eq!(failures.len(), 1);
         let only = failures.into_iter().next().unwrap();
-        assert!(matches!(&only, GroupError::Spawn { task, .. } if task.name() == Some("big")));
+        assert!(matches!(&only, group::Error::Spawn { task, .. } if task.name() == Some("big")));
         assert!(matches!(
             handle.unwrap().join(),
-            Err(GroupTaskError::SpawnFailed)
+            Err(JoinError::SpawnFailed)
         ));
     }
     assert!(!ran.load(Ordering::SeqCst));
@@ -804,7 +806,7 @@ fn run_timeout_returns_the_result_when_tasks_end_in_time() {
         .unwrap();
     assert!(matches!(
         inner,
-        Err(GroupError::Failed { error: "three", .. })
+        Err(group::Error::Failed { error: "three", .. })
     ));
     no_leaks();
 }
@@ -825,18 +827,16 @@ fn handles_report_every_kind_of_end_and_outlive_the_group() {
     let (ok, failed) = handles.unwrap();
     assert!(ok.is_finished() && failed.is_finished());
     assert_eq!(ok.join().unwrap(), 1);
-    assert!(matches!(failed.join(), Err(GroupTaskError::Failed)));
+    assert!(matches!(failed.join(), Err(JoinError::Failed)));
     assert_eq!(failures.len(), 1);
 
     // Joined one by one inside the group, so each ends before the next is spawned.
     let failures = group
         .run(&Context::new(), |g| {
             let panicked = g.spawn(|_ctx| -> Result<(), &str> { panic!("p") }).join();
-            assert!(
-                matches!(panicked, Err(GroupTaskError::Panicked { message }) if message == "p")
-            );
+            assert!(matches!(panicked, Err(JoinError::Panicked(p)) if p.message() == "p"));
             let late = g.spawn(|_ctx| Ok(())).join(); // the panic cancelled the group
-            assert!(matches!(late, Err(GroupTaskError::NotStarted(_))));
+            assert!(matches!(late, Err(JoinError::NotStarted(_))));
         })
         .unwrap_err();
     assert_eq!(failures.len(), 2);
@@ -898,7 +898,7 @@ mod prop {
     /// The group's result and every handle's end.
     type Report<P> = (
         Result<(), <P as Policy>::Error<String>>,
-        Vec<Result<(), GroupTaskError>>,
+        Vec<Result<(), JoinError>>,
     );
 
     /// Runs the outcomes under `group`.
@@ -938,7 +938,7 @@ mod prop {
         }
     }
 
-    fn limit_group(limit: Option<usize>) -> homebound::GroupBuilder {
+    fn limit_group(limit: Option<usize>) -> homebound::group::Builder {
         match limit {
             Some(n) => Group::builder().limit(n),
             None => Group::builder(),
@@ -949,7 +949,7 @@ mod prop {
         n: usize,
         started: &AtomicUsize,
         ended: &AtomicUsize,
-        ends: &[Result<(), GroupTaskError>],
+        ends: &[Result<(), JoinError>],
     ) {
         assert_eq!(
             started.load(Ordering::SeqCst),
@@ -958,7 +958,7 @@ mod prop {
         );
         let not_started = ends
             .iter()
-            .filter(|e| matches!(e, Err(GroupTaskError::NotStarted(_))))
+            .filter(|e| matches!(e, Err(JoinError::NotStarted(_))))
             .count();
         assert_eq!(
             started.load(Ordering::SeqCst) + not_started,
@@ -987,15 +987,15 @@ mod prop {
             check_accounting(n, &started, &ended, &ends);
             match &result {
                 Ok(()) => prop_assert!(!any_panic && !any_err),
-                Err(GroupError::Failed { task, error }) => {
+                Err(group::Error::Failed { task, error }) => {
                     prop_assert!(any_panic || any_err);
                     let i = task.index();
                     let planned = matches!(outcomes[i], Outcome::Err) && *error == format!("planned {i}");
                     let cancelled = matches!(outcomes[i], Outcome::Slow(_)) && *error == format!("cancelled {i}");
                     prop_assert!(planned || cancelled, "{error}");
                 }
-                Err(GroupError::Panicked { task, .. }) => prop_assert!(matches!(outcomes[task.index()], Outcome::Panic)),
-                Err(GroupError::Cancelled { .. }) => prop_assert!(any_panic || any_err),
+                Err(group::Error::Panicked { task, .. }) => prop_assert!(matches!(outcomes[task.index()], Outcome::Panic)),
+                Err(group::Error::Cancelled { .. }) => prop_assert!(any_panic || any_err),
                 Err(other) => prop_assert!(false, "unexpected {other:?}"),
             }
 
@@ -1024,7 +1024,7 @@ mod prop {
             let (result, ends) = run(group, &outcomes, &started, &ended);
             check_accounting(n, &started, &ended, &ends);
             // Tasks queued behind the winner may never start, so judge by what actually ran.
-            let ran_panic = ends.iter().any(|e| matches!(e, Err(GroupTaskError::Panicked { .. })));
+            let ran_panic = ends.iter().any(|e| matches!(e, Err(JoinError::Panicked(_))));
             let any_ok = ends.iter().any(Result::is_ok);
             prop_assert_eq!(result.is_err(), ran_panic || (n > 0 && !any_ok));
             if outcomes.iter().all(|o| matches!(o, Outcome::Err)) && n > 0 {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use homebound::{Context, Group, GroupScope, threads};
+use homebound::{Context, group, group::Group, threads};
 
 fn no_leaks() {
     threads::assert_none_alive(Duration::from_secs(10));
@@ -21,8 +21,8 @@ fn one_worker() -> Group {
 /// Runs `first` and then `second` on the group's only worker, joining each before the next.
 fn in_turn<'env, A, B>(first: A, second: B)
 where
-    A: for<'s> FnOnce(&GroupScope<'s, 'env, ()>),
-    B: for<'s> FnOnce(&GroupScope<'s, 'env, ()>),
+    A: for<'s> FnOnce(&group::Scope<'s, 'env, ()>),
+    B: for<'s> FnOnce(&group::Scope<'s, 'env, ()>),
 {
     one_worker()
         .run(&Context::new(), |g| {

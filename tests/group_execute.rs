@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::bounded;
-use homebound::{CollectAll, Context, FirstSuccess, Group, GroupError, threads};
+use homebound::{Context, group, group::CollectAll, group::FirstSuccess, group::Group, threads};
 
 fn no_leaks() {
     threads::assert_none_alive(Duration::from_secs(10));
@@ -60,7 +60,7 @@ fn the_first_error_of_an_executed_task_names_it() {
         })
         .unwrap_err();
     match err {
-        GroupError::Failed { task, error } => {
+        group::Error::Failed { task, error } => {
             assert_eq!(error, "broken");
             assert_eq!(task.index(), 0);
             assert_eq!(task.name(), None);
@@ -93,13 +93,13 @@ fn collect_all_gets_every_failure_and_panic_of_executed_tasks() {
         let i = failure.task().index() as u32;
         assert!(seen.insert(i), "task {i} reported twice");
         match failure {
-            GroupError::Failed { error, .. } => assert!(i % 3 == 1 && *error == i),
-            GroupError::Panicked { panic, .. } => {
+            group::Error::Failed { error, .. } => assert!(i % 3 == 1 && *error == i),
+            group::Error::Panicked { panic, .. } => {
                 assert!(i % 3 == 2);
                 assert_eq!(panic.message(), format!("task {i} panicked"));
                 panics += 1;
             }
-            GroupError::Cancelled { .. } => {}
+            group::Error::Cancelled { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -124,7 +124,7 @@ fn tasks_executed_into_a_cancelled_group_are_reported_not_run() {
         .unwrap_err();
     assert_eq!(ran.load(Ordering::SeqCst), 0);
     assert_eq!(failures.len(), 3);
-    assert!(failures.iter().all(GroupError::is_cancelled));
+    assert!(failures.iter().all(group::Error::is_cancelled));
     no_leaks();
 }
 
@@ -178,7 +178,7 @@ fn a_result_whose_handle_is_gone_dies_on_the_worker_and_its_panic_is_the_tasks()
         .collect();
     assert_eq!(ends, [("grenade".into(), true), ("behind".into(), false)]);
     match failures.iter().next() {
-        Some(GroupError::Panicked { panic, .. }) => {
+        Some(group::Error::Panicked { panic, .. }) => {
             assert_eq!(panic.message(), "the result's drop panicked");
         }
         other => panic!("unexpected {other:?}"),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use homebound::{CollectAll, Context, Group, GroupError, threads};
+use homebound::{Context, group, group::CollectAll, group::Group, threads};
 
 fn no_leaks() {
     threads::assert_none_alive(Duration::from_secs(10));
@@ -43,7 +43,7 @@ fn a_cancel_callback_that_panics_is_reported_and_the_group_still_ends() {
     let messages: Vec<String> = failures
         .iter()
         .filter_map(|f| match f {
-            GroupError::Panicked { panic, .. } => Some(panic.message().to_string()),
+            group::Error::Panicked { panic, .. } => Some(panic.message().to_string()),
             _ => None,
         })
         .collect();
@@ -53,7 +53,7 @@ fn a_cancel_callback_that_panics_is_reported_and_the_group_still_ends() {
     );
     // The task panic cancelled the group, so the second task was reported, not run.
     let second = failures.iter().find(|f| f.task().name() == Some("second"));
-    assert!(second.is_some_and(GroupError::is_cancelled));
+    assert!(second.is_some_and(group::Error::is_cancelled));
     assert_eq!(ran_after.load(Ordering::SeqCst), 0);
     no_leaks();
 }
@@ -89,7 +89,7 @@ fn a_panic_while_dropping_what_a_task_left_on_its_context_is_reported() {
             });
         });
         match outcome {
-            Ok(Err(GroupError::Panicked { panic, .. })) => {
+            Ok(Err(group::Error::Panicked { panic, .. })) => {
                 assert_eq!(
                     panic.message(),
                     "a callback's capture panicked when dropped"

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded};
 use homebound::{
-    CollectAll, Context, Group, GroupError, GroupTaskError, Ready, StartError, scope, threads,
+    Context, group, group::CollectAll, group::Group, group::Ready, group::StartError, scope,
+    task::JoinError, threads,
 };
 
 fn no_leaks() {
@@ -51,14 +52,11 @@ fn start_returns_the_ready_value_and_the_service_keeps_running() {
 fn a_failure_before_ready_comes_back_from_start_and_from_the_group() {
     let err = scope(&Context::new(), |g| {
         let started = g.start_named("db", |_ctx, _ready: Ready<u16>| Err("no such database"));
-        assert!(matches!(
-            started,
-            Err(StartError::Task(GroupTaskError::Failed))
-        ));
+        assert!(matches!(started, Err(StartError::Task(JoinError::Failed))));
     })
     .unwrap_err();
     match err {
-        GroupError::Failed { task, error } => {
+        group::Error::Failed { task, error } => {
             assert_eq!(task.name(), Some("db"));
             assert_eq!(error, "no such database");
         }
@@ -78,8 +76,8 @@ fn ending_without_ready_and_panicking_before_ready_are_told_apart() {
             assert!(matches!(quiet, Err(StartError::EndedBeforeReady)));
             let panicked = g.start(|_ctx, _ready: Ready<()>| panic!("config missing"));
             match panicked {
-                Err(StartError::Task(GroupTaskError::Panicked { message })) => {
-                    assert_eq!(message, "config missing");
+                Err(StartError::Task(JoinError::Panicked(p))) => {
+                    assert_eq!(p.message(), "config missing");
                 }
                 other => panic!("unexpected {other:?}"),
             }
@@ -90,11 +88,11 @@ fn ending_without_ready_and_panicking_before_ready_are_told_apart() {
             });
             assert!(matches!(
                 late,
-                Err(StartError::Task(GroupTaskError::NotStarted(_)))
+                Err(StartError::Task(JoinError::NotStarted(_)))
             ));
         })
         .unwrap_err();
-    assert!(failures.iter().next().is_some_and(GroupError::is_panic));
+    assert!(failures.iter().next().is_some_and(group::Error::is_panic));
     no_leaks();
 }
 
@@ -104,7 +102,7 @@ fn start_error_messages_name_the_way_the_task_ended() {
         StartError::EndedBeforeReady.to_string(),
         "the task ended without reporting that it was ready"
     );
-    let failed = StartError::Task(GroupTaskError::Failed);
+    let failed = StartError::Task(JoinError::Failed);
     assert!(
         failed
             .to_string()

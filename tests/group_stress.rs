@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use homebound::{Context, Group, threads};
+use homebound::{Context, group::Group, threads};
 
 fn no_leaks() {
     threads::assert_none_alive(Duration::from_secs(10));

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::unbounded;
 use homebound::{
-    Context, Every, MissedTicks, OnJobError, PeriodicError, PeriodicStop, every, threads,
+    Context, periodic, periodic::Every, periodic::MissedTicks, periodic::OnJobError,
+    periodic::every, threads,
 };
 use proptest::prelude::*;
 
@@ -22,12 +23,12 @@ fn a_zero_period_is_a_clear_error_and_the_job_never_runs() {
         Ok::<(), String>(())
     })
     .unwrap_err();
-    assert!(matches!(err, PeriodicError::ZeroPeriod));
+    assert!(matches!(err, periodic::Error::ZeroPeriod));
     assert!(!called);
     assert!(err.to_string().contains("greater than zero"));
     assert!(matches!(
         Every::new(Duration::ZERO),
-        Err(PeriodicError::ZeroPeriod)
+        Err(periodic::Error::ZeroPeriod)
     ));
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -47,7 +48,7 @@ fn runs_until_cancelled_and_counts_every_run() {
     })
     .unwrap();
     assert_eq!(report.runs(), 5);
-    assert_eq!(report.stopped(), &PeriodicStop::Cancelled);
+    assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
     assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -175,7 +176,7 @@ fn errors_are_counted_and_the_job_continues_by_default() {
     .unwrap();
     assert_eq!((report.runs(), report.errors()), (6, 3));
     assert_eq!(report.last_error(), Some("run 6 failed"));
-    assert_eq!(report.stopped(), &PeriodicStop::Cancelled);
+    assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
     assert!(report.into_result().is_ok());
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -188,7 +189,7 @@ fn stop_policy_ends_the_job_at_the_first_error() {
         .on_error(OnJobError::Stop)
         .run(&ctx, |_| Err("disk full"));
     assert_eq!((report.runs(), report.errors()), (1, 1));
-    assert_eq!(report.stopped(), &PeriodicStop::Error("disk full".into()));
+    assert_eq!(report.stopped(), &periodic::Stop::Error("disk full".into()));
     let err = report.into_result().unwrap_err();
     assert_eq!(err.to_string(), "periodic job failed: disk full");
     threads::assert_none_alive(LEAK_TIMEOUT);
@@ -211,7 +212,7 @@ fn panics_are_caught_counted_and_survived_by_default() {
     .unwrap();
     assert_eq!((report.runs(), report.panics()), (5, 2));
     assert_eq!(report.last_panic(), Some("bad record 3"));
-    assert_eq!(report.stopped(), &PeriodicStop::Cancelled);
+    assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -225,11 +226,11 @@ fn panic_stop_policy_ends_the_job_and_reports_the_message() {
     assert_eq!(report.runs(), 1);
     assert_eq!(
         report.stopped(),
-        &PeriodicStop::Panicked("corrupt index".into())
+        &periodic::Stop::Panicked("corrupt index".into())
     );
     assert!(matches!(
         report.into_result(),
-        Err(PeriodicError::JobPanicked(msg)) if msg == "corrupt index"
+        Err(periodic::Error::JobPanicked(msg)) if msg == "corrupt index"
     ));
     threads::assert_none_alive(LEAK_TIMEOUT);
 }

@@ -8,9 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded};
-use homebound::{
-    Cause, Context, ErrorPolicy, Pipeline, PipelineErrorKind, PipelineReport, threads,
-};
+use homebound::{Cause, Context, pipeline, pipeline::ErrorPolicy, pipeline::Pipeline, threads};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -22,7 +20,7 @@ fn no_leaks() {
 
 /// Checks the report's books: every item the source read was consumed, filtered, failed or
 /// dropped (for pipelines whose stages make at most one output per input).
-fn assert_books_balance(report: &PipelineReport, consumed: u64) {
+fn assert_books_balance(report: &pipeline::Report, consumed: u64) {
     let stages = report.stages();
     let read = stages[0].items_in;
     let accounted: u64 = stages
@@ -119,9 +117,11 @@ fn empty_source() {
     no_leaks();
 }
 
-fn config_error<T: Send + 'static, S: homebound::ErrorMode>(p: Pipeline<T, S>) -> String {
+fn config_error<T: Send + 'static, S: homebound::pipeline::marker::ErrorMode>(
+    p: Pipeline<T, S>,
+) -> String {
     match p.collect().map(|_| ()).unwrap_err().into_kind() {
-        PipelineErrorKind::Config(message) => message,
+        pipeline::ErrorKind::Config(message) => message,
         other => panic!("expected a config error, got {other:?}"),
     }
 }
@@ -191,7 +191,7 @@ fn source_iterator_panics() {
         .collect()
         .unwrap_err();
     match err.kind() {
-        PipelineErrorKind::Panicked { stage, panic } => {
+        pipeline::ErrorKind::Panicked { stage, panic } => {
             assert_eq!(stage, "source");
             assert_eq!(panic.message(), "bad input row 700");
             assert!(panic.thread().unwrap().starts_with("homebound-source-"));
@@ -240,7 +240,7 @@ fn stage_panic_releases_producers_blocked_on_full_channels() {
         .for_each(|_| {})
         .unwrap_err();
     assert!(
-        matches!(err.kind(), PipelineErrorKind::Panicked { .. }),
+        matches!(err.kind(), pipeline::ErrorKind::Panicked { .. }),
         "{err:?}"
     );
     assert_eq!(err.stage(), Some("map-2"));
@@ -349,7 +349,7 @@ fn conservation_when_the_context_is_cancelled() {
         .unwrap_err();
     assert!(err.is_cancelled());
     assert!(
-        matches!(err.kind(), PipelineErrorKind::Cancelled(c) if *c.cause() == Cause::Cancelled)
+        matches!(err.kind(), pipeline::ErrorKind::Cancelled(c) if *c.cause() == Cause::Cancelled)
     );
     let report = err.report();
     assert!(report.dropped() > 0 || report.stages().iter().any(|s| s.filtered > 0));
@@ -399,7 +399,7 @@ fn parent_deadline_stops_a_slow_pipeline() {
         })
         .for_each(|_| {})
         .unwrap_err();
-    assert!(matches!(err.kind(), PipelineErrorKind::Cancelled(c) if c.is_deadline_exceeded()));
+    assert!(matches!(err.kind(), pipeline::ErrorKind::Cancelled(c) if c.is_deadline_exceeded()));
     no_leaks();
 }
 
@@ -560,11 +560,11 @@ fn derives_send_sync() {
     fn send<T: Send>() {}
     fn send_sync<T: Send + Sync>() {}
     send::<Pipeline<String>>();
-    send::<Pipeline<String, homebound::Fallible<std::io::Error>>>();
-    send::<homebound::PipelineIter<String, std::io::Error>>();
-    send_sync::<PipelineReport>();
-    send_sync::<homebound::PipelineError<std::io::Error>>();
-    send_sync::<homebound::Outcome<std::io::Error>>();
+    send::<Pipeline<String, homebound::pipeline::marker::Fallible<std::io::Error>>>();
+    send::<homebound::pipeline::Iter<String, std::io::Error>>();
+    send_sync::<pipeline::Report>();
+    send_sync::<homebound::pipeline::Error<std::io::Error>>();
+    send_sync::<homebound::pipeline::Outcome<std::io::Error>>();
     no_leaks();
 }
 

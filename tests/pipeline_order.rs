@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::unbounded;
-use homebound::{Context, ErrorPolicy, Pipeline, threads};
+use homebound::{Context, pipeline::ErrorPolicy, pipeline::Pipeline, threads};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, bounded, unbounded};
 use homebound::{
-    Context, JoinTimeoutError, Pool, PoolMetrics, SubmitError, TaskError, TaskHandle, threads,
+    Context, pool, pool::JoinTimeoutError, pool::Pool, pool::SubmitError, task::JoinError, threads,
 };
 
 mod common;
 use common::{BOUND, gate, leak_check, occupy};
 
-fn assert_quiescent(m: &PoolMetrics) {
+fn assert_quiescent(m: &pool::Metrics) {
     assert!(m.is_conserved(), "{m:?}");
     assert_eq!((m.queued, m.running), (0, 0), "{m:?}");
 }
@@ -258,7 +258,7 @@ fn shutdown_now_returns_unstarted_tasks_and_cancels_running_ones() {
         .build()
         .unwrap();
     let (started_tx, started) = bounded(2);
-    let running: Vec<TaskHandle<bool>> = (0..2)
+    let running: Vec<pool::TaskHandle<bool>> = (0..2)
         .map(|_| {
             let started_tx = started_tx.clone();
             pool.submit(move |ctx| {
@@ -310,7 +310,7 @@ fn shutdown_now_returns_unstarted_tasks_and_cancels_running_ones() {
     for (i, h) in queued.into_iter().enumerate() {
         match h.join() {
             Ok(v) => assert_eq!((v, i % 2), (i, 0)),
-            Err(TaskError::Cancelled) => assert_eq!(i % 2, 1),
+            Err(JoinError::NotStarted(_)) => assert_eq!(i % 2, 1),
             Err(e) => panic!("{e}"),
         }
     }
@@ -337,7 +337,7 @@ fn panics_are_contained_and_reported_on_the_handle() {
             .build()
             .unwrap()
     };
-    let handles: Vec<TaskHandle<()>> = (0..50)
+    let handles: Vec<pool::TaskHandle<()>> = (0..50)
         .map(|i| pool.submit(move |_| panic!("task {i} failed")).unwrap())
         .collect();
     for _ in 0..10 {
@@ -345,7 +345,7 @@ fn panics_are_contained_and_reported_on_the_handle() {
     }
     for (i, h) in handles.into_iter().enumerate() {
         match h.join() {
-            Err(TaskError::Panicked(p)) => {
+            Err(JoinError::Panicked(p)) => {
                 assert_eq!(p.message(), format!("task {i} failed"));
                 assert!(p.thread().unwrap().starts_with("homebound-panicky-"));
             }
@@ -389,7 +389,7 @@ fn cancel_before_start_never_runs_the_task_and_drops_it() {
     assert!(!victim.cancel(), "a second cancel does nothing");
     assert!(victim.is_finished());
     assert_eq!(drops.load(Ordering::SeqCst), 1, "closure dropped at cancel");
-    assert!(matches!(victim.join(), Err(TaskError::Cancelled)));
+    assert!(matches!(victim.join(), Err(JoinError::NotStarted(_))));
     drop(open);
     blocker.join().unwrap();
     let report = pool.shutdown();
@@ -442,7 +442,7 @@ fn join_timeout_returns_the_handle_then_the_value() {
     let p = pool.submit(|_| -> u8 { panic!("x") }).unwrap();
     assert!(matches!(
         p.join_timeout(BOUND),
-        Err(JoinTimeoutError::Task(TaskError::Panicked(_)))
+        Err(JoinTimeoutError::Task(JoinError::Panicked(_)))
     ));
     drop(pool);
     leak_check();

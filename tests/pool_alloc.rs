@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use homebound::{Pool, WaitGroup, threads};
+use homebound::{WaitGroup, pool::Pool, threads};
 
 struct Counting;
 

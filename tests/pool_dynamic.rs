@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded};
-use homebound::Pool;
+use homebound::pool::Pool;
 
 mod common;
 use common::{BOUND, leak_check, occupy};

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Sender, bounded};
 use homebound::{
-    Context, MAX_QUEUE_CAPACITY, MAX_WORKERS, MIN_STACK_SIZE, Pool, SubmitError, TaskError, threads,
+    Context, pool::MAX_QUEUE_CAPACITY, pool::MAX_WORKERS, pool::MIN_STACK_SIZE, pool::Pool,
+    pool::SubmitError, task::JoinError, threads,
 };
 
 mod common;
@@ -14,7 +15,7 @@ use common::{BOUND, gate, leak_check, occupy_until_cancel as occupy};
 
 #[test]
 fn bad_configuration_is_rejected_with_a_clear_message() {
-    let cases: Vec<(homebound::PoolBuilder, &str)> = vec![
+    let cases: Vec<(homebound::pool::Builder, &str)> = vec![
         (Pool::builder().workers(0), "workers must be at least 1"),
         (
             Pool::builder().workers(4).max_workers(2),
@@ -257,7 +258,7 @@ fn a_tasks_drop_may_call_back_into_the_pool_during_shutdown() {
     assert_eq!(results.recv().unwrap(), "closed");
     busy.join().unwrap();
     for h in queued {
-        assert!(matches!(h.join(), Err(TaskError::Cancelled)));
+        assert!(matches!(h.join(), Err(JoinError::NotStarted(_))));
     }
 
     // Graceful: the task runs during the drain and its captured guard drops on the worker.
@@ -357,7 +358,7 @@ fn panicking_hooks_and_handler_are_contained() {
         .build()
         .unwrap();
     let h = pool.submit(|_| -> () { panic!("task") }).unwrap();
-    assert!(matches!(h.join(), Err(TaskError::Panicked(p)) if p.message() == "task"));
+    assert!(matches!(h.join(), Err(JoinError::Panicked(p)) if p.message() == "task"));
     assert_eq!(pool.submit(|_| 3).unwrap().join().unwrap(), 3);
     let report = pool.shutdown();
     // 2 start hooks, 1 handler, 2 exit hooks.
@@ -399,7 +400,7 @@ fn non_string_panic_payloads_are_reported() {
         .submit(|_| -> () { std::panic::panic_any(42u32) })
         .unwrap();
     match h.join() {
-        Err(TaskError::Panicked(p)) => assert_eq!(p.message(), "non-string panic payload"),
+        Err(JoinError::Panicked(p)) => assert_eq!(p.message(), "non-string panic payload"),
         other => panic!("{other:?}"),
     }
     drop(pool);
@@ -453,7 +454,7 @@ fn saturated_then_shutdown_or_shutdown_now_keeps_rejecting() {
         let cancelled = handles
             .into_iter()
             .map(|h| h.join())
-            .filter(|r| matches!(r, Err(TaskError::Cancelled)))
+            .filter(|r| matches!(r, Err(JoinError::NotStarted(_))))
             .count();
         assert_eq!(cancelled, if now { 2 } else { 0 });
     }

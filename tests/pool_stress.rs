@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use homebound::{Context, Pool, SubmitError, TaskError, TaskHandle, threads};
+use homebound::{Context, pool, pool::Pool, pool::SubmitError, task::JoinError, threads};
 
 const ITERATIONS: u64 = 1000;
 const SUBMITTERS: usize = 4;
@@ -34,7 +34,7 @@ impl Rng {
 
 enum Record {
     Rejected,
-    Accepted(TaskHandle<usize>),
+    Accepted(pool::TaskHandle<usize>),
 }
 
 #[test]
@@ -124,11 +124,11 @@ fn one_iteration(seed: u64, iteration: u64) {
                         assert_eq!(runs_now, 1, "{at}: task {id} ran {runs_now} times");
                         ran_with_value += 1;
                     }
-                    Err(TaskError::Panicked(_)) => {
+                    Err(JoinError::Panicked(_)) => {
                         assert_eq!(runs_now, 1, "{at}: task {id}");
                         panicked += 1;
                     }
-                    Err(TaskError::Cancelled) => {
+                    Err(JoinError::NotStarted(_)) => {
                         assert_eq!(runs_now, 0, "{at}: cancelled task {id} ran")
                     }
                     Err(e) => panic!("{at}: {e}"),

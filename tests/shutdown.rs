@@ -8,16 +8,17 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, bounded, unbounded};
 use homebound::{
-    Cause, Context, OnFailure, ServiceOutcome, Shutdown, ShutdownCause, every, threads,
+    Cause, Context, periodic::every, shutdown, shutdown::OnFailure, shutdown::ServiceOutcome,
+    shutdown::Shutdown, threads,
 };
 use parking_lot::Mutex;
 
 const LEAK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The shutdown cause a service's context was cancelled with.
-fn shutdown_cause(ctx: &Context) -> Option<ShutdownCause> {
+fn shutdown_cause(ctx: &Context) -> Option<shutdown::Cause> {
     match ctx.cause()? {
-        Cause::Reason(reason) => reason.downcast_ref::<ShutdownCause>().cloned(),
+        Cause::Reason(reason) => reason.downcast_ref::<shutdown::Cause>().cloned(),
         _ => None,
     }
 }
@@ -41,7 +42,7 @@ fn trigger_cancels_every_service_with_the_cause_and_reports_clean() {
     shutdown.trigger().fire();
     let report = shutdown.wait();
 
-    assert_eq!(report.cause(), &ShutdownCause::Triggered);
+    assert_eq!(report.cause(), &shutdown::Cause::Triggered);
     assert_eq!(report.forced(), None);
     assert_eq!(report.exit_code(), 0);
     assert!(report.is_clean());
@@ -55,7 +56,7 @@ fn trigger_cancels_every_service_with_the_cause_and_reports_clean() {
             .all(|s| s.outcome() == &ServiceOutcome::Ok)
     );
     let causes: Vec<_> = seen.iter().collect();
-    assert_eq!(causes, vec![Some(ShutdownCause::Triggered); 3]);
+    assert_eq!(causes, vec![Some(shutdown::Cause::Triggered); 3]);
     assert!(root.is_cancelled());
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -75,10 +76,10 @@ fn a_failing_service_stops_all_by_default() {
         .unwrap();
     let report = shutdown.wait();
 
-    assert_eq!(report.cause(), &ShutdownCause::ServiceFailed("db".into()));
+    assert_eq!(report.cause(), &shutdown::Cause::ServiceFailed("db".into()));
     assert_eq!(
         seen.recv().unwrap(),
-        Some(ShutdownCause::ServiceFailed("db".into()))
+        Some(shutdown::Cause::ServiceFailed("db".into()))
     );
     assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
     assert_eq!(
@@ -111,7 +112,7 @@ fn a_panicking_service_is_reported_with_its_message_and_stops_all() {
 
     assert_eq!(
         report.cause(),
-        &ShutdownCause::ServiceFailed("crashy".into())
+        &shutdown::Cause::ServiceFailed("crashy".into())
     );
     assert_eq!(
         report.services()[1].outcome(),
@@ -139,7 +140,7 @@ fn continue_policy_keeps_the_others_running_after_a_failure() {
         .service("main", |_ctx| Ok::<(), String>(()))
         .unwrap();
     let report = shutdown.wait();
-    assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
+    assert_eq!(report.cause(), &shutdown::Cause::ServicesEnded);
     assert_eq!(
         report.services()[0].outcome(),
         &ServiceOutcome::Error("no GPU".into())
@@ -163,7 +164,7 @@ fn services_that_all_end_on_their_own_end_the_wait() {
         shutdown.service(name, |_ctx| Ok::<(), String>(())).unwrap();
     }
     let report = shutdown.wait();
-    assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
+    assert_eq!(report.cause(), &shutdown::Cause::ServicesEnded);
     assert_eq!(report.exit_code(), 0);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -182,7 +183,7 @@ fn no_services_runs_the_drains_in_reverse_order_and_returns() {
     }
     // Nothing can ever start a shutdown (no service, no signal, no trigger): it runs at once.
     let report = shutdown.wait();
-    assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
+    assert_eq!(report.cause(), &shutdown::Cause::ServicesEnded);
     assert_eq!(*order.lock(), ["log", "pipeline", "pool"]);
     assert!(
         report
@@ -207,7 +208,7 @@ fn no_services_but_a_live_trigger_waits_for_it() {
     started.recv().unwrap();
     trigger.fire();
     let report = waiter.join().unwrap();
-    assert_eq!(report.cause(), &ShutdownCause::Triggered);
+    assert_eq!(report.cause(), &shutdown::Cause::Triggered);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -348,7 +349,7 @@ fn on_signals_twice_is_harmless_and_its_thread_is_joined() {
     assert_eq!(listeners, 1);
     shutdown.trigger().fire();
     let report = shutdown.wait();
-    assert_eq!(report.cause(), &ShutdownCause::Triggered);
+    assert_eq!(report.cause(), &shutdown::Cause::Triggered);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -676,7 +677,7 @@ fn a_registered_pool_is_drained_and_its_queue_runs() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    let pool = Arc::new(homebound::Pool::builder().workers(2).build().unwrap());
+    let pool = Arc::new(homebound::pool::Pool::builder().workers(2).build().unwrap());
     let ran = Arc::new(AtomicUsize::new(0));
     let mut shutdown = Shutdown::new().grace(Duration::from_secs(10));
     let (p, r) = (pool.clone(), ran.clone());
@@ -696,7 +697,7 @@ fn a_registered_pool_is_drained_and_its_queue_runs() {
     let report = shutdown.wait();
     assert_eq!(
         report.drains()[0].outcome(),
-        &homebound::ServiceOutcome::Ok,
+        &homebound::shutdown::ServiceOutcome::Ok,
         "{report}"
     );
     assert_eq!(ran.load(Ordering::SeqCst), 100, "every accepted task ran");
@@ -710,7 +711,7 @@ fn a_registered_pool_is_drained_and_its_queue_runs() {
 
 #[test]
 fn a_pool_whose_task_overruns_the_grace_is_reported_and_cancelled() {
-    let pool = homebound::Pool::builder().workers(1).build().unwrap();
+    let pool = homebound::pool::Pool::builder().workers(1).build().unwrap();
     let (started_tx, started) = crossbeam_channel::bounded(1);
     let slow = pool
         .submit_named("slow-upload", move |ctx| {
@@ -723,7 +724,7 @@ fn a_pool_whose_task_overruns_the_grace_is_reported_and_cancelled() {
     let mut shutdown = Shutdown::new().grace(Duration::from_millis(800));
     shutdown.drain("pool", pool);
     let report = shutdown.wait();
-    let homebound::ServiceOutcome::Error(message) = report.drains()[0].outcome() else {
+    let homebound::shutdown::ServiceOutcome::Error(message) = report.drains()[0].outcome() else {
         panic!("expected an error: {report}")
     };
     assert!(message.contains("slow-upload"), "{message}");
@@ -734,7 +735,7 @@ fn a_pool_whose_task_overruns_the_grace_is_reported_and_cancelled() {
     );
     assert!(matches!(
         queued.join(),
-        Err(homebound::TaskError::Cancelled)
+        Err(homebound::task::JoinError::NotStarted(_))
     ));
     homebound::threads::assert_none_alive(Duration::from_secs(10));
 }
@@ -756,7 +757,7 @@ fn a_pipeline_service_drains_what_it_read_when_shutdown_stops_its_intake() {
             let source = (0u64..).inspect(move |_| {
                 r.fetch_add(1, Ordering::SeqCst);
             });
-            homebound::Pipeline::from_iter(&run, source)
+            homebound::pipeline::Pipeline::from_iter(&run, source)
                 .map(2, |n| n * 2)
                 .batch(64, Duration::from_millis(5))
                 .stop_intake_on(&ctx)

@@ -47,7 +47,7 @@ fn planted_leak_is_caught_and_named() {
     assert_eq!(leaked.threads().len(), 1);
     assert_eq!(leaked.threads()[0].owner(), "planted-leak");
     let message = panic::catch_unwind(|| threads::assert_none_alive(Duration::from_millis(30)))
-        .map_err(|p| homebound::panic_message(&*p))
+        .map_err(|p| homebound::task::panic_message(&*p))
         .unwrap_err();
     assert!(message.contains("thread leak"), "{message}");
     assert!(message.contains("homebound-planted-leak-"), "{message}");
@@ -132,7 +132,7 @@ fn scoped_threads_are_registered_and_joined() {
 fn a_panicking_thread_is_joined_with_its_payload_and_deregistered() {
     let handle = threads::spawn("panics", || panic!("boom")).unwrap();
     let payload = handle.join().unwrap_err();
-    assert_eq!(homebound::panic_message(&*payload), "boom");
+    assert_eq!(homebound::task::panic_message(&*payload), "boom");
     no_leaks();
 }
 

@@ -97,7 +97,10 @@ fn client(url: &str, reqs: usize, counts: &LoadCounts, threshold: u64, on_thresh
             }
             Err(e) => {
                 counts.unanswered.fetch_add(1, Relaxed);
-                counts.first_error.lock().get_or_insert_with(|| e.to_string());
+                counts
+                    .first_error
+                    .lock()
+                    .get_or_insert_with(|| e.to_string());
                 return;
             }
         }

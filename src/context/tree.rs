@@ -38,7 +38,7 @@ use slab::Slab;
 
 use super::cause::Cause;
 use super::timer::{self, TimerKey};
-use crate::sync::{AtomicBool, Mutex, Ordering};
+use crate::shim::{AtomicBool, Mutex, Ordering};
 
 /// A cancel callback registered with `on_cancel`.
 pub(crate) type Callback = Box<dyn FnOnce() + Send + 'static>;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, bounded};
 use parking_lot::Mutex;
 
-use super::FanError;
+use super::BuildError;
 use crate::context::Context;
-use crate::error::Panicked;
+use crate::panic::Panicked;
 use crate::threads::{self, JoinHandle};
 
 /// Output slots per worker: workers run at most this far ahead of the reader.
@@ -36,7 +36,7 @@ type FirstPanic = Arc<Mutex<Option<Panicked>>>;
 ///
 /// # Errors
 ///
-/// [`FanError::ZeroWorkers`] when `workers == 0`; [`FanError::Spawn`] if a thread could not be
+/// [`BuildError::ZeroWorkers`] when `workers == 0`; [`BuildError::Spawn`] if a thread could not be
 /// started (the workers already started are stopped and joined first).
 ///
 /// # Examples
@@ -58,14 +58,14 @@ pub fn fan_out<T, U, F>(
     input: Receiver<T>,
     workers: usize,
     f: F,
-) -> Result<FanOut<U>, FanError>
+) -> Result<FanOut<U>, BuildError>
 where
     T: Send + 'static,
     U: Send + 'static,
     F: Fn(&Context, T) -> U + Send + Sync + 'static,
 {
     if workers == 0 {
-        return Err(FanError::ZeroWorkers);
+        return Err(BuildError::ZeroWorkers);
     }
     let (tx, rx) = bounded(workers.saturating_mul(SLOTS_PER_WORKER));
     let mut fan = FanOut {
@@ -95,7 +95,7 @@ where
             }
         });
         // On error, dropping `fan` cancels and joins the workers already running.
-        fan.handles.push(spawned.map_err(FanError::Spawn)?);
+        fan.handles.push(spawned.map_err(BuildError::Spawn)?);
     }
     Ok(fan)
 }

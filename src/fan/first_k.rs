@@ -6,7 +6,7 @@ use std::io;
 use crossbeam_channel::unbounded;
 
 use crate::context::Context;
-use crate::error::Panicked;
+use crate::panic::Panicked;
 use crate::threads;
 
 /// Runs every task concurrently, returns the first `k` successes in completion order, and
@@ -67,7 +67,7 @@ where
         return out;
     }
     let child = ctx.child();
-    let (tx, rx) = unbounded::<(usize, Result<T, TaskFailure<E>>)>();
+    let (tx, rx) = unbounded::<(usize, Result<T, Failure<E>>)>();
     std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(tasks.len());
         for (index, task) in tasks.into_iter().enumerate() {
@@ -75,15 +75,15 @@ where
             let spawned = threads::Builder::new("first-k").spawn_scoped(scope, move || {
                 let outcome = match Panicked::catch(|| task(child)) {
                     Ok(Ok(value)) => Ok(value),
-                    Ok(Err(e)) => Err(TaskFailure::Error(e)),
-                    Err(p) => Err(TaskFailure::Panicked(p)),
+                    Ok(Err(e)) => Err(Failure::Error(e)),
+                    Err(p) => Err(Failure::Panicked(p)),
                 };
                 let _ = task_tx.send((index, outcome));
             });
             match spawned {
                 Ok(handle) => handles.push(handle),
                 Err(e) => {
-                    let _ = tx.send((index, Err(TaskFailure::Spawn(e))));
+                    let _ = tx.send((index, Err(Failure::Spawn(e))));
                 }
             }
         }
@@ -161,7 +161,7 @@ pub struct FirstK<T, E> {
     pub successes: Vec<(usize, T)>,
     /// The failures that arrived before the `k`-th success, in completion order, each with the
     /// index of its task. When fewer than `k` tasks succeeded, this is every other task.
-    pub failures: Vec<(usize, TaskFailure<E>)>,
+    pub failures: Vec<(usize, Failure<E>)>,
     /// Tasks whose outcome was dropped: they finished after the `k`-th success (usually with
     /// a cancellation error), or, for `k == 0`, were never run.
     pub discarded: usize,
@@ -183,7 +183,7 @@ impl<T, E> FirstK<T, E> {
         self.successes.into_iter().map(|(_, v)| v).collect()
     }
 
-    fn accept(&mut self, index: usize, outcome: Result<T, TaskFailure<E>>, child: &Context) {
+    fn accept(&mut self, index: usize, outcome: Result<T, Failure<E>>, child: &Context) {
         if self.is_complete() {
             self.discarded += 1;
             return;
@@ -216,13 +216,13 @@ impl<T, E> fmt::Debug for FirstK<T, E> {
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, fan::{self, TaskFailure}};
+/// use homebound::{Context, fan::{self, Failure}};
 ///
 /// let tasks = [|_: &Context| -> Result<u8, String> { panic!("oops") }];
 /// let err = fan::race(&Context::new(), tasks).unwrap_err();
-/// assert!(matches!(&err.failures[0].1, TaskFailure::Panicked(p) if p.message() == "oops"));
+/// assert!(matches!(&err.failures[0].1, Failure::Panicked(p) if p.message() == "oops"));
 /// ```
-pub enum TaskFailure<E> {
+pub enum Failure<E> {
     /// The task returned an error.
     Error(E),
     /// The task panicked.
@@ -231,35 +231,35 @@ pub enum TaskFailure<E> {
     Spawn(io::Error),
 }
 
-impl<E: fmt::Debug> fmt::Debug for TaskFailure<E> {
+impl<E: fmt::Debug> fmt::Debug for Failure<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TaskFailure::Error(e) => f.debug_tuple("Error").field(e).finish(),
-            TaskFailure::Panicked(p) => f.debug_tuple("Panicked").field(p).finish(),
-            TaskFailure::Spawn(e) => f.debug_tuple("Spawn").field(e).finish(),
+            Failure::Error(e) => f.debug_tuple("Error").field(e).finish(),
+            Failure::Panicked(p) => f.debug_tuple("Panicked").field(p).finish(),
+            Failure::Spawn(e) => f.debug_tuple("Spawn").field(e).finish(),
         }
     }
 }
 
-impl<E: fmt::Display> fmt::Display for TaskFailure<E> {
+impl<E: fmt::Display> fmt::Display for Failure<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TaskFailure::Error(e) => e.fmt(f),
-            TaskFailure::Panicked(p) => p.fmt(f),
-            TaskFailure::Spawn(e) => write!(f, "could not spawn the task's thread: {e}"),
+            Failure::Error(e) => e.fmt(f),
+            Failure::Panicked(p) => p.fmt(f),
+            Failure::Spawn(e) => write!(f, "could not spawn the task's thread: {e}"),
         }
     }
 }
 
-impl<E> std::error::Error for TaskFailure<E>
+impl<E> std::error::Error for Failure<E>
 where
     E: std::error::Error + 'static,
 {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            TaskFailure::Error(e) => Some(e),
-            TaskFailure::Panicked(p) => Some(p),
-            TaskFailure::Spawn(e) => Some(e),
+            Failure::Error(e) => Some(e),
+            Failure::Panicked(p) => Some(p),
+            Failure::Spawn(e) => Some(e),
         }
     }
 }
@@ -279,7 +279,7 @@ where
 #[non_exhaustive]
 pub struct AllFailed<E> {
     /// Each task's index and failure, in completion order.
-    pub failures: Vec<(usize, TaskFailure<E>)>,
+    pub failures: Vec<(usize, Failure<E>)>,
 }
 
 impl<E: fmt::Debug> fmt::Debug for AllFailed<E> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender, TryRecvError, bounded};
 
-use super::FanError;
+use super::BuildError;
 use crate::context::Context;
 use crate::threads::{self, JoinHandle};
 
@@ -40,7 +40,7 @@ const QUOTA: usize = 16;
 ///
 /// # Errors
 ///
-/// [`FanError::Spawn`] if the thread could not be started (the receivers are dropped).
+/// [`BuildError::Spawn`] if the thread could not be started (the receivers are dropped).
 ///
 /// # Examples
 ///
@@ -58,7 +58,7 @@ const QUOTA: usize = 16;
 /// assert_eq!(all, ["a1", "b1"]);
 /// homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
-pub fn merge<T, I>(receivers: I) -> Result<Merged<T>, FanError>
+pub fn merge<T, I>(receivers: I) -> Result<Merged<T>, BuildError>
 where
     T: Send + 'static,
     I: IntoIterator<Item = Receiver<T>>,
@@ -71,7 +71,7 @@ where
 ///
 /// # Errors
 ///
-/// [`FanError::Spawn`] if the thread could not be started.
+/// [`BuildError::Spawn`] if the thread could not be started.
 ///
 /// # Examples
 ///
@@ -84,7 +84,7 @@ where
 /// ctx.cancel();
 /// assert!(merged.recv().is_err()); // the output disconnected on cancel
 /// ```
-pub fn merge_ctx<T, I>(ctx: &Context, receivers: I) -> Result<Merged<T>, FanError>
+pub fn merge_ctx<T, I>(ctx: &Context, receivers: I) -> Result<Merged<T>, BuildError>
 where
     T: Send + 'static,
     I: IntoIterator<Item = Receiver<T>>,
@@ -95,14 +95,14 @@ where
 fn start<T: Send + 'static>(
     stop: Context,
     inputs: Vec<Receiver<T>>,
-) -> Result<Merged<T>, FanError> {
+) -> Result<Merged<T>, BuildError> {
     let (tx, rx) = bounded(MERGE_CAPACITY);
     let handle = if inputs.is_empty() {
         None // `tx` drops here: the output is disconnected at once.
     } else {
         let thread_stop = stop.clone();
         let spawned = threads::spawn("merge", move || forward(inputs, tx, thread_stop));
-        Some(spawned.map_err(FanError::Spawn)?)
+        Some(spawned.map_err(BuildError::Spawn)?)
     };
     Ok(Merged { rx, stop, handle })
 }

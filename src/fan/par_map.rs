@@ -6,8 +6,9 @@ use std::panic::{self, AssertUnwindSafe};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
+use crate::context::Cancelled;
 use crate::context::Context;
-use crate::error::{Cancelled, Panicked};
+use crate::panic::Panicked;
 
 /// Maps every item with `f` on rayon's global pool and returns the results in input order, or
 /// the first failure.

@@ -1,103 +1,34 @@
-//! What a group reports: who a task is, how one task failed, every failure, handle errors,
-//! `try_spawn` and configuration errors.
+//! What a group reports: how one task failed, every failure, `try_spawn` and configuration
+//! errors.
 
 use std::fmt;
 use std::io;
-use std::panic::Location;
-use std::sync::Arc;
 
-use crate::error::{Cancelled, Panicked};
+use crate::context::Cancelled;
+use crate::panic::Panicked;
+use crate::task::TaskInfo;
 
-/// Who a task is: its index in spawn order, its name if it was given one, and the source
-/// location that spawned it.
-///
-/// # Examples
-///
-/// ```
-/// use homebound::{Context, scope};
-///
-/// let ctx = Context::new();
-/// let handle = scope(&ctx, |g| g.spawn_named("answer", |_ctx| Ok::<_, ()>(42))).unwrap();
-/// assert_eq!(handle.task().name(), Some("answer"));
-/// assert_eq!(handle.task().index(), 0);
-/// assert_eq!(handle.task().to_string(), "task 'answer' (#0)");
-/// ```
-#[derive(Clone, Debug)]
-pub struct TaskInfo {
-    index: usize,
-    /// Shared, not owned: a task's identity is copied into every error and report that names
-    /// it, and an execute-only task carries it in its job.
-    name: Option<Arc<str>>,
-    location: &'static Location<'static>,
-}
-
-impl TaskInfo {
-    pub(crate) fn new(
-        index: usize,
-        name: Option<String>,
-        location: &'static Location<'static>,
-    ) -> Self {
-        TaskInfo {
-            index,
-            name: name.map(Arc::from),
-            location,
-        }
-    }
-
-    /// The task's index: unique within its group and increasing in spawn order.
-    pub fn index(&self) -> usize {
-        self.index
-    }
-
-    /// The name given with `spawn_named`, if any.
-    pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    /// Where the task was spawned (`#[track_caller]`).
-    pub fn location(&self) -> &'static Location<'static> {
-        self.location
-    }
-
-    /// The name, or `#<index>` for an unnamed task: what straggler reports list.
-    pub fn label(&self) -> String {
-        match &self.name {
-            Some(name) => name.to_string(),
-            None => format!("#{}", self.index),
-        }
-    }
-}
-
-impl fmt::Display for TaskInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(name) => write!(f, "task '{name}' (#{})", self.index),
-            None => write!(f, "task #{}", self.index),
-        }
-    }
-}
-
-/// How one task of a group failed. A [`FailFast`](crate::FailFast) group returns the first of
-/// these; [`CollectAll`](crate::CollectAll) and [`FirstSuccess`](crate::FirstSuccess) groups
+/// How one task of a group failed. A [`FailFast`](crate::group::FailFast) group returns the first of
+/// these; [`CollectAll`](crate::group::CollectAll) and [`FirstSuccess`](crate::group::FirstSuccess) groups
 /// return all of them as [`Failures`].
 ///
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, GroupError, scope};
+/// use homebound::{Context, group, scope};
 ///
 /// let ctx = Context::new();
 /// let err = scope(&ctx, |g| {
 ///     g.spawn_named("parse", |_ctx| Err::<(), _>("bad header"));
 /// })
 /// .unwrap_err();
-/// assert!(matches!(&err, GroupError::Failed { error, .. } if *error == "bad header"));
+/// assert!(matches!(&err, group::Error::Failed { error, .. } if *error == "bad header"));
 /// assert_eq!(err.task().name(), Some("parse"));
 /// assert_eq!(err.to_string(), "task 'parse' (#0) failed: bad header");
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum GroupError<E> {
+pub enum Error<E> {
     /// The task returned `Err(error)`.
     Failed {
         /// The task.
@@ -128,45 +59,45 @@ pub enum GroupError<E> {
     },
 }
 
-impl<E> GroupError<E> {
+impl<E> Error<E> {
     /// The task that failed.
     pub fn task(&self) -> &TaskInfo {
         match self {
-            GroupError::Failed { task, .. }
-            | GroupError::Panicked { task, .. }
-            | GroupError::Cancelled { task, .. }
-            | GroupError::Spawn { task, .. } => task,
+            Error::Failed { task, .. }
+            | Error::Panicked { task, .. }
+            | Error::Cancelled { task, .. }
+            | Error::Spawn { task, .. } => task,
         }
     }
 
     /// The task's own error, if it returned one.
     pub fn into_error(self) -> Option<E> {
         match self {
-            GroupError::Failed { error, .. } => Some(error),
+            Error::Failed { error, .. } => Some(error),
             _ => None,
         }
     }
 
     /// Whether the task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self, GroupError::Panicked { .. })
+        matches!(self, Error::Panicked { .. })
     }
 
     /// Whether the task never started because the group was cancelled.
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, GroupError::Cancelled { .. })
+        matches!(self, Error::Cancelled { .. })
     }
 }
 
-impl<E: fmt::Display> fmt::Display for GroupError<E> {
+impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GroupError::Failed { task, error } => write!(f, "{task} failed: {error}"),
-            GroupError::Panicked { task, panic } => {
-                write!(f, "{task} spawned at {} {panic}", task.location)
+            Error::Failed { task, error } => write!(f, "{task} failed: {error}"),
+            Error::Panicked { task, panic } => {
+                write!(f, "{task} spawned at {} {panic}", task.location())
             }
-            GroupError::Cancelled { task, cause } => write!(f, "{task} was not started: {cause}"),
-            GroupError::Spawn { task, error } => {
+            Error::Cancelled { task, cause } => write!(f, "{task} was not started: {cause}"),
+            Error::Spawn { task, error } => {
                 write!(
                     f,
                     "{task} was not started: spawning its thread failed: {error}"
@@ -176,25 +107,25 @@ impl<E: fmt::Display> fmt::Display for GroupError<E> {
     }
 }
 
-impl<E: std::error::Error + 'static> std::error::Error for GroupError<E> {
+impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            GroupError::Failed { error, .. } => Some(error),
-            GroupError::Panicked { panic, .. } => Some(panic),
-            GroupError::Cancelled { cause, .. } => Some(cause),
-            GroupError::Spawn { error, .. } => Some(error),
+            Error::Failed { error, .. } => Some(error),
+            Error::Panicked { panic, .. } => Some(panic),
+            Error::Cancelled { cause, .. } => Some(cause),
+            Error::Spawn { error, .. } => Some(error),
         }
     }
 }
 
-/// Every failure of a [`CollectAll`](crate::CollectAll) or
-/// [`FirstSuccess`](crate::FirstSuccess) group, in task index order. Never empty, and always
+/// Every failure of a [`CollectAll`](crate::group::CollectAll) or
+/// [`FirstSuccess`](crate::group::FirstSuccess) group, in task index order. Never empty, and always
 /// this shape, even when only one task failed.
 ///
 /// # Examples
 ///
 /// ```
-/// use homebound::{CollectAll, Context, Group};
+/// use homebound::{group::CollectAll, Context, group::Group};
 ///
 /// let group = Group::builder().policy(CollectAll).build().unwrap();
 /// let failures = group
@@ -209,11 +140,11 @@ impl<E: std::error::Error + 'static> std::error::Error for GroupError<E> {
 /// ```
 #[derive(Debug)]
 pub struct Failures<E> {
-    failures: Vec<GroupError<E>>,
+    failures: Vec<Error<E>>,
 }
 
 impl<E> Failures<E> {
-    pub(crate) fn new(mut failures: Vec<GroupError<E>>) -> Self {
+    pub(crate) fn new(mut failures: Vec<Error<E>>) -> Self {
         failures.sort_by_key(|f| f.task().index());
         Failures { failures }
     }
@@ -229,27 +160,27 @@ impl<E> Failures<E> {
     }
 
     /// The failures, in task index order.
-    pub fn iter(&self) -> std::slice::Iter<'_, GroupError<E>> {
+    pub fn iter(&self) -> std::slice::Iter<'_, Error<E>> {
         self.failures.iter()
     }
 
     /// The failures, in task index order.
-    pub fn into_vec(self) -> Vec<GroupError<E>> {
+    pub fn into_vec(self) -> Vec<Error<E>> {
         self.failures
     }
 }
 
 impl<E> IntoIterator for Failures<E> {
-    type Item = GroupError<E>;
-    type IntoIter = std::vec::IntoIter<GroupError<E>>;
+    type Item = Error<E>;
+    type IntoIter = std::vec::IntoIter<Error<E>>;
     fn into_iter(self) -> Self::IntoIter {
         self.failures.into_iter()
     }
 }
 
 impl<'a, E> IntoIterator for &'a Failures<E> {
-    type Item = &'a GroupError<E>;
-    type IntoIter = std::slice::Iter<'a, GroupError<E>>;
+    type Item = &'a Error<E>;
+    type IntoIter = std::slice::Iter<'a, Error<E>>;
     fn into_iter(self) -> Self::IntoIter {
         self.failures.iter()
     }
@@ -272,55 +203,7 @@ impl<E: std::error::Error + 'static> std::error::Error for Failures<E> {
     }
 }
 
-/// Why a [`GroupTaskHandle`](crate::GroupTaskHandle) has no value. The details (the task's own error, the
-/// panic payload) go to the group's result, which is where errors are reported.
-///
-/// # Examples
-///
-/// ```
-/// use homebound::{CollectAll, Context, Group, GroupTaskError};
-///
-/// let group = Group::builder().policy(CollectAll).build().unwrap();
-/// let mut handle = None;
-/// let _ = group.run(&Context::new(), |g| {
-///     handle = Some(g.spawn(|_ctx| Err::<u32, _>("nope")));
-/// });
-/// assert!(matches!(handle.unwrap().join(), Err(GroupTaskError::Failed)));
-/// ```
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum GroupTaskError {
-    /// The task returned `Err`; the group's result carries the error.
-    Failed,
-    /// The task panicked; the group's result carries the payload.
-    Panicked {
-        /// The panic message.
-        message: String,
-    },
-    /// The task never started: its group was cancelled (or had ended) first.
-    NotStarted(Cancelled),
-    /// The task never started: its thread could not be spawned.
-    SpawnFailed,
-}
-
-impl fmt::Display for GroupTaskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GroupTaskError::Failed => {
-                f.write_str("the task returned an error (see its group's result)")
-            }
-            GroupTaskError::Panicked { message } => write!(f, "the task panicked: {message}"),
-            GroupTaskError::NotStarted(cause) => write!(f, "the task was not started: {cause}"),
-            GroupTaskError::SpawnFailed => {
-                f.write_str("the task was not started: its thread could not be spawned")
-            }
-        }
-    }
-}
-
-impl std::error::Error for GroupTaskError {}
-
-/// The error of [`GroupScope::try_spawn`](crate::GroupScope::try_spawn): the task was not
+/// The error of [`Scope::try_spawn`](crate::group::Scope::try_spawn): the task was not
 /// accepted, and its closure comes back.
 ///
 /// # Examples
@@ -329,7 +212,7 @@ impl std::error::Error for GroupTaskError {}
 /// use homebound::{Context, scope};
 ///
 /// let ctx = Context::new();
-/// let r: Result<(), homebound::GroupError<()>> = scope(&ctx, |g| {
+/// let r: Result<(), homebound::group::Error<()>> = scope(&ctx, |g| {
 ///     ctx.cancel();
 ///     let err = g.try_spawn(|_ctx| Ok(())).unwrap_err();
 ///     assert!(err.is_cancelled());
@@ -384,31 +267,31 @@ impl<F> fmt::Display for TrySpawnError<F> {
 impl<F> std::error::Error for TrySpawnError<F> {}
 
 /// A group configuration that cannot work, reported by
-/// [`GroupBuilder::build`](crate::GroupBuilder::build).
+/// [`Builder::build`](crate::group::Builder::build).
 ///
 /// # Examples
 ///
 /// ```
-/// use homebound::Group;
+/// use homebound::group::Group;
 ///
 /// let err = Group::builder().limit(0).build().unwrap_err();
 /// assert_eq!(err.to_string(), "invalid group: limit(0): a limited group needs at least one worker");
 /// ```
 #[derive(Clone, Debug)]
-pub struct GroupBuildError {
+pub struct BuildError {
     message: &'static str,
 }
 
-impl GroupBuildError {
+impl BuildError {
     pub(crate) fn new(message: &'static str) -> Self {
-        GroupBuildError { message }
+        BuildError { message }
     }
 }
 
-impl fmt::Display for GroupBuildError {
+impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "invalid group: {}", self.message)
     }
 }
 
-impl std::error::Error for GroupBuildError {}
+impl std::error::Error for BuildError {}

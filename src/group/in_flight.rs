@@ -11,7 +11,7 @@
 //!    workers write `ended`, and neither bounces the other's line once per task.
 //! 3. Enders may report several ends at once (`end(n)`), as long as each end is reported before
 //!    the ender waits for anything that needs the count to reach zero: a limited group's worker
-//!    reports whenever it finds its queue empty (see `GroupScope`'s worker).
+//!    reports whenever it finds its queue empty (see `Scope`'s worker).
 //! 4. No lost wake-up: a waiter sets `waiting` and then reads the counters, under `lock`; an
 //!    ender adds to `ended` and then reads `waiting`, with a `SeqCst` fence between the write
 //!    and the read on both sides. Whichever goes second sees the other's write: the waiter sees
@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, fence};
+use crate::shim::{AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, fence};
 
 /// Set in `InFlight::accepted` once the group accepts no more tasks.
 const CLOSED: usize = 1 << (usize::BITS - 1);
@@ -140,7 +140,7 @@ mod loom_tests {
     use loom::thread;
 
     use super::InFlight;
-    use crate::sync::{AtomicBool, Ordering};
+    use crate::shim::{AtomicBool, Ordering};
 
     #[test]
     fn loom_the_last_end_wakes_the_waiter() {

@@ -12,8 +12,8 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use slab::Slab;
 
-use super::error::TaskInfo;
 use super::in_flight::{Entry, InFlight};
+use crate::task::TaskInfo;
 
 pub(super) struct Life {
     tasks: InFlight,

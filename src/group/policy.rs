@@ -4,7 +4,7 @@
 
 use std::fmt::Debug;
 
-use super::error::{Failures, GroupError};
+use super::error::{Error, Failures};
 
 mod sealed {
     pub trait Sealed {}
@@ -31,24 +31,24 @@ pub trait Policy: sealed::Sealed + Copy + Debug + Send + Sync + 'static {
 
     /// Turns what the group recorded into its result.
     #[doc(hidden)]
-    fn finish<E>(failures: Vec<GroupError<E>>, any_success: bool) -> Result<(), Self::Error<E>>;
+    fn finish<E>(failures: Vec<Error<E>>, any_success: bool) -> Result<(), Self::Error<E>>;
 }
 
 /// The default policy (errgroup's): the first error or panic cancels the group's context at
-/// once, and `run` returns that first failure as a [`GroupError`] after every task has ended.
+/// once, and `run` returns that first failure as a [`Error`](super::Error) after every task has ended.
 /// Later failures (usually consequences of the cancellation) are dropped.
 ///
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, GroupError, scope};
+/// use homebound::{Context, group, scope};
 ///
 /// let err = scope(&Context::new(), |g| {
 ///     g.spawn(|_ctx| Err::<(), _>("first"));
 ///     g.spawn(|ctx| { ctx.wait(); Err::<(), _>("cancelled") }); // woken by the first error
 /// })
 /// .unwrap_err();
-/// assert!(matches!(err, GroupError::Failed { error: "first", .. }));
+/// assert!(matches!(err, group::Error::Failed { error: "first", .. }));
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FailFast;
@@ -59,7 +59,7 @@ pub struct FailFast;
 /// # Examples
 ///
 /// ```
-/// use homebound::{CollectAll, Context, Group};
+/// use homebound::{group::CollectAll, Context, group::Group};
 ///
 /// let group = Group::builder().policy(CollectAll).build().unwrap();
 /// let failures = group
@@ -75,14 +75,14 @@ pub struct CollectAll;
 
 /// A race: the first `Ok` cancels the group, and `run` succeeds if some task succeeded and none
 /// panicked. Otherwise it returns every failure as [`Failures`]. The winner's
-/// [`GroupTaskHandle::is_winner`](crate::GroupTaskHandle::is_winner) is `true`. A group with no tasks
+/// [`TaskHandle::is_winner`](crate::group::TaskHandle::is_winner) is `true`. A group with no tasks
 /// succeeds.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Context, FirstSuccess, Group};
+/// use homebound::{Context, group::FirstSuccess, group::Group};
 ///
 /// let group = Group::builder().policy(FirstSuccess).build().unwrap();
 /// let (slow, fast) = group
@@ -107,12 +107,12 @@ impl sealed::Sealed for CollectAll {}
 impl sealed::Sealed for FirstSuccess {}
 
 impl Policy for FailFast {
-    type Error<E> = GroupError<E>;
+    type Error<E> = Error<E>;
     const CANCEL_ON_ERROR: bool = true;
     const CANCEL_ON_SUCCESS: bool = false;
     const KEEP_ALL: bool = false;
 
-    fn finish<E>(failures: Vec<GroupError<E>>, _: bool) -> Result<(), GroupError<E>> {
+    fn finish<E>(failures: Vec<Error<E>>, _: bool) -> Result<(), Error<E>> {
         match failures.into_iter().next() {
             Some(first) => Err(first),
             None => Ok(()),
@@ -126,7 +126,7 @@ impl Policy for CollectAll {
     const CANCEL_ON_SUCCESS: bool = false;
     const KEEP_ALL: bool = true;
 
-    fn finish<E>(failures: Vec<GroupError<E>>, _: bool) -> Result<(), Failures<E>> {
+    fn finish<E>(failures: Vec<Error<E>>, _: bool) -> Result<(), Failures<E>> {
         if failures.is_empty() {
             Ok(())
         } else {
@@ -141,8 +141,8 @@ impl Policy for FirstSuccess {
     const CANCEL_ON_SUCCESS: bool = true;
     const KEEP_ALL: bool = true;
 
-    fn finish<E>(failures: Vec<GroupError<E>>, any_success: bool) -> Result<(), Failures<E>> {
-        let panicked = failures.iter().any(GroupError::is_panic);
+    fn finish<E>(failures: Vec<Error<E>>, any_success: bool) -> Result<(), Failures<E>> {
+        let panicked = failures.iter().any(Error::is_panic);
         if failures.is_empty() || (any_success && !panicked) {
             Ok(())
         } else {

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crossbeam_channel::{Receiver, Sender};
 use crossbeam_utils::Backoff;
 
+use crate::context::Cancelled;
 use crate::context::Context;
-use crate::error::Cancelled;
 
 pub(super) struct Room {
     /// Spawners waiting for the queue to drain.

@@ -4,14 +4,15 @@ use std::panic::Location;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::error::{GroupBuildError, GroupError, TaskInfo};
+use super::error::{BuildError, Error};
 use super::policy::{FailFast, Policy};
-use super::scope::GroupScope;
+use super::scope::Scope;
 use super::shared::Shared;
 use super::spawn::{Detached, Joinable};
 use super::stragglers::Stragglers;
 use crate::context::Context;
-use crate::error::Panicked;
+use crate::panic::Panicked;
+use crate::task::TaskInfo;
 
 /// The default queue capacity of a limited group (or the limit, if larger).
 const DEFAULT_QUEUE: usize = 1024;
@@ -26,7 +27,7 @@ static DETACHED: Detached = Detached;
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, Group};
+/// use homebound::{Context, group::Group};
 ///
 /// let inputs = vec![3, 1, 4, 1, 5, 9, 2, 6];
 /// let group = Group::builder().limit(2).name("square").build().unwrap();
@@ -55,14 +56,14 @@ pub struct Group<P: Policy = FailFast> {
 /// # Examples
 ///
 /// ```
-/// use homebound::{CollectAll, Group};
+/// use homebound::{group::CollectAll, group::Group};
 ///
 /// let group = Group::builder().policy(CollectAll).limit(4).queue(16).build().unwrap();
 /// # let _ = group;
 /// ```
 #[derive(Clone, Debug)]
-#[must_use = "a GroupBuilder does nothing until build is called"]
-pub struct GroupBuilder<P: Policy = FailFast> {
+#[must_use = "a Builder does nothing until build is called"]
+pub struct Builder<P: Policy = FailFast> {
     limit: Option<usize>,
     queue: Option<usize>,
     name: String,
@@ -84,8 +85,8 @@ impl Group<FailFast> {
     }
 
     /// A builder, starting from [`Group::new`]'s configuration.
-    pub fn builder() -> GroupBuilder<FailFast> {
-        GroupBuilder {
+    pub fn builder() -> Builder<FailFast> {
+        Builder {
             limit: None,
             queue: None,
             name: "group".to_string(),
@@ -102,7 +103,7 @@ impl Default for Group<FailFast> {
     }
 }
 
-impl<P: Policy> GroupBuilder<P> {
+impl<P: Policy> Builder<P> {
     /// At most `workers` tasks run at once, on at most `workers` threads that take tasks from a
     /// queue (not a thread per task). Must be at least 1.
     pub fn limit(mut self, workers: usize) -> Self {
@@ -130,7 +131,7 @@ impl<P: Policy> GroupBuilder<P> {
     }
 
     /// The stack size of the group's threads, in bytes. If the OS cannot create a thread this
-    /// large, the tasks are reported as [`GroupError::Spawn`] (not a panic).
+    /// large, the tasks are reported as [`Error::Spawn`] (not a panic).
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -143,10 +144,10 @@ impl<P: Policy> GroupBuilder<P> {
         self
     }
 
-    /// The error policy: [`FailFast`] (default), [`CollectAll`](crate::CollectAll) or
-    /// [`FirstSuccess`](crate::FirstSuccess). It decides the type of `run`'s error.
-    pub fn policy<Q: Policy>(self, policy: Q) -> GroupBuilder<Q> {
-        GroupBuilder {
+    /// The error policy: [`FailFast`] (default), [`CollectAll`](crate::group::CollectAll) or
+    /// [`FirstSuccess`](crate::group::FirstSuccess). It decides the type of `run`'s error.
+    pub fn policy<Q: Policy>(self, policy: Q) -> Builder<Q> {
+        Builder {
             limit: self.limit,
             queue: self.queue,
             name: self.name,
@@ -160,16 +161,16 @@ impl<P: Policy> GroupBuilder<P> {
     ///
     /// # Errors
     ///
-    /// [`GroupBuildError`] for `limit(0)`, a `queue` without a `limit`, or an empty name.
-    pub fn build(self) -> Result<Group<P>, GroupBuildError> {
+    /// [`BuildError`] for `limit(0)`, a `queue` without a `limit`, or an empty name.
+    pub fn build(self) -> Result<Group<P>, BuildError> {
         let limit = match (self.limit, self.queue) {
             (Some(0), _) => {
-                return Err(GroupBuildError::new(
+                return Err(BuildError::new(
                     "limit(0): a limited group needs at least one worker",
                 ));
             }
             (None, Some(_)) => {
-                return Err(GroupBuildError::new(
+                return Err(BuildError::new(
                     "queue(..) without limit(..): an unlimited group has no queue",
                 ));
             }
@@ -177,7 +178,7 @@ impl<P: Policy> GroupBuilder<P> {
             (None, None) => None,
         };
         if self.name.is_empty() {
-            return Err(GroupBuildError::new(
+            return Err(BuildError::new(
                 "name(\"\"): threads need a non-empty owner name",
             ));
         }
@@ -192,7 +193,7 @@ impl<P: Policy> GroupBuilder<P> {
 }
 
 impl<P: Policy> Group<P> {
-    /// Runs `f` with a [`GroupScope`] to spawn tasks that may borrow from the caller, waits for
+    /// Runs `f` with a [`Scope`] to spawn tasks that may borrow from the caller, waits for
     /// every task (nested spawns included) to end, joins every thread the group started, and
     /// returns `f`'s value or the policy's error.
     ///
@@ -204,23 +205,23 @@ impl<P: Policy> Group<P> {
     ///
     /// # Errors
     ///
-    /// The policy's error: [`GroupError`] for [`FailFast`], [`Failures`](crate::Failures) for
+    /// The policy's error: [`Error`] for [`FailFast`], [`Failures`](crate::group::Failures) for
     /// the others.
     ///
     /// # Panics
     ///
     /// If `f` itself panics, the group is cancelled, every task is waited for, and the panic is
-    /// resumed. With [`resume_panics(true)`](GroupBuilder::resume_panics), the first task panic
+    /// resumed. With [`resume_panics(true)`](Builder::resume_panics), the first task panic
     /// is resumed the same way.
     pub fn run<'env, R, E, F>(&self, ctx: &Context, f: F) -> Result<R, P::Error<E>>
     where
         E: Send + 'env,
-        F: for<'scope> FnOnce(&GroupScope<'scope, 'env, E>) -> R,
+        F: for<'scope> FnOnce(&Scope<'scope, 'env, E>) -> R,
     {
         let shared = Shared::<E>::new::<P>(ctx.child(), &self.name, self.stack_size, false);
         let body = thread::scope(|s: &thread::Scope<'_, 'env>| {
             let (joins, joined) = crossbeam_channel::unbounded();
-            let g = GroupScope::new(shared.clone(), s, joins, self.limit);
+            let g = Scope::new(shared.clone(), s, joins, self.limit);
             let body = run_body(&shared, || f(&g));
             drop(g);
             shared.life.close(); // waits for every task, nested spawns included
@@ -249,7 +250,7 @@ impl<P: Policy> Group<P> {
     /// ```
     /// use std::time::Duration;
     /// use crossbeam_channel::bounded;
-    /// use homebound::{Context, Group};
+    /// use homebound::{Context, group::Group};
     ///
     /// let (release, stuck) = bounded::<()>(0);
     /// let err = Group::new()
@@ -271,11 +272,11 @@ impl<P: Policy> Group<P> {
     ) -> Result<Result<R, P::Error<E>>, Stragglers>
     where
         E: Send + 'static,
-        F: FnOnce(&GroupScope<'static, 'static, E>) -> R,
+        F: FnOnce(&Scope<'static, 'static, E>) -> R,
     {
         let shared = Shared::<E>::new::<P>(ctx.child(), &self.name, self.stack_size, true);
         let (joins, joined) = crossbeam_channel::unbounded();
-        let g = GroupScope::new(shared.clone(), &DETACHED, joins, self.limit);
+        let g = Scope::new(shared.clone(), &DETACHED, joins, self.limit);
         let body = run_body(&shared, || f(&g));
         drop(g);
         if !shared.life.wait_idle(Instant::now().checked_add(timeout)) {
@@ -345,7 +346,7 @@ fn join_one<E>(shared: &Shared<E>, thread: Joinable<'_>) {
     let name = thread.name();
     if let Err(payload) = thread.join() {
         let task = TaskInfo::new(usize::MAX, Some(name), Location::caller());
-        shared.fail(GroupError::Panicked {
+        shared.fail(Error::Panicked {
             task,
             panic: Panicked::from_payload(payload),
         });

@@ -1,4 +1,4 @@
-//! [`GroupScope`]: what the group's closure (and any task holding a clone) spawns tasks with.
+//! [`Scope`]: what the group's closure (and any task holding a clone) spawns tasks with.
 
 use std::cell::Cell;
 use std::fmt;
@@ -11,13 +11,14 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use crossbeam_utils::Backoff;
 use parking_lot::Mutex;
 
-use super::error::{TaskInfo, TrySpawnError};
+use super::error::TrySpawnError;
 use super::room::Room;
 use super::shared::Shared;
 use super::spawn::{Joinable, SpawnOn, ThreadBody};
-use super::task::{self, GroupTaskHandle, Job};
+use super::task::{self, Job, TaskHandle};
 use crate::context::Context;
-use crate::error::Panicked;
+use crate::panic::Panicked;
+use crate::task::TaskInfo;
 
 thread_local! {
     /// On a limited group's worker: the group it serves (see `group_id`), so a task that spawns
@@ -51,7 +52,7 @@ thread_local! {
 /// assert_eq!(visited.load(Ordering::Relaxed), 2);
 /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
-pub struct GroupScope<'scope, 'env: 'scope, E> {
+pub struct Scope<'scope, 'env: 'scope, E> {
     shared: Arc<Shared<E>>,
     spawner: &'scope (dyn SpawnOn<'scope> + 'scope),
     /// Every thread the group starts is sent here and joined explicitly by `run`.
@@ -85,7 +86,7 @@ impl<E> Clone for Queue<'_, E> {
     }
 }
 
-impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
+impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     pub(super) fn new(
         shared: Arc<Shared<E>>,
         spawner: &'scope (dyn SpawnOn<'scope> + 'scope),
@@ -102,7 +103,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
                 room: Arc::new(Room::new(capacity)),
             }
         });
-        GroupScope {
+        Scope {
             shared,
             spawner,
             joins,
@@ -120,17 +121,17 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
     /// else has used, which saves an allocation per small task.
     ///
     /// Without a limit the task gets its own thread. With a limit it is queued for the group's
-    /// workers; when the queue ([`GroupBuilder::queue`](crate::GroupBuilder::queue)) is full,
+    /// workers; when the queue ([`Builder::queue`](crate::group::Builder::queue)) is full,
     /// `spawn` blocks until the workers have drained it to half (one wake-up per half queue
     /// rather than per task), or, with `queue(0)`, until a worker is free; if the group
     /// is cancelled while waiting, the task is not started and its handle (and a
-    /// [`CollectAll`](crate::CollectAll) result) report it as cancelled. A task spawned by one of
+    /// [`CollectAll`](crate::group::CollectAll) result) report it as cancelled. A task spawned by one of
     /// the group's own workers into a full queue runs inline on that worker instead of waiting,
     /// so nested spawns cannot deadlock the group.
     ///
     /// A task spawned after the group was cancelled is not started.
     #[track_caller]
-    pub fn spawn<T, F>(&self, f: F) -> GroupTaskHandle<T>
+    pub fn spawn<T, F>(&self, f: F) -> TaskHandle<T>
     where
         F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
         T: Send + 'scope,
@@ -138,10 +139,10 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         self.spawn_inner(None, Location::caller(), f)
     }
 
-    /// Like [`spawn`](GroupScope::spawn), naming the task: the name appears in errors, in
+    /// Like [`spawn`](Scope::spawn), naming the task: the name appears in errors, in
     /// straggler reports and (without a limit) in its thread's name.
     #[track_caller]
-    pub fn spawn_named<T, F>(&self, name: impl Into<String>, f: F) -> GroupTaskHandle<T>
+    pub fn spawn_named<T, F>(&self, name: impl Into<String>, f: F) -> TaskHandle<T>
     where
         F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
         T: Send + 'scope,
@@ -149,19 +150,19 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         self.spawn_inner(Some(name.into()), Location::caller(), f)
     }
 
-    /// Like [`spawn`](GroupScope::spawn) for a task whose only result is success or failure,
+    /// Like [`spawn`](Scope::spawn) for a task whose only result is success or failure,
     /// without a handle: Go's `errgroup.Go`. The group still records the task's error or panic
     /// (per its policy) and waits for it; only the per-task handle is left out, which saves an
     /// allocation per task, so prefer it for many small tasks whose results go elsewhere.
     ///
     /// A task executed after the group has ended (possible only from a `'static` scope of
-    /// [`run_timeout`](crate::Group::run_timeout) kept beyond it) is dropped without running.
+    /// [`run_timeout`](crate::group::Group::run_timeout) kept beyond it) is dropped without running.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU64, Ordering};
-    /// use homebound::{Context, Group};
+    /// use homebound::{Context, group::Group};
     ///
     /// let total = AtomicU64::new(0);
     /// Group::builder()
@@ -201,7 +202,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
     /// [`TrySpawnError::Full`] when the group's limit is reached, or
     /// [`TrySpawnError::Cancelled`] when the group is cancelled; both hand the closure back.
     #[track_caller]
-    pub fn try_spawn<T, F>(&self, f: F) -> Result<GroupTaskHandle<T>, TrySpawnError<F>>
+    pub fn try_spawn<T, F>(&self, f: F) -> Result<TaskHandle<T>, TrySpawnError<F>>
     where
         F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
         T: Send + 'scope,
@@ -254,7 +255,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         name: Option<String>,
         location: &'static Location<'static>,
         f: F,
-    ) -> GroupTaskHandle<T>
+    ) -> TaskHandle<T>
     where
         F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
         T: Send + 'scope,
@@ -472,9 +473,9 @@ fn group_id<E>(shared: &Arc<Shared<E>>) -> usize {
     Arc::as_ptr(shared).cast::<()>() as usize
 }
 
-impl<E> Clone for GroupScope<'_, '_, E> {
+impl<E> Clone for Scope<'_, '_, E> {
     fn clone(&self) -> Self {
-        GroupScope {
+        Scope {
             shared: self.shared.clone(),
             spawner: self.spawner,
             joins: self.joins.clone(),
@@ -484,9 +485,9 @@ impl<E> Clone for GroupScope<'_, '_, E> {
     }
 }
 
-impl<E> fmt::Debug for GroupScope<'_, '_, E> {
+impl<E> fmt::Debug for Scope<'_, '_, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GroupScope")
+        f.debug_struct("Scope")
             .field("context", &self.shared.ctx)
             .field("limit", &self.queue.as_ref().map(|q| q.limit))
             .finish_non_exhaustive()

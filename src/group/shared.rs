@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use super::error::{GroupError, TaskInfo};
+use super::error::Error;
 use super::life::Life;
 use super::policy::Policy;
 use crate::context::Context;
-use crate::error::Panicked;
+use crate::panic::Panicked;
+use crate::task::TaskInfo;
 use crate::threads::Builder;
 
 pub(super) struct Shared<E> {
@@ -32,7 +33,7 @@ pub(super) struct Shared<E> {
 
 struct Record<E> {
     /// Under `keep_all` every failure, otherwise at most the first.
-    failures: Vec<GroupError<E>>,
+    failures: Vec<Error<E>>,
     /// The first panic when it was not kept in `failures` (fail-fast after an earlier error),
     /// so `resume_panics` never misses a panic.
     stray_panic: Option<Panicked>,
@@ -40,7 +41,7 @@ struct Record<E> {
 
 /// What a finished group recorded.
 pub(super) struct Outcome<E> {
-    pub(super) failures: Vec<GroupError<E>>,
+    pub(super) failures: Vec<Error<E>>,
     pub(super) stray_panic: Option<Panicked>,
     pub(super) any_success: bool,
 }
@@ -89,13 +90,11 @@ impl<E> Shared<E> {
     }
 
     /// Records a failure, cancelling the group if the policy (or a panic) says so.
-    pub(super) fn fail(&self, failure: GroupError<E>) {
+    pub(super) fn fail(&self, failure: Error<E>) {
         let reason = match &failure {
-            GroupError::Panicked { task, .. } => Some(format!("{task} panicked")),
-            GroupError::Failed { task, .. } if self.cancel_on_error => {
-                Some(format!("{task} failed"))
-            }
-            GroupError::Spawn { task, .. } if self.cancel_on_error => {
+            Error::Panicked { task, .. } => Some(format!("{task} panicked")),
+            Error::Failed { task, .. } if self.cancel_on_error => Some(format!("{task} failed")),
+            Error::Spawn { task, .. } if self.cancel_on_error => {
                 Some(format!("{task} could not be spawned"))
             }
             _ => None,
@@ -106,7 +105,7 @@ impl<E> Shared<E> {
             None
         } else {
             match failure {
-                GroupError::Panicked { panic, .. } if record.stray_panic.is_none() => {
+                Error::Panicked { panic, .. } if record.stray_panic.is_none() => {
                     record.stray_panic = Some(panic);
                     None
                 }
@@ -129,7 +128,7 @@ impl<E> Shared<E> {
         let thread = std::thread::current();
         let name = thread.name().unwrap_or("group thread").to_string();
         let task = TaskInfo::new(usize::MAX, Some(name), Location::caller());
-        self.fail(GroupError::Panicked { task, panic });
+        self.fail(Error::Panicked { task, panic });
     }
 
     /// Takes what the group recorded (called once every task has ended).
@@ -146,8 +145,8 @@ impl<E> Shared<E> {
 impl<E> Outcome<E> {
     /// Removes and returns the first panic recorded, if any.
     pub(super) fn take_panic(&mut self) -> Option<Panicked> {
-        if let Some(at) = self.failures.iter().position(GroupError::is_panic)
-            && let GroupError::Panicked { panic, .. } = self.failures.remove(at)
+        if let Some(at) = self.failures.iter().position(Error::is_panic)
+            && let Error::Panicked { panic, .. } = self.failures.remove(at)
         {
             return Some(panic);
         }

@@ -1,4 +1,4 @@
-//! [`GroupScope::start`]: Trio's `nursery.start`. A long-lived task (a service) tells the caller
+//! [`Scope::start`]: Trio's `nursery.start`. A long-lived task (a service) tells the caller
 //! when it is ready, with a value for it, and goes on running inside the group.
 
 use std::fmt;
@@ -6,11 +6,11 @@ use std::panic::Location;
 
 use crossbeam_channel::Sender;
 
-use super::error::GroupTaskError;
-use super::scope::GroupScope;
+use super::scope::Scope;
 use crate::context::Context;
+use crate::task::JoinError;
 
-/// What a task started with [`GroupScope::start`] calls once it is ready; the value goes to the
+/// What a task started with [`Scope::start`] calls once it is ready; the value goes to the
 /// caller of `start`.
 ///
 /// Dropping it without calling [`ready`](Ready::ready) is allowed: `start` then returns
@@ -59,7 +59,7 @@ impl<V> fmt::Debug for Ready<V> {
     }
 }
 
-/// Why [`GroupScope::start`] has no value: the task ended before it was ready.
+/// Why [`Scope::start`] has no value: the task ended before it was ready.
 ///
 /// The group reports a failure itself (its policy decides how); this only says which way the
 /// task ended.
@@ -67,14 +67,14 @@ impl<V> fmt::Debug for Ready<V> {
 /// # Examples
 ///
 /// ```
-/// use homebound::{CollectAll, Context, Group, StartError};
+/// use homebound::{group::CollectAll, Context, group::Group, group::StartError};
 ///
 /// let group = Group::builder().policy(CollectAll).build().unwrap();
 /// let failures = group
 ///     .run(&Context::new(), |g| {
-///         let err = g.start(|_ctx, _ready: homebound::Ready<u16>| Err("port taken")).unwrap_err();
-///         assert!(matches!(err, StartError::Task(homebound::GroupTaskError::Failed)));
-///         let err = g.start(|_ctx, _ready: homebound::Ready<u16>| Ok(())).unwrap_err();
+///         let err = g.start(|_ctx, _ready: homebound::group::Ready<u16>| Err("port taken")).unwrap_err();
+///         assert!(matches!(err, StartError::Task(homebound::task::JoinError::Failed)));
+///         let err = g.start(|_ctx, _ready: homebound::group::Ready<u16>| Ok(())).unwrap_err();
 ///         assert!(matches!(err, StartError::EndedBeforeReady));
 ///     })
 ///     .unwrap_err();
@@ -85,7 +85,7 @@ pub enum StartError {
     /// The task returned `Ok` without calling [`Ready::ready`].
     EndedBeforeReady,
     /// The task failed, panicked, was not started or could not be spawned.
-    Task(GroupTaskError),
+    Task(JoinError),
 }
 
 impl fmt::Display for StartError {
@@ -108,7 +108,7 @@ impl std::error::Error for StartError {
     }
 }
 
-impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
+impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     /// Starts a task and waits until it reports that it is ready (Trio's `nursery.start`): for a
     /// service that must bind its socket or load its state before the rest of the group may use
     /// it. The task receives its context and a [`Ready`]; the value it passes to
@@ -131,7 +131,7 @@ impl<'scope, 'env, E: Send + 'env> GroupScope<'scope, 'env, E> {
         self.start_inner(None, Location::caller(), f)
     }
 
-    /// Like [`start`](GroupScope::start), naming the task.
+    /// Like [`start`](Scope::start), naming the task.
     #[track_caller]
     pub fn start_named<V, F>(&self, name: impl Into<String>, f: F) -> Result<V, StartError>
     where

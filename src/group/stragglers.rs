@@ -8,9 +8,9 @@ use crossbeam_channel::Receiver;
 
 use super::life::Life;
 use super::spawn::Joinable;
-use crate::error::Panicked;
+use crate::panic::Panicked;
 
-/// Tasks of a [`Group::run_timeout`](crate::Group::run_timeout) that were still running when the timeout passed.
+/// Tasks of a [`Group::run_timeout`](crate::group::Group::run_timeout) that were still running when the timeout passed.
 ///
 /// Their threads are still alive. [`join`](Stragglers::join) waits for them and joins every
 /// thread; dropping a `Stragglers` detaches them instead, and they stay listed by
@@ -18,7 +18,7 @@ use crate::error::Panicked;
 ///
 /// # Examples
 ///
-/// See [`Group::run_timeout`](crate::Group::run_timeout).
+/// See [`Group::run_timeout`](crate::group::Group::run_timeout).
 #[must_use = "the stragglers' threads are still running: join them or they stay detached"]
 pub struct Stragglers {
     /// Boxed: a timeout is the rare path, and it keeps `run_timeout`'s `Result` small.

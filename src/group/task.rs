@@ -1,4 +1,4 @@
-//! One task: its result slot, the [`GroupTaskHandle`] that reads it, and the type-erased job that a
+//! One task: its result slot, the [`TaskHandle`] that reads it, and the type-erased job that a
 //! thread or a worker runs (or reports as not started).
 
 use std::fmt;
@@ -8,10 +8,12 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::error::{GroupError, GroupTaskError, TaskInfo};
+use super::error::Error;
 use super::shared::Shared;
+use crate::context::Cancelled;
 use crate::context::{Cause, Context};
-use crate::error::{Cancelled, Panicked};
+use crate::panic::Panicked;
+use crate::task::{JoinError, TaskInfo};
 
 /// Where a task's result waits for its handle, and who the task is.
 ///
@@ -26,7 +28,7 @@ struct Slot<T> {
 enum State<T> {
     Pending,
     Ended {
-        result: Result<T, Box<GroupTaskError>>,
+        result: Result<T, Box<JoinError>>,
         won: bool,
     },
     Taken,
@@ -41,7 +43,7 @@ impl<T> Slot<T> {
         })
     }
 
-    fn end(&self, result: Result<T, GroupTaskError>, won: bool) {
+    fn end(&self, result: Result<T, JoinError>, won: bool) {
         let result = result.map_err(Box::new);
         *self.state.lock() = State::Ended { result, won };
         self.ended.notify_all();
@@ -52,7 +54,7 @@ impl<T> Slot<T> {
 ///
 /// A handle does not need to be joined: the group itself waits for every task. Errors and
 /// panics are reported by the group's result; the handle only says which kind of end the task
-/// had ([`GroupTaskError`]). Handles have no lifetime, so they may be returned from the group's
+/// had ([`JoinError`]). Handles have no lifetime, so they may be returned from the group's
 /// closure and read after `run` has returned.
 ///
 /// # Examples
@@ -68,11 +70,11 @@ impl<T> Slot<T> {
 /// let lens: Vec<usize> = handles.into_iter().map(|h| h.join().unwrap()).collect();
 /// assert_eq!(lens, [1, 2, 3]);
 /// ```
-pub struct GroupTaskHandle<T> {
+pub struct TaskHandle<T> {
     slot: Arc<Slot<T>>,
 }
 
-impl<T> GroupTaskHandle<T> {
+impl<T> TaskHandle<T> {
     /// Which task this is.
     pub fn task(&self) -> &TaskInfo {
         &self.slot.task
@@ -84,7 +86,7 @@ impl<T> GroupTaskHandle<T> {
     }
 
     /// Whether this task was the first of its group to succeed (the winner of a
-    /// [`FirstSuccess`](crate::FirstSuccess) race). `false` while it runs.
+    /// [`FirstSuccess`](crate::group::FirstSuccess) race). `false` while it runs.
     pub fn is_winner(&self) -> bool {
         matches!(*self.slot.state.lock(), State::Ended { won: true, .. })
     }
@@ -97,8 +99,8 @@ impl<T> GroupTaskHandle<T> {
     ///
     /// # Errors
     ///
-    /// [`GroupTaskError`] if the task failed, panicked or never started.
-    pub fn join(self) -> Result<T, GroupTaskError> {
+    /// [`JoinError`] if the task failed, panicked or never started.
+    pub fn join(self) -> Result<T, JoinError> {
         let mut state = self.slot.state.lock();
         while matches!(*state, State::Pending) {
             self.slot.ended.wait(&mut state);
@@ -111,9 +113,9 @@ impl<T> GroupTaskHandle<T> {
     }
 }
 
-impl<T> fmt::Debug for GroupTaskHandle<T> {
+impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GroupTaskHandle")
+        f.debug_struct("TaskHandle")
             .field("task", &self.slot.task)
             .field("finished", &self.is_finished())
             .finish()
@@ -193,7 +195,7 @@ impl<E> Drop for Job<'_, E> {
 /// started without a handle.
 trait Outlet<T>: Send {
     fn task(&self) -> &TaskInfo;
-    fn end(&self, result: Result<T, GroupTaskError>, won: bool);
+    fn end(&self, result: Result<T, JoinError>, won: bool);
     /// Gives up the outlet once the task has ended.
     fn release<E>(self, shared: &Shared<E>);
 }
@@ -208,7 +210,7 @@ impl<T: Send> Outlet<T> for ToHandle<T> {
         &self.slot.task
     }
 
-    fn end(&self, result: Result<T, GroupTaskError>, won: bool) {
+    fn end(&self, result: Result<T, JoinError>, won: bool) {
         self.slot.end(result, won);
     }
 
@@ -221,12 +223,12 @@ impl<T: Send> Outlet<T> for ToHandle<T> {
         if let Some(Slot { task, state, .. }) = Arc::into_inner(self.slot)
             && let Err(panic) = Panicked::catch(move || drop(state))
         {
-            shared.fail(GroupError::Panicked { task, panic });
+            shared.fail(Error::Panicked { task, panic });
         }
     }
 }
 
-/// The outlet of a task started by [`GroupScope::execute`](super::GroupScope::execute): the
+/// The outlet of a task started by [`Scope::execute`](super::Scope::execute): the
 /// group records its failure, and nothing else wants its end.
 struct NoHandle(TaskInfo);
 
@@ -235,7 +237,7 @@ impl Outlet<()> for NoHandle {
         &self.0
     }
 
-    fn end(&self, _: Result<(), GroupTaskError>, _: bool) {}
+    fn end(&self, _: Result<(), JoinError>, _: bool) {}
 
     fn release<E>(self, _: &Shared<E>) {}
 }
@@ -257,11 +259,11 @@ where
             Start::Run(ctx) if !shared.ctx.is_cancelled() => run_task(shared, &outlet, ctx, f),
             Start::Run(_) | Start::NotStarted => not_started(shared, &outlet, f),
             Start::SpawnFailed(error) => {
-                shared.fail(GroupError::Spawn {
+                shared.fail(Error::Spawn {
                     task: outlet.task().clone(),
                     error,
                 });
-                outlet.end(Err(GroupTaskError::SpawnFailed), false);
+                outlet.end(Err(JoinError::SpawnFailed), false);
                 drop_user_closure(shared, outlet.task(), f);
             }
         }
@@ -271,7 +273,7 @@ where
     fn abandon(self: Box<Self>) {
         let Cell { f, outlet, .. } = *self;
         outlet.end(
-            Err(GroupTaskError::NotStarted(Cancelled::new(Cause::Cancelled))),
+            Err(JoinError::NotStarted(Cancelled::new(Cause::Cancelled))),
             false,
         );
         // Nobody to report a panic to, and this may run during unwinding: contain it.
@@ -280,14 +282,14 @@ where
 }
 
 /// Builds the job for `f` and the handle to its result.
-pub(super) fn new_job<'scope, T, E, F>(task: TaskInfo, f: F) -> (Job<'scope, E>, GroupTaskHandle<T>)
+pub(super) fn new_job<'scope, T, E, F>(task: TaskInfo, f: F) -> (Job<'scope, E>, TaskHandle<T>)
 where
     F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
     T: Send + 'scope,
     E: 'scope,
 {
     let slot = Slot::new(task, State::Pending);
-    let handle = GroupTaskHandle { slot: slot.clone() };
+    let handle = TaskHandle { slot: slot.clone() };
     (job(f, ToHandle { slot }), handle)
 }
 
@@ -331,14 +333,14 @@ where
         }
         Ok(Err(error)) => {
             let task = task.clone();
-            shared.fail(GroupError::Failed { task, error });
-            outlet.end(Err(GroupTaskError::Failed), false);
+            shared.fail(Error::Failed { task, error });
+            outlet.end(Err(JoinError::Failed), false);
         }
         Err(panic) => {
-            let message = panic.message().to_string();
+            let for_handle = panic.without_payload();
             let task = task.clone();
-            shared.fail(GroupError::Panicked { task, panic });
-            outlet.end(Err(GroupTaskError::Panicked { message }), false);
+            shared.fail(Error::Panicked { task, panic });
+            outlet.end(Err(JoinError::Panicked(for_handle)), false);
         }
     }
 }
@@ -349,18 +351,18 @@ fn not_started<T, E, F>(shared: &Shared<E>, outlet: &impl Outlet<T>, f: F) {
         .check()
         .err()
         .unwrap_or_else(|| Cancelled::new(Cause::Cancelled));
-    shared.fail(GroupError::Cancelled {
+    shared.fail(Error::Cancelled {
         task: outlet.task().clone(),
         cause: cause.clone(),
     });
-    outlet.end(Err(GroupTaskError::NotStarted(cause)), false);
+    outlet.end(Err(JoinError::NotStarted(cause)), false);
     drop_user_closure(shared, outlet.task(), f);
 }
 
 /// Drops a closure that will never run; its captures' `Drop` is user code and may panic.
 fn drop_user_closure<E, F>(shared: &Shared<E>, task: &TaskInfo, f: F) {
-    if let Err(panic) = Panicked::catch(move || drop(f)) {
-        shared.fail(GroupError::Panicked {
+    if let Err(panic) = crate::panic::drop_caught(f) {
+        shared.fail(Error::Panicked {
             task: task.clone(),
             panic,
         });
@@ -368,13 +370,13 @@ fn drop_user_closure<E, F>(shared: &Shared<E>, task: &TaskInfo, f: F) {
 }
 
 /// The handle of a task refused because its group had already ended.
-pub(super) fn refused<T>(task: TaskInfo) -> GroupTaskHandle<T> {
+pub(super) fn refused<T>(task: TaskInfo) -> TaskHandle<T> {
     let cause = Cancelled::new(Cause::Cancelled);
-    GroupTaskHandle {
+    TaskHandle {
         slot: Slot::new(
             task,
             State::Ended {
-                result: Err(Box::new(GroupTaskError::NotStarted(cause))),
+                result: Err(Box::new(JoinError::NotStarted(cause))),
                 won: false,
             },
         ),

@@ -1,5 +1,56 @@
-//! [`every`] and [`Every`]: periodic jobs that never overlap themselves, skip and count missed
-//! ticks, survive errors and panics, and stop on cancel even in the middle of a wait.
+//! Periodic jobs: [`every`] and [`Every`] run a job now and then once per period, never
+//! overlapping itself, until a [`Context`] is cancelled.
+//!
+//! **Use it** for housekeeping inside a program: purge expired sessions, flush metrics, refresh a
+//! cache, send a heartbeat. [`every`] runs on the calling thread (as a
+//! [`Shutdown`](crate::shutdown::Shutdown) service, say); [`Every::spawn`] gives the job a
+//! thread of its own and a [`Handle`] to stop and join it. **Use something else** for calendar
+//! schedules ("at 02:00 on Mondays": a cron-style scheduler) and for thousands of timers, since
+//! each spawned job holds a thread.
+//!
+//! # Guarantees
+//!
+//! * **No overlap.** The job runs inline on one thread: a run never starts before the previous
+//!   one ended.
+//! * **A fixed grid, no bursts.** The first run is immediate, then one per tick at
+//!   `start + k·period`. Ticks that passed during a slow run are skipped and counted
+//!   ([`MissedTicks::Skip`], the default), or the schedule shifts ([`MissedTicks::Delay`]).
+//! * **One bad run does not end the job.** Errors and panics are caught, counted and, by default,
+//!   survived ([`OnJobError::Continue`]); unlike Java's `scheduleAtFixedRate`, a job never stops
+//!   silently. [`OnJobError::Stop`] ends it, and the [`Report`] says why.
+//! * **Prompt stop.** Between runs the loop sleeps on the context, so a cancel wakes it at once,
+//!   even in the middle of an hour-long period.
+//! * **Huge periods are safe**: a period too large for `Instant` (such as `Duration::MAX`) means
+//!   "once, then wait for cancel", never an overflow.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use homebound::{Context, periodic::{self, every}};
+//!
+//! let ctx = Context::new();
+//! let mut expired = vec!["s1", "s2", "s3"];
+//! let report = every(&ctx, Duration::from_millis(2), |ctx| {
+//!     expired.pop();
+//!     if expired.is_empty() {
+//!         ctx.cancel(); // a real job would run until its service is told to stop
+//!     }
+//!     Ok::<(), String>(())
+//! })?;
+//! assert_eq!(report.runs(), 3);
+//! assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
+//! # Ok::<(), periodic::Error>(())
+//! ```
+//!
+//! # Design
+//!
+//! The job runs on the caller's thread because that is what makes "never overlaps" trivially
+//! true and keeps the thread count visible: a program that wants a thread per job asks for it
+//! with [`Every::spawn`], which registers the thread like every other homebound thread. The
+//! schedule is computed from the start instant (`start + k·period`), not by adding the period to
+//! the end of each run, so slow runs do not make the job drift; every addition is checked, which
+//! is where the "huge period" rule comes from.
 
 mod report;
 
@@ -7,17 +58,17 @@ use std::fmt::Display;
 use std::time::{Duration, Instant};
 
 use crate::context::Context;
-use crate::error::Panicked;
+use crate::panic::Panicked;
 use crate::threads::{self, JoinHandle};
 
-pub use self::report::{PeriodicError, PeriodicReport, PeriodicStop};
+pub use self::report::{Error, Report, Stop};
 
 /// What to do when a run took so long that later ticks have already passed.
 ///
 /// # Examples
 ///
 /// ```
-/// use homebound::MissedTicks;
+/// use homebound::periodic::MissedTicks;
 ///
 /// assert_eq!(MissedTicks::default(), MissedTicks::Skip);
 /// ```
@@ -25,7 +76,7 @@ pub use self::report::{PeriodicError, PeriodicReport, PeriodicStop};
 #[non_exhaustive]
 pub enum MissedTicks {
     /// Keep the original schedule (`start + k·period`): the ticks that passed during a slow run
-    /// are skipped and counted in [`PeriodicReport::skipped`]; the next run is on the next tick
+    /// are skipped and counted in [`Report::skipped`]; the next run is on the next tick
     /// that has not passed. Never a burst of catch-up runs.
     #[default]
     Skip,
@@ -39,7 +90,7 @@ pub enum MissedTicks {
 /// # Examples
 ///
 /// ```
-/// use homebound::OnJobError;
+/// use homebound::periodic::OnJobError;
 ///
 /// assert_eq!(OnJobError::default(), OnJobError::Continue);
 /// ```
@@ -61,15 +112,15 @@ pub enum OnJobError {
 ///
 /// # Errors
 ///
-/// [`PeriodicError::ZeroPeriod`] for a zero period; the job never runs.
+/// [`Error::ZeroPeriod`] for a zero period; the job never runs.
 ///
 /// # Examples
 ///
-/// As a [`Shutdown`](crate::Shutdown) service:
+/// As a [`Shutdown`](crate::shutdown::Shutdown) service:
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Shutdown, every};
+/// use homebound::{shutdown::Shutdown, periodic::every};
 ///
 /// let mut shutdown = Shutdown::new();
 /// let trigger = shutdown.trigger();
@@ -87,7 +138,7 @@ pub enum OnJobError {
 /// assert_eq!(shutdown.wait().exit_code(), 0);
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
-pub fn every<F, E>(ctx: &Context, period: Duration, job: F) -> Result<PeriodicReport, PeriodicError>
+pub fn every<F, E>(ctx: &Context, period: Duration, job: F) -> Result<Report, Error>
 where
     F: FnMut(&Context) -> Result<(), E>,
     E: Display,
@@ -110,7 +161,7 @@ where
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Context, Every, MissedTicks, OnJobError, PeriodicStop};
+/// use homebound::{Context, periodic::Every, periodic::MissedTicks, periodic::OnJobError, periodic};
 ///
 /// let ctx = Context::new();
 /// let report = Every::new(Duration::from_millis(1))?
@@ -118,8 +169,8 @@ where
 ///     .on_error(OnJobError::Stop)
 ///     .run(&ctx, |_ctx| Err("backend down"));
 /// assert_eq!(report.runs(), 1);
-/// assert_eq!(report.stopped(), &PeriodicStop::Error("backend down".into()));
-/// # Ok::<(), homebound::PeriodicError>(())
+/// assert_eq!(report.stopped(), &periodic::Stop::Error("backend down".into()));
+/// # Ok::<(), homebound::periodic::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug)]
 #[must_use = "an Every does nothing until run or spawn is called"]
@@ -136,10 +187,10 @@ impl Every {
     ///
     /// # Errors
     ///
-    /// [`PeriodicError::ZeroPeriod`] when `period` is zero.
-    pub fn new(period: Duration) -> Result<Every, PeriodicError> {
+    /// [`Error::ZeroPeriod`] when `period` is zero.
+    pub fn new(period: Duration) -> Result<Every, Error> {
         if period.is_zero() {
-            return Err(PeriodicError::ZeroPeriod);
+            return Err(Error::ZeroPeriod);
         }
         Ok(Every {
             period,
@@ -168,12 +219,12 @@ impl Every {
     }
 
     /// Runs the job on the calling thread until `ctx` is cancelled or a policy stops it.
-    pub fn run<F, E>(&self, ctx: &Context, mut job: F) -> PeriodicReport
+    pub fn run<F, E>(&self, ctx: &Context, mut job: F) -> Report
     where
         F: FnMut(&Context) -> Result<(), E>,
         E: Display,
     {
-        let mut report = PeriodicReport::new();
+        let mut report = Report::new();
         let mut anchor = Instant::now();
         let mut tick: u128 = 0;
         while !ctx.is_cancelled() {
@@ -190,7 +241,7 @@ impl Every {
                     report.errors += 1;
                     report.last_error = Some(msg.clone());
                     if self.on_error == OnJobError::Stop {
-                        report.stopped = PeriodicStop::Error(msg);
+                        report.stopped = Stop::Error(msg);
                         return report;
                     }
                 }
@@ -199,7 +250,7 @@ impl Every {
                     let msg = panicked.message().to_owned();
                     report.last_panic = Some(msg.clone());
                     if self.on_panic == OnJobError::Stop {
-                        report.stopped = PeriodicStop::Panicked(msg);
+                        report.stopped = Stop::Panicked(msg);
                         return report;
                     }
                 }
@@ -240,18 +291,18 @@ impl Every {
     }
 
     /// Runs the job on its own registered thread (`homebound-periodic-<name>-<n>`) with a child
-    /// of `ctx`, until `ctx` is cancelled, [`PeriodicHandle::stop`] is called or a policy stops
+    /// of `ctx`, until `ctx` is cancelled, [`Handle::stop`] is called or a policy stops
     /// it. Join the handle to get the report.
     ///
     /// # Errors
     ///
-    /// [`PeriodicError::Spawn`] if the thread could not be created.
+    /// [`Error::Spawn`] if the thread could not be created.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::{Context, Every, threads};
+    /// use homebound::{Context, periodic::Every, threads};
     ///
     /// let (tx, rx) = crossbeam_channel::unbounded();
     /// let job = Every::new(Duration::from_millis(1))?
@@ -261,15 +312,10 @@ impl Every {
     /// let report = job.join().unwrap();
     /// assert!(report.runs() >= 1);
     /// threads::assert_none_alive(Duration::from_secs(5));
-    /// # Ok::<(), homebound::PeriodicError>(())
+    /// # Ok::<(), homebound::periodic::Error>(())
     /// ```
     #[track_caller]
-    pub fn spawn<F, E>(
-        self,
-        ctx: &Context,
-        name: &str,
-        job: F,
-    ) -> Result<PeriodicHandle, PeriodicError>
+    pub fn spawn<F, E>(self, ctx: &Context, name: &str, job: F) -> Result<Handle, Error>
     where
         F: FnMut(&Context) -> Result<(), E> + Send + 'static,
         E: Display,
@@ -279,8 +325,8 @@ impl Every {
         let thread = threads::spawn(&format!("periodic-{name}"), move || {
             self.run(&thread_ctx, job)
         })
-        .map_err(PeriodicError::Spawn)?;
-        Ok(PeriodicHandle { ctx, thread })
+        .map_err(Error::Spawn)?;
+        Ok(Handle { ctx, thread })
     }
 }
 
@@ -298,23 +344,23 @@ fn tick_time(anchor: Instant, period: Duration, k: u128) -> Option<Instant> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Context, Every};
+/// use homebound::{Context, periodic::Every};
 ///
 /// let root = Context::new();
 /// let job = Every::new(Duration::from_secs(3600))?.spawn(&root, "hourly", |_| Ok::<(), String>(()))?;
 /// root.cancel(); // stops it mid-wait
 /// assert!(job.join().unwrap().runs() <= 1);
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
-/// # Ok::<(), homebound::PeriodicError>(())
+/// # Ok::<(), homebound::periodic::Error>(())
 /// ```
 #[must_use = "a periodic job's thread must be joined, or the leak check will report it"]
 #[derive(Debug)]
-pub struct PeriodicHandle {
+pub struct Handle {
     ctx: Context,
-    thread: JoinHandle<PeriodicReport>,
+    thread: JoinHandle<Report>,
 }
 
-impl PeriodicHandle {
+impl Handle {
     /// Stops the job: cancels its context, waking it if it is waiting for the next tick.
     pub fn stop(&self) {
         self.ctx.cancel();
@@ -335,7 +381,7 @@ impl PeriodicHandle {
     /// # Errors
     ///
     /// [`Panicked`] only if homebound's own loop panicked; the job's panics are in the report.
-    pub fn join(self) -> Result<PeriodicReport, Panicked> {
+    pub fn join(self) -> Result<Report, Panicked> {
         self.thread.join().map_err(Panicked::from_payload)
     }
 }

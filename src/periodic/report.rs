@@ -13,17 +13,17 @@ use super::{Every, OnJobError};
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, PeriodicStop, every};
+/// use homebound::{Context, periodic, periodic::every};
 /// use std::time::Duration;
 ///
 /// let ctx = Context::new();
 /// ctx.cancel();
 /// let report = every(&ctx, Duration::from_secs(1), |_| Ok::<(), String>(())).unwrap();
-/// assert_eq!(report.stopped(), &PeriodicStop::Cancelled);
+/// assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum PeriodicStop {
+pub enum Stop {
     /// The context was cancelled (the normal end).
     Cancelled,
     /// The job returned an error and the policy is [`OnJobError::Stop`]; its message.
@@ -38,7 +38,7 @@ pub enum PeriodicStop {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Context, every};
+/// use homebound::{Context, periodic::every};
 ///
 /// let ctx = Context::new();
 /// let mut left = 3;
@@ -52,7 +52,7 @@ pub enum PeriodicStop {
 /// assert_eq!((report.errors(), report.panics()), (0, 0));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PeriodicReport {
+pub struct Report {
     pub(super) runs: u64,
     pub(super) skipped: u64,
     pub(super) overruns: u64,
@@ -60,13 +60,13 @@ pub struct PeriodicReport {
     pub(super) panics: u64,
     pub(super) last_error: Option<String>,
     pub(super) last_panic: Option<String>,
-    pub(super) stopped: PeriodicStop,
+    pub(super) stopped: Stop,
 }
 
-impl PeriodicReport {
+impl Report {
     /// An empty report of a loop that has not run yet.
     pub(super) fn new() -> Self {
-        PeriodicReport {
+        Report {
             runs: 0,
             skipped: 0,
             overruns: 0,
@@ -74,7 +74,7 @@ impl PeriodicReport {
             panics: 0,
             last_error: None,
             last_panic: None,
-            stopped: PeriodicStop::Cancelled,
+            stopped: Stop::Cancelled,
         }
     }
 
@@ -107,27 +107,27 @@ impl PeriodicReport {
         self.last_panic.as_deref()
     }
     /// Why the loop ended.
-    pub fn stopped(&self) -> &PeriodicStop {
+    pub fn stopped(&self) -> &Stop {
         &self.stopped
     }
 
     /// `Ok(self)` when the loop ended by cancellation, otherwise the job's failure as an error:
-    /// handy for a [`Shutdown`](crate::Shutdown) service that should fail with its job.
+    /// handy for a [`Shutdown`](crate::shutdown::Shutdown) service that should fail with its job.
     ///
     /// # Errors
     ///
-    /// [`PeriodicError::JobFailed`] or [`PeriodicError::JobPanicked`] when a
+    /// [`Error::JobFailed`] or [`Error::JobPanicked`] when a
     /// [`OnJobError::Stop`] policy ended the loop.
-    pub fn into_result(self) -> Result<PeriodicReport, PeriodicError> {
+    pub fn into_result(self) -> Result<Report, Error> {
         match &self.stopped {
-            PeriodicStop::Cancelled => Ok(self),
-            PeriodicStop::Error(msg) => Err(PeriodicError::JobFailed(msg.clone())),
-            PeriodicStop::Panicked(msg) => Err(PeriodicError::JobPanicked(msg.clone())),
+            Stop::Cancelled => Ok(self),
+            Stop::Error(msg) => Err(Error::JobFailed(msg.clone())),
+            Stop::Panicked(msg) => Err(Error::JobPanicked(msg.clone())),
         }
     }
 }
 
-impl Display for PeriodicReport {
+impl Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -135,29 +135,29 @@ impl Display for PeriodicReport {
             self.runs, self.skipped, self.overruns, self.errors, self.panics
         )?;
         match &self.stopped {
-            PeriodicStop::Cancelled => f.write_str("; stopped by cancel"),
-            PeriodicStop::Error(msg) => write!(f, "; stopped by error: {msg}"),
-            PeriodicStop::Panicked(msg) => write!(f, "; stopped by panic: {msg}"),
+            Stop::Cancelled => f.write_str("; stopped by cancel"),
+            Stop::Error(msg) => write!(f, "; stopped by error: {msg}"),
+            Stop::Panicked(msg) => write!(f, "; stopped by panic: {msg}"),
         }
     }
 }
 
-/// Why a periodic job could not start, or (through [`PeriodicReport::into_result`]) why it
+/// Why a periodic job could not start, or (through [`Report::into_result`]) why it
 /// stopped.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Every, PeriodicError};
+/// use homebound::{periodic::Every, periodic};
 ///
 /// let err = Every::new(Duration::ZERO).unwrap_err();
-/// assert!(matches!(err, PeriodicError::ZeroPeriod));
+/// assert!(matches!(err, periodic::Error::ZeroPeriod));
 /// assert_eq!(err.to_string(), "the period of a periodic job must be greater than zero");
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum PeriodicError {
+pub enum Error {
     /// The period was zero: the job would spin.
     ZeroPeriod,
     /// The thread for [`Every::spawn`] could not be created.
@@ -168,23 +168,23 @@ pub enum PeriodicError {
     JobPanicked(String),
 }
 
-impl Display for PeriodicError {
+impl Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PeriodicError::ZeroPeriod => {
+            Error::ZeroPeriod => {
                 f.write_str("the period of a periodic job must be greater than zero")
             }
-            PeriodicError::Spawn(e) => write!(f, "could not start the periodic job's thread: {e}"),
-            PeriodicError::JobFailed(msg) => write!(f, "periodic job failed: {msg}"),
-            PeriodicError::JobPanicked(msg) => write!(f, "periodic job panicked: {msg}"),
+            Error::Spawn(e) => write!(f, "could not start the periodic job's thread: {e}"),
+            Error::JobFailed(msg) => write!(f, "periodic job failed: {msg}"),
+            Error::JobPanicked(msg) => write!(f, "periodic job panicked: {msg}"),
         }
     }
 }
 
-impl std::error::Error for PeriodicError {
+impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            PeriodicError::Spawn(e) => Some(e),
+            Error::Spawn(e) => Some(e),
             _ => None,
         }
     }

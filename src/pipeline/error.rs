@@ -1,4 +1,4 @@
-//! Error policies, the typed error state of a pipeline, and [`PipelineError`].
+//! Error policies, the typed error state of a pipeline, and [`Error`].
 
 use std::convert::Infallible;
 use std::fmt;
@@ -7,16 +7,17 @@ use std::marker::PhantomData;
 
 use parking_lot::Mutex;
 
-use super::report::PipelineReport;
-use crate::error::{Cancelled, Panicked};
+use super::report::Report;
+use crate::context::Cancelled;
+use crate::panic::Panicked;
 
-/// What a [`try_map`](crate::Pipeline::try_map) stage does when its function returns `Err`.
-/// Set it with [`on_error`](crate::Pipeline::on_error) right after the stage.
+/// What a [`try_map`](crate::pipeline::Pipeline::try_map) stage does when its function returns `Err`.
+/// Set it with [`on_error`](crate::pipeline::Pipeline::on_error) right after the stage.
 ///
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, ErrorPolicy, Pipeline};
+/// use homebound::{Context, pipeline::ErrorPolicy, pipeline::Pipeline};
 ///
 /// let ctx = Context::new();
 /// let (out, outcome) = Pipeline::from_iter(&ctx, ["1", "x", "3"])
@@ -43,13 +44,13 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// The error state of a [`Pipeline`](crate::Pipeline)'s type: [`NoErrors`] until the first
+/// The error state of a [`Pipeline`](crate::pipeline::Pipeline)'s type: [`NoErrors`] until the first
 /// `try_map`, then [`Fallible<E>`]. Every `try_map` of one pipeline returns the same `E`.
 ///
 /// You rarely write these types; they show up when you name a pipeline's type:
 ///
 /// ```
-/// use homebound::{Context, Fallible, NoErrors, Pipeline};
+/// use homebound::{Context, pipeline::marker::Fallible, pipeline::marker::NoErrors, pipeline::Pipeline};
 ///
 /// let ctx = Context::new();
 /// let lines: Pipeline<&str, NoErrors> = Pipeline::from_iter(&ctx, ["1", "2"]);
@@ -97,7 +98,7 @@ impl<E: Send + 'static> ErrorMode for Fallible<E> {
 /// type inside the closures instead:
 ///
 /// ```compile_fail
-/// use homebound::{Context, Pipeline};
+/// use homebound::{Context, pipeline::Pipeline};
 ///
 /// let ctx = Context::new();
 /// let _ = Pipeline::from_iter(&ctx, ["1"])
@@ -106,7 +107,7 @@ impl<E: Send + 'static> ErrorMode for Fallible<E> {
 /// ```
 ///
 /// ```
-/// use homebound::{Context, Pipeline};
+/// use homebound::{Context, pipeline::Pipeline};
 ///
 /// let ctx = Context::new();
 /// let (out, _) = Pipeline::from_iter(&ctx, ["1"])
@@ -135,7 +136,7 @@ impl<E: Send + 'static> Accepts<E> for Fallible<E> {
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, ErrorPolicy, Pipeline};
+/// use homebound::{Context, pipeline::ErrorPolicy, pipeline::Pipeline};
 ///
 /// let ctx = Context::new();
 /// let (_, outcome) = Pipeline::from_iter(&ctx, ["7", "seven"])
@@ -182,7 +183,7 @@ impl<E: std::error::Error + 'static> std::error::Error for StageError<E> {
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, Pipeline, PipelineErrorKind};
+/// use homebound::{Context, pipeline::Pipeline, pipeline};
 ///
 /// let ctx = Context::new();
 /// let err = Pipeline::from_iter(&ctx, 0..10)
@@ -191,7 +192,7 @@ impl<E: std::error::Error + 'static> std::error::Error for StageError<E> {
 ///     .for_each(|_| {})
 ///     .unwrap_err();
 /// match err.into_kind() {
-///     PipelineErrorKind::Panicked { stage, panic } => {
+///     pipeline::ErrorKind::Panicked { stage, panic } => {
 ///         assert_eq!(stage, "picky");
 ///         assert_eq!(panic.message(), "three");
 ///     }
@@ -200,7 +201,7 @@ impl<E: std::error::Error + 'static> std::error::Error for StageError<E> {
 /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
 #[non_exhaustive]
-pub enum PipelineErrorKind<E> {
+pub enum ErrorKind<E> {
     /// The pipeline was built with bad input (zero workers, a zero batch size, ..): nothing ran.
     Config(String),
     /// A `try_map` stage with [`ErrorPolicy::FailFast`] failed.
@@ -223,14 +224,14 @@ pub enum PipelineErrorKind<E> {
     Cancelled(Cancelled),
 }
 
-/// The error of a pipeline run: why it failed, and the [`PipelineReport`] of what it did.
+/// The error of a pipeline run: why it failed, and the [`Report`] of what it did.
 ///
 /// Its `Debug` does not require `E: Debug`, so `.unwrap()` always works.
 ///
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, Pipeline, PipelineErrorKind};
+/// use homebound::{Context, pipeline::Pipeline, pipeline};
 ///
 /// let ctx = Context::new();
 /// let err = Pipeline::from_iter(&ctx, ["1", "x", "3"])
@@ -239,115 +240,113 @@ pub enum PipelineErrorKind<E> {
 ///     .collect()
 ///     .unwrap_err();
 /// assert_eq!(err.stage(), Some("parse"));
-/// assert!(matches!(err.kind(), PipelineErrorKind::Failed(e) if e.stage == "parse"));
+/// assert!(matches!(err.kind(), pipeline::ErrorKind::Failed(e) if e.stage == "parse"));
 /// assert!(err.to_string().starts_with("stage 'parse' failed"));
 /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
-pub struct PipelineError<E> {
-    kind: PipelineErrorKind<E>,
-    report: Box<PipelineReport>,
+pub struct Error<E> {
+    kind: ErrorKind<E>,
+    report: Box<Report>,
 }
 
-impl<E> PipelineError<E> {
-    pub(crate) fn new(kind: PipelineErrorKind<E>, report: PipelineReport) -> Self {
-        PipelineError {
+impl<E> Error<E> {
+    pub(crate) fn new(kind: ErrorKind<E>, report: Report) -> Self {
+        Error {
             kind,
             report: Box::new(report),
         }
     }
 
     /// Why the run failed.
-    pub fn kind(&self) -> &PipelineErrorKind<E> {
+    pub fn kind(&self) -> &ErrorKind<E> {
         &self.kind
     }
 
     /// Takes the reason apart.
-    pub fn into_kind(self) -> PipelineErrorKind<E> {
+    pub fn into_kind(self) -> ErrorKind<E> {
         self.kind
     }
 
     /// What the run did before it stopped.
-    pub fn report(&self) -> &PipelineReport {
+    pub fn report(&self) -> &Report {
         &self.report
     }
 
     /// The name of the stage that failed or panicked.
     pub fn stage(&self) -> Option<&str> {
         match &self.kind {
-            PipelineErrorKind::Failed(e) => Some(&e.stage),
-            PipelineErrorKind::Panicked { stage, .. } | PipelineErrorKind::Spawn { stage, .. } => {
-                Some(stage)
-            }
-            PipelineErrorKind::Config(_) | PipelineErrorKind::Cancelled(_) => None,
+            ErrorKind::Failed(e) => Some(&e.stage),
+            ErrorKind::Panicked { stage, .. } | ErrorKind::Spawn { stage, .. } => Some(stage),
+            ErrorKind::Config(_) | ErrorKind::Cancelled(_) => None,
         }
     }
 
     /// Whether the run stopped because its context was cancelled.
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.kind, PipelineErrorKind::Cancelled(_))
+        matches!(self.kind, ErrorKind::Cancelled(_))
     }
 
     /// The stage function's error, if that is why the run failed.
     pub fn into_error(self) -> Option<E> {
         match self.kind {
-            PipelineErrorKind::Failed(e) => Some(e.error),
+            ErrorKind::Failed(e) => Some(e.error),
             _ => None,
         }
     }
 }
 
-impl<E> fmt::Debug for PipelineErrorKind<E> {
+impl<E> fmt::Debug for ErrorKind<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PipelineErrorKind::Config(msg) => f.debug_tuple("Config").field(msg).finish(),
-            PipelineErrorKind::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
-            PipelineErrorKind::Panicked { stage, panic } => f
+            ErrorKind::Config(msg) => f.debug_tuple("Config").field(msg).finish(),
+            ErrorKind::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+            ErrorKind::Panicked { stage, panic } => f
                 .debug_struct("Panicked")
                 .field("stage", stage)
                 .field("panic", panic)
                 .finish(),
-            PipelineErrorKind::Spawn { stage, error } => f
+            ErrorKind::Spawn { stage, error } => f
                 .debug_struct("Spawn")
                 .field("stage", stage)
                 .field("error", error)
                 .finish(),
-            PipelineErrorKind::Cancelled(c) => f.debug_tuple("Cancelled").field(c).finish(),
+            ErrorKind::Cancelled(c) => f.debug_tuple("Cancelled").field(c).finish(),
         }
     }
 }
 
-impl<E> fmt::Debug for PipelineError<E> {
+impl<E> fmt::Debug for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipelineError")
+        f.debug_struct("Error")
             .field("kind", &self.kind)
             .finish_non_exhaustive()
     }
 }
 
-impl<E: fmt::Display> fmt::Display for PipelineError<E> {
+impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            PipelineErrorKind::Config(msg) => write!(f, "invalid pipeline: {msg}"),
-            PipelineErrorKind::Failed(e) => e.fmt(f),
-            PipelineErrorKind::Panicked { stage, panic } => {
+            ErrorKind::Config(msg) => write!(f, "invalid pipeline: {msg}"),
+            ErrorKind::Failed(e) => e.fmt(f),
+            ErrorKind::Panicked { stage, panic } => {
                 write!(f, "stage '{stage}' panicked: {}", panic.message())
             }
-            PipelineErrorKind::Spawn { stage, error } => {
+            ErrorKind::Spawn { stage, error } => {
                 write!(f, "could not start a thread for stage '{stage}': {error}")
             }
-            PipelineErrorKind::Cancelled(c) => write!(f, "pipeline {c}"),
+            ErrorKind::Cancelled(c) => write!(f, "pipeline {c}"),
         }
     }
 }
 
-impl<E: std::error::Error + 'static> std::error::Error for PipelineError<E> {
+impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
-            PipelineErrorKind::Failed(e) => Some(&e.error),
-            PipelineErrorKind::Panicked { panic, .. } => Some(panic),
-            PipelineErrorKind::Spawn { error, .. } => Some(error),
-            PipelineErrorKind::Cancelled(c) => Some(c),
-            PipelineErrorKind::Config(_) => None,
+            ErrorKind::Failed(e) => Some(&e.error),
+            ErrorKind::Panicked { panic, .. } => Some(panic),
+            ErrorKind::Spawn { error, .. } => Some(error),
+            ErrorKind::Cancelled(c) => Some(c),
+            ErrorKind::Config(_) => None,
         }
     }
 }
@@ -408,7 +407,7 @@ impl<E> Default for ErrorStore<E> {
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, Pipeline};
+/// use homebound::{Context, pipeline::Pipeline};
 ///
 /// let ctx = Context::new();
 /// let outcome = Pipeline::from_iter(&ctx, 0..10).for_each(|_| {}).unwrap();
@@ -417,13 +416,13 @@ impl<E> Default for ErrorStore<E> {
 /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
 pub struct Outcome<E> {
-    pub(crate) report: PipelineReport,
+    pub(crate) report: Report,
     pub(crate) errors: Vec<StageError<E>>,
 }
 
 impl<E> Outcome<E> {
     /// What the run did.
-    pub fn report(&self) -> &PipelineReport {
+    pub fn report(&self) -> &Report {
         &self.report
     }
 
@@ -433,12 +432,12 @@ impl<E> Outcome<E> {
     }
 
     /// Just the report.
-    pub fn into_report(self) -> PipelineReport {
+    pub fn into_report(self) -> Report {
         self.report
     }
 
     /// The report and the collected errors.
-    pub fn into_parts(self) -> (PipelineReport, Vec<StageError<E>>) {
+    pub fn into_parts(self) -> (Report, Vec<StageError<E>>) {
         (self.report, self.errors)
     }
 }

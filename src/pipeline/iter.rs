@@ -1,28 +1,28 @@
-//! The consumer end: [`PipelineIter`], on which `for_each` and `collect` are built.
+//! The consumer end: [`Iter`], on which `for_each` and `collect` are built.
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::chunk::Next;
-use super::error::{ErrorStore, Failure, Outcome, PipelineError, PipelineErrorKind};
+use super::error::{Error, ErrorKind, ErrorStore, Failure, Outcome};
 use super::ordered::Inbox;
-use super::report::PipelineReport;
+use super::report::Report;
 use super::runtime::Runtime;
-use crate::error::Cancelled;
+use crate::context::Cancelled;
 
 /// The output of a running pipeline, as an iterator (from
-/// [`Pipeline::into_iter`](crate::Pipeline)).
+/// [`Pipeline::into_iter`](crate::pipeline::Pipeline)).
 ///
 /// It yields items until the pipeline ends, fails or is cancelled; then call
-/// [`finish`](PipelineIter::finish) to learn which, with the report. Dropping it early (or
+/// [`finish`](Iter::finish) to learn which, with the report. Dropping it early (or
 /// calling `finish` before the end) cancels the pipeline and joins every stage: no thread stays
 /// parked in `send`, and whatever was in flight is counted as dropped.
 ///
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, Pipeline};
+/// use homebound::{Context, pipeline::Pipeline};
 ///
 /// let ctx = Context::new();
 /// let mut squares = Pipeline::from_iter(&ctx, 1..=1_000_000u64)
@@ -35,7 +35,7 @@ use crate::error::Cancelled;
 /// homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
 #[must_use = "a pipeline does nothing until its output is consumed"]
-pub struct PipelineIter<T, E> {
+pub struct Iter<T, E> {
     state: State<T>,
     store: Arc<ErrorStore<E>>,
     /// The rest of the chunk being handed out.
@@ -54,9 +54,9 @@ enum State<T> {
     Finished,
 }
 
-impl<T: Send + 'static, E> PipelineIter<T, E> {
+impl<T: Send + 'static, E> Iter<T, E> {
     pub(crate) fn running(rt: Runtime, inbox: Inbox<T>, store: Arc<ErrorStore<E>>) -> Self {
-        PipelineIter {
+        Iter {
             state: State::Running {
                 rt: Box::new(rt),
                 inbox,
@@ -68,7 +68,7 @@ impl<T: Send + 'static, E> PipelineIter<T, E> {
     }
 
     pub(crate) fn invalid(message: String, store: Arc<ErrorStore<E>>) -> Self {
-        PipelineIter {
+        Iter {
             state: State::Invalid(message),
             store,
             current: Vec::new().into_iter(),
@@ -81,11 +81,11 @@ impl<T: Send + 'static, E> PipelineIter<T, E> {
     ///
     /// # Errors
     ///
-    /// The first failure of the run ([`PipelineErrorKind::Failed`] from a fail-fast
-    /// `try_map`, [`PipelineErrorKind::Panicked`], [`PipelineErrorKind::Spawn`]),
-    /// [`PipelineErrorKind::Cancelled`] if the context given to the source was cancelled
-    /// before the end, or [`PipelineErrorKind::Config`] for bad configuration.
-    pub fn finish(mut self) -> Result<Outcome<E>, PipelineError<E>> {
+    /// The first failure of the run ([`ErrorKind::Failed`] from a fail-fast
+    /// `try_map`, [`ErrorKind::Panicked`], [`ErrorKind::Spawn`]),
+    /// [`ErrorKind::Cancelled`] if the context given to the source was cancelled
+    /// before the end, or [`ErrorKind::Config`] for bad configuration.
+    pub fn finish(mut self) -> Result<Outcome<E>, Error<E>> {
         let state = std::mem::replace(&mut self.state, State::Finished);
         let (mut rt, inbox) = match state {
             State::Running { rt, inbox } => (rt, inbox),
@@ -105,13 +105,11 @@ impl<T: Send + 'static, E> PipelineIter<T, E> {
         let (report, failure) = rt.finish();
         let kind = match failure {
             Some(Failure::Error) => match self.store.first.lock().take() {
-                Some(error) => PipelineErrorKind::Failed(error),
+                Some(error) => ErrorKind::Failed(error),
                 None => cancelled(&report),
             },
-            Some(Failure::Panicked { stage, panic }) => {
-                PipelineErrorKind::Panicked { stage, panic }
-            }
-            Some(Failure::Spawn { stage, error }) => PipelineErrorKind::Spawn { stage, error },
+            Some(Failure::Panicked { stage, panic }) => ErrorKind::Panicked { stage, panic },
+            Some(Failure::Spawn { stage, error }) => ErrorKind::Spawn { stage, error },
             None if stopped_early => return Ok(self.outcome(report)),
             // Cancelled, but only after everything was read and delivered: a complete run.
             None if report.cancelled.is_none() || (complete && report.dropped() == 0) => {
@@ -119,10 +117,10 @@ impl<T: Send + 'static, E> PipelineIter<T, E> {
             }
             None => cancelled(&report),
         };
-        Err(PipelineError::new(kind, report))
+        Err(Error::new(kind, report))
     }
 
-    fn outcome(&self, report: PipelineReport) -> Outcome<E> {
+    fn outcome(&self, report: Report) -> Outcome<E> {
         Outcome {
             report,
             errors: std::mem::take(&mut *self.store.collected.lock()),
@@ -130,22 +128,22 @@ impl<T: Send + 'static, E> PipelineIter<T, E> {
     }
 }
 
-fn invalid<E>(message: String) -> PipelineError<E> {
-    let report = PipelineReport {
+fn invalid<E>(message: String) -> Error<E> {
+    let report = Report {
         stages: Vec::new(),
         elapsed: std::time::Duration::ZERO,
         cancelled: None,
         intake_stopped: false,
     };
-    PipelineError::new(PipelineErrorKind::Config(message), report)
+    Error::new(ErrorKind::Config(message), report)
 }
 
-fn cancelled<E>(report: &PipelineReport) -> PipelineErrorKind<E> {
+fn cancelled<E>(report: &Report) -> ErrorKind<E> {
     let cause = report.cancelled.clone().unwrap_or(crate::Cause::Cancelled);
-    PipelineErrorKind::Cancelled(Cancelled::new(cause))
+    ErrorKind::Cancelled(Cancelled::new(cause))
 }
 
-impl<T: Send + 'static, E> Iterator for PipelineIter<T, E> {
+impl<T: Send + 'static, E> Iterator for Iter<T, E> {
     type Item = T;
 
     #[inline]
@@ -159,7 +157,7 @@ impl<T: Send + 'static, E> Iterator for PipelineIter<T, E> {
     }
 }
 
-impl<T: Send + 'static, E> PipelineIter<T, E> {
+impl<T: Send + 'static, E> Iter<T, E> {
     /// The rest of the current chunk, or else the next chunk; `None` at the end.
     pub(crate) fn next_chunk(&mut self) -> Option<std::vec::IntoIter<T>> {
         if self.current.len() > 0 {
@@ -185,9 +183,9 @@ impl<T: Send + 'static, E> PipelineIter<T, E> {
     }
 }
 
-impl<T, E> fmt::Debug for PipelineIter<T, E> {
+impl<T, E> fmt::Debug for Iter<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipelineIter")
+        f.debug_struct("Iter")
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }

@@ -1,4 +1,4 @@
-//! What a run did, per stage: [`PipelineReport`] and [`StageReport`].
+//! What a run did, per stage: [`Report`] and [`StageReport`].
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -105,7 +105,7 @@ impl StageStats {
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, Pipeline};
+/// use homebound::{Context, pipeline::Pipeline};
 ///
 /// let ctx = Context::new();
 /// let report = Pipeline::from_iter(&ctx, 0..100u32)
@@ -162,7 +162,7 @@ impl StageReport {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Context, Pipeline};
+/// use homebound::{Context, pipeline::Pipeline};
 ///
 /// let ctx = Context::new();
 /// let (_, outcome) = Pipeline::from_iter(&ctx, 0..1000u64)
@@ -179,14 +179,14 @@ impl StageReport {
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug)]
-pub struct PipelineReport {
+pub struct Report {
     pub(crate) stages: Vec<StageReport>,
     pub(crate) elapsed: Duration,
     pub(crate) cancelled: Option<Cause>,
     pub(crate) intake_stopped: bool,
 }
 
-impl PipelineReport {
+impl Report {
     /// Every stage, source first and consumer (`"sink"`) last.
     pub fn stages(&self) -> &[StageReport] {
         &self.stages
@@ -209,7 +209,7 @@ impl PipelineReport {
     }
 
     /// Whether the source stopped taking input because the context given to
-    /// [`stop_intake_on`](crate::Pipeline::stop_intake_on) was cancelled (a graceful stop:
+    /// [`stop_intake_on`](crate::pipeline::Pipeline::stop_intake_on) was cancelled (a graceful stop:
     /// everything already read was processed).
     pub fn intake_stopped(&self) -> bool {
         self.intake_stopped
@@ -250,7 +250,7 @@ impl PipelineReport {
     }
 }
 
-impl fmt::Display for PipelineReport {
+impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,

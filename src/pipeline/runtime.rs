@@ -9,9 +9,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::chunk::{Chunk, LINK_CAPACITY};
 use super::error::{ErrorPolicy, Failure, FailureSlot};
-use super::report::{PipelineReport, StageStats};
+use super::report::{Report, StageStats};
 use crate::context::Context;
-use crate::error::Panicked;
+use crate::panic::Panicked;
 use crate::threads::{self, JoinHandle};
 
 /// The receiving end of a link, as the builder hands it to the next stage.
@@ -185,12 +185,12 @@ impl Runtime {
 
     /// Joins every thread (they are all ending: the consumer saw the end, or the run was
     /// cancelled), counts what was left in the links, and reports.
-    pub(crate) fn finish(&mut self) -> (PipelineReport, Option<Failure>) {
+    pub(crate) fn finish(&mut self) -> (Report, Option<Failure>) {
         self.join_all();
         for (stage, drain) in self.drains.drain(..) {
             self.stats[stage].add_dropped(drain());
         }
-        let report = PipelineReport {
+        let report = Report {
             stages: self.stats.iter().map(|s| s.snapshot()).collect(),
             elapsed: self.started.elapsed(),
             cancelled: self.ctx.cause(),

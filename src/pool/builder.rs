@@ -1,20 +1,20 @@
-//! [`PoolBuilder`]: the pool's configuration, checked by `build`.
+//! [`Builder`]: the pool's configuration, checked by `build`.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::Panicked;
+use crate::panic::Panicked;
 
 use super::Pool;
-use super::error::PoolBuildError;
+use super::error::BuildError;
 
 /// More workers than this is rejected as a configuration mistake.
 pub const MAX_WORKERS: usize = 4096;
 /// Queue slots allocated per worker when no capacity is given: `workers × 1024`.
 pub const DEFAULT_QUEUE_PER_WORKER: usize = 1024;
 /// A bounded queue allocates its slots up front, so larger capacities are rejected: use
-/// [`PoolBuilder::unbounded`] to mean "no limit".
+/// [`Builder::unbounded`] to mean "no limit".
 pub const MAX_QUEUE_CAPACITY: usize = 1 << 24;
 /// The smallest stack a worker may ask for.
 pub const MIN_STACK_SIZE: usize = 16 * 1024;
@@ -34,12 +34,12 @@ pub(crate) enum Capacity {
 ///
 /// | setting | default |
 /// |---|---|
-/// | [`workers`](PoolBuilder::workers) (always alive) | `num_cpus::get()` |
-/// | [`max_workers`](PoolBuilder::max_workers) | = `workers` (a fixed-size pool) |
-/// | [`keep_alive`](PoolBuilder::keep_alive) (idle time before an extra worker retires) | 60 s |
-/// | [`queue_capacity`](PoolBuilder::queue_capacity) | `workers × 1024` ([`DEFAULT_QUEUE_PER_WORKER`]) |
-/// | [`name`](PoolBuilder::name) (threads are `homebound-<name>-<n>`) | `"pool"` |
-/// | [`stack_size`](PoolBuilder::stack_size) | the platform's default |
+/// | [`workers`](Builder::workers) (always alive) | `num_cpus::get()` |
+/// | [`max_workers`](Builder::max_workers) | = `workers` (a fixed-size pool) |
+/// | [`keep_alive`](Builder::keep_alive) (idle time before an extra worker retires) | 60 s |
+/// | [`queue_capacity`](Builder::queue_capacity) | `workers × 1024` ([`DEFAULT_QUEUE_PER_WORKER`]) |
+/// | [`name`](Builder::name) (threads are `homebound-<name>-<n>`) | `"pool"` |
+/// | [`stack_size`](Builder::stack_size) | the platform's default |
 ///
 /// **Growth rule**: when a task is queued and no worker is idle, the pool starts one more worker,
 /// up to `max_workers`. Extra workers retire after `keep_alive` without work; the first
@@ -47,13 +47,13 @@ pub(crate) enum Capacity {
 ///
 /// Hooks (`on_thread_start`, `on_thread_exit`, `panic_handler`) may be called from several
 /// workers at once. A panic inside a hook is caught and counted in
-/// [`PoolMetrics::hook_panics`](super::PoolMetrics::hook_panics); the worker carries on.
+/// [`Metrics::hook_panics`](super::Metrics::hook_panics); the worker carries on.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::Pool;
+/// use homebound::pool::Pool;
 ///
 /// let pool = Pool::builder()
 ///     .name("resize")
@@ -67,9 +67,9 @@ pub(crate) enum Capacity {
 /// pool.shutdown();
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
-#[must_use = "a PoolBuilder does nothing until build is called"]
+#[must_use = "a Builder does nothing until build is called"]
 #[derive(Clone)]
-pub struct PoolBuilder {
+pub struct Builder {
     pub(crate) workers: Option<usize>,
     pub(crate) max_workers: Option<usize>,
     pub(crate) keep_alive: Duration,
@@ -83,9 +83,9 @@ pub struct PoolBuilder {
     pub(crate) fail_spawns_after: Option<u64>,
 }
 
-impl Default for PoolBuilder {
+impl Default for Builder {
     fn default() -> Self {
-        PoolBuilder {
+        Builder {
             workers: None,
             max_workers: None,
             keep_alive: Duration::from_secs(60),
@@ -100,10 +100,10 @@ impl Default for PoolBuilder {
     }
 }
 
-impl PoolBuilder {
+impl Builder {
     /// A builder with the defaults above.
     pub fn new() -> Self {
-        PoolBuilder::default()
+        Builder::default()
     }
 
     /// Workers started by `build` and kept alive until shutdown (at least 1).
@@ -189,51 +189,51 @@ impl PoolBuilder {
     /// a queue capacity above [`MAX_QUEUE_CAPACITY`], a stack below [`MIN_STACK_SIZE`], an
     /// empty name), or the spawn error if a first worker could not be started; the workers
     /// that had started are then shut down and joined before `build` returns.
-    pub fn build(self) -> Result<Pool, PoolBuildError> {
+    pub fn build(self) -> Result<Pool, BuildError> {
         let workers = self.workers.unwrap_or_else(num_cpus::get);
         if workers == 0 {
-            return Err(PoolBuildError::config("workers must be at least 1"));
+            return Err(BuildError::config("workers must be at least 1"));
         }
         if workers > MAX_WORKERS {
-            return Err(PoolBuildError::config(format!(
+            return Err(BuildError::config(format!(
                 "workers is {workers}, more than the limit of {MAX_WORKERS}"
             )));
         }
         let max = self.max_workers.unwrap_or(workers);
         if max < workers {
-            return Err(PoolBuildError::config(format!(
+            return Err(BuildError::config(format!(
                 "max_workers ({max}) is less than workers ({workers})"
             )));
         }
         if max > MAX_WORKERS {
-            return Err(PoolBuildError::config(format!(
+            return Err(BuildError::config(format!(
                 "max_workers is {max}, more than the limit of {MAX_WORKERS}"
             )));
         }
         if let Capacity::Bounded(c) = self.capacity
             && c > MAX_QUEUE_CAPACITY
         {
-            return Err(PoolBuildError::config(format!(
+            return Err(BuildError::config(format!(
                 "queue_capacity is {c}, more than the limit of {MAX_QUEUE_CAPACITY}; use unbounded() for no limit"
             )));
         }
         if let Some(bytes) = self.stack_size
             && bytes < MIN_STACK_SIZE
         {
-            return Err(PoolBuildError::config(format!(
+            return Err(BuildError::config(format!(
                 "stack_size is {bytes} bytes, less than the minimum of {MIN_STACK_SIZE}"
             )));
         }
         if self.name.is_empty() {
-            return Err(PoolBuildError::config("the pool's name is empty"));
+            return Err(BuildError::config("the pool's name is empty"));
         }
         Pool::start(self, workers, max)
     }
 }
 
-impl fmt::Debug for PoolBuilder {
+impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PoolBuilder")
+        f.debug_struct("Builder")
             .field("workers", &self.workers)
             .field("max_workers", &self.max_workers)
             .field("keep_alive", &self.keep_alive)

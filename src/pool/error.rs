@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use crate::error::Panicked;
+use crate::task::JoinError;
 
 use super::handle::TaskHandle;
 
@@ -15,7 +15,7 @@ use super::handle::TaskHandle;
 /// # Examples
 ///
 /// ```
-/// use homebound::{Pool, SubmitError};
+/// use homebound::{pool::Pool, pool::SubmitError};
 ///
 /// let pool = Pool::builder().workers(1).build().unwrap();
 /// pool.shutdown();
@@ -99,62 +99,6 @@ impl<F> fmt::Display for SubmitError<F> {
 
 impl<F> std::error::Error for SubmitError<F> {}
 
-/// Why a task produced no value.
-///
-/// # Examples
-///
-/// ```
-/// use homebound::{Pool, TaskError};
-///
-/// let pool = Pool::builder().workers(1).build().unwrap();
-/// let handle = pool.submit(|_| -> u32 { panic!("bad pixel") }).unwrap();
-/// match handle.join() {
-///     Err(TaskError::Panicked(p)) => assert_eq!(p.message(), "bad pixel"),
-///     other => panic!("unexpected {other:?}"),
-/// }
-/// pool.shutdown();
-/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
-/// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum TaskError {
-    /// The task panicked; the report carries the message and the worker thread's name.
-    Panicked(Panicked),
-    /// The task never started: cancelled through its handle, or returned by
-    /// [`Pool::shutdown_now`](super::Pool::shutdown_now) and then dropped.
-    Cancelled,
-}
-
-impl TaskError {
-    /// Whether the task panicked.
-    pub fn is_panicked(&self) -> bool {
-        matches!(self, TaskError::Panicked(_))
-    }
-
-    /// Whether the task was cancelled before it started.
-    pub fn is_cancelled(&self) -> bool {
-        matches!(self, TaskError::Cancelled)
-    }
-}
-
-impl fmt::Display for TaskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TaskError::Panicked(p) => write!(f, "task {p}"),
-            TaskError::Cancelled => f.write_str("task cancelled before it started"),
-        }
-    }
-}
-
-impl std::error::Error for TaskError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TaskError::Panicked(p) => Some(p),
-            TaskError::Cancelled => None,
-        }
-    }
-}
-
 /// The error of [`TaskHandle::join_timeout`]: the task failed, or it is still running and the
 /// handle comes back so you can wait again, cancel, or detach.
 ///
@@ -162,7 +106,7 @@ impl std::error::Error for TaskError {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{JoinTimeoutError, Pool};
+/// use homebound::{pool::JoinTimeoutError, pool::Pool};
 ///
 /// let pool = Pool::builder().workers(1).build().unwrap();
 /// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
@@ -181,7 +125,7 @@ pub enum JoinTimeoutError<T> {
     /// The task had not finished in time; here is its handle back.
     TimedOut(TaskHandle<T>),
     /// The task finished without a value.
-    Task(TaskError),
+    Task(JoinError),
 }
 
 impl<T> fmt::Debug for JoinTimeoutError<T> {
@@ -210,13 +154,13 @@ impl<T> std::error::Error for JoinTimeoutError<T> {}
 /// # Examples
 ///
 /// ```
-/// use homebound::Pool;
+/// use homebound::pool::Pool;
 ///
 /// let err = Pool::builder().workers(0).build().unwrap_err();
 /// assert_eq!(err.to_string(), "invalid pool configuration: workers must be at least 1");
 /// ```
 #[derive(Debug)]
-pub struct PoolBuildError {
+pub struct BuildError {
     kind: BuildErrorKind,
 }
 
@@ -226,15 +170,15 @@ enum BuildErrorKind {
     Spawn(io::Error),
 }
 
-impl PoolBuildError {
+impl BuildError {
     pub(crate) fn config(message: impl Into<String>) -> Self {
-        PoolBuildError {
+        BuildError {
             kind: BuildErrorKind::Config(message.into()),
         }
     }
 
     pub(crate) fn spawn(error: io::Error) -> Self {
-        PoolBuildError {
+        BuildError {
             kind: BuildErrorKind::Spawn(error),
         }
     }
@@ -245,7 +189,7 @@ impl PoolBuildError {
     }
 }
 
-impl fmt::Display for PoolBuildError {
+impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             BuildErrorKind::Config(m) => write!(f, "invalid pool configuration: {m}"),
@@ -254,7 +198,7 @@ impl fmt::Display for PoolBuildError {
     }
 }
 
-impl std::error::Error for PoolBuildError {
+impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             BuildErrorKind::Spawn(e) => Some(e),

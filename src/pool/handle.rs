@@ -4,13 +4,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::error::{JoinTimeoutError, TaskError};
+use super::error::JoinTimeoutError;
 use super::task::Slot;
+use crate::task::JoinError;
 
 /// The result of one submitted task, to be joined.
 ///
 /// * [`join`](TaskHandle::join) waits for the value, or the task's panic
-///   ([`TaskError::Panicked`]), or [`TaskError::Cancelled`] for a task that never started.
+///   ([`JoinError::Panicked`]), or [`JoinError::NotStarted`] for a task that never started.
 /// * [`cancel`](TaskHandle::cancel) stops a queued task from starting, or cancels the
 ///   [`Context`](crate::Context) of a running one (it sees that at its next check).
 /// * Dropping the handle *detaches* the task: it still runs, and a panic is still counted in the
@@ -21,7 +22,7 @@ use super::task::Slot;
 /// # Examples
 ///
 /// ```
-/// use homebound::Pool;
+/// use homebound::pool::Pool;
 ///
 /// let pool = Pool::builder().workers(2).build().unwrap();
 /// let handles: Vec<_> = (0..4u64).map(|i| pool.submit(move |_| i * i).unwrap()).collect();
@@ -44,9 +45,9 @@ impl<T> TaskHandle<T> {
     ///
     /// # Errors
     ///
-    /// [`TaskError::Panicked`] if the task panicked, [`TaskError::Cancelled`] if it was
+    /// [`JoinError::Panicked`] if the task panicked, [`JoinError::NotStarted`] if it was
     /// cancelled before it started (or returned by `shutdown_now` and then dropped).
-    pub fn join(self) -> Result<T, TaskError> {
+    pub fn join(self) -> Result<T, JoinError> {
         self.slot
             .wait(None)
             .expect("an untimed wait returns only once the task has finished")
@@ -85,7 +86,7 @@ impl<T> TaskHandle<T> {
     }
 
     /// Cancels the task. A task that has not started will never start: its closure is dropped
-    /// (on this thread) and `join` returns [`TaskError::Cancelled`]. A running task has its
+    /// (on this thread) and `join` returns [`JoinError::NotStarted`]. A running task has its
     /// context cancelled and ends when it notices; `join` then returns whatever it returned.
     ///
     /// Returns whether this call stopped the task from starting.

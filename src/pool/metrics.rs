@@ -1,4 +1,4 @@
-//! The pool's counters and the [`PoolMetrics`] snapshot.
+//! The pool's counters and the [`Metrics`] snapshot.
 //!
 //! # Why a snapshot is consistent without a lock
 //!
@@ -111,7 +111,7 @@ impl Counters {
 
     /// `workers`: the live workers' own counters (the caller holds the stats lock, so no
     /// worker folds its counters into the pool's while this reads).
-    pub(crate) fn snapshot(&self, queue_len: usize, workers: &[&WorkCounters]) -> PoolMetrics {
+    pub(crate) fn snapshot(&self, queue_len: usize, workers: &[&WorkCounters]) -> Metrics {
         let load = |c: &AtomicU64| c.load(Ordering::Acquire);
         let s = &self.submit;
         let sum = |field: fn(&WorkCounters) -> &AtomicU64| -> u64 {
@@ -157,7 +157,7 @@ impl Counters {
         let g = &self.workers;
         let live = g.live.load(Ordering::Acquire);
         let idle = g.idle.load(Ordering::Acquire).min(live);
-        PoolMetrics {
+        Metrics {
             workers_live: live,
             workers_idle: idle,
             workers_busy: live - idle,
@@ -201,7 +201,7 @@ impl Counters {
 /// # Examples
 ///
 /// ```
-/// use homebound::Pool;
+/// use homebound::pool::Pool;
 ///
 /// let pool = Pool::builder().workers(2).build().unwrap();
 /// for i in 0..10u32 {
@@ -216,7 +216,7 @@ impl Counters {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct PoolMetrics {
+pub struct Metrics {
     /// Worker threads alive now.
     pub workers_live: usize,
     /// Workers waiting for a task.
@@ -268,7 +268,7 @@ pub struct PoolMetrics {
     pub total_run_time: Duration,
 }
 
-impl PoolMetrics {
+impl Metrics {
     /// Whether the conservation identity holds (it always should; tests assert it).
     pub fn is_conserved(&self) -> bool {
         self.accepted
@@ -287,7 +287,7 @@ impl PoolMetrics {
     }
 }
 
-impl fmt::Display for PoolMetrics {
+impl fmt::Display for Metrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::context::Context;
-use crate::error::Panicked;
+use crate::panic::Panicked;
 
 use super::builder::PanicHook;
 use super::task::{Outcome, QueuedTask};
@@ -11,13 +11,13 @@ use super::task::{Outcome, QueuedTask};
 /// A queued task that never started, handed back by [`Pool::shutdown_now`](super::Pool::shutdown_now).
 ///
 /// Run it on the calling thread with [`run`](PendingTask::run), or drop it: its
-/// [`TaskHandle`](super::TaskHandle) then resolves as [`TaskError::Cancelled`](super::TaskError::Cancelled).
+/// [`TaskHandle`](super::TaskHandle) then resolves as [`JoinError::NotStarted(_)`](super::JoinError::NotStarted(_)).
 /// Either way the handle never waits forever.
 ///
 /// # Examples
 ///
 /// ```
-/// use homebound::{Pool, TaskError};
+/// use homebound::{pool::Pool, task::JoinError};
 ///
 /// let pool = Pool::builder().workers(1).build().unwrap();
 /// let (started_tx, started) = crossbeam_channel::bounded(1);
@@ -32,7 +32,7 @@ use super::task::{Outcome, QueuedTask};
 /// assert!(first.run());
 /// drop(pending); // b is dropped
 /// assert_eq!(a.join().unwrap(), "ran by the caller");
-/// assert!(matches!(b.join(), Err(TaskError::Cancelled)));
+/// assert!(matches!(b.join(), Err(JoinError::NotStarted(_))));
 /// assert_eq!(busy.join().unwrap(), "stopped");
 /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```

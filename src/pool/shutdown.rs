@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::metrics::bump;
 use super::pending::PendingTask;
 use super::worker::{WorkerEntry, join_all, on_worker_of};
-use super::{Pool, PoolMetrics};
+use super::{Metrics, Pool};
 
 /// A worker still running when [`Pool::shutdown_timeout`] gave up waiting.
 ///
@@ -19,7 +19,7 @@ use super::{Pool, PoolMetrics};
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::Pool;
+/// use homebound::pool::Pool;
 ///
 /// let pool = Pool::builder().name("thumbs").workers(1).build().unwrap();
 /// let (started_tx, started) = crossbeam_channel::bounded(1);
@@ -40,7 +40,7 @@ use super::{Pool, PoolMetrics};
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PoolStraggler {
+pub struct Straggler {
     /// The worker thread's name.
     pub thread: String,
     /// The name of the task it runs, if it was submitted with `submit_named`.
@@ -49,7 +49,7 @@ pub struct PoolStraggler {
     pub running_for: Option<Duration>,
 }
 
-impl fmt::Display for PoolStraggler {
+impl fmt::Display for Straggler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.thread)?;
         if let Some(task) = &self.task {
@@ -68,7 +68,7 @@ impl fmt::Display for PoolStraggler {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::Pool;
+/// use homebound::pool::Pool;
 ///
 /// let pool = Pool::builder().workers(1).build().unwrap();
 /// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
@@ -82,15 +82,15 @@ impl fmt::Display for PoolStraggler {
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug)]
-pub struct PoolShutdownReport {
+pub struct ShutdownReport {
     joined: usize,
-    stragglers: Vec<PoolStraggler>,
+    stragglers: Vec<Straggler>,
     from_own_worker: bool,
     elapsed: Duration,
-    metrics: PoolMetrics,
+    metrics: Metrics,
 }
 
-impl PoolShutdownReport {
+impl ShutdownReport {
     /// Whether every worker has exited and been joined.
     pub fn is_complete(&self) -> bool {
         self.stragglers.is_empty() && !self.from_own_worker
@@ -102,7 +102,7 @@ impl PoolShutdownReport {
     }
 
     /// Workers still running when a `shutdown_timeout` gave up.
-    pub fn stragglers(&self) -> &[PoolStraggler] {
+    pub fn stragglers(&self) -> &[Straggler] {
         &self.stragglers
     }
 
@@ -118,12 +118,12 @@ impl PoolShutdownReport {
     }
 
     /// The pool's metrics when the call returned.
-    pub fn metrics(&self) -> &PoolMetrics {
+    pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 }
 
-impl fmt::Display for PoolShutdownReport {
+impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -144,15 +144,15 @@ impl Pool {
     /// Graceful shutdown: stop accepting (blocked submitters get their task back as `Closed`),
     /// run everything already queued, then join every worker. Idempotent; prompt on an idle
     /// pool. Called from one of the pool's own tasks it closes the pool and returns at once
-    /// (see [`PoolShutdownReport::from_own_worker`]).
-    pub fn shutdown(&self) -> PoolShutdownReport {
+    /// (see [`ShutdownReport::from_own_worker`]).
+    pub fn shutdown(&self) -> ShutdownReport {
         self.shutdown_until(None)
     }
 
     /// Like [`shutdown`](Pool::shutdown), but stops waiting after `timeout` and reports the
     /// workers still running as stragglers. Their handles stay with the pool: a later
     /// `shutdown` or the pool's drop joins them.
-    pub fn shutdown_timeout(&self, timeout: Duration) -> PoolShutdownReport {
+    pub fn shutdown_timeout(&self, timeout: Duration) -> ShutdownReport {
         self.shutdown_until(Some(Instant::now().checked_add(timeout)))
     }
 
@@ -215,7 +215,7 @@ impl Pool {
 
     /// `deadline`: `None` waits without limit; `Some(None)` is a timeout too large for
     /// `Instant`, also without limit.
-    fn shutdown_until(&self, deadline: Option<Option<Instant>>) -> PoolShutdownReport {
+    fn shutdown_until(&self, deadline: Option<Option<Instant>>) -> ShutdownReport {
         let start = Instant::now();
         self.close();
         let mut joined = 0;
@@ -236,7 +236,7 @@ impl Pool {
                 }
             }
         }
-        PoolShutdownReport {
+        ShutdownReport {
             joined,
             stragglers,
             from_own_worker,
@@ -245,8 +245,8 @@ impl Pool {
         }
     }
 
-    fn straggler(&self, w: &WorkerEntry) -> PoolStraggler {
-        PoolStraggler {
+    fn straggler(&self, w: &WorkerEntry) -> Straggler {
+        Straggler {
             thread: w.handle.name().to_string(),
             task: w.slot.task_name.lock().as_deref().map(str::to_string),
             running_for: w.slot.running_for(self.shared.epoch),

@@ -18,10 +18,10 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::context::Context;
-use crate::error::Panicked;
+use crate::context::{Cancelled, Cause, Context};
+use crate::panic::Panicked;
 
-use super::error::TaskError;
+use crate::task::JoinError;
 
 /// How a task left a worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub(crate) trait Job: Send + Sync {
 /// The handle's view of a task.
 pub(crate) trait Slot<T>: Send + Sync {
     /// Waits until the task has finished (or `deadline` passes) and takes its result.
-    fn wait(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>>;
+    fn wait(&self, deadline: Option<Instant>) -> Option<Result<T, JoinError>>;
     fn is_finished(&self) -> bool;
     /// Cancels: a queued task will never start; a running one has its context cancelled.
     /// Returns whether this call stopped the task from starting.
@@ -86,7 +86,7 @@ struct Inner<F, T> {
     closure: Option<F>,
     /// The error is boxed: a `Panicked` is large and rare, and a small task allocation stays
     /// in the allocator's fast size classes when it is freed on another thread.
-    result: Option<Result<T, Box<TaskError>>>,
+    result: Option<Result<T, Box<JoinError>>>,
     /// The running task's context, so `cancel` can reach it; `Some` only while `Running`.
     ctx: Option<Context>,
 }
@@ -119,7 +119,7 @@ where
             .expect("a refused task still holds its closure")
     }
 
-    fn finish(&self, result: Result<T, Box<TaskError>>) -> Option<Context> {
+    fn finish(&self, result: Result<T, Box<JoinError>>) -> Option<Context> {
         let mut inner = self.inner.lock();
         inner.stage = Stage::Finished;
         inner.result = Some(result);
@@ -156,7 +156,7 @@ where
             Err(panicked) => {
                 on_end(Outcome::Panicked, Some(&panicked));
                 (
-                    Err(Box::new(TaskError::Panicked(panicked))),
+                    Err(Box::new(JoinError::Panicked(panicked))),
                     Outcome::Panicked,
                 )
             }
@@ -172,7 +172,9 @@ where
             return false;
         }
         inner.stage = Stage::Cancelled;
-        inner.result = Some(Err(Box::new(TaskError::Cancelled)));
+        inner.result = Some(Err(Box::new(JoinError::NotStarted(Cancelled::new(
+            Cause::Cancelled,
+        )))));
         let closure = inner.closure.take();
         drop(inner);
         self.finished.notify_all();
@@ -198,7 +200,7 @@ where
     F: FnOnce(&Context) -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn wait(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+    fn wait(&self, deadline: Option<Instant>) -> Option<Result<T, JoinError>> {
         let mut inner = self.inner.lock();
         while !inner.stage.is_terminal() {
             match deadline {

@@ -27,12 +27,12 @@ use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use crate::context::Context;
-use crate::error::Panicked;
-use crate::latch::{Guard, WaitGroup};
+use crate::panic::Panicked;
+use crate::sync::{Guard, WaitGroup};
 use crate::threads::{self, JoinHandle};
 
 use super::builder::{PanicHook, ThreadHook};
-use super::metrics::{Counters, PoolMetrics, WorkCounters, add_duration, bump};
+use super::metrics::{Counters, Metrics, WorkCounters, add_duration, bump};
 use super::task::{Outcome, QueuedTask};
 
 thread_local! {
@@ -116,7 +116,7 @@ impl WorkerSlot {
 }
 
 impl Shared {
-    pub(crate) fn metrics(&self) -> PoolMetrics {
+    pub(crate) fn metrics(&self) -> Metrics {
         let stats = self.stats.lock();
         let workers: Vec<&WorkCounters> = stats.iter().map(|s| &*s.work).collect();
         let queue_len = self.rx.len();

@@ -1,16 +1,72 @@
-//! [`Shutdown`]: services, OS signals, a grace period and a report of how everything ended.
+//! Graceful process shutdown: [`Shutdown`] runs services, listens for SIGINT and SIGTERM, gives
+//! everything a grace period, runs drains, and reports how each part ended with the exit code
+//! to use.
+//!
+//! **Use it** in `main` of a long-running program (a server, a worker, a daemon) that must stop
+//! in order on Ctrl-C or SIGTERM, and tell the operator what did not. **You do not need it** in a
+//! batch tool that only has to stop its work on Ctrl-C: cancel a [`Context`] from a signal
+//! handler of your choice and pass it down.
 //!
 //! The orchestration, in order:
 //!
 //! 1. **Run.** Each [`service`](Shutdown::service) runs on its own registered thread with a child
 //!    of the root context. [`wait`](Shutdown::wait) blocks until a signal (after
-//!    [`on_signals`](Shutdown::on_signals)), a [`ShutdownTrigger`], a failing service, or the
+//!    [`on_signals`](Shutdown::on_signals)), a [`Trigger`], a failing service, or the
 //!    end of every service.
-//! 2. **Cancel.** The root context is cancelled with a [`ShutdownCause`] saying why.
+//! 2. **Cancel.** The root context is cancelled with a [`Cause`] saying why.
 //! 3. **Grace.** `wait` gives the services the grace period to return, then runs the
-//!    [drains](Shutdown::drain) in reverse order of registration with the time left.
+//!    [drains](Shutdown::drain) (a closure, or a [`Pool`](crate::pool::Pool)) in reverse order
+//!    of registration with the time left.
 //! 4. **Report.** Whatever is still running when the grace period ends is a straggler. A second
 //!    signal at any point during steps 2-3 ends the wait at once, with exit code `128 + signo`.
+//!
+//! # Guarantees
+//!
+//! * **The process is never held hostage.** A service that ignores cancellation is reported as a
+//!   straggler when the grace period ends, and `wait` returns; a second signal returns at once.
+//! * **Nothing is hidden.** The [`Report`] has one line per service and drain ([`ServiceOutcome`]:
+//!   ok, error, panic, still running, not started), and the exit code is `0` only when all of
+//!   them ended `Ok` in time.
+//! * **No signal is lost**, even one that arrives before `wait`; after `wait` (and with no other
+//!   `Shutdown` listening) SIGINT and SIGTERM terminate the process again.
+//! * **No leak.** `wait` joins every thread that ended; a straggler's handle stays in the report
+//!   ([`Report::join_stragglers`]). Dropping a `Shutdown` without `wait` cancels and joins.
+//!
+//! # Examples
+//!
+//! A failing service stops the others (the default [`OnFailure::StopAll`]):
+//!
+//! ```
+//! use std::time::Duration;
+//! use homebound::{shutdown::{self, ServiceOutcome, Shutdown}, threads};
+//!
+//! let mut shutdown = Shutdown::new().grace(Duration::from_secs(5));
+//! shutdown
+//!     .service("api", |ctx| { ctx.wait(); Ok::<(), String>(()) })?
+//!     .service("db", |_ctx| Err::<(), _>("connection refused".to_string()))?;
+//! shutdown.drain("flush", |_left: Duration| Ok::<(), String>(()));
+//! let report = shutdown.wait();
+//! assert_eq!(report.cause(), &shutdown::Cause::ServiceFailed("db".into()));
+//! assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok); // api stopped cleanly
+//! assert_eq!(report.exit_code(), 1);
+//! println!("{report}");
+//! threads::assert_none_alive(Duration::from_secs(5));
+//! # Ok::<(), shutdown::Error>(())
+//! ```
+//!
+//! # Design
+//!
+//! * **Registration returns `Result<&mut Self, Error>`**: starting a thread or installing a
+//!   handler can fail, and homebound does not panic on it; `?` still chains like a builder.
+//! * **Services start at registration**, not in `wait`, so the program runs while `main` sets
+//!   up the rest, and a signal that arrives meanwhile is queued.
+//! * **Drains run only after every service ended**: producers stop before consumers drain. If
+//!   a service straggles, no time is left and the drains are reported as not started.
+//! * **Any signal during the shutdown forces it**, whatever began it: the operator is impatient
+//!   either way.
+//! * **The OS handler only writes to a pipe** (signal-hook); a registered thread forwards the
+//!   signal. signal-hook never uninstalls its handler, and without one a signal would be
+//!   ignored, so a process-wide flag restores the default action once no listener is open.
 
 mod pool_drain;
 mod report;
@@ -24,7 +80,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-pub use self::report::{ServiceOutcome, ServiceReport, ShutdownCause, ShutdownReport};
+pub use self::report::{Cause, Report, ServiceOutcome, ServiceReport};
 use self::run::{Event, Inbox};
 use self::service::DrainSpec;
 pub use self::service::{Drain, OnFailure};
@@ -40,7 +96,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use homebound::Shutdown;
+/// use homebound::shutdown::Shutdown;
 ///
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let mut shutdown = Shutdown::new().grace(Duration::from_secs(10));
@@ -66,7 +122,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 ///   SIGINT and SIGTERM get their default action again: they terminate the process.
 /// * **Grace**: after cancelling, `wait` gives services and then drains at most the grace
 ///   period; what is still running is reported as a straggler and left running (the report
-///   owns its thread handle, see [`ShutdownReport::join_stragglers`]). A zero grace means "do
+///   owns its thread handle, see [`Report::join_stragglers`]). A zero grace means "do
 ///   not wait at all": services that have not ended yet are stragglers, drains are not started.
 /// * **Second signal**: once the shutdown has begun (whatever began it), a SIGINT or SIGTERM
 ///   makes `wait` return at once, forced, with exit code `128 + signo`, even if a service or a
@@ -82,7 +138,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// ```
 /// use std::time::Duration;
 /// use crossbeam_channel::unbounded;
-/// use homebound::{Shutdown, ShutdownCause};
+/// use homebound::{shutdown::Shutdown, shutdown};
 ///
 /// let (jobs_tx, jobs) = unbounded::<u32>();
 /// let mut shutdown = Shutdown::new().grace(Duration::from_secs(5));
@@ -100,7 +156,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// for n in 0..3 { jobs_tx.send(n).unwrap(); }
 /// shutdown.trigger().fire();
 /// let report = shutdown.wait();
-/// assert_eq!(report.cause(), &ShutdownCause::Triggered);
+/// assert_eq!(report.cause(), &shutdown::Cause::Triggered);
 /// assert_eq!(report.exit_code(), 0);
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
@@ -155,11 +211,10 @@ impl Shutdown {
     ///
     /// # Errors
     ///
-    /// [`ShutdownError::Signals`] if the handlers or the listener thread could not be set up.
-    pub fn on_signals(&mut self) -> Result<&mut Self, ShutdownError> {
+    /// [`Error::Signals`] if the handlers or the listener thread could not be set up.
+    pub fn on_signals(&mut self) -> Result<&mut Self, Error> {
         if self.listener.is_none() {
-            let listener =
-                Listener::start(self.events_tx.clone()).map_err(ShutdownError::Signals)?;
+            let listener = Listener::start(self.events_tx.clone()).map_err(Error::Signals)?;
             self.listener = Some(listener);
         }
         Ok(self)
@@ -170,9 +225,9 @@ impl Shutdown {
     ///
     /// # Errors
     ///
-    /// [`ShutdownError::Spawn`] if the thread could not be created (the closure is dropped).
+    /// [`Error::Spawn`] if the thread could not be created (the closure is dropped).
     #[track_caller]
-    pub fn service<F, E>(&mut self, name: &str, f: F) -> Result<&mut Self, ShutdownError>
+    pub fn service<F, E>(&mut self, name: &str, f: F) -> Result<&mut Self, Error>
     where
         F: FnOnce(Context) -> Result<(), E> + Send + 'static,
         E: Display,
@@ -185,23 +240,23 @@ impl Shutdown {
     ///
     /// # Errors
     ///
-    /// [`ShutdownError::Spawn`] if the thread could not be created (the closure is dropped).
+    /// [`Error::Spawn`] if the thread could not be created (the closure is dropped).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::{OnFailure, ServiceOutcome, Shutdown, ShutdownCause};
+    /// use homebound::{shutdown::OnFailure, shutdown::ServiceOutcome, shutdown::Shutdown, shutdown};
     ///
     /// let mut shutdown = Shutdown::new();
     /// shutdown.service_with("optional", OnFailure::Continue, |_ctx| Err("no GPU"))?;
     /// shutdown.service("main", |_ctx| Ok::<(), &str>(()))?;
     /// let report = shutdown.wait();
-    /// assert_eq!(report.cause(), &ShutdownCause::ServicesEnded);
+    /// assert_eq!(report.cause(), &shutdown::Cause::ServicesEnded);
     /// assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Error("no GPU".into()));
     /// assert_eq!(report.exit_code(), 1);
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
-    /// # Ok::<(), homebound::ShutdownError>(())
+    /// # Ok::<(), homebound::shutdown::Error>(())
     /// ```
     #[track_caller]
     pub fn service_with<F, E>(
@@ -209,14 +264,14 @@ impl Shutdown {
         name: &str,
         on_failure: OnFailure,
         f: F,
-    ) -> Result<&mut Self, ShutdownError>
+    ) -> Result<&mut Self, Error>
     where
         F: FnOnce(Context) -> Result<(), E> + Send + 'static,
         E: Display,
     {
         let index = self.services.len();
         let handle = service::spawn(index, name, self.root.child(), self.events_tx.clone(), f)
-            .map_err(ShutdownError::Spawn)?;
+            .map_err(Error::Spawn)?;
         self.services.push(ServiceSlot {
             name: name.to_owned(),
             on_failure,
@@ -237,8 +292,8 @@ impl Shutdown {
     }
 
     /// A handle that starts the shutdown from anywhere, like a signal would.
-    pub fn trigger(&self) -> ShutdownTrigger {
-        ShutdownTrigger {
+    pub fn trigger(&self) -> Trigger {
+        Trigger {
             events: self.events_tx.clone(),
         }
     }
@@ -255,16 +310,16 @@ impl Shutdown {
     /// once on a second signal. Before returning it stops and joins the signal thread and joins
     /// every thread that has ended; stragglers stay in the report.
     ///
-    /// With no services, no signals and no live [`ShutdownTrigger`] nothing could ever start a
+    /// With no services, no signals and no live [`Trigger`] nothing could ever start a
     /// shutdown, so it runs the drains and returns at once with
-    /// [`ShutdownCause::ServicesEnded`].
+    /// [`Cause::ServicesEnded`].
     ///
     /// # Panics
     ///
     /// Only if an [`on_cancel`](Context::on_cancel) callback registered on the shutdown's
     /// context panics: the panic is resumed here, as [`Context::cancel`] does, after the whole
     /// tree is cancelled; dropping the `Shutdown` then joins the services.
-    pub fn wait(mut self) -> ShutdownReport {
+    pub fn wait(mut self) -> Report {
         run::wait(&mut self)
     }
 }
@@ -313,7 +368,7 @@ impl fmt::Debug for Shutdown {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Shutdown, ShutdownCause, threads};
+/// use homebound::{shutdown::Shutdown, shutdown, threads};
 ///
 /// let mut shutdown = Shutdown::new();
 /// let trigger = shutdown.trigger();
@@ -324,24 +379,24 @@ impl fmt::Debug for Shutdown {
 /// }).unwrap();
 /// shutdown.service("main", |ctx| { ctx.wait(); Ok::<(), String>(()) }).unwrap();
 /// let report = shutdown.wait();
-/// assert_eq!(report.cause(), &ShutdownCause::Triggered);
+/// assert_eq!(report.cause(), &shutdown::Cause::Triggered);
 /// # threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Clone)]
-pub struct ShutdownTrigger {
+pub struct Trigger {
     events: Sender<Event>,
 }
 
-impl ShutdownTrigger {
-    /// Starts the shutdown (cause [`ShutdownCause::Triggered`]).
+impl Trigger {
+    /// Starts the shutdown (cause [`Cause::Triggered`]).
     pub fn fire(&self) {
         let _ = self.events.send(Event::Trigger);
     }
 }
 
-impl fmt::Debug for ShutdownTrigger {
+impl fmt::Debug for Trigger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownTrigger").finish_non_exhaustive()
+        f.debug_struct("Trigger").finish_non_exhaustive()
     }
 }
 
@@ -350,33 +405,33 @@ impl fmt::Debug for ShutdownTrigger {
 /// # Examples
 ///
 /// ```
-/// use homebound::ShutdownError;
+/// use homebound::shutdown;
 ///
-/// let err = ShutdownError::Spawn(std::io::Error::other("no threads left"));
+/// let err = shutdown::Error::Spawn(std::io::Error::other("no threads left"));
 /// assert_eq!(err.to_string(), "could not start a service thread: no threads left");
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum ShutdownError {
+pub enum Error {
     /// The signal handlers or the listener thread could not be set up.
     Signals(io::Error),
     /// A service's thread could not be created.
     Spawn(io::Error),
 }
 
-impl Display for ShutdownError {
+impl Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ShutdownError::Signals(e) => write!(f, "could not listen for signals: {e}"),
-            ShutdownError::Spawn(e) => write!(f, "could not start a service thread: {e}"),
+            Error::Signals(e) => write!(f, "could not listen for signals: {e}"),
+            Error::Spawn(e) => write!(f, "could not start a service thread: {e}"),
         }
     }
 }
 
-impl std::error::Error for ShutdownError {
+impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ShutdownError::Signals(e) | ShutdownError::Spawn(e) => Some(e),
+            Error::Signals(e) | Error::Spawn(e) => Some(e),
         }
     }
 }

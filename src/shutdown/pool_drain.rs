@@ -38,7 +38,7 @@ fn drain_pool(pool: &Pool, remaining: Duration) -> Result<(), String> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Pool, ServiceOutcome, Shutdown};
+/// use homebound::{pool::Pool, shutdown::ServiceOutcome, shutdown::Shutdown};
 ///
 /// let pool = Pool::builder().workers(2).build().unwrap();
 /// let handles: Vec<_> = (0..10u64).map(|i| pool.submit(move |_| i * i).unwrap()).collect();

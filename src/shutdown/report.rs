@@ -13,20 +13,20 @@ use crate::threads::JoinHandle;
 /// cancelled with, so a service can find it in [`Cause::Reason`](crate::Cause::Reason):
 ///
 /// ```
-/// use homebound::{Cause, Context, ShutdownCause};
+/// use homebound::{Cause, Context, shutdown};
 ///
 /// let ctx = Context::new();
-/// ctx.cancel_with(ShutdownCause::Signal(15));
+/// ctx.cancel_with(shutdown::Cause::Signal(15));
 /// let Some(Cause::Reason(reason)) = ctx.cause() else { unreachable!() };
-/// assert_eq!(reason.downcast_ref::<ShutdownCause>(), Some(&ShutdownCause::Signal(15)));
+/// assert_eq!(reason.downcast_ref::<shutdown::Cause>(), Some(&shutdown::Cause::Signal(15)));
 /// assert_eq!(reason.to_string(), "received SIGTERM");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ShutdownCause {
+pub enum Cause {
     /// SIGINT or SIGTERM arrived; the signal number.
     Signal(i32),
-    /// [`ShutdownTrigger::fire`](super::ShutdownTrigger::fire) was called.
+    /// [`Trigger::fire`](super::Trigger::fire) was called.
     Triggered,
     /// The named service returned an error or panicked (and stops all, the default).
     ServiceFailed(String),
@@ -35,25 +35,25 @@ pub enum ShutdownCause {
     ServicesEnded,
 }
 
-impl fmt::Display for ShutdownCause {
+impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ShutdownCause::Signal(signo) => write!(f, "received {}", signals::name(*signo)),
-            ShutdownCause::Triggered => f.write_str("shutdown triggered"),
-            ShutdownCause::ServiceFailed(name) => write!(f, "service '{name}' failed"),
-            ShutdownCause::ServicesEnded => f.write_str("every service ended"),
+            Cause::Signal(signo) => write!(f, "received {}", signals::name(*signo)),
+            Cause::Triggered => f.write_str("shutdown triggered"),
+            Cause::ServiceFailed(name) => write!(f, "service '{name}' failed"),
+            Cause::ServicesEnded => f.write_str("every service ended"),
         }
     }
 }
 
-impl std::error::Error for ShutdownCause {}
+impl std::error::Error for Cause {}
 
 /// How one service or drain ended.
 ///
 /// # Examples
 ///
 /// ```
-/// use homebound::ServiceOutcome;
+/// use homebound::shutdown::ServiceOutcome;
 ///
 /// assert!(ServiceOutcome::Ok.is_clean());
 /// assert!(!ServiceOutcome::StillRunning.is_clean());
@@ -69,7 +69,7 @@ pub enum ServiceOutcome {
     /// Panicked; the panic message.
     Panicked(String),
     /// Still running when the grace period ended (or a second signal forced the exit): a
-    /// straggler. Its thread is alive; see [`ShutdownReport::join_stragglers`].
+    /// straggler. Its thread is alive; see [`Report::join_stragglers`].
     StillRunning,
     /// A drain that was never started because the grace period was used up or the shutdown was
     /// forced.
@@ -95,13 +95,13 @@ impl fmt::Display for ServiceOutcome {
     }
 }
 
-/// One service's or drain's line in a [`ShutdownReport`].
+/// One service's or drain's line in a [`Report`].
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{ServiceOutcome, Shutdown};
+/// use homebound::{shutdown::ServiceOutcome, shutdown::Shutdown};
 ///
 /// let mut shutdown = Shutdown::new();
 /// shutdown.service("once", |_ctx| Ok::<(), String>(())).unwrap();
@@ -133,7 +133,7 @@ impl ServiceReport {
         self.ran
     }
     /// Whether it ended only after the grace period (set by
-    /// [`ShutdownReport::join_stragglers`], which then records its real outcome).
+    /// [`Report::join_stragglers`], which then records its real outcome).
     pub fn overran(&self) -> bool {
         self.overran
     }
@@ -165,7 +165,7 @@ pub(crate) enum Straggler {
 /// signal forced it, how every service and drain ended, and the process exit code to use.
 ///
 /// A straggler's thread is still alive: the report owns its handle. Call
-/// [`join_stragglers`](ShutdownReport::join_stragglers) to give stragglers more time and join
+/// [`join_stragglers`](Report::join_stragglers) to give stragglers more time and join
 /// them; a straggler that never ends is exactly what [`threads::assert_none_alive`] reports.
 ///
 /// [`threads::assert_none_alive`]: crate::threads::assert_none_alive
@@ -174,20 +174,20 @@ pub(crate) enum Straggler {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Shutdown, ShutdownCause};
+/// use homebound::{shutdown::Shutdown, shutdown};
 ///
 /// let mut shutdown = Shutdown::new().grace(Duration::from_secs(5));
 /// shutdown.service("ticker", |ctx| { ctx.wait(); Ok::<(), String>(()) }).unwrap();
 /// shutdown.trigger().fire();
 /// let report = shutdown.wait();
-/// assert_eq!(report.cause(), &ShutdownCause::Triggered);
+/// assert_eq!(report.cause(), &shutdown::Cause::Triggered);
 /// assert_eq!(report.exit_code(), 0);
 /// println!("{report}");
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[must_use = "the report says how every service ended and which exit code to use"]
-pub struct ShutdownReport {
-    pub(crate) cause: ShutdownCause,
+pub struct Report {
+    pub(crate) cause: Cause,
     pub(crate) forced: Option<i32>,
     pub(crate) services: Vec<ServiceReport>,
     pub(crate) drains: Vec<ServiceReport>,
@@ -197,9 +197,9 @@ pub struct ShutdownReport {
     pub(crate) inbox: Inbox,
 }
 
-impl ShutdownReport {
+impl Report {
     /// Why the shutdown began.
-    pub fn cause(&self) -> &ShutdownCause {
+    pub fn cause(&self) -> &Cause {
         &self.cause
     }
 
@@ -244,7 +244,7 @@ impl ShutdownReport {
 
     /// The exit code for the process: `128 + signo` when a second signal forced the exit
     /// (130 for SIGINT, 143 for SIGTERM, as shells report them); otherwise `0` when
-    /// [clean](ShutdownReport::is_clean), `1` when a service or drain failed, panicked, was not
+    /// [clean](Report::is_clean), `1` when a service or drain failed, panicked, was not
     /// started or overran the grace period.
     pub fn exit_code(&self) -> i32 {
         match self.forced {
@@ -310,9 +310,9 @@ impl ShutdownReport {
     }
 }
 
-impl fmt::Debug for ShutdownReport {
+impl fmt::Debug for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownReport")
+        f.debug_struct("Report")
             .field("cause", &self.cause)
             .field("forced", &self.forced)
             .field("services", &self.services)
@@ -323,7 +323,7 @@ impl fmt::Debug for ShutdownReport {
     }
 }
 
-impl fmt::Display for ShutdownReport {
+impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "shutdown: {}", self.cause)?;
         if let Some(signo) = self.forced {

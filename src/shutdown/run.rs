@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Select};
 use parking_lot::Mutex;
 
-use super::report::{ServiceOutcome, ServiceReport, ShutdownCause, ShutdownReport, Straggler};
+use super::report::{Cause, Report, ServiceOutcome, ServiceReport, Straggler};
 use super::service::{self, DrainProgress, DrainSpec};
 use super::{OnFailure, Shutdown};
 use crate::threads::JoinHandle;
@@ -17,7 +17,7 @@ use crate::threads::JoinHandle;
 pub(crate) enum Event {
     /// The signal thread received this signal.
     Signal(i32),
-    /// A [`ShutdownTrigger`] fired.
+    /// A [`Trigger`] fired.
     Trigger,
     /// The service with this index returned (or panicked); its thread is exiting.
     ServiceEnded(usize),
@@ -73,7 +73,7 @@ impl Inbox {
 }
 
 /// Runs a whole shutdown; see [`Shutdown::wait`].
-pub(super) fn wait(shutdown: &mut Shutdown) -> ShutdownReport {
+pub(super) fn wait(shutdown: &mut Shutdown) -> Report {
     // From now on only the listener, the services and live triggers hold senders, so a
     // disconnected channel means nothing can ever start the shutdown.
     let (orphan, _) = crossbeam_channel::bounded(0);
@@ -103,7 +103,7 @@ pub(super) fn wait(shutdown: &mut Shutdown) -> ShutdownReport {
         events: run.shutdown.inbox.events.take(),
         drains: run.shutdown.inbox.drains.take(),
     };
-    ShutdownReport {
+    Report {
         cause,
         forced,
         services,
@@ -138,23 +138,23 @@ impl<'a> Run<'a> {
     }
 
     /// Blocks until something starts the shutdown and says what.
-    fn until_shutdown(&mut self) -> ShutdownCause {
+    fn until_shutdown(&mut self) -> Cause {
         loop {
             match self.next(None) {
-                Ok(Event::Signal(signo)) => return ShutdownCause::Signal(signo),
-                Ok(Event::Trigger) => return ShutdownCause::Triggered,
+                Ok(Event::Signal(signo)) => return Cause::Signal(signo),
+                Ok(Event::Trigger) => return Cause::Triggered,
                 Ok(Event::ServiceEnded(i)) => {
                     let failed = !self.join_service(i).is_clean();
                     let slot = &self.shutdown.services[i];
                     if failed && slot.on_failure == OnFailure::StopAll {
-                        return ShutdownCause::ServiceFailed(slot.name.clone());
+                        return Cause::ServiceFailed(slot.name.clone());
                     }
                     if self.running == 0 {
-                        return ShutdownCause::ServicesEnded;
+                        return Cause::ServicesEnded;
                     }
                 }
                 Ok(Event::DrainEnded(..) | Event::DrainsDone) => {}
-                Err(_) => return ShutdownCause::ServicesEnded,
+                Err(_) => return Cause::ServicesEnded,
             }
         }
     }

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use super::report::ServiceOutcome;
 use super::run::Event;
 use crate::context::Context;
-use crate::error::Panicked;
+use crate::panic::Panicked;
 use crate::threads::{self, JoinHandle};
 
 /// What a failing service does to the others; see
@@ -21,7 +21,7 @@ use crate::threads::{self, JoinHandle};
 /// # Examples
 ///
 /// ```
-/// use homebound::OnFailure;
+/// use homebound::shutdown::OnFailure;
 ///
 /// assert_eq!(OnFailure::default(), OnFailure::StopAll);
 /// ```
@@ -29,7 +29,7 @@ use crate::threads::{self, JoinHandle};
 #[non_exhaustive]
 pub enum OnFailure {
     /// An error or panic begins the shutdown of everything, with
-    /// [`ShutdownCause::ServiceFailed`](super::ShutdownCause::ServiceFailed). The default: a
+    /// [`Cause::ServiceFailed`](super::Cause::ServiceFailed). The default: a
     /// half-dead process is worse than a restarted one.
     #[default]
     StopAll,
@@ -59,7 +59,7 @@ pub enum OnFailure {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Drain, ServiceOutcome, Shutdown};
+/// use homebound::{shutdown::Drain, shutdown::ServiceOutcome, shutdown::Shutdown};
 ///
 /// struct Flush(Vec<String>);
 /// impl Drain for Flush {

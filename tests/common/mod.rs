@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
-use homebound::{Pool, TaskHandle, threads};
+use homebound::{pool, pool::Pool, threads};
 
 /// The "promptly" bound: generous, so a loaded 2-core machine never flakes.
 pub const BOUND: Duration = Duration::from_secs(10);
@@ -22,7 +22,7 @@ pub fn gate() -> (Sender<()>, Receiver<()>) {
 
 /// Occupies one worker until the returned sender is dropped; cancellation does not end the
 /// task. Returns once the task runs.
-pub fn occupy(pool: &Pool) -> (Sender<()>, TaskHandle<()>) {
+pub fn occupy(pool: &Pool) -> (Sender<()>, pool::TaskHandle<()>) {
     let (open, gate) = gate();
     let (started_tx, started) = bounded(1);
     let handle = pool
@@ -36,7 +36,7 @@ pub fn occupy(pool: &Pool) -> (Sender<()>, TaskHandle<()>) {
 }
 
 /// Like [`occupy`], but the task also ends when its context is cancelled.
-pub fn occupy_until_cancel(pool: &Pool) -> (Sender<()>, TaskHandle<()>) {
+pub fn occupy_until_cancel(pool: &Pool) -> (Sender<()>, pool::TaskHandle<()>) {
     let (open, gate) = gate();
     let (started_tx, started) = bounded(1);
     let handle = pool

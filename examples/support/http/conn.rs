@@ -46,7 +46,9 @@ pub fn serve(stream: TcpStream, stop: &Context, task: &Context, handler: &Handle
         } else {
             Stats::bump(&stats.in_flight);
             let response = handler(&request, task);
-            stats.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            stats
+                .in_flight
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             response
         };
         // Checked after the handler: a stop that began meanwhile closes the connection.

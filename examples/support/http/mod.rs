@@ -12,8 +12,9 @@ mod wire;
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use homebound::Context;
 use homebound::net::{self, AcceptError};
-use homebound::{Context, Pool};
+use homebound::pool::Pool;
 
 pub use self::stats::Stats;
 pub use self::wire::{Request, Response};

@@ -45,10 +45,15 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, ReadEr
             .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
     };
     if header("transfer-encoding").is_some() {
-        return Err(ReadError::Bad("chunked request bodies are not supported".into()));
+        return Err(ReadError::Bad(
+            "chunked request bodies are not supported".into(),
+        ));
     }
     let body_len: u64 = match header("content-length") {
-        Some(n) => n.trim().parse().map_err(|_| ReadError::Bad("bad content-length".into()))?,
+        Some(n) => n
+            .trim()
+            .parse()
+            .map_err(|_| ReadError::Bad("bad content-length".into()))?,
         None => 0,
     };
     // Skip the body so the next request starts where it should.

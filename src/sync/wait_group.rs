@@ -4,9 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::context::Cancelled;
 use crate::context::Context;
-use crate::error::Cancelled;
-use crate::sync::{Condvar, Mutex};
+use crate::shim::{Condvar, Mutex};
 
 /// A counting latch: work *enters* it (taking a [`Guard`]) and is done when the guard drops;
 /// waiters are released when the count reaches zero.
@@ -204,6 +204,3 @@ impl fmt::Debug for Guard {
         f.write_str("Guard { .. }")
     }
 }
-
-#[cfg(all(test, loom))]
-mod loom_tests;

@@ -1,14 +1,12 @@
-//! Error types shared across homebound's modules, and the panic-capture helpers.
+//! The context's errors: why a context-aware operation stopped.
 //!
 //! Every error that stands for an operation that could not take the caller's value hands that
 //! value back (like crossbeam's `SendError<T>`), and its `Debug` never requires the value to be
 //! `Debug`, so `.unwrap()` works on every call.
 
-use std::any::Any;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
 
-use crate::context::Cause;
+use super::Cause;
 
 /// The error returned when an operation stopped because its [`Context`](crate::Context) was
 /// cancelled. It carries the [`Cause`].
@@ -66,7 +64,7 @@ impl std::error::Error for Cancelled {
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, RecvError};
+/// use homebound::{Context, context::RecvError};
 ///
 /// let ctx = Context::new();
 /// let (tx, rx) = crossbeam_channel::unbounded::<u32>();
@@ -87,7 +85,7 @@ pub enum RecvError {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Context, RecvTimeoutError};
+/// use homebound::{Context, context::RecvTimeoutError};
 ///
 /// let ctx = Context::new();
 /// let (_tx, rx) = crossbeam_channel::unbounded::<u32>();
@@ -109,7 +107,7 @@ pub enum RecvTimeoutError {
 /// # Examples
 ///
 /// ```
-/// use homebound::{Context, SendError};
+/// use homebound::{Context, context::SendError};
 ///
 /// let ctx = Context::new();
 /// let (tx, rx) = crossbeam_channel::bounded::<String>(0);
@@ -182,99 +180,3 @@ impl fmt::Display for RecvTimeoutError {
 }
 
 impl std::error::Error for RecvTimeoutError {}
-
-/// Turns a panic payload into a message: the `&str` or `String` it carries, otherwise
-/// `"non-string panic payload"`.
-///
-/// # Examples
-///
-/// ```
-/// let payload = std::panic::catch_unwind(|| panic!("boom {}", 7)).unwrap_err();
-/// assert_eq!(homebound::panic_message(&*payload), "boom 7");
-/// ```
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    }
-}
-
-/// A panic caught in user code: its message, the thread it happened on, and the original
-/// payload so it can be re-raised with [`Panicked::resume`].
-///
-/// # Examples
-///
-/// ```
-/// use homebound::Panicked;
-///
-/// let caught = std::thread::Builder::new()
-///     .name("worker-1".into())
-///     .spawn(|| Panicked::catch(|| -> u32 { panic!("disk full") }))
-///     .unwrap()
-///     .join()
-///     .unwrap();
-/// let p = caught.unwrap_err();
-/// assert_eq!(p.message(), "disk full");
-/// assert_eq!(p.thread(), Some("worker-1"));
-/// ```
-pub struct Panicked {
-    message: String,
-    thread: Option<String>,
-    /// Kept behind a lock so `Panicked` is `Sync` (payloads are only `Send`).
-    payload: parking_lot::Mutex<Option<Box<dyn Any + Send>>>,
-}
-
-impl Panicked {
-    /// Builds a report from a payload caught on the current thread.
-    pub fn from_payload(payload: Box<dyn Any + Send>) -> Self {
-        Panicked {
-            message: panic_message(&*payload),
-            thread: std::thread::current().name().map(str::to_owned),
-            payload: parking_lot::Mutex::new(Some(payload)),
-        }
-    }
-
-    /// Runs `f`, catching a panic as a `Panicked` report.
-    pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
-        panic::catch_unwind(AssertUnwindSafe(f)).map_err(Panicked::from_payload)
-    }
-
-    /// The panic message (see [`panic_message`]).
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// The name of the thread that panicked, if it had one.
-    pub fn thread(&self) -> Option<&str> {
-        self.thread.as_deref()
-    }
-
-    /// Re-raises the original panic on the calling thread, like `std::panic::resume_unwind`.
-    pub fn resume(self) -> ! {
-        let payload = self.payload.into_inner();
-        panic::resume_unwind(payload.unwrap_or_else(|| Box::new(self.message)))
-    }
-}
-
-impl fmt::Debug for Panicked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Panicked")
-            .field("message", &self.message)
-            .field("thread", &self.thread)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Display for Panicked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.thread {
-            Some(t) => write!(f, "panicked on thread '{t}': {}", self.message),
-            None => write!(f, "panicked: {}", self.message),
-        }
-    }
-}
-
-impl std::error::Error for Panicked {}
