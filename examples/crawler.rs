@@ -35,16 +35,15 @@ use homebound::{Context, threads};
 use parking_lot::Mutex;
 
 use self::http::Stats;
-use self::site::{SLOW_PAGE, Site, links_in};
+use self::site::{Site, links_in};
 
 /// The crawl starts here; every page is reachable from it.
 const ROOT: &str = "/page/0";
-/// Each request's own timeout (never beyond the crawl's budget): the slow pages exceed it.
-const PER_REQUEST: Duration = Duration::from_millis(200);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = Options::parse()?;
-    let site = Site::new(opts.pages, opts.latency);
+    // The slow pages take longer than the per-request timeout, which cuts them short.
+    let site = Site::new(opts.pages, opts.latency, opts.timeout * 5 / 2);
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let base = format!("http://{}", listener.local_addr()?);
     // Each keep-alive connection holds a site worker while it lives.
@@ -71,19 +70,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     shutdown.drain("site connections", Arc::clone(&pool));
 
     println!(
-        "site: {} pages on {base}, {:?} mean latency per page; {} page(s) take {SLOW_PAGE:?}, \
-         past the {PER_REQUEST:?} per-request timeout; budget {:?} per crawl; Ctrl-C stops",
+        "site: {} pages on {base}, {:?} mean latency per page; {} page(s) take {:?}, \
+         past the {:?} per-request timeout; budget {:?} per crawl; Ctrl-C stops",
         opts.pages,
         opts.latency,
         site.slow_pages(),
+        site.slow,
+        opts.timeout,
         opts.budget
     );
     let results = Arc::new(Mutex::new(Vec::new()));
     let (out, crawled, trigger) = (Arc::clone(&results), Arc::clone(&site), shutdown.trigger());
     shutdown.service("crawler", move |ctx| {
-        let sequential = crawl_sequential(&ctx.with_timeout(opts.budget), &base);
+        let sequential = crawl_sequential(&ctx.with_timeout(opts.budget), &base, opts.timeout);
         out.lock().push((sequential, crawled.take_hits()));
-        let concurrent = crawl_concurrent(&ctx.with_timeout(opts.budget), &base, opts.workers);
+        let concurrent = crawl_concurrent(
+            &ctx.with_timeout(opts.budget),
+            &base,
+            opts.workers,
+            opts.timeout,
+        );
         out.lock().push((concurrent, crawled.take_hits()));
         trigger.fire(); // done: stop the site
         Ok::<(), String>(())
@@ -122,8 +128,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Crawls one page at a time, breadth first: the baseline.
-fn crawl_sequential(ctx: &Context, base: &str) -> CrawlReport {
-    let crawl = Crawl::new("sequential", base, 1);
+fn crawl_sequential(ctx: &Context, base: &str, timeout: Duration) -> CrawlReport {
+    let crawl = Crawl::new("sequential", base, 1, timeout);
     let started = Instant::now();
     let mut queue = VecDeque::from([ROOT.to_string()]);
     crawl.first_visit(ROOT);
@@ -138,8 +144,13 @@ fn crawl_sequential(ctx: &Context, base: &str) -> CrawlReport {
 
 /// Crawls through a group of `workers` threads: each page is a task that queues the pages it
 /// links to and sees for the first time. `run` returns once every task has ended.
-fn crawl_concurrent(ctx: &Context, base: &str, workers: usize) -> CrawlReport {
-    let crawl = Crawl::new(&format!("concurrent ({workers} workers)"), base, workers);
+fn crawl_concurrent(ctx: &Context, base: &str, workers: usize, timeout: Duration) -> CrawlReport {
+    let crawl = Crawl::new(
+        &format!("concurrent ({workers} workers)"),
+        base,
+        workers,
+        timeout,
+    );
     let started = Instant::now();
     let group = Group::builder()
         .limit(workers)
@@ -171,10 +182,15 @@ fn spawn_visit<'scope, 'env>(
 
 /// One fetch, bounded by its own timeout and by the crawl's budget (the task's context carries
 /// both: the request's deadline is the earlier of the two).
-fn fetch(agent: &ureq::Agent, ctx: &Context, url: &str) -> Result<String, String> {
-    let request = ctx.with_timeout(PER_REQUEST);
+fn fetch(
+    agent: &ureq::Agent,
+    ctx: &Context,
+    url: &str,
+    timeout: Duration,
+) -> Result<String, String> {
+    let request = ctx.with_timeout(timeout);
     request.check().map_err(|c| c.to_string())?;
-    let timeout = request.remaining().unwrap_or(PER_REQUEST);
+    let timeout = request.remaining().unwrap_or(timeout);
     let mut response = agent
         .get(url)
         .config()
@@ -198,6 +214,8 @@ struct Crawl {
     name: String,
     base: String,
     agent: ureq::Agent,
+    /// Each request's own timeout (never beyond the crawl's budget).
+    timeout: Duration,
     /// Paths seen so far: a path is fetched only by whoever inserts it first.
     seen: Mutex<HashSet<String>>,
     /// Each fetched path and how its fetch ended.
@@ -205,7 +223,7 @@ struct Crawl {
 }
 
 impl Crawl {
-    fn new(name: &str, base: &str, workers: usize) -> Crawl {
+    fn new(name: &str, base: &str, workers: usize, timeout: Duration) -> Crawl {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_idle_connections(workers)
@@ -216,6 +234,7 @@ impl Crawl {
             name: name.to_string(),
             base: base.to_string(),
             agent,
+            timeout,
             seen: Mutex::new(HashSet::new()),
             fetched: Mutex::new(Vec::new()),
         }
@@ -227,7 +246,12 @@ impl Crawl {
 
     /// Fetches `path`, records how it went, and returns the links seen here first.
     fn visit(&self, ctx: &Context, path: &str) -> Vec<String> {
-        let result = fetch(&self.agent, ctx, &format!("{}{path}", self.base));
+        let result = fetch(
+            &self.agent,
+            ctx,
+            &format!("{}{path}", self.base),
+            self.timeout,
+        );
         let links = match &result {
             Ok(html) => links_in(html)
                 .filter(|link| self.first_visit(link))
@@ -341,6 +365,8 @@ struct Options {
     latency: Duration,
     workers: usize,
     budget: Duration,
+    /// Each request's timeout.
+    timeout: Duration,
 }
 
 impl Options {
@@ -351,6 +377,7 @@ impl Options {
             latency: Duration::from_millis(if quick { 2 } else { 8 }),
             workers: 20,
             budget: Duration::from_secs(60),
+            timeout: Duration::from_millis(if quick { 50 } else { 200 }),
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         for pair in args.chunks(2) {

@@ -12,23 +12,23 @@ use parking_lot::Mutex;
 
 use crate::http::{Handler, Request, Response};
 
-/// How long the slow pages take: longer than the crawler's per-request timeout.
-pub const SLOW_PAGE: Duration = Duration::from_millis(500);
-
 #[derive(Debug)]
 pub struct Site {
     pub pages: usize,
     /// The mean latency of an ordinary page (each varies from half to one and a half of it).
     pub latency: Duration,
+    /// How long the slow pages take (the crawler's per-request timeout should be shorter).
+    pub slow: Duration,
     /// Requests per path since the last `take_hits`.
     hits: Mutex<HashMap<String, u32>>,
 }
 
 impl Site {
-    pub fn new(pages: usize, latency: Duration) -> Arc<Site> {
+    pub fn new(pages: usize, latency: Duration, slow: Duration) -> Arc<Site> {
         Arc::new(Site {
             pages,
             latency,
+            slow,
             hits: Mutex::new(HashMap::new()),
         })
     }
@@ -57,7 +57,7 @@ impl Site {
 
     fn latency_of(&self, page: usize) -> Duration {
         if is_slow(page) {
-            SLOW_PAGE
+            self.slow
         } else {
             self.latency * (50 + (page as u32 * 37) % 101) / 100
         }
