@@ -96,6 +96,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
 
     let report = shutdown.wait();
+    if report.forced().is_some() || report.stragglers().next().is_some() {
+        // A second signal, or a part that overran the grace: exit now, as the report says.
+        println!("{report}");
+        std::process::exit(report.exit_code());
+    }
     let results = std::mem::take(&mut *results.lock());
     let reachable = site.reachable();
     let mut ok = true;

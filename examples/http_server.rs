@@ -86,6 +86,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let in_flight_at_signal = watch_in_flight(shutdown.context(), &stats);
     let report = shutdown.wait();
+    if report.forced().is_some() || report.stragglers().next().is_some() {
+        // A second signal, or a part that overran the grace: exit now, as the report says.
+        println!("{report}");
+        std::process::exit(report.exit_code());
+    }
     println!("{report}");
     println!("server: {stats}");
     let mut exit_code = report.exit_code();
