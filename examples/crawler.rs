@@ -22,7 +22,7 @@ mod http;
 #[path = "support/site.rs"]
 mod site;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -80,17 +80,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         opts.budget
     );
     let results = Arc::new(Mutex::new(Vec::new()));
-    let (out, crawled, trigger) = (Arc::clone(&results), Arc::clone(&site), shutdown.trigger());
+    let (out, trigger) = (Arc::clone(&results), shutdown.trigger());
     shutdown.service("crawler", move |ctx| {
         let sequential = crawl_sequential(&ctx.with_timeout(opts.budget), &base, opts.timeout);
-        out.lock().push((sequential, crawled.take_hits()));
+        out.lock().push(sequential);
         let concurrent = crawl_concurrent(
             &ctx.with_timeout(opts.budget),
             &base,
             opts.workers,
             opts.timeout,
         );
-        out.lock().push((concurrent, crawled.take_hits()));
+        out.lock().push(concurrent);
         trigger.fire(); // done: stop the site
         Ok::<(), String>(())
     })?;
@@ -104,12 +104,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let results = std::mem::take(&mut *results.lock());
     let reachable = site.reachable();
     let mut ok = true;
-    for (crawl, hits) in &results {
+    // The site has stopped: every request it read, even one whose client had given up, is
+    // in its counts.
+    for crawl in &results {
         println!("{crawl}");
-        ok &= crawl.check(&reachable, hits);
+        println!("  errors kept per page: {}", crawl.errors(3));
+        ok &= crawl.check(&reachable, &site.hits_of(&crawl.tag));
     }
     match &results[..] {
-        [(sequential, _), (concurrent, _)]
+        [sequential, concurrent]
             if sequential.cancelled.is_none() && concurrent.cancelled.is_none() =>
         {
             println!(
@@ -118,10 +121,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 opts.workers,
                 sequential.elapsed,
                 concurrent.elapsed
-            );
-            println!(
-                "errors kept per page (concurrent crawl): {}",
-                concurrent.errors(4)
             );
         }
         _ => println!("no speed-up figure: a crawl was stopped early"),
@@ -134,7 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Crawls one page at a time, breadth first: the baseline.
 fn crawl_sequential(ctx: &Context, base: &str, timeout: Duration) -> CrawlReport {
-    let crawl = Crawl::new("sequential", base, 1, timeout);
+    let crawl = Crawl::new("sequential", "sequential", base, 1, timeout);
     let started = Instant::now();
     let mut queue = VecDeque::from([ROOT.to_string()]);
     crawl.first_visit(ROOT);
@@ -150,12 +149,8 @@ fn crawl_sequential(ctx: &Context, base: &str, timeout: Duration) -> CrawlReport
 /// Crawls through a group of `workers` threads: each page is a task that queues the pages it
 /// links to and sees for the first time. `run` returns once every task has ended.
 fn crawl_concurrent(ctx: &Context, base: &str, workers: usize, timeout: Duration) -> CrawlReport {
-    let crawl = Crawl::new(
-        &format!("concurrent ({workers} workers)"),
-        base,
-        workers,
-        timeout,
-    );
+    let name = format!("concurrent ({workers} workers)");
+    let crawl = Crawl::new("concurrent", &name, base, workers, timeout);
     let started = Instant::now();
     let group = Group::builder()
         .limit(workers)
@@ -216,6 +211,8 @@ fn fetch(
 
 /// A crawl in progress: the visited set and every fetch's outcome.
 struct Crawl {
+    /// Sent with every request (`?crawl=<tag>`) so the site counts each crawl apart.
+    tag: String,
     name: String,
     base: String,
     agent: ureq::Agent,
@@ -228,7 +225,7 @@ struct Crawl {
 }
 
 impl Crawl {
-    fn new(name: &str, base: &str, workers: usize, timeout: Duration) -> Crawl {
+    fn new(tag: &str, name: &str, base: &str, workers: usize, timeout: Duration) -> Crawl {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_idle_connections(workers)
@@ -236,6 +233,7 @@ impl Crawl {
             .build()
             .into();
         Crawl {
+            tag: tag.to_string(),
             name: name.to_string(),
             base: base.to_string(),
             agent,
@@ -251,12 +249,8 @@ impl Crawl {
 
     /// Fetches `path`, records how it went, and returns the links seen here first.
     fn visit(&self, ctx: &Context, path: &str) -> Vec<String> {
-        let result = fetch(
-            &self.agent,
-            ctx,
-            &format!("{}{path}", self.base),
-            self.timeout,
-        );
+        let url = format!("{}{path}?crawl={}", self.base, self.tag);
+        let result = fetch(&self.agent, ctx, &url, self.timeout);
         let links = match &result {
             Ok(html) => links_in(html)
                 .filter(|link| self.first_visit(link))
@@ -272,6 +266,7 @@ impl Crawl {
 
     fn finish(self, elapsed: Duration, cancelled: Option<homebound::Cause>) -> CrawlReport {
         CrawlReport {
+            tag: self.tag,
             name: self.name,
             elapsed,
             seen: self.seen.into_inner().len(),
@@ -283,6 +278,7 @@ impl Crawl {
 
 /// How a crawl ended.
 struct CrawlReport {
+    tag: String,
     name: String,
     elapsed: Duration,
     seen: usize,
@@ -294,18 +290,32 @@ struct CrawlReport {
 impl CrawlReport {
     /// Every fetch went to a distinct path; a complete crawl fetched every reachable path; the
     /// site saw each requested path exactly once.
-    fn check(
-        &self,
-        reachable: &BTreeSet<String>,
-        hits: &std::collections::HashMap<String, u32>,
-    ) -> bool {
-        let fetched: BTreeSet<&String> = self.fetched.iter().map(|(p, _)| p).collect();
+    /// Every fetch went to a distinct path; a complete crawl fetched every reachable path; the
+    /// site (counted after it stopped, so late reads are in) saw each path fetched with success
+    /// exactly once, each failed one at most once (a request that timed out before it was sent
+    /// never reached it), and nothing else.
+    fn check(&self, reachable: &BTreeSet<String>, hits: &HashMap<String, u32>) -> bool {
+        let fetched: BTreeMap<&String, bool> =
+            self.fetched.iter().map(|(p, r)| (p, r.is_ok())).collect();
         let distinct = fetched.len() == self.fetched.len();
-        let once = hits.values().all(|&n| n == 1) && hits.len() == fetched.len();
+        let seen = |p: &String| hits.get(p).copied().unwrap_or(0);
+        let odd: Vec<String> = fetched
+            .iter()
+            .filter(|&(p, &ok)| if ok { seen(p) != 1 } else { seen(p) > 1 })
+            .map(|(p, _)| format!("{p} requested {} times", seen(p)))
+            .chain(
+                hits.keys()
+                    .filter(|p| !fetched.contains_key(p))
+                    .map(|p| format!("{p} requested but not fetched")),
+            )
+            .collect();
+        let once = odd.is_empty();
+        let unseen = fetched.keys().filter(|p| seen(p) == 0).count();
         let complete = self.cancelled.is_some() || fetched.len() == reachable.len();
         let ok = distinct && once && complete;
         println!(
-            "  check {}: {} fetches, {} distinct paths, site saw each requested path once: {once}{}",
+            "  check {}: {} fetches of {} distinct paths; by the site's counts each path once: \
+             {once} ({unseen} failed requests never reached it){}",
             if ok { "ok" } else { "FAILED" },
             self.fetched.len(),
             fetched.len(),
@@ -313,11 +323,17 @@ impl CrawlReport {
                 String::new()
             } else {
                 format!(
-                    ", every one of the {} reachable paths fetched: {complete}",
+                    "; all {} reachable paths fetched: {complete}",
                     reachable.len()
                 )
             }
         );
+        if !once {
+            println!(
+                "  the site's counts differ: {}",
+                odd[..odd.len().min(5)].join(", ")
+            );
+        }
         ok
     }
 

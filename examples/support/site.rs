@@ -1,7 +1,8 @@
 //! The crawler's local web site: `pages` HTML pages at `/page/<n>`, each linking to a few
 //! others (every page is reachable from `/page/0`), answered after a per-page latency. A few
 //! links are broken (404) and a few pages are slower than the crawler's per-request timeout.
-//! The site counts how often each path was requested, so the crawl can prove "exactly once".
+//! The site counts how often each visitor (the `?crawl=<name>` of a request) requested each
+//! path, so a crawl can prove "exactly once" against the server's own counts.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -19,8 +20,8 @@ pub struct Site {
     pub latency: Duration,
     /// How long the slow pages take (the crawler's per-request timeout should be shorter).
     pub slow: Duration,
-    /// Requests per path since the last `take_hits`.
-    hits: Mutex<HashMap<String, u32>>,
+    /// Requests per (visitor, path).
+    hits: Mutex<HashMap<(String, String), u32>>,
 }
 
 impl Site {
@@ -39,9 +40,14 @@ impl Site {
     }
 
     fn answer(&self, request: &Request, ctx: &Context) -> Response {
-        *self.hits.lock().entry(request.path.clone()).or_default() += 1;
-        let page = request
-            .path
+        let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
+        let visitor = query.strip_prefix("crawl=").unwrap_or("").to_string();
+        *self
+            .hits
+            .lock()
+            .entry((visitor, path.to_string()))
+            .or_default() += 1;
+        let page = path
             .strip_prefix("/page/")
             .and_then(|n| n.parse::<usize>().ok())
             .filter(|&n| n < self.pages);
@@ -105,9 +111,14 @@ impl Site {
         (0..self.pages).filter(|&p| is_slow(p)).count()
     }
 
-    /// Requests per path since the last call, and a fresh count from now on.
-    pub fn take_hits(&self) -> HashMap<String, u32> {
-        std::mem::take(&mut *self.hits.lock())
+    /// How often `visitor` requested each path.
+    pub fn hits_of(&self, visitor: &str) -> HashMap<String, u32> {
+        self.hits
+            .lock()
+            .iter()
+            .filter(|((v, _), _)| v == visitor)
+            .map(|((_, path), &n)| (path.clone(), n))
+            .collect()
     }
 }
 
