@@ -11,7 +11,9 @@
 //! | [`merge`] / [`merge_ctx`] | one, running a `Select` over every input | every input disconnected, the handle dropped or stopped, or (`merge_ctx`) the context cancelled | none: [`Merged::stop`] hands back what was not read |
 //! | [`fan_out`] | `workers` | the input disconnected and drained, the handle dropped or stopped, the context cancelled, or a panic | the first panic, from [`FanOut::stop`] |
 //! | [`par_map`] / [`par_map_in`] | rayon's | every item is mapped, or the first error, panic or cancel | [`ParMapError`] |
+//! | [`par_map_all`] | rayon's | every item is mapped or, once the context is cancelled (a deadline), not started | per item: [`Failure`] |
 //! | [`first_k`] / [`race`] | one per task, scoped | `k` successes are in (the rest are cancelled) and every task has returned | [`FirstK::failures`], [`AllFailed`] |
+//! | [`first_k_limited`] / [`race_limited`] | at most `limit`, scoped | as `first_k`; tasks not started by then are not run | as `first_k` |
 //!
 //! # CPU work goes to rayon, blocking work does not
 //!
@@ -50,14 +52,16 @@ mod fan_out;
 mod first_k;
 mod merge;
 mod par_map;
+mod par_map_all;
 
 use std::fmt;
 use std::io;
 
 pub use self::fan_out::{FanOut, fan_out};
-pub use self::first_k::{AllFailed, Failure, FirstK, first_k, race};
+pub use self::first_k::{AllFailed, Failure, FirstK, first_k, first_k_limited, race, race_limited};
 pub use self::merge::{Merged, Unmerged, merge, merge_ctx};
 pub use self::par_map::{ParMapError, par_map, par_map_in};
+pub use self::par_map_all::par_map_all;
 
 /// The error of starting a fan helper: bad configuration, or the OS refused a thread.
 ///
