@@ -329,9 +329,9 @@ impl<T, E> FirstK<T, E> {
                 }
             }
             Outcome::Ran(Err(failure)) => self.failures.push((index, failure)),
-            Outcome::Unrun(cancelled) => self
-                .failures
-                .push((index, Failure::NotStarted(cancelled))),
+            Outcome::Unrun(cancelled) => {
+                self.failures.push((index, Failure::NotStarted(cancelled)))
+            }
         }
     }
 }

@@ -251,8 +251,10 @@ mod unix {
                             ctx.cancel_with(cause);
                         }
                         (2, SecondSignal::Cancel(hard)) => {
-                            hard.cancel_with(cause);
+                            // Armed first: whoever sees the hard cancel may count on the next
+                            // signal ending the process.
                             armed.store(true, Ordering::SeqCst);
+                            hard.cancel_with(cause);
                         }
                         _ => {}
                     }
