@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{Sender, unbounded};
 use parking_lot::Mutex;
@@ -195,17 +196,21 @@ where
         return out;
     }
     let workers = limit.map_or(tasks.len(), |limit| limit.min(tasks.len()));
-    let every_task_runs = limit.is_none();
-    let child = ctx.child();
-    let queue = Mutex::new(tasks.into_iter().enumerate());
+    let shared = Shared {
+        queue: Mutex::new(tasks.into_iter().enumerate()),
+        child: ctx.child(),
+        k,
+        successes: AtomicUsize::new(0),
+        every_task_runs: limit.is_none(),
+    };
     let (tx, rx) = unbounded::<(usize, Outcome<T, E>)>();
     std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(workers);
         let mut spawn_error = None;
         for _ in 0..workers {
-            let (tx, child, queue) = (tx.clone(), &child, &queue);
-            let spawned = threads::Builder::new("first-k")
-                .spawn_scoped(scope, move || work(queue, child, every_task_runs, &tx));
+            let (tx, shared) = (tx.clone(), &shared);
+            let spawned =
+                threads::Builder::new("first-k").spawn_scoped(scope, move || work(shared, &tx));
             match spawned {
                 Ok(handle) => handles.push(handle),
                 Err(e) => {
@@ -216,7 +221,7 @@ where
         }
         if let (true, Some(e)) = (handles.is_empty(), spawn_error) {
             // No thread at all: every task fails unrun (its `Drop` is user code).
-            let unrun: Vec<(usize, F)> = queue.lock().by_ref().collect();
+            let unrun: Vec<(usize, F)> = shared.queue.lock().by_ref().collect();
             for (index, task) in unrun {
                 let failure = match drop_caught(task) {
                     Ok(()) => Failure::Spawn(io::Error::new(e.kind(), e.to_string())),
@@ -228,7 +233,7 @@ where
         drop(tx);
         // Every task sends exactly one outcome, so this ends when the last one has reported.
         for (index, outcome) in rx {
-            out.accept(index, outcome, &child);
+            out.accept(index, outcome, &shared.child);
         }
         for handle in handles {
             // Task bodies catch panics; a join error would be homebound's own.
@@ -240,20 +245,30 @@ where
     out
 }
 
-/// A worker: takes tasks in input order until none is left, and reports each one's outcome.
-fn work<F, T, E>(
-    queue: &Mutex<impl Iterator<Item = (usize, F)>>,
-    child: &Context,
+/// What the workers of one [`first_k`] call share.
+struct Shared<Q> {
+    /// The tasks not taken yet, in input order, with their indices.
+    queue: Mutex<Q>,
+    /// The context every task gets; cancelled once `k` tasks have succeeded.
+    child: Context,
+    k: usize,
+    /// Successes so far, counted by the workers so they stop starting tasks at once.
+    successes: AtomicUsize,
     every_task_runs: bool,
-    tx: &Sender<(usize, Outcome<T, E>)>,
-) where
+}
+
+/// A worker: takes tasks in input order until none is left, and reports each one's outcome.
+fn work<Q, F, T, E>(shared: &Shared<Q>, tx: &Sender<(usize, Outcome<T, E>)>)
+where
+    Q: Iterator<Item = (usize, F)>,
     F: FnOnce(&Context) -> Result<T, E>,
 {
+    let child = &shared.child;
     loop {
-        let next = queue.lock().next();
+        let next = shared.queue.lock().next();
         let Some((index, task)) = next else { return };
         let outcome = match child.check() {
-            Err(cancelled) if !every_task_runs => match drop_caught(task) {
+            Err(cancelled) if !shared.every_task_runs => match drop_caught(task) {
                 Ok(()) => Outcome::Unrun(cancelled),
                 Err(panicked) => Outcome::Ran(Err(Failure::Panicked(panicked))),
             },
@@ -263,7 +278,13 @@ fn work<F, T, E>(
                 Err(p) => Err(Failure::Panicked(p)),
             }),
         };
+        let succeeded = matches!(outcome, Outcome::Ran(Ok(_)));
         let _ = tx.send((index, outcome));
+        // Cancelled only after the success is sent: the failures the cancel causes then
+        // arrive after it, and are not mistaken for failures that came first.
+        if succeeded && shared.successes.fetch_add(1, Ordering::SeqCst) + 1 >= shared.k {
+            child.cancel();
+        }
     }
 }
 
