@@ -365,8 +365,9 @@ impl Handle {
 
     /// Lets the job run on without this handle: it stops only when the context given to
     /// [`Every::spawn`] is cancelled (or a policy stops it), and its report is dropped. Its
-    /// thread stays registered, so [`threads::assert_none_alive`](crate::threads::assert_none_alive)
-    /// names it while it runs.
+    /// thread stays registered, so [`threads::assert_none_alive`] names it while it runs.
+    ///
+    /// [`threads::assert_none_alive`]: crate::threads::assert_none_alive
     ///
     /// # Examples
     ///

@@ -9,7 +9,8 @@ use super::outcome::ServiceOutcome;
 
 /// One thing that happened.
 pub(crate) enum Event {
-    /// The signal thread received this signal.
+    /// The signal thread received this signal (Unix only).
+    #[cfg_attr(not(unix), allow(dead_code))]
     Signal(i32),
     /// A [`Trigger`](super::Trigger) fired.
     Trigger,

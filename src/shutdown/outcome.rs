@@ -52,7 +52,7 @@ impl fmt::Display for ServiceOutcome {
     }
 }
 
-/// One service's or drain's line in a [`Report`].
+/// One service's or drain's line in a [`Report`](super::Report).
 ///
 /// # Examples
 ///
