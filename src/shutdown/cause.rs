@@ -70,7 +70,9 @@ impl std::error::Error for Cause {}
 
 /// A signal's name, such as `"SIGTERM"`, or `"signal <n>"` for one signal-hook does not know.
 pub(crate) fn signal_name(signo: i32) -> String {
-    signal_hook::low_level::signal_name(signo)
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("signal {signo}"))
+    #[cfg(unix)]
+    if let Some(name) = signal_hook::low_level::signal_name(signo) {
+        return name.to_owned();
+    }
+    format!("signal {signo}")
 }
