@@ -1,6 +1,7 @@
 //! Fan-out and fan-in: [`merge`] many receivers into one, [`fan_out`] a receiver to `n`
-//! workers, [`par_map`] a batch of CPU work on rayon, and keep the [`first_k`] successes (or the
-//! first, [`race`]) of a set of tasks while cancelling the rest.
+//! workers, [`par_map`] a batch of CPU work on rayon ([`par_map_all`] to keep every item's
+//! outcome), and keep the [`first_k`] successes (or the first, [`race`]) of a set of tasks while
+//! cancelling the rest ([`first_k_limited`], [`race_limited`] to run only `limit` at a time).
 //!
 //! Every helper owns the threads it starts and joins them before it returns or when its handle is
 //! dropped, so the leak check ([`threads::assert_none_alive`](crate::threads::assert_none_alive))
@@ -11,10 +12,10 @@
 //! keep the first answers". **Use something else** when a plain `crossbeam_channel::select!`
 //! over two or three receivers in your own loop does the job (no thread needed), when a rayon
 //! map needs neither a context nor cancellation (call rayon directly), when every task's error
-//! must be kept or a deadline must keep the results finished so far (a
-//! [`group`](crate::group) with [`CollectAll`](crate::group::CollectAll): `par_map` stops at the
-//! first error and returns no partial results), and for items through several stages (a
-//! [`Pipeline`](crate::pipeline::Pipeline)).
+//! must be kept or a deadline must keep the results finished so far and the tasks block (a
+//! [`group`](crate::group) with [`CollectAll`](crate::group::CollectAll); for CPU work,
+//! [`par_map_all`]: `par_map` stops at the first error and returns no partial results), and for
+//! items through several stages (a [`Pipeline`](crate::pipeline::Pipeline)).
 //!
 //! | helper | threads | ends when | failure |
 //! |---|---|---|---|
@@ -73,8 +74,11 @@
 //!   cutoff (mostly the cancellations it caused), rather than listing them as failures.
 //! * **`par_map` is rayon's short-circuiting `collect`** with one `is_cancelled` load and a
 //!   `catch_unwind` per item; the first failure in time is kept and cancels the rest.
+//! * **`par_map_all` is rayon's `collect` into one `Result` per item**: nothing short-circuits,
+//!   and a cancelled context turns the items not started yet into [`Failure::NotStarted`].
 //! * **`first_k` gives each task its own scoped thread**, since its tasks may block and may
-//!   borrow; `k == 0` runs nothing, like `take(0)`.
+//!   borrow; `k == 0` runs nothing, like `take(0)`. [`first_k_limited`] runs `limit` scoped
+//!   workers that take tasks in input order, and stops starting them once `k` have succeeded.
 //! * The output capacities are fixed: 1024 for `merge`, 32 per worker for `fan_out`. A
 //!   [`BuildError`] does not hand the receivers back: a `Receiver` is cheap to clone, so a
 //!   caller who needs it afterwards keeps a clone.

@@ -17,9 +17,12 @@
 //!   ([`MissedTicks::Skip`], the default), or the schedule shifts ([`MissedTicks::Delay`]).
 //! * **One bad run does not end the job.** Errors and panics are caught, counted and, by default,
 //!   survived ([`OnJobError::Continue`]); unlike Java's `scheduleAtFixedRate`, a job never stops
-//!   silently. [`OnJobError::Stop`] ends it, and the [`Report`] says why.
+//!   silently. [`OnJobError::Stop`] ends it, and the [`Report`] says why. A panic whose payload
+//!   panics again when dropped, and a panic in the job's own `Drop`, are contained too.
 //! * **Prompt stop.** Between runs the loop sleeps on the context, so a cancel wakes it at once,
 //!   even in the middle of an hour-long period.
+//! * **No leak.** Dropping a [`Handle`] stops the job and joins its thread, like every
+//!   homebound handle that owns a thread; [`Handle::detach`] lets it run on.
 //! * **Huge periods are safe**: a period too large for `Instant` (such as `Duration::MAX`) means
 //!   "once, then wait for cancel", never an overflow.
 //!
