@@ -210,8 +210,8 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// ```
 #[must_use = "dropping a Shutdown cancels its services at once; call wait()"]
 pub struct Shutdown {
-    /// Cloned into services, the signal thread and triggers; dropped by `wait`.
-    events_tx: Option<Sender<Event>>,
+    /// Cloned into services, the signal thread and triggers; replaced by `wait`.
+    events_tx: Sender<Event>,
     state: State,
 }
 
@@ -250,7 +250,7 @@ impl Shutdown {
     fn with_root(root: Context, has_parent: bool) -> Self {
         let (events_tx, events) = crossbeam_channel::unbounded();
         Shutdown {
-            events_tx: Some(events_tx),
+            events_tx,
             state: State {
                 grace: DEFAULT_GRACE,
                 stop_on: StopOn::Failure,
@@ -292,10 +292,8 @@ impl Shutdown {
     /// [`Error::Signals`] if the handlers or the listener thread could not be set up.
     pub fn on_signals(&mut self) -> Result<&mut Self, Error> {
         #[cfg(unix)]
-        if self.state.listener.is_none()
-            && let Some(events) = &self.events_tx
-        {
-            let events = events.clone();
+        if self.state.listener.is_none() {
+            let events = self.events_tx.clone();
             let listener = signals::Listener::start("signals", move |signo| {
                 events.send(Event::Signal(signo)).is_ok()
             })
@@ -354,10 +352,7 @@ impl Shutdown {
         F: FnOnce(Context) -> Result<(), E> + Send + 'static,
         E: Display,
     {
-        let events = self
-            .events_tx
-            .clone()
-            .ok_or_else(|| Error::Spawn(std::io::Error::other("the shutdown has already run")))?;
+        let events = self.events_tx.clone();
         let index = self.state.services.len();
         let handle = service::spawn(index, name, self.state.root.child(), events, f)
             .map_err(Error::Spawn)?;
@@ -409,8 +404,10 @@ impl Shutdown {
     /// context panics: the panic is resumed here, as [`Context::cancel`] does, after the whole
     /// tree is cancelled; dropping the `Shutdown` then joins the services.
     pub fn wait(mut self) -> Report {
-        // From now on only the listener, the services and live triggers hold senders.
-        self.events_tx = None;
+        // From now on only the listener, the services and live triggers hold senders, so a
+        // disconnected channel means nothing can ever start the shutdown.
+        let (orphan, _) = crossbeam_channel::bounded(0);
+        drop(std::mem::replace(&mut self.events_tx, orphan));
         run::wait(&mut self.state)
     }
 }
@@ -466,16 +463,13 @@ impl fmt::Debug for Shutdown {
 /// ```
 #[derive(Clone)]
 pub struct Trigger {
-    /// `None` for a trigger taken after `wait` began: it cannot start anything any more.
-    events: Option<Sender<Event>>,
+    events: Sender<Event>,
 }
 
 impl Trigger {
     /// Starts the shutdown (cause [`Cause::Triggered`]).
     pub fn fire(&self) {
-        if let Some(events) = &self.events {
-            let _ = events.send(Event::Trigger);
-        }
+        let _ = self.events.send(Event::Trigger);
     }
 }
 
