@@ -83,56 +83,16 @@
 //!   [`BuildError`] does not hand the receivers back: a `Receiver` is cheap to clone, so a
 //!   caller who needs it afterwards keeps a clone.
 
+mod error;
 mod fan_out;
 mod first_k;
 mod merge;
 mod par_map;
 mod par_map_all;
 
-use std::fmt;
-use std::io;
-
+pub use self::error::BuildError;
 pub use self::fan_out::{FanOut, fan_out};
 pub use self::first_k::{AllFailed, Failure, FirstK, first_k, first_k_limited, race, race_limited};
 pub use self::merge::{Merged, Unmerged, merge, merge_ctx};
 pub use self::par_map::{ParMapError, par_map, par_map_in};
 pub use self::par_map_all::par_map_all;
-
-/// The error of starting a fan helper: bad configuration, or the OS refused a thread.
-///
-/// # Examples
-///
-/// ```
-/// use homebound::{Context, fan::{self, BuildError}};
-///
-/// let (_tx, rx) = crossbeam_channel::unbounded::<u32>();
-/// let err = fan::fan_out(&Context::new(), rx, 0, |_, n: u32| n).unwrap_err();
-/// assert!(matches!(err, BuildError::ZeroWorkers));
-/// assert_eq!(err.to_string(), "fan_out needs at least one worker");
-/// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// [`fan_out`] was asked for zero workers.
-    ZeroWorkers,
-    /// A thread could not be spawned; every thread already started was stopped and joined.
-    Spawn(io::Error),
-}
-
-impl fmt::Display for BuildError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BuildError::ZeroWorkers => f.write_str("fan_out needs at least one worker"),
-            BuildError::Spawn(e) => write!(f, "could not spawn a fan thread: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for BuildError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            BuildError::Spawn(e) => Some(e),
-            BuildError::ZeroWorkers => None,
-        }
-    }
-}

@@ -121,11 +121,11 @@ use self::drain::DrainSpec;
 pub use self::error::Error;
 use self::event::{Event, Inbox};
 pub use self::outcome::{ServiceOutcome, ServiceReport};
-pub use self::policy::{OnFailure, StopOn};
+pub use self::policy::{OnFailure, SecondSignal, StopOn};
 pub use self::report::Report;
 use self::service::ServiceSlot;
 pub use self::signal_context::{
-    SecondSignal, SignalContext, signal_context, signal_context_with, signal_exit_code,
+    SignalContext, signal_context, signal_context_with, signal_exit_code,
 };
 use self::state::State;
 pub use self::stragglers::Stragglers;

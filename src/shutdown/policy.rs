@@ -1,5 +1,7 @@
 //! What a service's end does to the others: per service ([`OnFailure`]) and for the whole
-//! shutdown ([`StopOn`]).
+//! shutdown ([`StopOn`]); what a second signal does to a signal context ([`SecondSignal`]).
+
+use crate::context::Context;
 
 /// What a failing service does to the others; see
 /// [`Shutdown::service_with`](super::Shutdown::service_with).
@@ -60,4 +62,31 @@ pub enum StopOn {
     /// rule, a pod's main container): for programs whose services only make sense together,
     /// or a batch job with helpers around it.
     AnyEnd,
+}
+
+/// What a signal does after the first one (which cancels the [`SignalContext`](super::SignalContext)).
+///
+/// # Examples
+///
+/// ```
+/// use homebound::shutdown::SecondSignal;
+///
+/// assert!(matches!(SecondSignal::default(), SecondSignal::Exit));
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum SecondSignal {
+    /// The second SIGINT or SIGTERM ends the process at once with exit code `128 + signo` (130
+    /// for SIGINT, 143 for SIGTERM), from inside the signal handler: no destructor runs and
+    /// buffered output is not flushed, so a stuck shutdown cannot delay it. The default, as
+    /// users expect of a second Ctrl-C.
+    #[default]
+    Exit,
+    /// Later signals are swallowed while the guard lives (Go's `NotifyContext`): the program
+    /// decides when to stop. Dropping the guard gives the signals their default action again.
+    Ignore,
+    /// The second signal cancels this context too (with the same [`Signal`](super::Cause::Signal)
+    /// cause): a harder stop, such as "abandon the work in flight" after a first "stop taking
+    /// new work". A third signal then ends the process as [`Exit`](SecondSignal::Exit) does.
+    Cancel(Context),
 }

@@ -5,34 +5,8 @@ use std::fmt;
 
 use super::cause::Cause as ShutdownCause;
 use super::error::Error;
+use super::policy::SecondSignal;
 use crate::context::{Cause, Context};
-
-/// What a signal does after the first one (which cancels the [`SignalContext`]).
-///
-/// # Examples
-///
-/// ```
-/// use homebound::shutdown::SecondSignal;
-///
-/// assert!(matches!(SecondSignal::default(), SecondSignal::Exit));
-/// ```
-#[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub enum SecondSignal {
-    /// The second SIGINT or SIGTERM ends the process at once with exit code `128 + signo` (130
-    /// for SIGINT, 143 for SIGTERM), from inside the signal handler: no destructor runs and
-    /// buffered output is not flushed, so a stuck shutdown cannot delay it. The default, as
-    /// users expect of a second Ctrl-C.
-    #[default]
-    Exit,
-    /// Later signals are swallowed while the guard lives (Go's `NotifyContext`): the program
-    /// decides when to stop. Dropping the guard gives the signals their default action again.
-    Ignore,
-    /// The second signal cancels this context too (with the same [`Signal`](ShutdownCause::Signal)
-    /// cause): a harder stop, such as "abandon the work in flight" after a first "stop taking
-    /// new work". A third signal then ends the process as [`Exit`](SecondSignal::Exit) does.
-    Cancel(Context),
-}
 
 /// A [`Context`] cancelled by the first SIGINT or SIGTERM, from [`signal_context`]. It is a
 /// guard: dropping it (or [`stop`](SignalContext::stop)) cancels the context, stops listening and
@@ -205,8 +179,8 @@ mod unix {
     use signal_hook::SigId;
 
     use super::super::cause::Cause as ShutdownCause;
+    use super::super::policy::SecondSignal;
     use super::super::signals::{Listener, SHUTDOWN_SIGNALS};
-    use super::SecondSignal;
     use crate::context::Context;
 
     /// What a [`SignalContext`](super::SignalContext) installed, undone by `stop`.
