@@ -68,7 +68,11 @@ mod streams {
                         panic!("HOMEBOUND_REDIS_URL={url} is not reachable: {e}")
                     });
                     let _: () = ::redis::cmd("PING").query(&mut conn).unwrap();
-                    Server { url, port: 0, own: None }
+                    Server {
+                        url,
+                        port: 0,
+                        own: None,
+                    }
                 }
                 _ => Server::own(false),
             }
@@ -194,7 +198,9 @@ mod streams {
             .arg(1_000_000)
             .query(&mut conn)
             .unwrap();
-        rows.into_iter().map(|(id, owner, ..)| (id, owner)).collect()
+        rows.into_iter()
+            .map(|(id, owner, ..)| (id, owner))
+            .collect()
     }
 
     /// Every entry of a stream: (ID, fields).
@@ -311,9 +317,15 @@ mod streams {
         assert_eq!(seen.len(), 1000);
         assert_eq!(stats.read, 1000);
         assert_eq!(stats.acked, 1000, "{stats}");
-        assert_eq!((stats.in_flight, stats.awaiting_ack, stats.abandoned), (0, 0, 0));
+        assert_eq!(
+            (stats.in_flight, stats.awaiting_ack, stats.abandoned),
+            (0, 0, 0)
+        );
         assert!(pending(&server.url, &stream, "g").is_empty());
-        assert_eq!(outcome.report().stage("redis").unwrap().items_out, 1000);
+        assert_eq!(
+            outcome.report().stage("redis-entries").unwrap().items_out,
+            1000
+        );
         threads::assert_none_alive(BOUND);
     }
 
@@ -328,8 +340,12 @@ mod streams {
         let started = Instant::now();
         let workers: Vec<_> = (0..3)
             .map(|i| {
-                let (url, stream, stop, total) =
-                    (server.url.clone(), stream.clone(), stop.clone(), total.clone());
+                let (url, stream, stop, total) = (
+                    server.url.clone(),
+                    stream.clone(),
+                    stop.clone(),
+                    total.clone(),
+                );
                 threads::spawn("consumer", move || {
                     let consumer = Consumer::builder(&url, &stream, "g", &format!("c{i}"))
                         .batch(200)
@@ -367,9 +383,56 @@ mod streams {
         }
         eprintln!("{N} entries by 3 consumers in {:?}", started.elapsed());
         let wrong: Vec<_> = (0..N).filter(|&n| seen[n] != 1).collect();
-        assert!(wrong.is_empty(), "not exactly once: {:?}", &wrong[..wrong.len().min(10)]);
+        assert!(
+            wrong.is_empty(),
+            "not exactly once: {:?}",
+            &wrong[..wrong.len().min(10)]
+        );
         assert_eq!(acked, N as u64);
         assert!(pending(&server.url, &stream, "g").is_empty());
+        threads::assert_none_alive(BOUND);
+    }
+
+    /// Not a check: prints how many entries per second one consumer takes through a trivial
+    /// pipeline (read, map, for_each, acknowledge) on this machine.
+    /// `cargo test --release --features redis --test redis_streams -- --ignored --nocapture throughput`
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn throughput_of_one_consumer() {
+        const N: usize = 200_000;
+        let server = Server::any();
+        let stream = key("throughput");
+        let ids = produce(&server.url, &stream, N);
+        for batch in [100, 500, 1000] {
+            let group = format!("g{batch}");
+            let consumer = Consumer::builder(&server.url, &stream, &group, "c1")
+                .batch(batch)
+                .block(ms(20))
+                .build()
+                .unwrap();
+            let (run, stop) = (Context::new(), Context::new());
+            let started = Instant::now();
+            let mut n = 0;
+            consumer
+                .pipeline(&run)
+                .map(1, |d| d.map(|e| e.fields().len()))
+                .stop_intake_on(&stop)
+                .for_each(|_| {
+                    n += 1;
+                    if n == N {
+                        stop.cancel();
+                    }
+                })
+                .unwrap();
+            let stats = consumer.finish().unwrap();
+            let took = started.elapsed();
+            assert!(pending(&server.url, &stream, &group).is_empty());
+            eprintln!(
+                "one consumer, batch {batch}: {N} entries in {took:.2?} = {:.0} entries/s ({stats})",
+                N as f64 / took.as_secs_f64()
+            );
+        }
+        drop(ids);
         threads::assert_none_alive(BOUND);
     }
 
@@ -401,7 +464,9 @@ mod streams {
         let run = Context::new();
         let _ = consumer
             .pipeline(&run)
-            .map(1, |d: Delivery<Entry>| d.map(|e| ("src", e.id().to_string())))
+            .map(1, |d: Delivery<Entry>| {
+                d.map(|e| ("src", e.id().to_string()))
+            })
             .batch(10, ms(5))
             .for_each(|batch| {
                 written += batch.len() as u64;
@@ -459,7 +524,10 @@ mod streams {
         let victims = held.values().filter(|owner| *owner == "victim").count();
         assert!(victims > 0, "the victim held no pending entries");
         let by_child = entries(&server.url, &out).len();
-        assert!(by_child as u64 >= CHILD_WRITES, "the child wrote {by_child}");
+        assert!(
+            by_child as u64 >= CHILD_WRITES,
+            "the child wrote {by_child}"
+        );
 
         let consumer = Consumer::builder(&server.url, &stream, "g", "survivor")
             .batch(100)
@@ -487,7 +555,11 @@ mod streams {
             *written.entry(fields["src"].clone()).or_default() += 1;
         }
         let missing: Vec<_> = ids.iter().filter(|id| !written.contains_key(*id)).collect();
-        assert!(missing.is_empty(), "{} entries never processed", missing.len());
+        assert!(
+            missing.is_empty(),
+            "{} entries never processed",
+            missing.len()
+        );
         let duplicates: u32 = written.values().map(|n| n - 1).sum();
         eprintln!(
             "killed consumer held {victims} entries; the survivor reclaimed {}, \
@@ -541,7 +613,11 @@ mod streams {
         let poisoned: Vec<usize> = (0..N).filter(|&n| poison(n)).collect();
         assert!((0..N).filter(|&n| !poison(n)).all(|n| seen[n] == 1));
         for n in &poisoned {
-            assert_eq!(attempts.lock()[n], 3, "entry {n} processed 3 times, no more");
+            assert_eq!(
+                attempts.lock()[n],
+                3,
+                "entry {n} processed 3 times, no more"
+            );
         }
         let mut letters: Vec<(String, HashMap<String, String>)> = entries(&server.url, &dead);
         letters.sort_by_key(|(_, f)| f["n"].parse::<usize>().unwrap());
@@ -588,21 +664,31 @@ mod streams {
         let err = consumer
             .pipeline(&run)
             .try_map(1, attempt(failed_once.clone()))
+            .named("attempt")
             .for_each(|n| {
                 handled.insert(*n);
             })
             .unwrap_err();
-        assert_eq!(err.stage(), Some("try_map-1"));
-        assert_eq!(err.to_string(), format!("stage 'try_map-1' failed: entry {}: entry 25 failed", ids[25]));
+        assert_eq!(err.stage(), Some("attempt"));
+        assert_eq!(
+            err.to_string(),
+            format!("stage 'attempt' failed: entry {}: entry 25 failed", ids[25])
+        );
         drop(err);
         consumer.flush().unwrap();
         let still = pending(&server.url, &stream, "g");
-        assert!(still.contains_key(&ids[25]), "the failed entry was acknowledged");
+        assert!(
+            still.contains_key(&ids[25]),
+            "the failed entry was acknowledged"
+        );
         // One consumer: XREADGROUP delivered the first `read` entries, in order.
         let delivered = consumer.stats().read as usize;
         for (n, id) in ids.iter().enumerate().take(delivered) {
             if !still.contains_key(id) {
-                assert!(handled.contains(&n), "entry {n} acknowledged but never handled");
+                assert!(
+                    handled.contains(&n),
+                    "entry {n} acknowledged but never handled"
+                );
             }
         }
         // Run 2 (the same consumer) picks it up once idle and handles everything.
@@ -673,10 +759,17 @@ mod streams {
         let acked: Vec<usize> = (0..delivered)
             .filter(|&n| !still.contains_key(&ids[n]))
             .collect();
-        assert!(acked.iter().all(|n| handled.contains(n)), "acknowledged but not handled");
+        assert!(
+            acked.iter().all(|n| handled.contains(n)),
+            "acknowledged but not handled"
+        );
         assert_eq!(stats.acked as usize, acked.len());
         assert!(stats.abandoned > 0, "{stats}");
-        assert_eq!(stats.read, stats.acked + stats.abandoned + stats.unstarted, "{stats}");
+        assert_eq!(
+            stats.read,
+            stats.acked + stats.abandoned + stats.unstarted,
+            "{stats}"
+        );
         threads::assert_none_alive(BOUND);
     }
 
@@ -712,12 +805,79 @@ mod streams {
         let still = pending(&server.url, &stream, "g");
         for (n, id) in ids.iter().enumerate() {
             if handled.contains(&n) {
-                assert!(!still.contains_key(id), "entry {n} handled but not acknowledged");
+                assert!(
+                    !still.contains_key(id),
+                    "entry {n} handled but not acknowledged"
+                );
             }
         }
         assert_eq!(stats.acked as usize, handled.len());
         assert_eq!(stats.abandoned, 0, "{stats}");
         assert_eq!(still.len() as u64, stats.unstarted, "{stats}");
+        threads::assert_none_alive(BOUND);
+    }
+
+    #[test]
+    fn under_shutdown_a_consumer_finishes_what_it_took_and_exits_clean() {
+        const N: usize = 5000;
+        let server = Server::any();
+        let stream = key("shutdown");
+        let ids = produce(&server.url, &stream, N);
+        let handled: Arc<Mutex<HashSet<usize>>> = Arc::default();
+        let stats: Arc<Mutex<Option<homebound::redis::Stats>>> = Arc::default();
+        let mut shutdown = homebound::shutdown::Shutdown::new().grace(BOUND);
+        let trigger = shutdown.trigger();
+        let (url, key_, seen, out) = (
+            server.url.clone(),
+            stream.clone(),
+            Arc::clone(&handled),
+            Arc::clone(&stats),
+        );
+        shutdown
+            .service("consumer", move |stop| {
+                let consumer = Consumer::builder(&url, &key_, "g", "c1")
+                    .batch(100)
+                    .block(ms(10))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let run = Context::new();
+                let result = consumer
+                    .pipeline(&run)
+                    .map(2, |d| d.map(|e| number(&e)))
+                    .batch(32, ms(5))
+                    .stop_intake_on(&stop)
+                    .for_each(|batch| {
+                        let mut seen = seen.lock();
+                        seen.extend(batch.iter().map(|n| **n));
+                        if seen.len() >= N / 5 {
+                            trigger.fire();
+                        }
+                    });
+                *out.lock() = Some(consumer.finish().map_err(|e| e.to_string())?);
+                result.map(drop).map_err(|e| e.to_string())
+            })
+            .unwrap();
+        let report = shutdown.wait();
+        assert_eq!(report.exit_code(), 0, "{report}");
+        let stats = stats.lock().take().unwrap();
+        let handled = handled.lock();
+        let still = pending(&server.url, &stream, "g");
+        for n in handled.iter() {
+            assert!(
+                !still.contains_key(&ids[*n]),
+                "entry {n} handled, not acknowledged"
+            );
+        }
+        assert!(
+            handled.len() < N,
+            "the stop came before the end of the stream"
+        );
+        assert_eq!(stats.acked as usize, handled.len(), "{stats}");
+        assert_eq!(
+            (stats.abandoned, still.len() as u64),
+            (0, stats.unstarted),
+            "{stats}"
+        );
         threads::assert_none_alive(BOUND);
     }
 
@@ -917,18 +1077,27 @@ mod streams {
             config(Consumer::builder(url, "s", "g", "")),
             "the consumer name must not be empty"
         );
-        assert_eq!(config(base().block(Duration::ZERO)), "the block time must be at least 1 ms");
+        assert_eq!(
+            config(base().block(Duration::ZERO)),
+            "the block time must be at least 1 ms"
+        );
         assert_eq!(
             config(base().claim_idle(Duration::ZERO)),
             "the claim idle time must be at least 1 ms"
         );
-        assert_eq!(config(base().max_deliveries(0)), "max_deliveries must be at least 1");
+        assert_eq!(
+            config(base().max_deliveries(0)),
+            "max_deliveries must be at least 1"
+        );
         assert_eq!(
             config(base().dead_letter("s")),
             "the dead-letter stream must not be the stream itself"
         );
         let bad_url = config(Consumer::builder("not a url", "s", "g", "c"));
-        assert!(bad_url.starts_with("bad redis URL 'not a url'"), "{bad_url}");
+        assert!(
+            bad_url.starts_with("bad redis URL 'not a url'"),
+            "{bad_url}"
+        );
         // Good settings, no server: a clear Redis error, at once.
         let started = Instant::now();
         match base().build() {
@@ -945,11 +1114,16 @@ mod streams {
     fn a_run_started_after_finish_fails_clearly() {
         let server = Server::any();
         let stream = key("finished");
-        let consumer = Consumer::builder(&server.url, &stream, "g", "c1").build().unwrap();
+        let consumer = Consumer::builder(&server.url, &stream, "g", "c1")
+            .build()
+            .unwrap();
         let pipeline = consumer.pipeline(&Context::new());
         consumer.finish().unwrap();
         let err = pipeline.for_each(|_| {}).unwrap_err();
-        assert!(matches!(Error::of_run(&err), Some(Error::Finished)), "{err}");
+        assert!(
+            matches!(Error::of_run(&err), Some(Error::Finished)),
+            "{err}"
+        );
         threads::assert_none_alive(BOUND);
     }
 }

@@ -60,14 +60,17 @@ pub(super) fn read_new(conn: &mut Connection, cfg: &Config) -> RedisResult<Vec<E
     Ok(entries)
 }
 
-/// What one `XAUTOCLAIM` call returned.
+/// What one `XAUTOCLAIM ... JUSTID` call returned.
 pub(super) struct Claimed {
     /// Where the next call starts (`0-0`: the scan went round).
     pub(super) cursor: String,
-    pub(super) entries: Vec<Entry>,
+    /// The entries now owned by this consumer (their delivery counts unchanged).
+    pub(super) ids: Vec<String>,
 }
 
-/// `XAUTOCLAIM stream group consumer min-idle cursor COUNT batch`.
+/// `XAUTOCLAIM stream group consumer min-idle cursor COUNT batch JUSTID`: takes over entries
+/// idle for the claim time, without counting a delivery (the entries this process still holds
+/// are among them when they are slow; [`claim`] then fetches and counts the others).
 pub(super) fn autoclaim(conn: &mut Connection, cfg: &Config, cursor: &str) -> RedisResult<Claimed> {
     let reply: Value = ::redis::cmd("XAUTOCLAIM")
         .arg(&cfg.stream)
@@ -77,17 +80,38 @@ pub(super) fn autoclaim(conn: &mut Connection, cfg: &Config, cursor: &str) -> Re
         .arg(cursor)
         .arg("COUNT")
         .arg(cfg.batch)
+        .arg("JUSTID")
         .query(conn)?;
-    // [next-cursor, [entry, ..], [deleted-id, ..]] (the last one since Redis 7).
+    // [next-cursor, [id, ..], [deleted-id, ..]] (the last one since Redis 7).
     let Value::Array(mut parts) = reply else {
         return Err(unexpected("XAUTOCLAIM", &reply));
     };
     if parts.len() < 2 {
         return Err(unexpected("XAUTOCLAIM", &Value::Array(parts)));
     }
-    let entries = parse_entries(parts.swap_remove(1))?;
+    let ids = match parts.swap_remove(1) {
+        Value::Array(ids) => ids.into_iter().filter_map(text).collect(),
+        other => return Err(unexpected("XAUTOCLAIM", &other)),
+    };
     let cursor = text(parts.swap_remove(0)).unwrap_or_else(|| "0-0".to_string());
-    Ok(Claimed { cursor, entries })
+    Ok(Claimed { cursor, ids })
+}
+
+/// `XCLAIM stream group consumer 0 id..`: the entries (already ours), counting one more
+/// delivery each. Entries whose data is gone are left out.
+pub(super) fn claim(
+    conn: &mut Connection,
+    cfg: &Config,
+    ids: &[String],
+) -> RedisResult<Vec<Entry>> {
+    let reply: Value = ::redis::cmd("XCLAIM")
+        .arg(&cfg.stream)
+        .arg(&cfg.group)
+        .arg(&cfg.consumer)
+        .arg(0)
+        .arg(ids)
+        .query(conn)?;
+    parse_entries(reply)
 }
 
 /// How many times each entry was delivered (`None`: no longer pending).
@@ -136,11 +160,7 @@ pub(super) fn ack(conn: &mut Connection, cfg: &Config, ids: &[String]) -> RedisR
 /// `dlq-stream`, `dlq-group` and `dlq-deliveries`, appended and acknowledged in one
 /// transaction. Does nothing if the entry is no longer pending (a retried call whose first
 /// try went through), so a retry never appends twice. Returns whether it moved the entry.
-pub(super) fn dead_letter(
-    conn: &mut Connection,
-    cfg: &Config,
-    entry: &Entry,
-) -> RedisResult<bool> {
+pub(super) fn dead_letter(conn: &mut Connection, cfg: &Config, entry: &Entry) -> RedisResult<bool> {
     let still_pending = delivery_counts(conn, cfg, &[entry.id()])?[0].is_some();
     if !still_pending {
         return Ok(false);

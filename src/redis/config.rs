@@ -6,7 +6,7 @@ use super::consumer::Consumer;
 use super::error::Error;
 
 /// The default number of entries one `XREADGROUP` or `XAUTOCLAIM` returns.
-pub const DEFAULT_BATCH: usize = 100;
+pub const DEFAULT_BATCH: usize = 500;
 /// The default time one `XREADGROUP` waits for new entries (and so the longest a reader takes
 /// to notice that its run ended while the stream is quiet).
 pub const DEFAULT_BLOCK: Duration = Duration::from_millis(200);

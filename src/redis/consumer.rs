@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use ::redis::Client;
 use crossbeam_channel::{Receiver, bounded};
@@ -15,7 +14,7 @@ use super::entry::Entry;
 use super::error::Error;
 use super::ledger::Ledger;
 use super::link::Link;
-use super::reader::Reader;
+use super::reader::{KeptOpen, Reader};
 use super::stats::Stats;
 use crate::context::Context;
 use crate::pipeline::Pipeline;
@@ -73,7 +72,7 @@ pub(super) struct Shared {
     /// The connection `flush` acknowledges on.
     acks: Mutex<Link>,
     /// Channels of failed runs, kept open until `close` (see `Reader::fail`).
-    keep_open: Arc<Mutex<Vec<crossbeam_channel::Sender<Delivery<Entry>>>>>,
+    keep_open: KeptOpen,
 }
 
 impl Consumer {
@@ -108,7 +107,9 @@ impl Consumer {
     }
 
     /// A pipeline whose source is this consumer's share of the stream. It runs under a child
-    /// of `ctx`; each run starts its own reader thread and connection.
+    /// of `ctx`; each run starts its own reader thread and connection. Its first two stages
+    /// are `redis` (the reader's batches, one hand-over each) and `redis-entries` (one item
+    /// per entry).
     ///
     /// * **Stops**: cancelling `ctx` stops the run abruptly (what it had taken stays
     ///   pending); [`stop_intake_on`](Pipeline::stop_intake_on) stops it gracefully: no more
@@ -124,6 +125,8 @@ impl Consumer {
         let shared = Arc::clone(&self.shared);
         Pipeline::from_receiver_with(ctx, move |run, stop| shared.start_reader(run, stop))
             .named("redis")
+            .flat_map(1, |batch: Vec<Delivery<Entry>>| batch)
+            .named("redis-entries")
     }
 
     /// Acknowledges the entries handled so far (the readers also do this before every read).
@@ -182,13 +185,14 @@ impl Consumer {
 }
 
 impl Shared {
-    /// The start of a run: a reader thread feeding a rendezvous channel. A delivery exists only
-    /// once the pipeline's source has taken it, so nothing waits in a buffer when the run stops.
+    /// The start of a run: a reader thread feeding a rendezvous channel, a batch at a time. A
+    /// delivery exists only once the pipeline's source has taken it, so nothing waits in a
+    /// buffer when the run stops.
     fn start_reader(
         &self,
         run: &Context,
         stop: Option<&Context>,
-    ) -> Receiver<Delivery<Entry>> {
+    ) -> Receiver<Vec<Delivery<Entry>>> {
         let (tx, rx) = bounded(0);
         let mut readers = self.readers.lock();
         if self.life.is_cancelled() {
@@ -225,9 +229,8 @@ impl Shared {
         let mut link = self.acks.lock();
         match link.run(|c| commands::ack(c, config, &ids)) {
             Ok(_) => {
-                let n = ids.len() as u64;
-                self.ledger.acked.fetch_add(n, Ordering::Relaxed);
-                Ok(n)
+                self.ledger.mark_acked(&ids);
+                Ok(ids.len() as u64)
             }
             Err(e) => {
                 self.ledger.return_done(ids);
@@ -253,8 +256,9 @@ impl Shared {
 
 /// Joins the readers of runs that have ended.
 fn reap(readers: &mut Vec<JoinHandle<()>>) {
-    let (ended, running): (Vec<_>, Vec<_>) =
-        std::mem::take(readers).into_iter().partition(JoinHandle::is_finished);
+    let (ended, running): (Vec<_>, Vec<_>) = std::mem::take(readers)
+        .into_iter()
+        .partition(JoinHandle::is_finished);
     *readers = running;
     for handle in ended {
         let _ = handle.join();

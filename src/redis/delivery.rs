@@ -217,7 +217,10 @@ impl<T> Delivery<T> {
     /// assert_eq!(bad.id(), "0-0");
     /// assert_eq!(bad.to_string(), "entry 0-0: invalid digit found in string");
     /// ```
-    pub fn try_map<U, E>(self, f: impl FnOnce(T) -> Result<U, E>) -> Result<Delivery<U>, Failed<E>> {
+    pub fn try_map<U, E>(
+        self,
+        f: impl FnOnce(T) -> Result<U, E>,
+    ) -> Result<Delivery<U>, Failed<E>> {
         let Delivery { value, ack } = self;
         match f(value) {
             Ok(value) => Ok(Delivery { value, ack }),

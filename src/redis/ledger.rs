@@ -6,8 +6,10 @@
 //! 1. An ID enters `done` only through [`Ledger::resolve`] with `handled == true`, which the last
 //!    [`Ack`](super::Ack) of an entry calls when it is dropped in a healthy run (see
 //!    `delivery.rs`). Nothing else is ever acknowledged.
-//! 2. `held` has every entry read or claimed by this process and not yet resolved or released:
-//!    the reclaimer skips those, so an entry is never in this process's pipeline twice at once.
+//! 2. `held` has every entry read or claimed by this process and not yet acknowledged,
+//!    abandoned or released (handled entries stay in it until their `XACK` went through): the
+//!    reclaimer skips those, so an entry is never in this process's pipeline twice at once, and
+//!    a handled entry is not taken back while its acknowledgement is on its way.
 //! 3. The lock is held only to move strings in and out: no user code, no Redis call.
 
 use std::collections::HashSet;
@@ -39,9 +41,9 @@ pub(super) struct Ledger {
 
 #[derive(Default)]
 struct State {
-    /// Handled, not yet acknowledged.
+    /// Handled, not yet acknowledged (also in `held`).
     done: Vec<String>,
-    /// Read or claimed by this process, not yet resolved or released.
+    /// Read or claimed by this process, not yet acknowledged, abandoned or released.
     held: HashSet<String>,
 }
 
@@ -61,10 +63,10 @@ impl Ledger {
     /// The end of an entry's last token: handled (to be acknowledged) or abandoned.
     pub(super) fn resolve(&self, id: String, handled: bool) {
         let mut state = self.state.lock();
-        state.held.remove(&id);
         if handled {
             state.done.push(id);
         } else {
+            state.held.remove(&id);
             drop(state);
             self.abandoned.fetch_add(1, Ordering::Relaxed);
         }
@@ -81,6 +83,16 @@ impl Ledger {
         std::mem::take(&mut self.state.lock().done)
     }
 
+    /// Entries whose `XACK` went through.
+    pub(super) fn mark_acked(&self, ids: &[String]) {
+        let mut state = self.state.lock();
+        for id in ids {
+            state.held.remove(id);
+        }
+        drop(state);
+        self.acked.fetch_add(ids.len() as u64, Ordering::Relaxed);
+    }
+
     /// Gives back entries whose `XACK` failed, for the next try.
     pub(super) fn return_done(&self, ids: Vec<String>) {
         self.state.lock().done.extend(ids);
@@ -94,7 +106,7 @@ impl Ledger {
             reclaimed: load(&self.reclaimed),
             acked: load(&self.acked),
             awaiting_ack: state.done.len() as u64,
-            in_flight: state.held.len() as u64,
+            in_flight: state.held.len().saturating_sub(state.done.len()) as u64,
             abandoned: load(&self.abandoned),
             unstarted: load(&self.unstarted),
             dead_lettered: load(&self.dead_lettered),

@@ -55,5 +55,8 @@ impl Link {
 pub(super) fn transient(e: &RedisError) -> bool {
     e.is_io_error()
         || e.is_unrecoverable_error()
-        || matches!(e.code(), Some("LOADING" | "BUSY" | "TRYAGAIN" | "MASTERDOWN"))
+        || matches!(
+            e.code(),
+            Some("LOADING" | "BUSY" | "TRYAGAIN" | "MASTERDOWN")
+        )
 }

@@ -28,6 +28,12 @@ const ACK_CHUNK: usize = 1000;
 /// First and longest pause between reconnection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(20), Duration::from_secs(1));
 
+/// The reader's end of the rendezvous with the pipeline's source: one batch per hand-over.
+pub(super) type Handover = Sender<Vec<Delivery<Entry>>>;
+
+/// Channels of failed runs, kept open (see `Reader::fail`).
+pub(super) type KeptOpen = Arc<Mutex<Vec<Handover>>>;
+
 /// Why the reader stops.
 enum Halt {
     /// The run, its intake or the consumer ended: a normal stop.
@@ -46,10 +52,10 @@ pub(super) struct Reader {
     /// The consumer's life: cancelled by `finish` or drop.
     pub(super) life: Context,
     /// Rendezvous with the pipeline's source thread.
-    pub(super) tx: Sender<Delivery<Entry>>,
+    pub(super) tx: Handover,
     /// Where a failing reader leaves a clone of `tx` (until the consumer closes), so that the
     /// source sees its run cancelled rather than its input ending, and the run fails.
-    pub(super) keep_open: Arc<Mutex<Vec<Sender<Delivery<Entry>>>>>,
+    pub(super) keep_open: KeptOpen,
 }
 
 /// Where the idle-entry scan stands.
@@ -173,9 +179,7 @@ impl Reader {
                 self.ledger.return_done(rest);
                 return Err(halt);
             }
-            self.ledger
-                .acked
-                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            self.ledger.mark_acked(chunk);
         }
         Ok(())
     }
@@ -191,10 +195,11 @@ impl Reader {
     }
 
     /// Idle pending entries of any consumer of the group (this one's included, after a
-    /// restart), claimed with `XAUTOCLAIM`. Entries this process still holds are skipped (the
-    /// claim only refreshed their idle time); entries delivered more than the allowed times go
-    /// to the dead-letter stream. Scans until it has entries to process or the scan went
-    /// round, then schedules the next scan.
+    /// restart), taken over with `XAUTOCLAIM`. Entries this process still holds are left
+    /// alone (the claim only refreshed their idle time, and counted no delivery); the others
+    /// are fetched with `XCLAIM`, which counts their delivery, and those delivered more than
+    /// the allowed times go to the dead-letter stream. Scans until it has entries to process
+    /// or the scan went round, then schedules the next scan.
     fn reclaim(&mut self, claims: &mut Claims) -> Result<Vec<Entry>, Halt> {
         loop {
             let cursor = claims.cursor.clone();
@@ -202,12 +207,18 @@ impl Reader {
                 commands::autoclaim(c, config, &cursor)
             })?;
             claims.cursor = claimed.cursor;
-            let fresh: Vec<Entry> = claimed
-                .entries
+            let fresh: Vec<String> = claimed
+                .ids
                 .into_iter()
-                .filter(|e| !self.ledger.is_held(e.id()))
+                .filter(|id| !self.ledger.is_held(id))
                 .collect();
-            let batch = self.sort_claimed(fresh)?;
+            let batch = if fresh.is_empty() {
+                Vec::new()
+            } else {
+                let entries =
+                    self.call("XCLAIM", |c, config| commands::claim(c, config, &fresh))?;
+                self.sort_claimed(entries)?
+            };
             let went_round = claims.cursor == "0-0";
             if went_round {
                 claims.due = Instant::now() + self.config.claim_every();
@@ -252,41 +263,50 @@ impl Reader {
         Ok(batch)
     }
 
-    /// Hands the entries to the run one at a time. A delivery (and its token) is made only
-    /// when the source takes it; if the run stops first, the rest is released, pending.
+    /// Hands the batch to the run in one rendezvous. The deliveries (and their tokens) are
+    /// made only when the source takes them; if the run stops first, the batch is released,
+    /// pending.
     fn hand_over(&mut self, entries: Vec<Entry>) -> Result<(), Halt> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let never = crossbeam_channel::never();
         let stop = self.stop.as_ref().map_or(&never, Context::done);
         let (run, ledger) = (&self.run, &self.ledger);
-        let deliver = |entry: Entry| {
-            let ack = Ack::new(entry.id().to_string(), run.clone(), Arc::clone(ledger));
-            Delivery::new(entry, ack)
+        let deliver = |entries: Vec<Entry>| -> Vec<Delivery<Entry>> {
+            let ack = |id: &str| Ack::new(id.to_string(), run.clone(), Arc::clone(ledger));
+            entries
+                .into_iter()
+                .map(|entry| {
+                    let ack = ack(entry.id());
+                    Delivery::new(entry, ack)
+                })
+                .collect()
         };
-        let mut rest = entries.into_iter();
-        while let Some(entry) = rest.next() {
-            let mut offered = Some(entry);
-            let taken = select! {
-                send(self.tx, deliver(offered.take().expect("offered once"))) -> sent => {
-                    match sent {
-                        Ok(()) => true,
-                        Err(SendError(delivery)) => {
-                            // The source is gone: the run never took it.
+        let mut offered = Some(entries);
+        let taken = select! {
+            send(self.tx, deliver(offered.take().expect("offered once"))) -> sent => {
+                match sent {
+                    Ok(()) => true,
+                    Err(SendError(batch)) => {
+                        // The source is gone: the run never took them.
+                        for delivery in batch {
                             delivery.into_parts().1.unstarted();
-                            false
                         }
+                        false
                     }
                 }
-                recv(self.run.done()) -> _ => false,
-                recv(stop) -> _ => false,
-                recv(self.life.done()) -> _ => false,
-            };
-            if !taken {
-                for entry in offered.into_iter().chain(rest) {
-                    self.ledger.release(entry.id());
-                }
-                return Err(Halt::Ended);
             }
+            recv(self.run.done()) -> _ => false,
+            recv(stop) -> _ => false,
+            recv(self.life.done()) -> _ => false,
+        };
+        if taken {
+            return Ok(());
         }
-        Ok(())
+        for entry in offered.into_iter().flatten() {
+            self.ledger.release(entry.id());
+        }
+        Err(Halt::Ended)
     }
 }

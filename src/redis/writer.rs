@@ -55,8 +55,8 @@ impl Writer {
         if stream.is_empty() {
             return Err(Error::Config("the stream key must not be empty".into()));
         }
-        let client = Client::open(url)
-            .map_err(|e| Error::Config(format!("bad redis URL '{url}': {e}")))?;
+        let client =
+            Client::open(url).map_err(|e| Error::Config(format!("bad redis URL '{url}': {e}")))?;
         let mut link = Link::new(client, Duration::ZERO);
         link.run(|c| ::redis::cmd("PING").query::<()>(c))
             .map_err(|e| Error::redis("PING", e))?;
