@@ -366,16 +366,21 @@ fn wide_fan_of_100k_cancels_in_linear_time() {
     no_leaks();
 }
 
-// ----- on_cancel -----
+// ----- after_cancel -----
+
+fn runner_thread() -> Option<String> {
+    std::thread::current().name().map(str::to_owned)
+}
+
+fn is_runner(name: &str) -> bool {
+    name.starts_with("homebound-callbacks-")
+}
 
 #[test]
-fn on_cancel_runs_once_on_the_cancelling_thread() {
+fn after_cancel_runs_once_on_the_runner_never_on_the_cancelling_thread() {
     let ctx = Context::new();
     let (tx, rx) = unbounded();
-    let guard = ctx.on_cancel(move || {
-        tx.send(std::thread::current().name().map(str::to_owned))
-            .unwrap()
-    });
+    let handle = ctx.after_cancel(move || tx.send(runner_thread()).unwrap());
     let canceller = {
         let ctx = ctx.clone();
         threads::spawn("the-canceller", move || {
@@ -386,42 +391,54 @@ fn on_cancel_runs_once_on_the_cancelling_thread() {
     };
     canceller.join().unwrap();
     let ran_on = rx.recv_timeout(BOUND).unwrap().unwrap();
-    assert!(ran_on.starts_with("homebound-the-canceller-"), "{ran_on}");
+    assert!(is_runner(&ran_on), "{ran_on}");
+    no_leaks();
     assert!(rx.try_recv().is_err(), "callback ran twice");
-    assert!(!guard.disarm());
+    assert!(!handle.stop(), "it had started");
+}
+
+#[test]
+fn after_cancel_on_a_cancelled_context_is_scheduled_the_same_way() {
+    let ctx = Context::new();
+    ctx.cancel();
+    let (tx, rx) = unbounded();
+    ctx.after_cancel(move || tx.send(runner_thread()).unwrap())
+        .detach();
+    let ran_on = rx.recv_timeout(BOUND).unwrap().unwrap();
+    assert!(
+        is_runner(&ran_on),
+        "not on the registering thread: {ran_on}"
+    );
     no_leaks();
 }
 
 #[test]
-fn on_cancel_after_cancellation_runs_at_once() {
-    let ctx = Context::new();
-    ctx.cancel();
-    let ran = Arc::new(AtomicUsize::new(0));
-    let r = ran.clone();
-    let _guard = ctx.on_cancel(move || {
-        r.fetch_add(1, Ordering::SeqCst);
-    });
-    assert_eq!(ran.load(Ordering::SeqCst), 1);
-    no_leaks();
-}
-
-#[test]
-fn dropped_on_cancel_guard_never_runs() {
+fn stopped_or_dropped_handles_never_run() {
     let ctx = Context::new();
     let ran = Arc::new(AtomicUsize::new(0));
     let r = ran.clone();
-    let guard = ctx.on_cancel(move || {
+    let dropped = ctx.after_cancel(move || {
         r.fetch_add(1, Ordering::SeqCst);
     });
-    drop(guard);
+    drop(dropped);
     let r = ran.clone();
-    let disarmed = ctx.on_cancel(move || {
+    let stopped = ctx.after_cancel(move || {
         r.fetch_add(1, Ordering::SeqCst);
     });
-    assert!(disarmed.disarm());
+    assert!(stopped.stop());
+    assert!(!stopped.stop(), "a second stop has nothing left to stop");
+    let r = ran.clone();
+    let detached = ctx.after_cancel(move || {
+        r.fetch_add(1, Ordering::SeqCst);
+    });
+    detached.detach();
     ctx.cancel();
-    assert_eq!(ran.load(Ordering::SeqCst), 0);
-    no_leaks();
+    no_leaks(); // waits for the detached callback
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        1,
+        "only the detached callback runs"
+    );
 }
 
 #[test]
@@ -431,7 +448,7 @@ fn callback_may_call_back_into_contexts_without_deadlock() {
     let sibling = parent.child();
     let (c, p, s) = (ctx.clone(), parent.clone(), sibling.clone());
     let (tx, rx) = unbounded();
-    let _guard = ctx.on_cancel(move || {
+    ctx.after_cancel(move || {
         // Cancel itself again, read its cause, make a child, cancel a sibling and the parent.
         assert!(!c.cancel());
         let cause = c.cause();
@@ -439,7 +456,8 @@ fn callback_may_call_back_into_contexts_without_deadlock() {
         s.cancel_with("from callback");
         p.cancel();
         tx.send(cause).unwrap();
-    });
+    })
+    .detach();
     ctx.cancel();
     assert_eq!(rx.recv_timeout(BOUND).unwrap(), Some(Cause::Cancelled));
     assert!(parent.is_cancelled() && sibling.is_cancelled());
@@ -452,40 +470,146 @@ fn callbacks_see_the_whole_subtree_cancelled() {
     let leaf = root.child().child();
     let l = leaf.clone();
     let (tx, rx) = unbounded();
-    let _guard = root.on_cancel(move || tx.send(l.is_cancelled()).unwrap());
+    root.after_cancel(move || tx.send(l.is_cancelled()).unwrap())
+        .detach();
     root.cancel();
-    assert!(rx.recv().unwrap());
+    assert!(rx.recv_timeout(BOUND).unwrap());
     no_leaks();
 }
 
 #[test]
-fn panicking_callback_does_not_stop_the_cancel() {
+fn a_panicking_callback_is_contained_reported_and_the_runner_survives() {
     let root = Context::new();
     let child = root.child();
     let ran = Arc::new(AtomicUsize::new(0));
-    let _bad = root.on_cancel(|| panic!("callback failed"));
+    root.after_cancel(|| panic!("callback failed")).detach();
     let r = ran.clone();
-    let _good = child.on_cancel(move || {
-        r.fetch_add(1, Ordering::SeqCst);
-    });
-    let result = panic::catch_unwind(AssertUnwindSafe(|| root.cancel()));
-    let payload = result.unwrap_err();
-    assert_eq!(homebound::task::panic_message(&*payload), "callback failed");
+    child
+        .after_cancel(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        })
+        .detach();
+    assert!(root.cancel(), "cancel itself never panics");
     assert!(child.is_cancelled());
+    let leaked = threads::wait_none_alive(BOUND).unwrap_err();
+    assert!(leaked.threads().is_empty() && leaked.pending().is_empty());
+    let [lost] = leaked.panics() else {
+        panic!("{leaked}")
+    };
+    assert_eq!(lost.panic().message(), "callback failed");
+    assert!(
+        lost.what()
+            .starts_with("after_cancel callback registered at ")
+    );
+    assert!(lost.what().contains(file!()), "{}", lost.what());
+    assert!(is_runner(lost.panic().thread().unwrap()));
     assert_eq!(ran.load(Ordering::SeqCst), 1);
+    // The runner is still there for the next callback.
+    let again = Context::new();
+    let (tx, rx) = bounded(1);
+    again.after_cancel(move || tx.send(()).unwrap()).detach();
+    again.cancel();
+    rx.recv_timeout(BOUND).unwrap();
     no_leaks();
 }
 
 #[test]
-fn on_cancel_fires_on_deadline_on_the_timer_thread() {
+fn deadline_callbacks_run_on_the_runner_not_the_timer_thread() {
     let ctx = Context::new().with_timeout(ms(10));
     let (tx, rx) = bounded(1);
-    let _guard = ctx.on_cancel(move || {
-        tx.send(std::thread::current().name().map(str::to_owned))
-            .unwrap()
-    });
+    ctx.after_cancel(move || tx.send(runner_thread()).unwrap())
+        .detach();
     let name = rx.recv_timeout(BOUND).unwrap().unwrap();
-    assert!(name.starts_with("homebound-timer-"), "{name}");
+    assert!(is_runner(&name), "{name}");
+    no_leaks();
+}
+
+#[test]
+fn a_blocking_callback_does_not_hold_up_the_others() {
+    // One callback blocks until released; callbacks of other contexts still run meanwhile
+    // (another runner thread takes them), including deadline ones.
+    let (release, blocked) = bounded::<()>(0);
+    let (started_tx, started) = bounded(1);
+    let stuck = Context::new();
+    stuck
+        .after_cancel(move || {
+            started_tx.send(()).unwrap();
+            let _ = blocked.recv();
+        })
+        .detach();
+    stuck.cancel();
+    started.recv_timeout(BOUND).unwrap();
+    let (tx, rx) = unbounded();
+    let others: Vec<Context> = (0..3).map(|_| Context::new().with_timeout(ms(1))).collect();
+    for (i, ctx) in others.iter().enumerate() {
+        let tx = tx.clone();
+        ctx.after_cancel(move || tx.send(i).unwrap()).detach();
+    }
+    let mut got: Vec<usize> = (0..3).map(|_| rx.recv_timeout(BOUND).unwrap()).collect();
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2]);
+    // The leak check waits for the blocked callback and names it while it blocks.
+    let leaked = threads::wait_none_alive(ms(20)).unwrap_err();
+    assert_eq!(leaked.pending().len(), 1, "{leaked}");
+    assert_eq!(leaked.pending()[0].location().file(), file!());
+    drop(release);
+    no_leaks();
+}
+
+#[test]
+fn stop_racing_cancel_either_stops_or_runs_exactly_once() {
+    let (mut stopped, mut ran_total) = (0usize, 0usize);
+    for _ in 0..1000 {
+        let ctx = Context::new();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let handle = ctx.after_cancel(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        let barrier = Arc::new(Barrier::new(2));
+        let canceller = {
+            let (ctx, barrier) = (ctx.clone(), barrier.clone());
+            threads::spawn("canceller", move || {
+                barrier.wait();
+                ctx.cancel();
+            })
+            .unwrap()
+        };
+        barrier.wait();
+        let did_stop = handle.stop();
+        canceller.join().unwrap();
+        no_leaks(); // waits for the callback if it was scheduled
+        let runs = ran.load(Ordering::SeqCst);
+        assert_eq!(
+            usize::from(did_stop) + runs,
+            1,
+            "stopped={did_stop} runs={runs}"
+        );
+        stopped += usize::from(did_stop);
+        ran_total += runs;
+    }
+    assert_eq!(stopped + ran_total, 1000);
+}
+
+#[test]
+fn a_cause_forwarded_across_100k_levels_stays_the_same_cause() {
+    // A chain of contexts, each forwarding its cause to the next from an after_cancel
+    // callback: the cause is handed on unchanged (no wrapping, so no deep drop or Display).
+    let contexts: Vec<Context> = (0..100_000).map(|_| Context::new()).collect();
+    for pair in contexts.windows(2) {
+        let (from, to) = (pair[0].clone(), pair[1].clone());
+        let f = from.clone();
+        from.after_cancel(move || {
+            to.cancel_with_cause(f.cause().unwrap());
+        })
+        .detach();
+    }
+    contexts[0].cancel_with("root cause");
+    let last = contexts.last().unwrap();
+    assert!(last.wait_timeout(Duration::from_secs(60)));
+    assert_eq!(last.cause(), contexts[0].cause());
+    assert_eq!(last.cause().unwrap().to_string(), "root cause");
+    drop(contexts);
     no_leaks();
 }
 
