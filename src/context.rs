@@ -149,7 +149,10 @@ impl Context {
     {
         match Instant::now().checked_add(timeout) {
             Some(at) => self.with_deadline_cause(at, cause),
-            None => self.child(),
+            None => {
+                tree::release_user_value(cause, "a deadline's cause");
+                self.child()
+            }
         }
     }
 
@@ -194,6 +197,7 @@ impl Context {
         E: Into<Box<dyn Error + Send + Sync + 'static>>,
     {
         if self.is_cancelled() {
+            tree::release_user_value(reason, "a cancel reason");
             return false;
         }
         self.node.cancel(Cause::Reason(Reason::new(reason)))

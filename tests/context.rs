@@ -812,3 +812,195 @@ fn stress_concurrent_children_cancels_and_drops() {
     assert!(!root.is_cancelled());
     no_leaks();
 }
+
+// ----- causes that say why -----
+
+#[test]
+fn a_deadline_with_a_cause_fires_with_that_cause() {
+    let ctx = Context::new().with_timeout_cause(ms(5), "index rebuild too slow");
+    let cause = ctx.wait();
+    assert!(cause.is_deadline_exceeded());
+    assert!(matches!(cause, Cause::DeadlineExceededWith(_)));
+    assert_eq!(cause.reason().unwrap().to_string(), "index rebuild too slow");
+    assert_eq!(cause.to_string(), "deadline exceeded: index rebuild too slow");
+    let err = ctx.check().unwrap_err();
+    assert!(err.is_deadline_exceeded());
+    assert_eq!(
+        err.to_string(),
+        "cancelled: deadline exceeded: index rebuild too slow"
+    );
+    assert!(std::error::Error::source(&err).is_some());
+    // Children see the same cause; a past deadline is done at once with it.
+    let past = Context::new().with_deadline_cause(Instant::now() - ms(1), "late");
+    assert_eq!(past.child().cause(), past.cause());
+    no_leaks();
+}
+
+#[test]
+fn an_earlier_parent_deadline_wins_with_the_parents_cause() {
+    let parent = Context::new().with_timeout_cause(ms(5), "parent");
+    let child = parent.with_timeout_cause(Duration::from_secs(3600), "child");
+    assert_eq!(child.deadline(), parent.deadline());
+    assert_eq!(child.wait().reason().unwrap().to_string(), "parent");
+    let own = Context::new()
+        .with_timeout_cause(Duration::from_secs(3600), "parent")
+        .with_timeout_cause(ms(5), "child");
+    assert_eq!(own.wait().reason().unwrap().to_string(), "child");
+    no_leaks();
+}
+
+#[test]
+fn cancel_with_cause_forwards_a_cause_unchanged() {
+    let timed = Context::new().with_timeout(Duration::ZERO);
+    let other = Context::new();
+    assert!(other.cancel_with_cause(timed.cause().unwrap()));
+    assert_eq!(other.cause(), Some(Cause::DeadlineExceeded));
+    assert!(other.check().unwrap_err().is_deadline_exceeded());
+    let first = Context::new();
+    first.cancel_with("original");
+    let second = Context::new();
+    second.cancel_with_cause(first.cause().unwrap());
+    // The same reason (equality is identity), not a reason wrapping a reason.
+    assert_eq!(second.cause(), first.cause());
+    assert!(!second.cancel_with_cause(Cause::Cancelled), "the first cause wins");
+    no_leaks();
+}
+
+#[test]
+fn a_cause_from_a_shared_error_downcasts_to_it() {
+    #[derive(Debug)]
+    struct TaskFailed(u32);
+    impl std::fmt::Display for TaskFailed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "task {} failed", self.0)
+        }
+    }
+    impl std::error::Error for TaskFailed {}
+    let err = Arc::new(TaskFailed(4));
+    let ctx = Context::new();
+    ctx.cancel_with_cause(Cause::from_arc(err.clone()));
+    let cause = ctx.cause().unwrap();
+    let reason = cause.reason().unwrap();
+    assert_eq!(reason.downcast_ref::<TaskFailed>().unwrap().0, 4);
+    assert_eq!(cause.to_string(), "task 4 failed");
+    drop(cause);
+    assert_eq!(Arc::strong_count(&err), 2, "shared with the context, not copied");
+    no_leaks();
+}
+
+// ----- cancelled(): a Future for async code, on any executor -----
+
+mod executor {
+    //! A minimal `block_on`: poll, park until woken, repeat.
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+    use std::thread::{self, Thread};
+
+    pub struct Unpark {
+        thread: Thread,
+        pub wakes: AtomicUsize,
+    }
+
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.wakes.fetch_add(1, Ordering::SeqCst);
+            self.thread.unpark();
+        }
+    }
+
+    pub fn waker() -> (Arc<Unpark>, Waker) {
+        let unpark = Arc::new(Unpark {
+            thread: thread::current(),
+            wakes: AtomicUsize::new(0),
+        });
+        (unpark.clone(), Waker::from(unpark))
+    }
+
+    pub fn block_on<F: Future>(fut: F) -> F::Output {
+        let mut fut = pin!(fut);
+        let (_, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                return out;
+            }
+            thread::park();
+        }
+    }
+
+    /// The first of two futures to complete (an async `select` without a runtime).
+    pub async fn race<A: Future, B: Future>(a: A, b: B) -> Result<A::Output, B::Output> {
+        let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+        std::future::poll_fn(move |cx| {
+            if let Poll::Ready(out) = a.as_mut().poll(cx) {
+                return Poll::Ready(Ok(out));
+            }
+            b.as_mut().poll(cx).map(Err)
+        })
+        .await
+    }
+}
+
+#[test]
+fn cancelled_completes_when_another_thread_cancels() {
+    let ctx = Context::new();
+    let canceller = {
+        let ctx = ctx.clone();
+        threads::spawn("canceller", move || {
+            ctx.cancel_with("stop the async work");
+        })
+        .unwrap()
+    };
+    // Async work that never ends on its own, stopped by the context.
+    let outcome = executor::block_on(executor::race(
+        std::future::pending::<()>(),
+        ctx.cancelled(),
+    ));
+    let Err(cause) = outcome else {
+        unreachable!("pending never completes")
+    };
+    assert_eq!(cause.to_string(), "stop the async work");
+    canceller.join().unwrap();
+    no_leaks();
+}
+
+#[test]
+fn cancelled_is_ready_at_once_on_a_cancelled_context_and_fires_on_deadline() {
+    let ctx = Context::new();
+    ctx.cancel();
+    assert_eq!(executor::block_on(ctx.cancelled()), Cause::Cancelled);
+    let timed = Context::new().with_timeout_cause(ms(5), "too slow");
+    assert!(executor::block_on(timed.cancelled()).is_deadline_exceeded());
+    no_leaks();
+}
+
+#[test]
+fn cancelled_wakes_the_latest_waker_once_and_a_dropped_future_never() {
+    use std::future::Future;
+    use std::task::Poll;
+    let ctx = Context::new();
+    let (first, first_waker) = executor::waker();
+    let (second, second_waker) = executor::waker();
+    let mut fut = Box::pin(ctx.cancelled());
+    let mut cx = std::task::Context::from_waker(&first_waker);
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    let mut cx = std::task::Context::from_waker(&second_waker);
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    let (dropped, dropped_waker) = executor::waker();
+    let mut gone = Box::pin(ctx.cancelled());
+    assert!(
+        gone.as_mut()
+            .poll(&mut std::task::Context::from_waker(&dropped_waker))
+            .is_pending()
+    );
+    drop(gone);
+    ctx.cancel();
+    assert_eq!(first.wakes.load(Ordering::SeqCst), 0, "replaced by the second");
+    assert_eq!(second.wakes.load(Ordering::SeqCst), 1);
+    assert_eq!(dropped.wakes.load(Ordering::SeqCst), 0, "unregistered on drop");
+    assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(Cause::Cancelled));
+    no_leaks();
+}

@@ -65,7 +65,7 @@ pub(crate) enum Callback {
 pub(crate) struct Node {
     /// Mirrors `inner.cause.is_some()` for a lock-free `is_cancelled`.
     cancelled: AtomicBool,
-    /// Set once a callback was ever registered: a forgotten `OnCancel` leaves its callback in
+    /// Set once a callback was ever registered: a detached `AfterCancel` leaves its callback in
     /// the slab without any handle to show for it, so reuse must check this too.
     had_callbacks: AtomicBool,
     /// The effective deadline: the earlier of this node's own and its parent's.
@@ -305,7 +305,7 @@ impl Node {
     /// Whether this node was never cancelled, never had a callback and never handed out its
     /// `done()` receiver. With
     /// the caller holding the only strong handle (so no clone and no child, which holds its
-    /// parent) and no weak one besides its parent's slot (so no live `OnCancel` guard, hence
+    /// parent) and no weak one besides its parent's slot (so no live callback handle, hence
     /// no registered callback), the node is indistinguishable from a fresh child. Lock-free:
     /// it only reads.
     pub(crate) fn is_pristine(&self) -> bool {
