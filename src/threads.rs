@@ -816,11 +816,13 @@ impl fmt::Display for Pending {
 }
 
 /// Counts a callback as live work of `origin` until dropped.
+#[cfg_attr(loom, allow(dead_code))] // loom runs callbacks inline
 pub(crate) struct Busy {
     key: u64,
 }
 
 /// Starts counting a callback as live work of `origin`.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn busy(
     origin: Origin,
     what: &'static str,

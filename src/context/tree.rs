@@ -315,7 +315,7 @@ impl Node {
     }
 
     /// How many live children are linked to this node (for tests of invariant 4).
-    #[cfg(all(test, not(loom)))]
+    #[cfg(test)]
     pub(crate) fn child_count(&self) -> usize {
         self.inner.lock().children.len()
     }
