@@ -79,14 +79,15 @@ fn loom_handle_drops_race_cancel_at_every_level() {
     });
 }
 
-/// C7/C8 with a sibling: a child is dropped while a new sibling is created (it may take the
-/// freed slot) and the root is cancelled. The sibling is cancelled whatever the order, and the
-/// root ends with no linked children.
+/// C7/C8 with a sibling: a child cancels itself and is dropped (unlinking once, not twice)
+/// while a new sibling is created (it may take the freed slot) and the root is cancelled. The
+/// sibling is cancelled whatever the order, and the root ends with no linked children.
 #[test]
 fn loom_child_drop_races_sibling_creation_and_cancel() {
     loom::model(|| {
         let root = Context::new();
         let first = root.child();
+        first.cancel(); // unlinked now: its slot is free for the sibling
         let r = root.clone();
         let creator = thread::spawn(move || r.child());
         let dropper = thread::spawn(move || drop(first));
