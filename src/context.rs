@@ -17,17 +17,25 @@
 //! * **Down, never up.** Cancelling a node cancels every descendant before
 //!   [`cancel`](Context::cancel) returns, and never its parent or siblings. A child created from
 //!   a cancelled node, even in a race, is born cancelled.
-//! * **The first cause wins**: [`Cause::Cancelled`], [`Cause::DeadlineExceeded`], or your own
-//!   error or message through [`cancel_with`](Context::cancel_with) ([`Cause::Reason`]).
+//! * **The first cause wins**: [`Cause::Cancelled`], [`Cause::DeadlineExceeded`], your own
+//!   error or message through [`cancel_with`](Context::cancel_with) ([`Cause::Reason`]), or
+//!   your reason for a deadline through [`with_timeout_cause`](Context::with_timeout_cause)
+//!   ([`Cause::DeadlineExceededWith`]). [`cancel_with_cause`](Context::cancel_with_cause)
+//!   forwards one context's cause to another unchanged.
 //! * **Deadlines fire without polling.** A thread blocked in `select!` on
 //!   [`done`](Context::done) wakes when the deadline passes; a child's effective deadline is the
 //!   earlier of its own and its parent's.
 //! * **Cancelled means it did not happen.** [`send`](Context::send) hands the value back in its
 //!   [`SendError`]; [`recv`](Context::recv) leaves a message that lost the race in the channel;
 //!   [`sleep`](Context::sleep) returns [`Cancelled`] early.
-//! * **Callbacks run once.** An [`on_cancel`](Context::on_cancel) callback runs exactly once,
-//!   after every lock is released, so it may use any context; it is the way to unblock foreign
-//!   blocking I/O (close a socket), since a thread cannot be interrupted.
+//! * **Callbacks run once, never inside `cancel()`.** An
+//!   [`after_cancel`](Context::after_cancel) callback (Go's `AfterFunc`) runs exactly once after
+//!   the cancel, on homebound's callback runner, never on the cancelling thread or the timer
+//!   thread, so it may use any context and may even block; its handle's
+//!   [`stop`](AfterCancel::stop) says whether it stopped it in time. It is the way to unblock
+//!   foreign blocking I/O (close a socket), since a thread cannot be interrupted.
+//! * **Async code can wait for it**: [`cancelled`](Context::cancelled) is a `Future`, ready on
+//!   cancel, that needs no runtime.
 //! * [`is_cancelled`](Context::is_cancelled) is one atomic load: cheap enough for every item of
 //!   a hot loop.
 //!
@@ -69,9 +77,14 @@
 //! * **One timer thread for every deadline**: an ordered map of deadlines, a condition variable
 //!   while idle, woken only by a new earliest deadline. It is a registered daemon thread, so the
 //!   leak check ignores it.
-//! * **No user code under a lock.** Callbacks run and `done()` senders drop only after the
-//!   cancelling thread released every lock, so a callback can cancel other contexts without
-//!   deadlock. The tree's invariants are numbered in its source and checked by loom models.
+//! * **No user code under a lock, none in `cancel()`.** `done()` senders drop, and callbacks are
+//!   handed to the runner, only after the cancelling thread released every lock; a callback that
+//!   owns a child of its own context can be stopped without deadlock. The runner is a few
+//!   registered daemon threads: one runs quick callbacks in order, and a monitor starts another
+//!   when callbacks wait behind one that blocks. Only homebound's own non-blocking wake-ups (a
+//!   condvar or poller notify, a future's waker) run inline, which is what lets `cancel()` promise
+//!   that every blocked homebound call is woken when it returns. The tree's invariants are
+//!   numbered in its source and checked by loom models.
 
 mod after;
 mod cause;

@@ -821,8 +821,14 @@ fn a_deadline_with_a_cause_fires_with_that_cause() {
     let cause = ctx.wait();
     assert!(cause.is_deadline_exceeded());
     assert!(matches!(cause, Cause::DeadlineExceededWith(_)));
-    assert_eq!(cause.reason().unwrap().to_string(), "index rebuild too slow");
-    assert_eq!(cause.to_string(), "deadline exceeded: index rebuild too slow");
+    assert_eq!(
+        cause.reason().unwrap().to_string(),
+        "index rebuild too slow"
+    );
+    assert_eq!(
+        cause.to_string(),
+        "deadline exceeded: index rebuild too slow"
+    );
     let err = ctx.check().unwrap_err();
     assert!(err.is_deadline_exceeded());
     assert_eq!(
@@ -862,7 +868,10 @@ fn cancel_with_cause_forwards_a_cause_unchanged() {
     second.cancel_with_cause(first.cause().unwrap());
     // The same reason (equality is identity), not a reason wrapping a reason.
     assert_eq!(second.cause(), first.cause());
-    assert!(!second.cancel_with_cause(Cause::Cancelled), "the first cause wins");
+    assert!(
+        !second.cancel_with_cause(Cause::Cancelled),
+        "the first cause wins"
+    );
     no_leaks();
 }
 
@@ -884,7 +893,11 @@ fn a_cause_from_a_shared_error_downcasts_to_it() {
     assert_eq!(reason.downcast_ref::<TaskFailed>().unwrap().0, 4);
     assert_eq!(cause.to_string(), "task 4 failed");
     drop(cause);
-    assert_eq!(Arc::strong_count(&err), 2, "shared with the context, not copied");
+    assert_eq!(
+        Arc::strong_count(&err),
+        2,
+        "shared with the context, not copied"
+    );
     no_leaks();
 }
 
@@ -998,9 +1011,17 @@ fn cancelled_wakes_the_latest_waker_once_and_a_dropped_future_never() {
     );
     drop(gone);
     ctx.cancel();
-    assert_eq!(first.wakes.load(Ordering::SeqCst), 0, "replaced by the second");
+    assert_eq!(
+        first.wakes.load(Ordering::SeqCst),
+        0,
+        "replaced by the second"
+    );
     assert_eq!(second.wakes.load(Ordering::SeqCst), 1);
-    assert_eq!(dropped.wakes.load(Ordering::SeqCst), 0, "unregistered on drop");
+    assert_eq!(
+        dropped.wakes.load(Ordering::SeqCst),
+        0,
+        "unregistered on drop"
+    );
     assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(Cause::Cancelled));
     no_leaks();
 }

@@ -25,7 +25,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -72,9 +75,15 @@ fn churn(root: &Context, n: usize) {
 fn a_million_contexts_return_memory_to_the_baseline() {
     let root = Context::new();
     churn(&root, 10_000); // warm-up: the timer and runner threads, their queues, thread-locals
-    let (live, bytes) = (LIVE.load(Ordering::SeqCst), LIVE_BYTES.load(Ordering::SeqCst));
+    let (live, bytes) = (
+        LIVE.load(Ordering::SeqCst),
+        LIVE_BYTES.load(Ordering::SeqCst),
+    );
     churn(&root, CONTEXTS);
-    let (live_after, bytes_after) = (LIVE.load(Ordering::SeqCst), LIVE_BYTES.load(Ordering::SeqCst));
+    let (live_after, bytes_after) = (
+        LIVE.load(Ordering::SeqCst),
+        LIVE_BYTES.load(Ordering::SeqCst),
+    );
     // A leak of one allocation per context would be 10^6; the slack covers a runner thread
     // that starts or leaves meanwhile.
     assert!(
@@ -87,7 +96,5 @@ fn a_million_contexts_return_memory_to_the_baseline() {
         "{} more live bytes after {CONTEXTS} contexts",
         bytes_after - bytes
     );
-    eprintln!(
-        "live allocations: {live} -> {live_after}; live bytes: {bytes} -> {bytes_after}"
-    );
+    eprintln!("live allocations: {live} -> {live_after}; live bytes: {bytes} -> {bytes_after}");
 }

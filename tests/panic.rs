@@ -56,7 +56,10 @@ fn string_payloads_keep_their_type() {
         p.downcast_ref::<String>().as_deref().map(String::as_str),
         Some("formatted 1")
     );
-    assert_eq!(p.into_payload().downcast_ref::<String>().unwrap(), "formatted 1");
+    assert_eq!(
+        p.into_payload().downcast_ref::<String>().unwrap(),
+        "formatted 1"
+    );
     no_leaks();
 }
 
@@ -82,14 +85,21 @@ fn an_error_payload_is_the_source() {
     let p = Panicked::catch(move || panic::panic_any(shared)).unwrap_err();
     assert!(p.source().unwrap().is::<DiskFull>());
     // A string payload has no source.
-    assert!(Panicked::catch(|| panic!("x")).unwrap_err().source().is_none());
+    assert!(
+        Panicked::catch(|| panic!("x"))
+            .unwrap_err()
+            .source()
+            .is_none()
+    );
     no_leaks();
 }
 
 #[test]
 fn thread_location_and_spawn_location_are_kept() {
-    let h = threads::spawn("keeps-all", || Panicked::catch(|| panic!("here")).unwrap_err())
-        .unwrap();
+    let h = threads::spawn("keeps-all", || {
+        Panicked::catch(|| panic!("here")).unwrap_err()
+    })
+    .unwrap();
     let p = h.join().unwrap();
     assert!(p.thread().unwrap().starts_with("homebound-keeps-all-"));
     let at = p.location().unwrap();
@@ -100,7 +110,10 @@ fn thread_location_and_spawn_location_are_kept() {
     assert!(p.backtrace().is_some());
     // Debug shows it all, and no payload is needed for it.
     let debug = format!("{p:?}");
-    assert!(debug.contains("keeps-all") && debug.contains(file!()), "{debug}");
+    assert!(
+        debug.contains("keeps-all") && debug.contains(file!()),
+        "{debug}"
+    );
     no_leaks();
 }
 
@@ -142,7 +155,11 @@ fn the_backtrace_is_captured_at_the_panic_site_when_asked_for() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("1 passed"), "{stdout}");
     no_leaks();
 }
@@ -157,7 +174,10 @@ fn the_function_that_panics() {
 fn backtrace_child() {
     let p = Panicked::catch(the_function_that_panics).unwrap_err();
     let backtrace = p.backtrace().unwrap();
-    assert_eq!(backtrace.status(), std::backtrace::BacktraceStatus::Captured);
+    assert_eq!(
+        backtrace.status(),
+        std::backtrace::BacktraceStatus::Captured
+    );
     let text = backtrace.to_string();
     assert!(text.contains("the_function_that_panics"), "{text}");
 }
