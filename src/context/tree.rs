@@ -234,8 +234,10 @@ impl Node {
             }
             release_all(released);
         }
-        // The caller's cause may be the last handle to the caller's error.
-        release_user_value(cause, "a cancel cause");
+        // A reason may be the last handle to the caller's error; the plain causes own nothing.
+        if cause.reason().is_some() {
+            release_user_value(cause, "a cancel cause");
+        }
         won
     }
 
