@@ -219,7 +219,6 @@ impl Panicked {
 
     /// Records where the panicking work was spawned or submitted, for pieces whose tasks run on
     /// threads spawned elsewhere (a pool's or group's workers).
-    #[allow(dead_code)] // the hook for pool and group tasks
     pub(crate) fn with_spawn_location(mut self, location: &'static Location<'static>) -> Panicked {
         self.details.spawned_at = Some(location);
         self

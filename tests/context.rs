@@ -1025,3 +1025,14 @@ fn cancelled_wakes_the_latest_waker_once_and_a_dropped_future_never() {
     assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(Cause::Cancelled));
     no_leaks();
 }
+
+#[test]
+fn a_leak_check_inside_a_callback_does_not_wait_for_that_callback() {
+    let ctx = Context::new();
+    let (tx, rx) = bounded(1);
+    ctx.after_cancel(move || tx.send(threads::wait_none_alive(ms(50)).is_ok()).unwrap())
+        .detach();
+    ctx.cancel();
+    assert!(rx.recv_timeout(BOUND).unwrap(), "the callback waited for itself");
+    no_leaks();
+}

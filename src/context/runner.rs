@@ -64,7 +64,7 @@ mod threads_impl {
     struct Job {
         shared: Arc<Shared>,
         /// Keeps the callback visible to its origin's leak check until it has run.
-        _busy: Busy,
+        busy: Busy,
     }
 
     struct State {
@@ -104,7 +104,7 @@ mod threads_impl {
         let jobs: Vec<Job> = jobs
             .into_iter()
             .map(|shared| Job {
-                _busy: threads::busy(shared.origin, "after_cancel callback", shared.location),
+                busy: threads::busy(shared.origin, "after_cancel callback", shared.location),
                 shared,
             })
             .collect();
@@ -162,7 +162,7 @@ mod threads_impl {
                     STARVED.notify_one();
                 }
                 MutexGuard::unlocked(&mut state, || {
-                    run_one(&job.shared);
+                    job.busy.run(|| run_one(&job.shared));
                     drop(job);
                 });
                 continue;
