@@ -369,6 +369,9 @@ fn lost(panic: Panicked, what: &str) {
 /// those drops is resumed on the dropping thread (it dropped the last handle, so these were its
 /// values), unless it is already unwinding; any others are recorded as lost.
 fn drop_owned(callbacks: Slab<Callback>, deadline: Option<Cause>, cause: Option<Cause>) {
+    // Only reasons carry user values; the plain causes drop here, at no cost.
+    let deadline = deadline.filter(|c| c.reason().is_some());
+    let cause = cause.filter(|c| c.reason().is_some());
     if callbacks.is_empty() && deadline.is_none() && cause.is_none() {
         return;
     }
