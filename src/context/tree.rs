@@ -225,14 +225,17 @@ impl Node {
     /// Every node of the subtree is marked before any `done()` sender is dropped or any callback
     /// is released, so a woken thread or a callback always sees the whole subtree cancelled.
     pub(crate) fn cancel(self: &Arc<Node>, cause: Cause) -> bool {
-        let mut released = Vec::new();
+        // Neither list allocates for a node without children: the common cancel is free of
+        // heap traffic.
         let mut stack = Vec::new();
-        let won = self.mark(&cause, false, &mut stack, &mut released);
-        if won {
+        let first = self.mark(&cause, false, &mut stack);
+        let won = first.is_some();
+        if let Some(first) = first {
+            let mut rest = Vec::new();
             while let Some(node) = stack.pop() {
-                node.mark(&cause, true, &mut stack, &mut released);
+                rest.extend(node.mark(&cause, true, &mut stack));
             }
-            release_all(released);
+            release_all(first, rest);
         }
         // A reason may be the last handle to the caller's error; the plain causes own nothing.
         if cause.reason().is_some() {
@@ -248,21 +251,20 @@ impl Node {
         cause: &Cause,
         from_parent: bool,
         stack: &mut Vec<Arc<Node>>,
-        released: &mut Vec<Released>,
-    ) -> bool {
+    ) -> Option<Released> {
         let mut inner = self.inner.lock();
         if inner.cause.is_some() {
-            return false;
+            return None;
         }
         inner.cause = Some(cause.clone());
         self.cancelled.store(true, Ordering::Release);
         let children = mem::take(&mut inner.children);
         let leave_parent = mem::replace(&mut inner.in_parent, false) && !from_parent;
-        released.push(Released {
+        let released = Released {
             done_tx: inner.done_tx.take(),
             callbacks: mem::take(&mut inner.callbacks),
             timer: inner.timer.take(),
-        });
+        };
         drop(inner);
         if leave_parent && let Some(parent) = &self.parent {
             parent.remove_child(self.slot);
@@ -272,7 +274,7 @@ impl Node {
                 .into_iter()
                 .filter_map(|(_, child)| child.upgrade()),
         );
-        true
+        Some(released)
     }
 
     fn remove_child(&self, slot: usize) {
@@ -325,9 +327,9 @@ impl Node {
 
 /// Drops timer entries, disconnects `done()` channels, runs homebound's own wake-ups and hands
 /// the `after_cancel` callbacks to the runner (in one batch).
-fn release_all(released: Vec<Released>) {
+fn release_all(first: Released, rest: Vec<Released>) {
     let mut after = Vec::new();
-    for r in released {
+    for r in std::iter::once(first).chain(rest) {
         if let Some(cause) = r.timer.and_then(timer::remove) {
             release_user_value(cause, "a deadline's cause");
         }
