@@ -103,6 +103,9 @@ pub mod periodic;
 pub mod pipeline;
 pub mod pool;
 pub mod prelude;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod shim;
 pub mod shutdown;
 pub mod sync;

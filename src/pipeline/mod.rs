@@ -210,6 +210,21 @@ impl<T: Send + 'static> Pipeline<T, NoErrors> {
         Self::source(ctx, move |rt| source::from_receiver(rt, rx))
     }
 
+    /// Crate-internal hook for external-queue sources (`crate::redis`): like
+    /// [`from_receiver`](Pipeline::from_receiver), with the receiver made when the run starts,
+    /// from the run's own context and its intake stop ([`stop_intake_on`](Pipeline::stop_intake_on)),
+    /// so that the source can tell a cancelled or failed run from a healthy one.
+    #[cfg(feature = "redis")]
+    pub(crate) fn from_receiver_with<M>(ctx: &Context, make: M) -> Self
+    where
+        M: FnOnce(&Context, Option<&Context>) -> Receiver<T> + Send + 'static,
+    {
+        Self::source(ctx, move |rt| {
+            let rx = make(&rt.ctx, rt.plan.stop.as_ref());
+            source::from_receiver(rt, rx)
+        })
+    }
+
     fn source(ctx: &Context, build: impl FnOnce(&mut Runtime) -> Link<T> + Send + 'static) -> Self {
         let mut plan = Plan::default();
         plan.stages.push(StageMeta {
