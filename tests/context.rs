@@ -1033,6 +1033,9 @@ fn a_leak_check_inside_a_callback_does_not_wait_for_that_callback() {
     ctx.after_cancel(move || tx.send(threads::wait_none_alive(ms(50)).is_ok()).unwrap())
         .detach();
     ctx.cancel();
-    assert!(rx.recv_timeout(BOUND).unwrap(), "the callback waited for itself");
+    assert!(
+        rx.recv_timeout(BOUND).unwrap(),
+        "the callback waited for itself"
+    );
     no_leaks();
 }
