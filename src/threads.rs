@@ -403,7 +403,8 @@ impl Builder {
         }
     }
 
-    /// The new thread's stack size in bytes.
+    /// The new thread's stack size in bytes. A stack overflow cannot be contained like a panic:
+    /// it aborts the whole process, so size the stack for the deepest call chain.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self

@@ -12,6 +12,8 @@ use homebound::{
     Cause, Context, context::RecvError, context::RecvTimeoutError, context::SendError, threads,
 };
 
+mod common;
+
 /// The "promptly" bound: generous, so a loaded 2-core machine never flakes.
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -174,7 +176,7 @@ fn child_of_cancelled_parent_is_born_cancelled() {
 
 #[test]
 fn child_racing_parent_cancel_is_always_cancelled() {
-    for _ in 0..200 {
+    for _ in 0..common::stress_reps(200) {
         let parent = Context::new();
         let barrier = Arc::new(Barrier::new(2));
         let canceller = {

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{RecvTimeoutError, bounded};
 use homebound::{Cause, Context, WaitGroup, threads};
 
+mod common;
+
 const BOUND: Duration = Duration::from_secs(10);
 
 fn no_leaks() {
@@ -210,7 +212,7 @@ fn reuse_after_reaching_zero_is_defined() {
     // cannot see which case a round hit, so it handles both and requires the first to occur.
     let wg = WaitGroup::new();
     let mut returned_while_busy = 0;
-    for _ in 0..200 {
+    for _ in 0..common::stress_reps(200) {
         let guard = wg.enter();
         let (ready_tx, ready) = bounded(0);
         let (done_tx, done) = bounded(1);

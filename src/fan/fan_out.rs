@@ -7,7 +7,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, bounded};
 use parking_lot::Mutex;
 
-use super::BuildError;
+use super::error::BuildError;
 use crate::context::Context;
 use crate::panic::Panicked;
 use crate::threads::{self, JoinHandle};

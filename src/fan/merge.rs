@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender, TryRecvError, bounded};
 
-use super::BuildError;
+use super::error::BuildError;
 use crate::context::Context;
 use crate::threads::{self, JoinHandle};
 

@@ -17,9 +17,12 @@
 //!   ([`MissedTicks::Skip`], the default), or the schedule shifts ([`MissedTicks::Delay`]).
 //! * **One bad run does not end the job.** Errors and panics are caught, counted and, by default,
 //!   survived ([`OnJobError::Continue`]); unlike Java's `scheduleAtFixedRate`, a job never stops
-//!   silently. [`OnJobError::Stop`] ends it, and the [`Report`] says why.
+//!   silently. [`OnJobError::Stop`] ends it, and the [`Report`] says why. A panic whose payload
+//!   panics again when dropped, and a panic in the job's own `Drop`, are contained too.
 //! * **Prompt stop.** Between runs the loop sleeps on the context, so a cancel wakes it at once,
 //!   even in the middle of an hour-long period.
+//! * **No leak.** Dropping a [`Handle`] stops the job and joins its thread, like every
+//!   homebound handle that owns a thread; [`Handle::detach`] lets it run on.
 //! * **Huge periods are safe**: a period too large for `Instant` (such as `Duration::MAX`) means
 //!   "once, then wait for cancel", never an overflow.
 //!
@@ -58,7 +61,7 @@ use std::fmt::Display;
 use std::time::{Duration, Instant};
 
 use crate::context::Context;
-use crate::panic::Panicked;
+use crate::panic::{Panicked, drop_caught, drop_quietly};
 use crate::threads::{self, JoinHandle};
 
 pub use self::report::{Error, Report, Stop};
@@ -219,7 +222,25 @@ impl Every {
     }
 
     /// Runs the job on the calling thread until `ctx` is cancelled or a policy stops it.
+    ///
+    /// The job's panics are contained, even one whose payload panics again when dropped, and so
+    /// is a panic in the job's own `Drop` when the loop ends (counted in
+    /// [`Report::panics`]).
     pub fn run<F, E>(&self, ctx: &Context, mut job: F) -> Report
+    where
+        F: FnMut(&Context) -> Result<(), E>,
+        E: Display,
+    {
+        let mut report = self.run_loop(ctx, &mut job);
+        // The job's captures are user values: their `Drop` may panic.
+        if let Err(panicked) = drop_caught(job) {
+            report.panics += 1;
+            report.last_panic = Some(panicked.message().to_owned());
+        }
+        report
+    }
+
+    fn run_loop<F, E>(&self, ctx: &Context, job: &mut F) -> Report
     where
         F: FnMut(&Context) -> Result<(), E>,
         E: Display,
@@ -326,7 +347,10 @@ impl Every {
             self.run(&thread_ctx, job)
         })
         .map_err(Error::Spawn)?;
-        Ok(Handle { ctx, thread })
+        Ok(Handle {
+            ctx,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -339,6 +363,10 @@ fn tick_time(anchor: Instant, period: Duration, k: u128) -> Option<Instant> {
 }
 
 /// A periodic job running on its own thread, from [`Every::spawn`]. Join it.
+///
+/// Like every homebound handle that owns a thread, dropping it stops the job (cancels its
+/// context) and joins the thread, waiting for a run in progress to return. To let the job run
+/// on without the handle, [`detach`](Handle::detach) it.
 ///
 /// # Examples
 ///
@@ -353,11 +381,12 @@ fn tick_time(anchor: Instant, period: Duration, k: u128) -> Option<Instant> {
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// # Ok::<(), homebound::periodic::Error>(())
 /// ```
-#[must_use = "a periodic job's thread must be joined, or the leak check will report it"]
+#[must_use = "dropping a periodic Handle stops the job at once; join it, or detach it to keep it running"]
 #[derive(Debug)]
 pub struct Handle {
     ctx: Context,
-    thread: JoinHandle<Report>,
+    /// `None` once joined or detached.
+    thread: Option<JoinHandle<Report>>,
 }
 
 impl Handle {
@@ -373,7 +402,7 @@ impl Handle {
 
     /// Whether the job's thread has returned.
     pub fn is_finished(&self) -> bool {
-        self.thread.is_finished()
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// Waits for the job to end (it ends on cancel or by policy) and returns its report.
@@ -381,7 +410,54 @@ impl Handle {
     /// # Errors
     ///
     /// [`Panicked`] only if homebound's own loop panicked; the job's panics are in the report.
-    pub fn join(self) -> Result<Report, Panicked> {
-        self.thread.join().map_err(Panicked::from_payload)
+    pub fn join(mut self) -> Result<Report, Panicked> {
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(Panicked::from_payload),
+            None => Ok(Report::new()),
+        }
+    }
+
+    /// Lets the job run on without this handle: it stops only when the context given to
+    /// [`Every::spawn`] is cancelled (or a policy stops it), and its report is dropped. Its
+    /// thread stays registered, so [`threads::assert_none_alive`] names it while it runs.
+    ///
+    /// [`threads::assert_none_alive`]: crate::threads::assert_none_alive
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::Every, threads};
+    ///
+    /// let root = Context::new();
+    /// let (tx, rx) = crossbeam_channel::unbounded();
+    /// Every::new(Duration::from_millis(1))?
+    ///     .spawn(&root, "heartbeat", move |_| tx.send(()))?
+    ///     .detach();
+    /// rx.recv().unwrap(); // still running without its handle
+    /// root.cancel(); // the only way to stop it now
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::periodic::Error>(())
+    /// ```
+    pub fn detach(mut self) {
+        self.thread = None;
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        self.ctx.cancel();
+        // Dropped by the job itself (it held its own handle): it cannot join itself; the
+        // cancel ends its loop once this run returns.
+        if std::thread::current().name() == Some(thread.name()) {
+            return;
+        }
+        match thread.join() {
+            Ok(report) => drop(report),
+            Err(payload) => drop_quietly(payload),
+        }
     }
 }

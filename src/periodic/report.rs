@@ -3,11 +3,6 @@
 use std::fmt::{self, Display};
 use std::io;
 
-#[cfg(doc)]
-use super::MissedTicks;
-#[cfg(doc)]
-use super::{Every, OnJobError};
-
 /// Why a periodic loop ended.
 ///
 /// # Examples
@@ -26,9 +21,9 @@ use super::{Every, OnJobError};
 pub enum Stop {
     /// The context was cancelled (the normal end).
     Cancelled,
-    /// The job returned an error and the policy is [`OnJobError::Stop`]; its message.
+    /// The job returned an error and the policy is [`OnJobError::Stop`](super::OnJobError::Stop); its message.
     Error(String),
-    /// The job panicked and the panic policy is [`OnJobError::Stop`]; the panic message.
+    /// The job panicked and the panic policy is [`OnJobError::Stop`](super::OnJobError::Stop); the panic message.
     Panicked(String),
 }
 
@@ -82,7 +77,7 @@ impl Report {
     pub fn runs(&self) -> u64 {
         self.runs
     }
-    /// Ticks skipped because a run was still going when they came ([`MissedTicks::Skip`]).
+    /// Ticks skipped because a run was still going when they came ([`MissedTicks::Skip`](super::MissedTicks::Skip)).
     pub fn skipped(&self) -> u64 {
         self.skipped
     }
@@ -117,7 +112,7 @@ impl Report {
     /// # Errors
     ///
     /// [`Error::JobFailed`] or [`Error::JobPanicked`] when a
-    /// [`OnJobError::Stop`] policy ended the loop.
+    /// [`OnJobError::Stop`](super::OnJobError::Stop) policy ended the loop.
     pub fn into_result(self) -> Result<Report, Error> {
         match &self.stopped {
             Stop::Cancelled => Ok(self),
@@ -160,7 +155,7 @@ impl Display for Report {
 pub enum Error {
     /// The period was zero: the job would spin.
     ZeroPeriod,
-    /// The thread for [`Every::spawn`] could not be created.
+    /// The thread for [`Every::spawn`](super::Every::spawn) could not be created.
     Spawn(io::Error),
     /// The job returned an error and the policy stopped it; the message.
     JobFailed(String),

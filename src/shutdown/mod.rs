@@ -1,24 +1,26 @@
 //! Graceful process shutdown: [`Shutdown`] runs services, listens for SIGINT and SIGTERM, gives
 //! everything a grace period, runs drains, and reports how each part ended with the exit code
-//! to use.
+//! to use; [`signal_context`] is the signal handling alone, for batch tools.
 //!
 //! **Use it** in `main` of a long-running program (a server, a worker, a daemon) that must stop
 //! in order on Ctrl-C or SIGTERM, and tell the operator what did not. **You do not need it** in a
-//! batch tool that only has to stop its work on Ctrl-C: cancel a [`Context`] from a signal
-//! handler of your choice and pass it down.
+//! batch tool that only has to stop its work on Ctrl-C: take a [`signal_context`] (Go's
+//! `signal.NotifyContext`) and pass its context down.
 //!
 //! The orchestration, in order:
 //!
 //! 1. **Run.** Each [`service`](Shutdown::service) runs on its own registered thread with a child
 //!    of the root context. [`wait`](Shutdown::wait) blocks until a signal (after
-//!    [`on_signals`](Shutdown::on_signals)), a [`Trigger`], a failing service, or the
-//!    end of every service.
+//!    [`on_signals`](Shutdown::on_signals)), a [`Trigger`], a failing service (or, under
+//!    [`StopOn::AnyEnd`], any service's end), the parent context's cancel
+//!    ([`with_parent`](Shutdown::with_parent)), or the end of every service.
 //! 2. **Cancel.** The root context is cancelled with a [`Cause`] saying why.
 //! 3. **Grace.** `wait` gives the services the grace period to return, then runs the
 //!    [drains](Shutdown::drain) (a closure, or a [`Pool`](crate::pool::Pool)) in reverse order
 //!    of registration with the time left.
-//! 4. **Report.** Whatever is still running when the grace period ends is a straggler. A second
-//!    signal at any point during steps 2-3 ends the wait at once, with exit code `128 + signo`.
+//! 4. **Report.** Whatever is still running when the grace period ends is a straggler
+//!    ([`Stragglers`]). A second signal at any point during steps 2-3 ends the wait at once, with
+//!    exit code `128 + signo`.
 //!
 //! # Guarantees
 //!
@@ -26,11 +28,14 @@
 //!   straggler when the grace period ends, and `wait` returns; a second signal returns at once.
 //! * **Nothing is hidden.** The [`Report`] has one line per service and drain ([`ServiceOutcome`]:
 //!   ok, error, panic, still running, not started), and the exit code is `0` only when all of
-//!   them ended `Ok` in time.
+//!   them ended `Ok` in time. Its time covers the whole shutdown, cancel callbacks included.
+//! * **Panics are contained**, even a panic whose payload panics again when dropped, and a drain
+//!   whose `Drop` panics when it is dropped unstarted: each is reported as that line's panic.
 //! * **No signal is lost**, even one that arrives before `wait`; after `wait` (and with no other
-//!   `Shutdown` listening) SIGINT and SIGTERM terminate the process again.
+//!   listener) SIGINT and SIGTERM terminate the process again.
 //! * **No leak.** `wait` joins every thread that ended; a straggler's handle stays in the report
-//!   ([`Report::join_stragglers`]). Dropping a `Shutdown` without `wait` cancels and joins.
+//!   ([`Report::join_stragglers`], [`Stragglers`]). Dropping a `Shutdown` without `wait` cancels
+//!   and joins.
 //!
 //! # Examples
 //!
@@ -54,6 +59,20 @@
 //! # Ok::<(), shutdown::Error>(())
 //! ```
 //!
+//! A batch tool that only needs Ctrl-C to stop its work:
+//!
+//! ```no_run
+//! use homebound::{Context, fan, shutdown};
+//!
+//! let signals = shutdown::signal_context(&Context::new())?;
+//! let lengths = fan::par_map(signals.context(), vec!["a", "bb"], |_ctx, s| {
+//!     Ok::<_, std::convert::Infallible>(s.len())
+//! });
+//! println!("{lengths:?}");
+//! std::process::exit(signals.exit_code().unwrap_or(0)); // 130 after Ctrl-C
+//! # Ok::<(), shutdown::Error>(())
+//! ```
+//!
 //! # Design
 //!
 //! * **Registration returns `Result<&mut Self, Error>`**: starting a thread or installing a
@@ -67,26 +86,50 @@
 //! * **The OS handler only writes to a pipe** (signal-hook); a registered thread forwards the
 //!   signal. signal-hook never uninstalls its handler, and without one a signal would be
 //!   ignored, so a process-wide flag restores the default action once no listener is open.
+//!   Signal handling is Unix-only: elsewhere [`Shutdown::on_signals`] and [`signal_context`]
+//!   leave Ctrl-C its default action.
+//! * **The report is plain data**; the live stragglers are a separate value ([`Stragglers`]).
+//!   The files form layers with no import cycle: `cause`, `outcome`, `policy` and `error` are
+//!   plain data; `event` carries what threads report; `service`, `drain` and `signals` own
+//!   threads; `stragglers` and `report` hold what `run` (the body of `wait`) produced; `state`
+//!   is what a `Shutdown` holds until then.
 
+mod cause;
+mod drain;
+mod error;
+mod event;
+mod outcome;
+mod policy;
 mod pool_drain;
 mod report;
 mod run;
 mod service;
+mod signal_context;
+#[cfg(unix)]
 mod signals;
+mod state;
+mod stragglers;
 
 use std::fmt::{self, Display};
-use std::io;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-pub use self::report::{Cause, Report, ServiceOutcome, ServiceReport};
-use self::run::{Event, Inbox};
-use self::service::DrainSpec;
-pub use self::service::{Drain, OnFailure};
-use self::signals::Listener;
+pub use self::cause::Cause;
+pub use self::drain::Drain;
+use self::drain::DrainSpec;
+pub use self::error::Error;
+use self::event::{Event, Inbox};
+pub use self::outcome::{ServiceOutcome, ServiceReport};
+pub use self::policy::{OnFailure, SecondSignal, StopOn};
+pub use self::report::Report;
+use self::service::ServiceSlot;
+pub use self::signal_context::{
+    SignalContext, signal_context, signal_context_with, signal_exit_code,
+};
+use self::state::State;
+pub use self::stragglers::Stragglers;
 use crate::context::Context;
-use crate::threads::JoinHandle;
 
 /// The default grace period: Kubernetes' default `terminationGracePeriodSeconds`.
 const DEFAULT_GRACE: Duration = Duration::from_secs(30);
@@ -114,16 +157,21 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 ///
 /// * **Services** run each on a registered thread named `homebound-service-<name>-<n>`, with a
 ///   child of [`context`](Shutdown::context): they stop when it is cancelled. By default a
-///   failing service (error or panic) stops all; see [`service_with`](Shutdown::service_with).
-/// * **Signals**: [`on_signals`](Shutdown::on_signals) listens for SIGINT and SIGTERM. The OS
+///   failing service (error or panic) stops all; see [`service_with`](Shutdown::service_with)
+///   and, to stop all when any service returns, [`stop_on`](Shutdown::stop_on).
+/// * **Inside a larger program**: [`with_parent`](Shutdown::with_parent) puts the whole
+///   shutdown under a context that a test harness or an embedding service cancels.
+/// * **Signals** (Unix): [`on_signals`](Shutdown::on_signals) listens for SIGINT and SIGTERM. The OS
 ///   handler only writes to a pipe; a registered thread forwards the signal, and `wait` closes
 ///   and joins that thread before it returns. A signal that arrives before `wait` is not lost:
 ///   `wait` begins the shutdown at once. After `wait` returns (and no other `Shutdown` listens),
 ///   SIGINT and SIGTERM get their default action again: they terminate the process.
 /// * **Grace**: after cancelling, `wait` gives services and then drains at most the grace
 ///   period; what is still running is reported as a straggler and left running (the report
-///   owns its thread handle, see [`Report::join_stragglers`]). A zero grace means "do
-///   not wait at all": services that have not ended yet are stragglers, drains are not started.
+///   owns its thread handle, see [`Report::join_stragglers`] and [`Stragglers`]). A zero grace
+///   means "do not wait at all": services that have not ended yet are stragglers, drains are not
+///   started. The grace period starts when the shutdown begins, before the context is cancelled,
+///   so time spent in cancel callbacks counts.
 /// * **Second signal**: once the shutdown has begun (whatever began it), a SIGINT or SIGTERM
 ///   makes `wait` return at once, forced, with exit code `128 + signo`, even if a service or a
 ///   drain is stuck.
@@ -162,60 +210,95 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// ```
 #[must_use = "dropping a Shutdown cancels its services at once; call wait()"]
 pub struct Shutdown {
-    grace: Duration,
-    root: Context,
+    /// Cloned into services, the signal thread and triggers; replaced by `wait`.
     events_tx: Sender<Event>,
-    /// Events for `wait`; moved into the report by it.
-    inbox: Inbox,
-    /// `Some` once `on_signals` succeeded; stopped (and joined) by `wait` or `drop`.
-    listener: Option<Listener>,
-    services: Vec<ServiceSlot>,
-    drains: Vec<DrainSpec>,
-}
-
-/// A started service: its name, policy and thread.
-struct ServiceSlot {
-    name: String,
-    on_failure: OnFailure,
-    /// When it was spawned: a straggler's running time is measured from here.
-    started: Instant,
-    /// `None` once joined.
-    handle: Option<JoinHandle<(ServiceOutcome, Duration)>>,
+    state: State,
 }
 
 impl Shutdown {
     /// A shutdown with a 30 s grace period, no services and no signal handling yet.
     pub fn new() -> Self {
+        Shutdown::with_root(Context::new(), false)
+    }
+
+    /// A shutdown whose context is a child of `parent`: cancelling `parent` begins the
+    /// shutdown ([`Cause::ContextCancelled`]), so a test harness or an embedding program can
+    /// stop it like a signal would. Its services see the parent's cause. Unlike
+    /// [`new`](Shutdown::new), `wait` with no services, signals or triggers waits for that
+    /// cancel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, shutdown::{self, Shutdown}};
+    ///
+    /// let harness = Context::new();
+    /// let mut shutdown = Shutdown::with_parent(&harness);
+    /// shutdown.service("server", |ctx| { ctx.wait(); Ok::<(), String>(()) })?;
+    /// harness.cancel(); // e.g. the test is over
+    /// let report = shutdown.wait();
+    /// assert_eq!(report.cause(), &shutdown::Cause::ContextCancelled);
+    /// assert_eq!(report.exit_code(), 0);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
+    pub fn with_parent(parent: &Context) -> Self {
+        Shutdown::with_root(parent.child(), true)
+    }
+
+    fn with_root(root: Context, has_parent: bool) -> Self {
         let (events_tx, events) = crossbeam_channel::unbounded();
         Shutdown {
-            grace: DEFAULT_GRACE,
-            root: Context::new(),
             events_tx,
-            inbox: Inbox::new(events),
-            listener: None,
-            services: Vec::new(),
-            drains: Vec::new(),
+            state: State {
+                grace: DEFAULT_GRACE,
+                stop_on: StopOn::Failure,
+                root,
+                has_parent,
+                inbox: Inbox::new(events),
+                #[cfg(unix)]
+                listener: None,
+                services: Vec::new(),
+                drains: Vec::new(),
+            },
         }
     }
 
-    /// Sets the grace period: how long `wait` lets services and drains finish after cancelling.
-    /// `Duration::ZERO` means not at all; `Duration::MAX` means as long as they take.
+    /// Sets the grace period: how long `wait` lets services and drains finish after the
+    /// shutdown began. `Duration::ZERO` means not at all; `Duration::MAX` means as long as they
+    /// take.
     pub fn grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
+        self.state.grace = grace;
+        self
+    }
+
+    /// Sets which service ends begin the shutdown of all: only failures (the default,
+    /// [`StopOn::Failure`]) or any end, `Ok` included ([`StopOn::AnyEnd`], oklog/run's rule).
+    /// Services registered with [`OnFailure::Continue`] never stop the others.
+    pub fn stop_on(mut self, stop_on: StopOn) -> Self {
+        self.state.stop_on = stop_on;
         self
     }
 
     /// Listens for SIGINT and SIGTERM. Calling it again is harmless: the first listener stays
-    /// and nothing new is installed. Several `Shutdown`s in one process may listen; each one
-    /// receives every signal.
+    /// and nothing new is installed. Several `Shutdown`s (and [`signal_context`]s) in one
+    /// process may listen; each one receives every signal.
+    ///
+    /// On targets without Unix signals this does nothing: Ctrl-C keeps its default action.
     ///
     /// # Errors
     ///
     /// [`Error::Signals`] if the handlers or the listener thread could not be set up.
     pub fn on_signals(&mut self) -> Result<&mut Self, Error> {
-        if self.listener.is_none() {
-            let listener = Listener::start(self.events_tx.clone()).map_err(Error::Signals)?;
-            self.listener = Some(listener);
+        #[cfg(unix)]
+        if self.state.listener.is_none() {
+            let events = self.events_tx.clone();
+            let listener = signals::Listener::start("signals", move |signo| {
+                events.send(Event::Signal(signo)).is_ok()
+            })
+            .map_err(Error::Signals)?;
+            self.state.listener = Some(listener);
         }
         Ok(self)
     }
@@ -269,10 +352,11 @@ impl Shutdown {
         F: FnOnce(Context) -> Result<(), E> + Send + 'static,
         E: Display,
     {
-        let index = self.services.len();
-        let handle = service::spawn(index, name, self.root.child(), self.events_tx.clone(), f)
+        let events = self.events_tx.clone();
+        let index = self.state.services.len();
+        let handle = service::spawn(index, name, self.state.root.child(), events, f)
             .map_err(Error::Spawn)?;
-        self.services.push(ServiceSlot {
+        self.state.services.push(ServiceSlot {
             name: name.to_owned(),
             on_failure,
             started: Instant::now(),
@@ -284,7 +368,7 @@ impl Shutdown {
     /// Registers a drain: run after the services have ended, in reverse order of registration,
     /// with the grace time left. See [`Drain`] for the contract.
     pub fn drain(&mut self, name: &str, drain: impl Drain) -> &mut Self {
-        self.drains.push(DrainSpec {
+        self.state.drains.push(DrainSpec {
             name: name.to_owned(),
             drain: Box::new(drain),
         });
@@ -301,7 +385,7 @@ impl Shutdown {
     /// The root context. Every service gets a child of it; derive your own work from it too, so
     /// it stops with the services.
     pub fn context(&self) -> &Context {
-        &self.root
+        &self.state.root
     }
 
     /// Blocks until a shutdown begins, runs it within the grace period and reports.
@@ -310,12 +394,16 @@ impl Shutdown {
     /// once on a second signal. Before returning it stops and joins the signal thread and joins
     /// every thread that has ended; stragglers stay in the report.
     ///
-    /// With no services, no signals and no live [`Trigger`] nothing could ever start a
-    /// shutdown, so it runs the drains and returns at once with
+    /// With no services, no signals, no live [`Trigger`] and no parent context nothing could
+    /// ever start a shutdown, so it runs the drains and returns at once with
     /// [`Cause::ServicesEnded`].
     ///
     pub fn wait(mut self) -> Report {
-        run::wait(&mut self)
+        // From now on only the listener, the services and live triggers hold senders, so a
+        // disconnected channel means nothing can ever start the shutdown.
+        let (orphan, _) = crossbeam_channel::bounded(0);
+        drop(std::mem::replace(&mut self.events_tx, orphan));
+        run::wait(&mut self.state)
     }
 }
 
@@ -325,31 +413,22 @@ impl Default for Shutdown {
     }
 }
 
-impl Drop for Shutdown {
-    fn drop(&mut self) {
-        // After `wait` everything below is already empty: only stragglers remain, in the report.
-        self.root.cancel();
-        if let Some(listener) = &mut self.listener {
-            listener.stop();
-        }
-        for slot in &mut self.services {
-            if let Some(handle) = slot.handle.take() {
-                let _ = service::joined(handle);
-            }
-        }
-    }
-}
-
 impl fmt::Debug for Shutdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shutdown")
-            .field("grace", &self.grace)
-            .field("signals", &self.listener.is_some())
+            .field("grace", &self.state.grace)
+            .field("stop_on", &self.state.stop_on)
+            .field("signals", &self.state.listens())
             .field(
                 "services",
-                &self.services.iter().map(|s| &s.name).collect::<Vec<_>>(),
+                &self
+                    .state
+                    .services
+                    .iter()
+                    .map(|s| &s.name)
+                    .collect::<Vec<_>>(),
             )
-            .field("drains", &self.drains)
+            .field("drains", &self.state.drains)
             .finish_non_exhaustive()
     }
 }
@@ -392,41 +471,5 @@ impl Trigger {
 impl fmt::Debug for Trigger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Trigger").finish_non_exhaustive()
-    }
-}
-
-/// Why [`Shutdown::on_signals`] or [`Shutdown::service`] failed.
-///
-/// # Examples
-///
-/// ```
-/// use homebound::shutdown;
-///
-/// let err = shutdown::Error::Spawn(std::io::Error::other("no threads left"));
-/// assert_eq!(err.to_string(), "could not start a service thread: no threads left");
-/// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Error {
-    /// The signal handlers or the listener thread could not be set up.
-    Signals(io::Error),
-    /// A service's thread could not be created.
-    Spawn(io::Error),
-}
-
-impl Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Signals(e) => write!(f, "could not listen for signals: {e}"),
-            Error::Spawn(e) => write!(f, "could not start a service thread: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Signals(e) | Error::Spawn(e) => Some(e),
-        }
     }
 }
