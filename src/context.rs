@@ -17,17 +17,25 @@
 //! * **Down, never up.** Cancelling a node cancels every descendant before
 //!   [`cancel`](Context::cancel) returns, and never its parent or siblings. A child created from
 //!   a cancelled node, even in a race, is born cancelled.
-//! * **The first cause wins**: [`Cause::Cancelled`], [`Cause::DeadlineExceeded`], or your own
-//!   error or message through [`cancel_with`](Context::cancel_with) ([`Cause::Reason`]).
+//! * **The first cause wins**: [`Cause::Cancelled`], [`Cause::DeadlineExceeded`], your own
+//!   error or message through [`cancel_with`](Context::cancel_with) ([`Cause::Reason`]), or
+//!   your reason for a deadline through [`with_timeout_cause`](Context::with_timeout_cause)
+//!   ([`Cause::DeadlineExceededWith`]). [`cancel_with_cause`](Context::cancel_with_cause)
+//!   forwards one context's cause to another unchanged.
 //! * **Deadlines fire without polling.** A thread blocked in `select!` on
 //!   [`done`](Context::done) wakes when the deadline passes; a child's effective deadline is the
 //!   earlier of its own and its parent's.
 //! * **Cancelled means it did not happen.** [`send`](Context::send) hands the value back in its
 //!   [`SendError`]; [`recv`](Context::recv) leaves a message that lost the race in the channel;
 //!   [`sleep`](Context::sleep) returns [`Cancelled`] early.
-//! * **Callbacks run once.** An [`on_cancel`](Context::on_cancel) callback runs exactly once,
-//!   after every lock is released, so it may use any context; it is the way to unblock foreign
-//!   blocking I/O (close a socket), since a thread cannot be interrupted.
+//! * **Callbacks run once, never inside `cancel()`.** An
+//!   [`after_cancel`](Context::after_cancel) callback (Go's `AfterFunc`) runs exactly once after
+//!   the cancel, on homebound's callback runner, never on the cancelling thread or the timer
+//!   thread, so it may use any context and may even block; its handle's
+//!   [`stop`](AfterCancel::stop) says whether it stopped it in time. It is the way to unblock
+//!   foreign blocking I/O (close a socket), since a thread cannot be interrupted.
+//! * **Async code can wait for it**: [`cancelled`](Context::cancelled) is a `Future`, ready on
+//!   cancel, that needs no runtime.
 //! * [`is_cancelled`](Context::is_cancelled) is one atomic load: cheap enough for every item of
 //!   a hot loop.
 //!
@@ -69,13 +77,21 @@
 //! * **One timer thread for every deadline**: an ordered map of deadlines, a condition variable
 //!   while idle, woken only by a new earliest deadline. It is a registered daemon thread, so the
 //!   leak check ignores it.
-//! * **No user code under a lock.** Callbacks run and `done()` senders drop only after the
-//!   cancelling thread released every lock, so a callback can cancel other contexts without
-//!   deadlock. The tree's invariants are numbered in its source and checked by loom models.
+//! * **No user code under a lock, none in `cancel()`.** `done()` senders drop, and callbacks are
+//!   handed to the runner, only after the cancelling thread released every lock; a callback that
+//!   owns a child of its own context can be stopped without deadlock. The runner is a few
+//!   registered daemon threads: one runs quick callbacks in order, and a monitor starts another
+//!   when callbacks wait behind one that blocks. Only homebound's own non-blocking wake-ups (a
+//!   condvar or poller notify, a future's waker) run inline, which is what lets `cancel()` promise
+//!   that every blocked homebound call is woken when it returns. The tree's invariants are
+//!   numbered in its source and checked by loom models.
 
+mod after;
 mod cause;
 mod error;
+mod future;
 mod guard;
+mod runner;
 mod timer;
 mod tree;
 
@@ -86,7 +102,7 @@ mod tests;
 
 use std::error::Error;
 use std::fmt;
-use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,10 +110,14 @@ use crossbeam_channel::{
     Receiver, RecvTimeoutError as ChanTimeout, Select, Sender, TryRecvError, TrySendError,
 };
 
+pub use self::after::AfterCancel;
+use self::after::Shared;
 pub use self::cause::{Cause, Reason};
 pub use self::error::{Cancelled, RecvError, RecvTimeoutError, SendError};
-pub use self::guard::{DropGuard, OnCancel};
-use self::tree::Node;
+pub use self::future::Cancellation;
+pub use self::guard::DropGuard;
+pub(crate) use self::guard::WakeGuard;
+use self::tree::{Callback, Node};
 
 /// A cheap, cloneable handle to a node in a cancellation tree: Go's `context.Context` for OS
 /// threads.
@@ -107,13 +127,20 @@ use self::tree::Node;
 ///   siblings. A child of a cancelled node is born cancelled, even when the two race. Cancelled
 ///   and dropped children are unlinked from their parent, so a long-lived root stays small.
 /// * **Causes.** The first cause wins and never changes: [`Cause::Cancelled`],
-///   [`Cause::DeadlineExceeded`], or [`Cause::Reason`] with your error or message.
+///   [`Cause::DeadlineExceeded`], [`Cause::Reason`] with your error or message, or
+///   [`Cause::DeadlineExceededWith`] your reason for a deadline. A cause can be forwarded
+///   unchanged to another context with [`cancel_with_cause`](Context::cancel_with_cause).
 /// * **Deadlines.** [`with_timeout`](Context::with_timeout) and
-///   [`with_deadline`](Context::with_deadline) make a child whose effective deadline is the
-///   earlier of its own and its parent's. One shared timer thread fires them, so a thread
-///   blocked in `select!` on [`done`](Context::done) wakes when the deadline passes, with no
-///   polling. A deadline that is not in the future is done at once; one that overflows
-///   `Instant` (such as `Duration::MAX`) means "never".
+///   [`with_deadline`](Context::with_deadline) (or their `_cause` forms) make a child whose
+///   effective deadline is the earlier of its own and its parent's. One shared timer thread
+///   fires them, so a thread blocked in `select!` on [`done`](Context::done) wakes when the
+///   deadline passes, with no polling. A deadline that is not in the future is done at once; one
+///   that overflows `Instant` (such as `Duration::MAX`) means "never".
+/// * **Callbacks.** [`after_cancel`](Context::after_cancel) runs a function once after the
+///   cancel, on homebound's callback runner: never inside `cancel()`, never on the timer thread
+///   (Go's `context.AfterFunc`).
+/// * **Async.** [`cancelled`](Context::cancelled) is a `Future` ready on cancel, for any
+///   executor.
 /// * **Selectable.** [`done`](Context::done) is a crossbeam `Receiver` that disconnects on
 ///   cancel, so it fires inside `crossbeam_channel::select!` next to your own channels.
 /// * **Cheap checks.** [`is_cancelled`](Context::is_cancelled) is one atomic load: call it per
@@ -181,7 +208,59 @@ impl Context {
     /// not in the future gives a child that is already done.
     pub fn with_deadline(&self, deadline: Instant) -> Context {
         Context {
-            node: self.node.child(Some(deadline)),
+            node: self.node.child(Some((deadline, Cause::DeadlineExceeded))),
+        }
+    }
+
+    /// Like [`with_timeout`](Context::with_timeout), but when this child's own deadline fires
+    /// its cause is [`Cause::DeadlineExceededWith`] your `cause` (an error value, a `String` or a
+    /// `&str`): code holding only the context can tell why. `is_deadline_exceeded()` is still
+    /// true. If the parent's deadline comes first, the parent's cause is the one seen, as in Go.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Cause, Context};
+    ///
+    /// let ctx = Context::new().with_timeout_cause(Duration::from_millis(5), "lookup too slow");
+    /// let err = ctx.wait();
+    /// assert!(err.is_deadline_exceeded());
+    /// assert_eq!(err.reason().unwrap().to_string(), "lookup too slow");
+    /// assert!(ctx.check().unwrap_err().is_deadline_exceeded());
+    /// ```
+    pub fn with_timeout_cause<E>(&self, timeout: Duration, cause: E) -> Context
+    where
+        E: Into<Box<dyn Error + Send + Sync + 'static>>,
+    {
+        match Instant::now().checked_add(timeout) {
+            Some(at) => self.with_deadline_cause(at, cause),
+            None => {
+                tree::release_user_value(cause, "a deadline's cause");
+                self.child()
+            }
+        }
+    }
+
+    /// Like [`with_deadline`](Context::with_deadline), with your `cause` for the deadline (see
+    /// [`with_timeout_cause`](Context::with_timeout_cause)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use homebound::{Cause, Context};
+    ///
+    /// let ctx = Context::new().with_deadline_cause(Instant::now(), "already late");
+    /// assert!(matches!(ctx.cause(), Some(Cause::DeadlineExceededWith(_))));
+    /// ```
+    pub fn with_deadline_cause<E>(&self, deadline: Instant, cause: E) -> Context
+    where
+        E: Into<Box<dyn Error + Send + Sync + 'static>>,
+    {
+        let cause = Cause::DeadlineExceededWith(Reason::new(cause));
+        Context {
+            node: self.node.child(Some((deadline, cause))),
         }
     }
 
@@ -189,31 +268,44 @@ impl Context {
     /// call cancelled it (`false` if it was already cancelled, which leaves the cause as it was).
     ///
     /// When `cancel` returns, every descendant reports `is_cancelled()`, every `done()` receiver
-    /// in the subtree is disconnected and every `on_cancel` callback has run. Threads racing with
-    /// the call may briefly see some nodes cancelled and others not.
-    ///
-    /// # Panics
-    ///
-    /// If an [`on_cancel`](Context::on_cancel) callback panics, the panic is resumed here after
-    /// the whole subtree is cancelled and every other callback has run.
+    /// in the subtree is disconnected, every thread blocked in a homebound call on one of them
+    /// has been woken, and every [`after_cancel`](Context::after_cancel) callback is scheduled on
+    /// the callback runner. `cancel` itself runs no user code and never panics. Threads racing
+    /// with the call may briefly see some nodes cancelled and others not.
     pub fn cancel(&self) -> bool {
         self.node.cancel(Cause::Cancelled)
     }
 
     /// Cancels like [`cancel`](Context::cancel), recording your reason as
     /// [`Cause::Reason`]: an error value, a `String` or a `&str`.
-    ///
-    /// # Panics
-    ///
-    /// As for [`cancel`](Context::cancel).
     pub fn cancel_with<E>(&self, reason: E) -> bool
     where
         E: Into<Box<dyn Error + Send + Sync + 'static>>,
     {
         if self.is_cancelled() {
+            tree::release_user_value(reason, "a cancel reason");
             return false;
         }
-        self.node.cancel(Cause::Reason(Reason::new(reason.into())))
+        self.node.cancel(Cause::Reason(Reason::new(reason)))
+    }
+
+    /// Cancels like [`cancel`](Context::cancel) with `cause` exactly as given: the way to forward
+    /// one context's cause to another (a deadline stays a deadline, a reason stays the same
+    /// reason, equal to the original), however many times it is forwarded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let upstream = Context::new();
+    /// let downstream = Context::new();
+    /// upstream.cancel_with("upstream closed");
+    /// downstream.cancel_with_cause(upstream.cause().unwrap());
+    /// assert_eq!(downstream.cause(), upstream.cause());
+    /// ```
+    pub fn cancel_with_cause(&self, cause: Cause) -> bool {
+        self.node.cancel(cause)
     }
 
     /// Whether this context is cancelled: a single atomic load.
@@ -236,7 +328,7 @@ impl Context {
     #[inline]
     pub fn check(&self) -> Result<(), Cancelled> {
         if self.is_cancelled() {
-            Err(self.cancelled())
+            Err(self.cancelled_error())
         } else {
             Ok(())
         }
@@ -262,7 +354,14 @@ impl Context {
     /// Blocks until the context is cancelled and returns the cause.
     pub fn wait(&self) -> Cause {
         let _ = self.done().recv();
-        self.cancelled().cause().clone()
+        self.cause().unwrap_or(Cause::Cancelled)
+    }
+
+    /// A `Future` that completes with the cause when this context is cancelled: the bridge
+    /// that lets a synchronous program's context stop async work, on any executor (no runtime
+    /// dependency). See [`Cancellation`].
+    pub fn cancelled(&self) -> Cancellation {
+        Cancellation::new(self.clone())
     }
 
     /// Blocks until the context is cancelled or `timeout` passes; returns whether it was
@@ -280,7 +379,7 @@ impl Context {
         self.check()?;
         match self.done().recv_timeout(duration) {
             Err(ChanTimeout::Timeout) => Ok(()),
-            _ => Err(self.cancelled()),
+            _ => Err(self.cancelled_error()),
         }
     }
 
@@ -293,7 +392,7 @@ impl Context {
         self.check()?;
         match self.done().recv_deadline(deadline) {
             Err(ChanTimeout::Timeout) => Ok(()),
-            _ => Err(self.cancelled()),
+            _ => Err(self.cancelled_error()),
         }
     }
 
@@ -313,7 +412,7 @@ impl Context {
         }
         crossbeam_channel::select! {
             recv(rx) -> msg => msg.map_err(|_| RecvError::Disconnected),
-            recv(self.done()) -> _ => Err(RecvError::Cancelled(self.cancelled())),
+            recv(self.done()) -> _ => Err(RecvError::Cancelled(self.cancelled_error())),
         }
     }
 
@@ -331,7 +430,7 @@ impl Context {
         self.check().map_err(RecvTimeoutError::Cancelled)?;
         crossbeam_channel::select! {
             recv(rx) -> msg => msg.map_err(|_| RecvTimeoutError::Disconnected),
-            recv(self.done()) -> _ => Err(RecvTimeoutError::Cancelled(self.cancelled())),
+            recv(self.done()) -> _ => Err(RecvTimeoutError::Cancelled(self.cancelled_error())),
             default(timeout) => Err(RecvTimeoutError::Timeout),
         }
     }
@@ -366,25 +465,76 @@ impl Context {
         }
     }
 
-    /// Registers `callback` to run once, on the thread that cancels this context (or the timer
-    /// thread, for a deadline). If the context is already cancelled, it runs now, on this
-    /// thread. Dropping the returned guard unregisters it.
+    /// Runs `f` once, after this context is cancelled (Go's `context.AfterFunc`): on
+    /// homebound's callback runner, never inside `cancel()` and never on the deadline timer. If
+    /// the context is already cancelled, `f` is scheduled the same way at once.
     ///
-    /// Callbacks run after every lock is released, so they may use any context freely. This is
-    /// the way to unblock foreign blocking calls on cancel (shut down a socket, close a file).
+    /// The returned [`AfterCancel`] handle's [`stop`](AfterCancel::stop) unregisters `f` if it
+    /// has not started and says whether it did; dropping the handle stops it too, and
+    /// [`detach`](AfterCancel::detach) keeps `f` registered without a handle.
     ///
-    /// A callback that owns a clone of this context keeps it alive until the callback runs or
-    /// is unregistered.
-    pub fn on_cancel<F>(&self, callback: F) -> OnCancel
+    /// This is the way to unblock foreign blocking calls on cancel (shut down a socket, close a
+    /// file, notify a poller). The runner is a few registered daemon threads: quick callbacks run
+    /// one after another on one thread; one that blocks delays the others by about 2 ms, after
+    /// which another runner thread takes them (at most 32 run at once). A panic in `f` is caught,
+    /// printed by the panic hook and recorded as a [`LostPanic`](crate::threads::LostPanic) that
+    /// the leak check of the thread that called `after_cancel` reports; that leak check also
+    /// waits for `f` to finish.
+    ///
+    /// A callback that owns a clone of this context keeps it alive until it runs or is stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let ctx = Context::new().with_timeout(Duration::from_millis(5));
+    /// let (tx, rx) = crossbeam_channel::bounded(1);
+    /// let c = ctx.clone();
+    /// ctx.after_cancel(move || tx.send(c.cause()).unwrap()).detach();
+    /// let cause = rx.recv().unwrap().unwrap(); // ran on the runner, after the deadline
+    /// assert!(cause.is_deadline_exceeded());
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
+    #[track_caller]
+    pub fn after_cancel<F>(&self, f: F) -> AfterCancel
     where
         F: FnOnce() + Send + 'static,
     {
-        match self.node.add_callback(Box::new(callback)) {
-            Ok(key) => OnCancel::registered(Arc::downgrade(&self.node), key),
-            Err(callback) => {
-                callback();
-                OnCancel::already_ran()
+        let shared = Arc::new(Shared::new(
+            Box::new(f),
+            crate::threads::current_origin(),
+            Location::caller(),
+        ));
+        match self.node.add_callback(Callback::After(shared.clone())) {
+            Ok(key) => AfterCancel::new(shared, Some((Arc::downgrade(&self.node), key))),
+            Err(_already_cancelled) => {
+                runner::schedule(vec![shared.clone()]);
+                AfterCancel::new(shared, None)
             }
+        }
+    }
+
+    /// Registers one of homebound's own wake-ups to run inline in `cancel()` (on the cancelling
+    /// thread, or the timer thread for a deadline), or at once if the context is already
+    /// cancelled; dropping the guard unregisters it.
+    ///
+    /// Only for cheap, non-blocking code that homebound owns: notifying a condition variable, a
+    /// poller (`polling::Poller::notify`, `mio::Waker::wake`) or a future's `Waker`. It is what
+    /// lets `cancel()` promise that blocked homebound calls are woken when it returns, without
+    /// a trip through the callback runner. User callbacks use [`after_cancel`](Context::after_cancel).
+    pub(crate) fn wake_on_cancel<F>(&self, wake: F) -> WakeGuard
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        match self.node.add_callback(Callback::Wake(Box::new(wake))) {
+            Ok(key) => WakeGuard::registered(Arc::downgrade(&self.node), key),
+            Err(Callback::Wake(wake)) => {
+                wake();
+                WakeGuard::already_ran()
+            }
+            Err(Callback::After(_)) => unreachable!("add_callback hands back what it was given"),
         }
     }
 
@@ -393,19 +543,19 @@ impl Context {
         DropGuard::new(self)
     }
 
-    /// Whether this handle is the only one to its node (no clone, no child, no `on_cancel`
-    /// guard, no `done()` receiver was ever handed out) and the node was never cancelled: it
+    /// Whether this handle is the only one to its node (no clone, no child, no callback
+    /// handle, no `done()` receiver was ever handed out) and the node was never cancelled: it
     /// can then serve an unrelated piece of work as if it were a fresh `child()` of its parent,
     /// saving the allocation. The pool reuses each worker's task context this way.
     pub(crate) fn is_reusable(&self) -> bool {
-        // Weak references: the parent's child slot (a child has one), plus any `OnCancel` guard.
+        // Weak references: the parent's child slot (a child has one), plus any callback handle.
         Arc::strong_count(&self.node) == 1
             && Arc::weak_count(&self.node) <= usize::from(self.node.has_parent())
             && self.node.is_pristine()
     }
 
     /// The `Cancelled` error for a context known to be cancelled.
-    fn cancelled(&self) -> Cancelled {
+    fn cancelled_error(&self) -> Cancelled {
         Cancelled::new(self.cause().unwrap_or(Cause::Cancelled))
     }
 }

@@ -59,4 +59,4 @@ mod join_error;
 
 pub use self::info::TaskInfo;
 pub use self::join_error::JoinError;
-pub use crate::panic::panic_message;
+pub use crate::panic::{PayloadRef, panic_message};

@@ -28,8 +28,19 @@
 //! `cargo test` can run tests in parallel and each test checks exactly the threads it caused.
 //! [`assert_none_alive_in_process`] checks every registered thread.
 //!
-//! Homebound's one shared timer thread (it drives every context deadline) is a *daemon*: listed
-//! by [`live`], but never counted as a leak. It sleeps on a condition variable when idle.
+//! Homebound's one shared timer thread (it drives every context deadline) and its callback runner
+//! threads (they run [`Context::after_cancel`](crate::Context::after_cancel) callbacks) are
+//! *daemons*: listed by [`live`], but never counted as a leak. They sleep when idle.
+//!
+//! # What else the leak check reports
+//!
+//! * **Callbacks still running**: an `after_cancel` callback scheduled on behalf of the origin
+//!   counts as live work until it has returned ([`Leaked::pending`]).
+//! * **Panics nobody observed** ([`LostPanic`]): a panic in a detached thread whose handle was
+//!   dropped, in an `after_cancel` callback, or in a value homebound had to drop on its own
+//!   threads. Once the threads and callbacks are gone, the check fails if any such panic is
+//!   recorded for its origin, and takes those records ([`take_lost_panics`] takes them without
+//!   a check). A check called on a homebound thread (a watchdog) never counts that thread.
 //!
 //! # Examples
 //!
@@ -49,15 +60,19 @@
 //! ran destructors would be a check that lies. Origins are inherited through that same thread-local, which is how a
 //! test's check ignores the threads of tests running beside it without any naming convention.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
-use std::panic::Location;
+use std::panic::{self as std_panic, AssertUnwindSafe, Location};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, Scope, ThreadId};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+
+use crate::panic::Panicked;
 
 /// The registry itself: thread key → what we know about it.
 static REGISTRY: Mutex<BTreeMap<u64, ThreadInfo>> = Mutex::new(BTreeMap::new());
@@ -69,6 +84,9 @@ thread_local! {
     /// destructor removes the entry once the thread is exiting.
     static CURRENT: std::cell::RefCell<Option<Registration>> = const { std::cell::RefCell::new(None) };
 }
+
+/// On whose behalf a thread or callback runs: the leak check of that thread covers it.
+pub(crate) type Origin = ThreadId;
 
 /// A homebound thread's own record; dropping it (during thread exit) deregisters the thread.
 struct Registration {
@@ -82,8 +100,8 @@ impl Drop for Registration {
     }
 }
 
-/// The origin to record for a thread spawned from the current thread.
-fn current_origin() -> ThreadId {
+/// The origin to record for a thread (or callback) started from the current thread.
+pub(crate) fn current_origin() -> Origin {
     CURRENT
         .try_with(|c| c.borrow().as_ref().map(|r| r.origin))
         .ok()
@@ -155,7 +173,8 @@ pub fn live() -> Vec<ThreadInfo> {
     REGISTRY.lock().values().cloned().collect()
 }
 
-/// Threads that outlived a leak check: the error of [`wait_none_alive`].
+/// What a leak check found: threads that outlived it, callbacks still running, and panics
+/// nobody observed. The error of [`wait_none_alive`].
 ///
 /// # Examples
 ///
@@ -170,9 +189,11 @@ pub fn live() -> Vec<ThreadInfo> {
 /// drop(tx);
 /// stuck.join().unwrap();
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Leaked {
     threads: Vec<ThreadInfo>,
+    pending: Vec<Pending>,
+    panics: Vec<LostPanic>,
 }
 
 impl Leaked {
@@ -180,13 +201,45 @@ impl Leaked {
     pub fn threads(&self) -> &[ThreadInfo] {
         &self.threads
     }
+
+    /// The callbacks still running (or queued) when the check gave up.
+    pub fn pending(&self) -> &[Pending] {
+        &self.pending
+    }
+
+    /// The panics nobody observed; the check took them, so the next one starts clean.
+    pub fn panics(&self) -> &[LostPanic] {
+        &self.panics
+    }
+
+    /// Takes the lost panics, e.g. to re-raise one.
+    pub fn into_panics(self) -> Vec<LostPanic> {
+        self.panics
+    }
 }
 
 impl fmt::Display for Leaked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} homebound thread(s) still alive:", self.threads.len())?;
-        for t in &self.threads {
-            write!(f, "\n  {t}")?;
+        let mut sep = "";
+        if !self.threads.is_empty() || (self.pending.is_empty() && self.panics.is_empty()) {
+            write!(f, "{} homebound thread(s) still alive:", self.threads.len())?;
+            for t in &self.threads {
+                write!(f, "\n  {t}")?;
+            }
+            sep = "\n";
+        }
+        if !self.pending.is_empty() {
+            write!(f, "{sep}{} callback(s) still running:", self.pending.len())?;
+            for p in &self.pending {
+                write!(f, "\n  {p}")?;
+            }
+            sep = "\n";
+        }
+        if !self.panics.is_empty() {
+            write!(f, "{sep}{} panic(s) nobody observed:", self.panics.len())?;
+            for p in &self.panics {
+                write!(f, "\n  {p}")?;
+            }
         }
         Ok(())
     }
@@ -194,58 +247,102 @@ impl fmt::Display for Leaked {
 
 impl std::error::Error for Leaked {}
 
-/// Waits up to `timeout` for every non-daemon thread started on behalf of the calling thread to
-/// exit, retrying with backoff; returns the survivors if some are still alive.
+/// Waits up to `timeout` for every non-daemon thread and every callback started on behalf of
+/// the calling thread to end, retrying with backoff. Fails with the survivors if some are still
+/// alive, or with the panics nobody observed (taking them) if there are any. The calling thread
+/// itself is never counted.
 pub fn wait_none_alive(timeout: Duration) -> Result<(), Leaked> {
-    let origin = current_origin();
-    wait_until_empty(timeout, |t| !t.daemon && t.origin == origin)
+    let origin = Some(current_origin());
+    let me = own_key();
+    wait_until_empty(timeout, origin, |key, t| {
+        !t.daemon && origin == Some(t.origin) && Some(key) != me
+    })
 }
 
-/// Like [`wait_none_alive`], but over every registered non-daemon thread in the process.
+/// Like [`wait_none_alive`], but over every registered non-daemon thread, callback and lost
+/// panic in the process.
 pub fn wait_none_alive_in_process(timeout: Duration) -> Result<(), Leaked> {
-    wait_until_empty(timeout, |t| !t.daemon)
+    let me = own_key();
+    wait_until_empty(timeout, None, |key, t| !t.daemon && Some(key) != me)
 }
 
-/// Panics, naming each survivor, if a thread started on behalf of the calling thread is still
-/// alive after `timeout`. The check retries with backoff, so a thread that is just exiting does
-/// not make it fail.
+/// Panics, naming each survivor, if a thread or callback started on behalf of the calling thread
+/// is still alive after `timeout`, or if one of them panicked with nobody observing it. The
+/// check retries with backoff, so a thread that is just exiting does not make it fail.
 ///
 /// # Panics
 ///
-/// When threads survive: the message lists each one's name, spawn location and age.
+/// When threads survive: the message lists each one's name, spawn location and age. When
+/// panics were lost: each one's message and where it happened.
 pub fn assert_none_alive(timeout: Duration) {
     if let Err(leaked) = wait_none_alive(timeout) {
         panic!("thread leak: {leaked}");
     }
 }
 
-/// Like [`assert_none_alive`], over every registered non-daemon thread in the process.
+/// Like [`assert_none_alive`], over every registered non-daemon thread, callback and lost panic
+/// in the process.
 ///
 /// # Panics
 ///
-/// When threads survive, naming each one.
+/// When threads survive or panics were lost, naming each one.
 pub fn assert_none_alive_in_process(timeout: Duration) {
     if let Err(leaked) = wait_none_alive_in_process(timeout) {
         panic!("thread leak: {leaked}");
     }
 }
 
-fn wait_until_empty(timeout: Duration, counts: impl Fn(&ThreadInfo) -> bool) -> Result<(), Leaked> {
+/// The registry key of the calling thread, if it is a homebound thread.
+fn own_key() -> Option<u64> {
+    CURRENT
+        .try_with(|c| c.borrow().as_ref().map(|r| r.key))
+        .ok()
+        .flatten()
+}
+
+/// Waits for the threads `counts` selects and the callbacks of `origin` (all, for `None`), then
+/// takes the lost panics of `origin`.
+fn wait_until_empty(
+    timeout: Duration,
+    origin: Option<Origin>,
+    counts: impl Fn(u64, &ThreadInfo) -> bool,
+) -> Result<(), Leaked> {
     let start = Instant::now();
     let mut pause = Duration::from_micros(50);
     loop {
-        let survivors: Vec<ThreadInfo> = REGISTRY
+        let threads: Vec<ThreadInfo> = REGISTRY
             .lock()
-            .values()
-            .filter(|t| counts(t))
-            .cloned()
+            .iter()
+            .filter(|(key, t)| counts(**key, t))
+            .map(|(_, t)| t.clone())
             .collect();
-        if survivors.is_empty() {
-            return Ok(());
+        let running = RUNNING.try_with(Cell::get).ok().flatten();
+        let pending: Vec<Pending> = PENDING
+            .lock()
+            .iter()
+            .filter(|(key, p)| {
+                (origin.is_none() || origin == Some(p.origin)) && Some(**key) != running
+            })
+            .map(|(_, p)| p.clone())
+            .collect();
+        if threads.is_empty() && pending.is_empty() {
+            let panics = take_lost(origin);
+            if panics.is_empty() {
+                return Ok(());
+            }
+            return Err(Leaked {
+                threads,
+                pending,
+                panics,
+            });
         }
         let elapsed = start.elapsed();
         if elapsed >= timeout {
-            return Err(Leaked { threads: survivors });
+            return Err(Leaked {
+                threads,
+                pending,
+                panics: take_lost(origin),
+            });
         }
         // goleak's schedule: retry quickly first, then back off, never past the deadline.
         thread::sleep(pause.min(timeout - elapsed));
@@ -330,9 +427,16 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (builder, key, origin) = self.prepare(Location::caller());
-        match builder.spawn(move || run_registered(key, origin, f)) {
-            Ok(inner) => Ok(JoinHandle { inner, key }),
+        let location = Location::caller();
+        let (builder, key, origin) = self.prepare(location);
+        let watch = Arc::new(Watch::default());
+        let thread_watch = watch.clone();
+        match builder.spawn(move || run_registered(key, origin, location, Some(thread_watch), f)) {
+            Ok(inner) => Ok(JoinHandle {
+                inner: Some(inner),
+                key,
+                watch,
+            }),
             Err(e) => {
                 REGISTRY.lock().remove(&key);
                 Err(e)
@@ -355,8 +459,12 @@ impl Builder {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let (builder, key, origin) = self.prepare(Location::caller());
-        match builder.spawn_scoped(scope, move || run_registered(key, origin, f)) {
+        let location = Location::caller();
+        let (builder, key, origin) = self.prepare(location);
+        // A scoped thread's panic is never lost: the scope re-raises it if nobody joins.
+        match builder.spawn_scoped(scope, move || {
+            run_registered(key, origin, location, None, f)
+        }) {
             Ok(inner) => Ok(ScopedJoinHandle { inner, key }),
             Err(e) => {
                 REGISTRY.lock().remove(&key);
@@ -388,19 +496,81 @@ impl Builder {
 }
 
 /// The body of every registered thread: install the registration whose destructor deregisters
-/// the thread during its exit, after the user's closure and its panics are done.
-fn run_registered<T>(key: u64, origin: ThreadId, f: impl FnOnce() -> T) -> T {
+/// the thread during its exit, after the user's closure and its panics are done. A panic is
+/// handed on to the joiner; if the handle was dropped, nobody will join, so it is recorded as
+/// lost (before the thread deregisters, so a leak check that saw the thread gone sees it).
+fn run_registered<T>(
+    key: u64,
+    origin: ThreadId,
+    location: &'static Location<'static>,
+    watch: Option<Arc<Watch>>,
+    f: impl FnOnce() -> T,
+) -> T {
     // If TLS is already unusable (cannot happen at thread start), deregister on return instead.
     let installed = CURRENT.try_with(|c| *c.borrow_mut() = Some(Registration { key, origin }));
     // `then`, not `then_some`: the latter builds (and drops, deregistering) the value eagerly.
     let _fallback = installed.is_err().then(|| Registration { key, origin });
-    f()
+    crate::panic::set_spawn_location(location);
+    crate::panic::install_hook();
+    let Some(watch) = watch else {
+        return f();
+    };
+    match std_panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => value,
+        Err(payload) => {
+            let message = crate::panic::panic_message(&*payload);
+            let lost = LostPanic {
+                origin: Some(origin),
+                what: format!(
+                    "detached thread {}",
+                    thread::current().name().unwrap_or("?")
+                ),
+                panic: Panicked::from_payload(Box::new(message)),
+            };
+            watch.thread_panicked(lost);
+            std_panic::resume_unwind(payload)
+        }
+    }
+}
+
+/// Between a thread and its handle: whether the handle was dropped unjoined, and the panic the
+/// thread ended with while the handle still lived (to record if the handle is then dropped).
+#[derive(Default)]
+struct Watch(Mutex<WatchState>);
+
+#[derive(Default)]
+struct WatchState {
+    detached: bool,
+    panic: Option<LostPanic>,
+}
+
+impl Watch {
+    fn thread_panicked(&self, lost: LostPanic) {
+        let mut state = self.0.lock();
+        if state.detached {
+            drop(state);
+            record(lost);
+        } else {
+            state.panic = Some(lost);
+        }
+    }
+
+    fn handle_dropped(&self) {
+        let mut state = self.0.lock();
+        state.detached = true;
+        let lost = state.panic.take();
+        drop(state);
+        if let Some(lost) = lost {
+            record(lost);
+        }
+    }
 }
 
 /// An owned handle to a registered thread. Joining it waits until the thread, its thread-local
 /// destructors included, has exited.
 ///
-/// Dropping the handle detaches the thread; it stays listed by [`live`] until it exits.
+/// Dropping the handle detaches the thread; it stays listed by [`live`] until it exits, and a
+/// panic it ends with is recorded as a [`LostPanic`] that the leak check reports.
 ///
 /// # Examples
 ///
@@ -410,28 +580,52 @@ fn run_registered<T>(key: u64, origin: ThreadId, f: impl FnOnce() -> T) -> T {
 /// assert_eq!(h.join().unwrap(), 42);
 /// ```
 #[must_use = "a homebound thread must be joined, or the leak check will report it"]
-#[derive(Debug)]
 pub struct JoinHandle<T> {
-    inner: thread::JoinHandle<T>,
+    /// `None` once joined.
+    inner: Option<thread::JoinHandle<T>>,
     key: u64,
+    watch: Arc<Watch>,
 }
 
 impl<T> JoinHandle<T> {
     /// Waits for the thread to exit and returns its result (`Err` holds its panic payload).
-    pub fn join(self) -> thread::Result<T> {
-        let result = self.inner.join();
+    pub fn join(mut self) -> thread::Result<T> {
+        let inner = self.inner.take().expect("a JoinHandle is joined once");
+        let result = inner.join();
         REGISTRY.lock().remove(&self.key);
         result
     }
 
     /// Whether the thread's closure has returned.
     pub fn is_finished(&self) -> bool {
-        self.inner.is_finished()
+        self.inner
+            .as_ref()
+            .is_none_or(thread::JoinHandle::is_finished)
     }
 
     /// The thread's name.
     pub fn name(&self) -> &str {
-        self.inner.thread().name().unwrap_or("")
+        self.inner
+            .as_ref()
+            .and_then(|h| h.thread().name())
+            .unwrap_or("")
+    }
+}
+
+/// Dropping the handle detaches the thread: a panic it ends with is recorded as lost.
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if self.inner.is_some() {
+            self.watch.handle_dropped();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("name", &self.name())
+            .finish_non_exhaustive()
     }
 }
 
@@ -473,5 +667,222 @@ impl<T> ScopedJoinHandle<'_, T> {
     /// The thread's name.
     pub fn name(&self) -> &str {
         self.inner.thread().name().unwrap_or("")
+    }
+}
+
+// ----- panics nobody observed -----
+
+/// Panics recorded as lost, with the origin they belong to (`None`: only process-wide checks).
+static LOST: Mutex<Vec<LostPanic>> = Mutex::new(Vec::new());
+
+/// A panic nobody observed: in a detached thread, an `after_cancel` callback, or a value
+/// homebound dropped on its own. The leak check reports (and takes) these.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::threads;
+///
+/// let (go, wait) = crossbeam_channel::bounded::<()>(0);
+/// let detached = threads::spawn("fire-and-forget", move || {
+///     let _ = wait.recv();
+///     panic!("nobody is watching");
+/// }).unwrap();
+/// drop(detached);
+/// drop(go);
+/// let leaked = threads::wait_none_alive(Duration::from_secs(5)).unwrap_err();
+/// assert_eq!(leaked.panics()[0].panic().message(), "nobody is watching");
+/// assert!(leaked.panics()[0].what().starts_with("detached thread homebound-fire-and-forget-"));
+/// threads::assert_none_alive(Duration::from_secs(5)); // the check took them
+/// ```
+#[derive(Debug)]
+pub struct LostPanic {
+    origin: Option<Origin>,
+    what: String,
+    panic: Panicked,
+}
+
+impl LostPanic {
+    /// What panicked: `"detached thread homebound-x-3"`, `"after_cancel callback registered at
+    /// src/main.rs:10:5"`, ...
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// The panic: message, thread, location, backtrace, payload.
+    pub fn panic(&self) -> &Panicked {
+        &self.panic
+    }
+
+    /// Takes the panic, e.g. to re-raise it with [`Panicked::resume`].
+    pub fn into_panic(self) -> Panicked {
+        self.panic
+    }
+}
+
+impl fmt::Display for LostPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.panic)?;
+        if let Some(at) = self.panic.location() {
+            write!(f, " (at {at})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Records a panic nobody will observe, for the leak check of `origin` (`None`: only the
+/// process-wide check). The hook for every piece that runs user code with no one to hand the
+/// panic to: a pool task without a panic handler calls this with `Some(current_origin())`.
+pub(crate) fn record_lost_panic(origin: Option<Origin>, what: impl Into<String>, panic: Panicked) {
+    record(LostPanic {
+        origin,
+        what: what.into(),
+        panic,
+    });
+}
+
+fn record(lost: LostPanic) {
+    LOST.lock().push(lost);
+}
+
+/// Takes the lost panics of `origin` (all of them for `None`); they are dropped by the caller,
+/// outside the lock.
+fn take_lost(origin: Option<Origin>) -> Vec<LostPanic> {
+    let mut lost = LOST.lock();
+    if lost.is_empty() {
+        return Vec::new();
+    }
+    let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut *lost)
+        .into_iter()
+        .partition(|p| origin.is_none() || p.origin == origin);
+    *lost = kept;
+    taken
+}
+
+/// Takes the panics nobody observed that belong to the calling thread's leak check, without
+/// waiting for anything: for tests that provoke one on purpose.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::{Context, threads};
+///
+/// let ctx = Context::new();
+/// ctx.after_cancel(|| panic!("callback failed")).detach();
+/// ctx.cancel();
+/// // Wait for the callback to end (the check waits for callbacks), then look at what it left.
+/// let leaked = threads::wait_none_alive(Duration::from_secs(5)).unwrap_err();
+/// assert_eq!(leaked.panics()[0].panic().message(), "callback failed");
+/// assert!(threads::take_lost_panics().is_empty()); // the check took it already
+/// ```
+pub fn take_lost_panics() -> Vec<LostPanic> {
+    take_lost(Some(current_origin()))
+}
+
+// ----- callbacks still running -----
+
+/// Callbacks scheduled on behalf of an origin that have not returned yet.
+static PENDING: Mutex<BTreeMap<u64, Pending>> = Mutex::new(BTreeMap::new());
+
+/// A callback the leak check is waiting for: scheduled on behalf of the calling thread and not
+/// finished yet.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::{Context, threads};
+///
+/// let (release, stuck) = crossbeam_channel::bounded::<()>(0);
+/// let ctx = Context::new();
+/// ctx.after_cancel(move || { let _ = stuck.recv(); }).detach();
+/// ctx.cancel();
+/// let leaked = threads::wait_none_alive(Duration::from_millis(20)).unwrap_err();
+/// assert_eq!(leaked.pending()[0].what(), "after_cancel callback");
+/// drop(release);
+/// threads::assert_none_alive(Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Pending {
+    what: &'static str,
+    location: &'static Location<'static>,
+    since: Instant,
+    origin: Origin,
+}
+
+impl Pending {
+    /// What is running, e.g. `"after_cancel callback"`.
+    pub fn what(&self) -> &str {
+        self.what
+    }
+
+    /// Where it was registered.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    /// How long ago it was scheduled.
+    pub fn age(&self) -> Duration {
+        self.since.elapsed()
+    }
+}
+
+impl fmt::Display for Pending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} registered at {} (scheduled {:?} ago)",
+            self.what,
+            self.location,
+            self.age()
+        )
+    }
+}
+
+/// Counts a callback as live work of `origin` until dropped.
+#[cfg_attr(loom, allow(dead_code))] // loom runs callbacks inline
+pub(crate) struct Busy {
+    key: u64,
+}
+
+thread_local! {
+    /// The callback this thread is running, which its own leak check must not wait for.
+    static RUNNING: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+#[cfg_attr(loom, allow(dead_code))]
+impl Busy {
+    /// Runs the callback `busy` stands for; a leak check it calls does not count it.
+    pub(crate) fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _ = RUNNING.try_with(|r| r.set(Some(self.key)));
+        let result = f();
+        let _ = RUNNING.try_with(|r| r.set(None));
+        result
+    }
+}
+
+/// Starts counting a callback as live work of `origin`.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn busy(
+    origin: Origin,
+    what: &'static str,
+    location: &'static Location<'static>,
+) -> Busy {
+    let key = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let pending = Pending {
+        what,
+        location,
+        since: Instant::now(),
+        origin,
+    };
+    PENDING.lock().insert(key, pending);
+    Busy { key }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        PENDING.lock().remove(&self.key);
     }
 }

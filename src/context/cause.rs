@@ -7,6 +7,11 @@ use std::sync::Arc;
 /// Why a [`Context`](crate::Context) was cancelled. The first cause set on a context wins and
 /// never changes; descendants cancelled through it carry the same cause.
 ///
+/// A cause is cheap to clone and can be handed on unchanged with
+/// [`Context::cancel_with_cause`](crate::Context::cancel_with_cause), so one context's cause
+/// can become another's (equality is identity for reasons, so the forwarded cause compares
+/// equal to the original).
+///
 /// # Examples
 ///
 /// ```
@@ -20,6 +25,11 @@ use std::sync::Arc;
 ///
 /// let timed = Context::new().with_timeout(Duration::ZERO);
 /// assert_eq!(timed.cause(), Some(Cause::DeadlineExceeded));
+///
+/// let why = Context::new().with_timeout_cause(Duration::ZERO, "backend too slow");
+/// let cause = why.cause().unwrap();
+/// assert!(cause.is_deadline_exceeded());
+/// assert_eq!(cause.to_string(), "deadline exceeded: backend too slow");
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -30,6 +40,50 @@ pub enum Cause {
     DeadlineExceeded,
     /// [`Context::cancel_with`](crate::Context::cancel_with) was called with this reason.
     Reason(Reason),
+    /// The deadline of a context made with
+    /// [`with_deadline_cause`](crate::Context::with_deadline_cause) or
+    /// [`with_timeout_cause`](crate::Context::with_timeout_cause) (or of its parent) passed;
+    /// carries the reason given there. [`is_deadline_exceeded`](Cause::is_deadline_exceeded)
+    /// is true.
+    DeadlineExceededWith(Reason),
+}
+
+impl Cause {
+    /// A cause from an error you share elsewhere (for example the error a failed task also
+    /// returns to its caller): `downcast_ref` on its [`Reason`] finds your type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use homebound::{Cause, Context};
+    ///
+    /// let err: Arc<std::io::Error> = Arc::new(std::io::Error::other("disk gone"));
+    /// let ctx = Context::new();
+    /// ctx.cancel_with_cause(Cause::from_arc(err.clone()));
+    /// let cause = ctx.cause().unwrap();
+    /// assert!(cause.reason().unwrap().downcast_ref::<std::io::Error>().is_some());
+    /// ```
+    pub fn from_arc(error: Arc<dyn Error + Send + Sync + 'static>) -> Cause {
+        Cause::Reason(Reason::from_arc(error))
+    }
+
+    /// Whether a deadline caused it ([`Cause::DeadlineExceeded`] or
+    /// [`Cause::DeadlineExceededWith`]).
+    pub fn is_deadline_exceeded(&self) -> bool {
+        matches!(
+            self,
+            Cause::DeadlineExceeded | Cause::DeadlineExceededWith(_)
+        )
+    }
+
+    /// The caller's own reason, if the cause carries one.
+    pub fn reason(&self) -> Option<&Reason> {
+        match self {
+            Cause::Reason(r) | Cause::DeadlineExceededWith(r) => Some(r),
+            Cause::Cancelled | Cause::DeadlineExceeded => None,
+        }
+    }
 }
 
 impl fmt::Display for Cause {
@@ -38,6 +92,7 @@ impl fmt::Display for Cause {
             Cause::Cancelled => f.write_str("context cancelled"),
             Cause::DeadlineExceeded => f.write_str("deadline exceeded"),
             Cause::Reason(reason) => reason.fmt(f),
+            Cause::DeadlineExceededWith(reason) => write!(f, "deadline exceeded: {reason}"),
         }
     }
 }
@@ -68,8 +123,22 @@ impl fmt::Display for Cause {
 pub struct Reason(Arc<dyn Error + Send + Sync + 'static>);
 
 impl Reason {
-    pub(crate) fn new(reason: Box<dyn Error + Send + Sync + 'static>) -> Self {
-        Reason(Arc::from(reason))
+    /// A reason from an error value, a `String` or a `&str`.
+    pub fn new<E>(reason: E) -> Self
+    where
+        E: Into<Box<dyn Error + Send + Sync + 'static>>,
+    {
+        Reason(Arc::from(reason.into()))
+    }
+
+    /// A reason sharing an error you also keep elsewhere.
+    pub fn from_arc(error: Arc<dyn Error + Send + Sync + 'static>) -> Self {
+        Reason(error)
+    }
+
+    /// The shared error itself.
+    pub fn to_arc(&self) -> Arc<dyn Error + Send + Sync + 'static> {
+        self.0.clone()
     }
 
     /// The reason as an error value.

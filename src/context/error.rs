@@ -38,9 +38,10 @@ impl Cancelled {
         &self.cause
     }
 
-    /// Whether the cancellation came from a deadline or timeout.
+    /// Whether the cancellation came from a deadline or timeout (with or without a reason of
+    /// yours: [`Cause::is_deadline_exceeded`]).
     pub fn is_deadline_exceeded(&self) -> bool {
-        matches!(self.cause, Cause::DeadlineExceeded)
+        self.cause.is_deadline_exceeded()
     }
 }
 
@@ -52,10 +53,7 @@ impl fmt::Display for Cancelled {
 
 impl std::error::Error for Cancelled {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.cause {
-            Cause::Reason(reason) => Some(reason.as_error()),
-            _ => None,
-        }
+        self.cause.reason().map(|reason| reason.as_error() as _)
     }
 }
 

@@ -398,11 +398,6 @@ impl Shutdown {
     /// ever start a shutdown, so it runs the drains and returns at once with
     /// [`Cause::ServicesEnded`].
     ///
-    /// # Panics
-    ///
-    /// Only if an [`on_cancel`](Context::on_cancel) callback registered on the shutdown's
-    /// context panics: the panic is resumed here, as [`Context::cancel`] does, after the whole
-    /// tree is cancelled; dropping the `Shutdown` then joins the services.
     pub fn wait(mut self) -> Report {
         // From now on only the listener, the services and live triggers hold senders, so a
         // disconnected channel means nothing can ever start the shutdown.

@@ -75,7 +75,7 @@ impl Report {
     }
 
     /// How long the shutdown took: from the moment it began (before the context was cancelled,
-    /// so cancel callbacks count) to the report.
+    /// so the cancel itself counts) to the report.
     pub fn took(&self) -> Duration {
         self.took
     }

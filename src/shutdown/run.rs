@@ -23,8 +23,8 @@ pub(crate) fn wait(state: &mut State) -> Report {
     let mut run = Run::new(state);
 
     let cause = run.until_shutdown();
-    // The shutdown begins now: cancel callbacks run inside `cancel_with` and count toward both
-    // the report's time and the grace period.
+    // The shutdown begins now: the cancel itself counts toward both the report's time and the
+    // grace period (`after_cancel` callbacks run on the callback runner, off this path).
     let started = Instant::now();
     let deadline = started.checked_add(run.state.grace);
     run.state.inbox.unwatch();

@@ -97,18 +97,31 @@ impl WaitGroup {
     }
 
     /// Adds `n` units of work at once, returning one guard for each.
+    ///
+    /// # Panics
+    ///
+    /// If `n` guards cannot exist (the count would overflow `usize`, or their `Vec` cannot be
+    /// allocated), with a message saying so. The count is then unchanged and waiters are not
+    /// affected: nothing is counted before every guard exists.
     pub fn add(&self, n: usize) -> Vec<Guard> {
+        let mut guards = Vec::new();
+        if guards.try_reserve_exact(n).is_err() {
+            panic!("WaitGroup::add({n}): cannot hold {n} guards; the count is unchanged");
+        }
         let mut state = self.inner.state.lock();
-        state.count = state
-            .count
-            .checked_add(n)
-            .expect("WaitGroup count overflowed usize");
+        let Some(count) = state.count.checked_add(n) else {
+            let current = state.count;
+            drop(state);
+            panic!(
+                "WaitGroup::add({n}): the count {current} would overflow usize; it is unchanged"
+            );
+        };
+        state.count = count;
         drop(state);
-        (0..n)
-            .map(|_| Guard {
-                inner: self.inner.clone(),
-            })
-            .collect()
+        guards.extend((0..n).map(|_| Guard {
+            inner: self.inner.clone(),
+        }));
+        guards
     }
 
     /// The number of outstanding guards.
@@ -148,7 +161,7 @@ impl WaitGroup {
         let inner = self.inner.clone();
         // Taking the lock before notifying means a waiter between its check and its sleep
         // cannot miss this wake-up.
-        let _wake = ctx.on_cancel(move || {
+        let _wake = ctx.wake_on_cancel(move || {
             let _state = inner.state.lock();
             inner.zero.notify_all();
         });
