@@ -63,6 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // After the acceptor stopped: connections still on the pool finish within the grace left.
     shutdown.drain("http connections", Arc::clone(&pool));
 
+    let in_flight_at_signal = Arc::new(AtomicU64::new(0));
     let clients = match load {
         Some((conns, reqs)) => {
             let half = (conns * reqs / 2) as u64;
@@ -70,8 +71,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "http://{addr}/ under load: {conns} connections x {reqs} requests; \
                  SIGTERM after {half} answers (grace {GRACE:?})"
             );
-            let sigterm =
-                || signal_hook::low_level::raise(signal_hook::consts::SIGTERM).expect("raise");
+            // Half way: note the requests in flight, then a real SIGTERM.
+            let (seen, stats) = (Arc::clone(&in_flight_at_signal), Arc::clone(&stats));
+            let sigterm = move || {
+                seen.store(Stats::get(&stats.in_flight), Relaxed);
+                signal_hook::low_level::raise(signal_hook::consts::SIGTERM).expect("raise");
+            };
             Some(load::start(addr, conns, reqs, half, sigterm)?)
         }
         None => {
@@ -84,7 +89,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let in_flight_at_signal = watch_in_flight(shutdown.context(), &stats);
     let report = shutdown.wait();
     if report.forced().is_some() || report.stragglers().next().is_some() {
         // A second signal, or a part that overran the grace: exit now, as the report says.
@@ -146,16 +150,6 @@ fn slow_handler() -> Handler {
             Err(_) => Response::text(503, "aborted: the grace period ran out\n"),
         }
     })
-}
-
-/// Records how many requests were in flight when the stop began (the service context is
-/// cancelled at the signal).
-fn watch_in_flight(root: &Context, stats: &Arc<Stats>) -> Arc<AtomicU64> {
-    let seen = Arc::new(AtomicU64::new(0));
-    let (into, stats) = (Arc::clone(&seen), Arc::clone(stats));
-    root.on_cancel(move || into.store(Stats::get(&stats.in_flight), Relaxed))
-        .forget();
-    seen
 }
 
 /// Prints what the clients and the server saw and the stop's timing; returns whether every

@@ -86,12 +86,13 @@ fn wait_and_accept(
     poll.registry()
         .register(&mut SourceFd(&fd), LISTENER, Interest::READABLE)?;
     let waker = Arc::new(Waker::new(poll.registry(), CANCELLED)?);
-    // `wake` only writes to an eventfd: it never blocks the cancelling (or timer) thread.
-    // This thread keeps its own `Arc` until it returns: if the callback's were the last, the
-    // canceller would close the eventfd right after writing to it, and closing an fd removes
-    // its pending event from the poll before the wait could see it.
+    // An inline wake-up, run by `cancel()` itself (or the timer thread, for a deadline): `wake`
+    // only writes to an eventfd, so it never blocks them, and the accept is already woken when
+    // `cancel()` returns. This thread keeps its own `Arc` until it returns: if the callback's
+    // were the last, the canceller would close the eventfd right after writing to it, and
+    // closing an fd removes its pending event from the poll before the wait could see it.
     let wake = Arc::clone(&waker);
-    let _wake_on_cancel = ctx.on_cancel(move || {
+    let _wake_on_cancel = ctx.wake_on_cancel(move || {
         let _ = wake.wake();
     });
     let mut events = Events::with_capacity(2);

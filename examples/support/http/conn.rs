@@ -21,12 +21,12 @@ pub fn serve(stream: TcpStream, stop: &Context, task: &Context, handler: &Handle
     // A connection idle between requests sits in a blocking read: on stop, shutting down the
     // read side wakes it. Bytes already received are still read first, so a request that made
     // it in is answered (with a 503), and an idle connection ends with a clean EOF.
-    let _wake_on_stop = match stream.try_clone() {
-        Ok(waker) => stop.on_cancel(move || {
-            let _ = waker.shutdown(Shutdown::Read);
-        }),
-        Err(_) => return,
+    let Ok(waker) = stream.try_clone() else {
+        return;
     };
+    let _wake_on_stop = stop.after_cancel(move || {
+        let _ = waker.shutdown(Shutdown::Read);
+    });
     let mut reader = BufReader::new(reading);
     let mut out = stream;
     loop {
