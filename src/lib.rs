@@ -19,9 +19,11 @@
 //! | job | use | not / instead |
 //! |---|---|---|
 //! | CPU batch over a collection, stop at the first error | [`fan::par_map`] (rayon, input order, cancel-aware) | rayon's `par_iter` directly when you need no context, no cancellation and no caught panics |
-//! | batch where every error is kept, under a deadline | a [`group::Group`] with [`group::CollectAll`] and [`limit`](group::Builder::limit), run under `ctx.with_timeout(..)` | not `par_map`: it stops at the first error and keeps no partial results |
+//! | batch where every error is kept, under a deadline | [`fan::par_map_all`] under `ctx.with_timeout(..)` for CPU work; a [`group::Group`] with [`group::CollectAll`] and [`limit`](group::Builder::limit) for blocking work | not `par_map`: it stops at the first error and keeps no partial results |
 //! | stream of items through stages (read, parse, filter, write) | [`pipeline::Pipeline`] | a plain loop when each item costs ~100 ns and cores are few |
+//! | the same stream of work shared by several processes or machines | `redis::Consumer` (feature `redis`): a Redis Streams consumer group feeding each process's [`pipeline::Pipeline`] | a distributed dataflow engine for joins, windows or state across machines |
 //! | long-lived service running requests as they come | [`pool::Pool`], inside a [`shutdown::Shutdown`] | a group for a batch that ends as a whole |
+//! | a blocking TCP server that must stop on cancel | `net::accept` (feature `net`, Unix) in the acceptor, handlers on a [`pool::Pool`] | an async runtime when you serve many thousands of idle connections |
 //! | N channels into one | [`fan::merge`] | crossbeam's `select!` in your own loop for a fixed handful |
 //! | first k answers of n, cancel the rest | [`fan::first_k`], [`fan::race`] | |
 //! | periodic job | [`periodic::every`] | a cron-style scheduler for calendar times |
@@ -99,6 +101,7 @@ pub mod context;
 pub mod fan;
 pub mod group;
 #[cfg(all(feature = "net", unix))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "net", unix))))]
 pub mod net;
 mod panic;
 pub mod periodic;
