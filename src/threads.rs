@@ -617,8 +617,9 @@ impl Builder {
     /// ```
     /// use homebound::threads::Builder;
     ///
-    /// let h = Builder::new("deep").stack_size(8 * 1024 * 1024).spawn(|| (1..=10u64).product::<u64>());
-    /// assert_eq!(h.unwrap().join().unwrap(), 3_628_800);
+    /// let deep = Builder::new("deep").stack_size(8 * 1024 * 1024);
+    /// let h = deep.spawn(|| (1..=10u64).product::<u64>()).unwrap();
+    /// assert_eq!(h.join().unwrap(), 3_628_800);
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
@@ -684,8 +685,8 @@ impl Builder {
     ///
     /// let mut counts = [0; 3];
     /// std::thread::scope(|s| {
-    ///     let h = Builder::new("fill").spawn_scoped(s, || counts.iter_mut().for_each(|c| *c += 1));
-    ///     h.unwrap().join().unwrap();
+    ///     let fill = || counts.iter_mut().for_each(|c| *c += 1);
+    ///     Builder::new("fill").spawn_scoped(s, fill).unwrap().join().unwrap();
     /// });
     /// assert_eq!(counts, [1, 1, 1]); // borrowed mutably by the thread
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
@@ -952,8 +953,8 @@ impl<T> ScopedJoinHandle<'_, T> {
     /// ```
     /// std::thread::scope(|s| {
     ///     let (tx, rx) = crossbeam_channel::bounded::<()>(0);
-    ///     let h = homebound::threads::Builder::new("scoped").spawn_scoped(s, move || { let _ = rx.recv(); });
-    ///     let h = h.unwrap();
+    ///     let wait = move || { let _ = rx.recv(); };
+    ///     let h = homebound::threads::Builder::new("scoped").spawn_scoped(s, wait).unwrap();
     ///     assert!(!h.is_finished());
     ///     drop(tx);
     ///     h.join().unwrap();
@@ -1223,7 +1224,7 @@ impl Pending {
     /// ctx.after_cancel(move || { let _ = stuck.recv(); }).detach();
     /// ctx.cancel();
     /// let leaked = threads::wait_none_alive(Duration::from_millis(20)).unwrap_err();
-    /// assert!(leaked.pending()[0].age() >= Duration::from_millis(20)); // scheduled before the wait
+    /// assert!(leaked.pending()[0].age() >= Duration::from_millis(20)); // queued before the wait
     /// drop(release);
     /// threads::assert_none_alive(Duration::from_secs(5));
     /// ```

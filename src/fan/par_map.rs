@@ -209,7 +209,8 @@ impl<E> ParMapError<E> {
     /// ```
     /// use homebound::{Context, fan};
     ///
-    /// let err = fan::par_map(&Context::new(), vec!["1", "x"], |_, s: &str| s.parse::<u8>()).unwrap_err();
+    /// let err = fan::par_map(&Context::new(), vec!["1", "x"], |_, s: &str| s.parse::<u8>())
+    ///     .unwrap_err();
     /// assert!(err.into_error().is_some()); // the closure's own ParseIntError
     /// ```
     pub fn into_error(self) -> Option<E> {

@@ -496,7 +496,8 @@ impl Handle {
     /// use homebound::{Context, periodic::Every, threads};
     ///
     /// let root = Context::new();
-    /// let job = Every::new(Duration::from_secs(1))?.spawn(&root, "tick", |_| Ok::<(), String>(()))?;
+    /// let job = Every::new(Duration::from_secs(1))?
+    ///     .spawn(&root, "tick", |_| Ok::<(), String>(()))?;
     /// job.stop();
     /// assert!(job.context().is_cancelled() && !root.is_cancelled()); // a child of root
     /// job.join().unwrap();

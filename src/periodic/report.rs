@@ -222,7 +222,8 @@ impl Report {
     /// use homebound::{Context, periodic::{Every, OnJobError, Stop}};
     ///
     /// let ctx = Context::new();
-    /// let report = Every::new(Duration::from_millis(1))?.run(&ctx, |ctx| { ctx.cancel(); Ok::<(), String>(()) });
+    /// let report = Every::new(Duration::from_millis(1))?
+    ///     .run(&ctx, |ctx| { ctx.cancel(); Ok::<(), String>(()) });
     /// assert_eq!(report.stopped(), &Stop::Cancelled); // the normal end
     /// let failed = Every::new(Duration::from_millis(1))?
     ///     .on_error(OnJobError::Stop)
@@ -251,7 +252,8 @@ impl Report {
     /// let failed = Every::new(Duration::from_millis(1))?
     ///     .on_error(OnJobError::Stop)
     ///     .run(&Context::new(), |_| Err("lost connection"));
-    /// assert!(matches!(failed.into_result(), Err(Error::JobFailed(msg)) if msg == "lost connection"));
+    /// let err = failed.into_result().unwrap_err();
+    /// assert!(matches!(err, Error::JobFailed(msg) if msg == "lost connection"));
     /// # Ok::<(), homebound::periodic::Error>(())
     /// ```
     pub fn into_result(self) -> Result<Report, Error> {

@@ -127,7 +127,8 @@ impl Consumer {
     /// use homebound::{Context, redis::Consumer};
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let consumer = Consumer::builder("redis://127.0.0.1:6379/", "logs", "parsers", "w1").build()?;
+    /// let consumer = Consumer::builder("redis://127.0.0.1:6379/", "logs", "parsers", "w1")
+    ///     .build()?;
     /// let stop = Context::new().with_timeout(Duration::from_secs(10)); // read for 10 s
     /// let (ids, _outcome) = consumer
     ///     .pipeline(&Context::new())

@@ -107,7 +107,8 @@ impl Entry {
     /// ```
     /// use homebound::redis::Entry;
     ///
-    /// let entry = Entry::new("1-0", vec![("ok".into(), b"text".to_vec()), ("bin".into(), vec![0xff])]);
+    /// let fields = vec![("ok".into(), b"text".to_vec()), ("bin".into(), vec![0xff])];
+    /// let entry = Entry::new("1-0", fields);
     /// assert_eq!(entry.get_str("ok"), Some("text"));
     /// assert_eq!(entry.get_str("bin"), None); // not UTF-8
     /// ```
@@ -122,7 +123,8 @@ impl Entry {
     /// ```
     /// use homebound::redis::Entry;
     ///
-    /// let entry = Entry::new("1-0", vec![("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]);
+    /// let fields = vec![("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())];
+    /// let entry = Entry::new("1-0", fields);
     /// let names: Vec<&str> = entry.fields().iter().map(|(name, _)| name.as_str()).collect();
     /// assert_eq!(names, ["a", "b"]); // stream order
     /// ```
