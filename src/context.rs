@@ -182,11 +182,34 @@ pub struct Context {
 
 impl Context {
     /// A new root context: cancellable, with no deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let root = Context::new();
+    /// assert!(!root.is_cancelled() && root.deadline().is_none());
+    /// assert!(root.cancel());
+    /// ```
     pub fn new() -> Self {
         Context { node: Node::root() }
     }
 
     /// A child context: cancelled when this one is, and cancellable on its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let parent = Context::new();
+    /// let child = parent.child();
+    /// child.cancel();
+    /// assert!(!parent.is_cancelled()); // never up
+    /// parent.cancel();
+    /// assert!(parent.child().is_cancelled()); // born cancelled
+    /// ```
     pub fn child(&self) -> Context {
         Context {
             node: self.node.child(None),
@@ -196,6 +219,16 @@ impl Context {
     /// A child that is also cancelled with [`Cause::DeadlineExceeded`] once `timeout` has
     /// passed. A zero timeout gives a child that is already done; a timeout too large for
     /// `Instant` (such as `Duration::MAX`) never fires.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Cause, Context};
+    ///
+    /// let ctx = Context::new().with_timeout(Duration::from_millis(5));
+    /// assert_eq!(ctx.wait(), Cause::DeadlineExceeded);
+    /// ```
     pub fn with_timeout(&self, timeout: Duration) -> Context {
         match Instant::now().checked_add(timeout) {
             Some(at) => self.with_deadline(at),
@@ -206,6 +239,19 @@ impl Context {
     /// A child that is also cancelled with [`Cause::DeadlineExceeded`] at `deadline`. Its
     /// effective deadline is the earlier of `deadline` and this context's; a deadline that is
     /// not in the future gives a child that is already done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use homebound::Context;
+    ///
+    /// let at = Instant::now() + Duration::from_secs(60);
+    /// let ctx = Context::new().with_deadline(at);
+    /// assert_eq!(ctx.deadline(), Some(at));
+    /// // A child's effective deadline is the earlier one.
+    /// assert_eq!(ctx.with_deadline(at + Duration::from_secs(1)).deadline(), Some(at));
+    /// ```
     pub fn with_deadline(&self, deadline: Instant) -> Context {
         Context {
             node: self.node.child(Some((deadline, Cause::DeadlineExceeded))),
@@ -272,12 +318,36 @@ impl Context {
     /// has been woken, and every [`after_cancel`](Context::after_cancel) callback is scheduled on
     /// the callback runner. `cancel` itself runs no user code and never panics. Threads racing
     /// with the call may briefly see some nodes cancelled and others not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Cause, Context};
+    ///
+    /// let ctx = Context::new();
+    /// let below = ctx.child();
+    /// assert!(ctx.cancel());
+    /// assert!(!ctx.cancel()); // already cancelled
+    /// assert_eq!(below.cause(), Some(Cause::Cancelled));
+    /// ```
     pub fn cancel(&self) -> bool {
         self.node.cancel(Cause::Cancelled)
     }
 
     /// Cancels like [`cancel`](Context::cancel), recording your reason as
     /// [`Cause::Reason`]: an error value, a `String` or a `&str`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Cause, Context};
+    ///
+    /// let ctx = Context::new();
+    /// assert!(ctx.cancel_with("disk full"));
+    /// assert!(!ctx.cancel_with("too late")); // the first cause wins
+    /// assert!(matches!(ctx.cause(), Some(Cause::Reason(_))));
+    /// assert_eq!(ctx.cause().unwrap().to_string(), "disk full");
+    /// ```
     pub fn cancel_with<E>(&self, reason: E) -> bool
     where
         E: Into<Box<dyn Error + Send + Sync + 'static>>,
@@ -309,12 +379,35 @@ impl Context {
     }
 
     /// Whether this context is cancelled: a single atomic load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let ctx = Context::new();
+    /// let done = (0..1_000).take_while(|_| !ctx.is_cancelled()).count();
+    /// assert_eq!(done, 1_000);
+    /// ctx.cancel();
+    /// assert!(ctx.is_cancelled());
+    /// ```
     #[inline]
     pub fn is_cancelled(&self) -> bool {
         self.node.is_cancelled()
     }
 
     /// Why this context was cancelled, or `None` while it is not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Cause, Context};
+    ///
+    /// let ctx = Context::new();
+    /// assert_eq!(ctx.cause(), None);
+    /// ctx.cancel();
+    /// assert_eq!(ctx.cause(), Some(Cause::Cancelled));
+    /// ```
     pub fn cause(&self) -> Option<Cause> {
         self.node.cause()
     }
@@ -325,6 +418,25 @@ impl Context {
     /// # Errors
     ///
     /// [`Cancelled`] once the context is cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Cancelled, Context};
+    ///
+    /// fn work(ctx: &Context, items: &[u32]) -> Result<u32, Cancelled> {
+    ///     let mut sum = 0;
+    ///     for item in items {
+    ///         ctx.check()?;
+    ///         sum += item;
+    ///     }
+    ///     Ok(sum)
+    /// }
+    /// let ctx = Context::new();
+    /// assert_eq!(work(&ctx, &[1, 2, 3]).unwrap(), 6);
+    /// ctx.cancel_with("stop");
+    /// assert_eq!(work(&ctx, &[1, 2, 3]).unwrap_err().to_string(), "cancelled: stop");
+    /// ```
     #[inline]
     pub fn check(&self) -> Result<(), Cancelled> {
         if self.is_cancelled() {
@@ -336,22 +448,76 @@ impl Context {
 
     /// A receiver that never yields a message and disconnects when the context is cancelled:
     /// `recv(ctx.done()) -> _` fires in `select!` on cancel or deadline. Created on first use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crossbeam_channel::{select, unbounded};
+    /// use homebound::Context;
+    ///
+    /// let ctx = Context::new();
+    /// let (_tx, jobs) = unbounded::<u32>();
+    /// ctx.cancel();
+    /// let stopped = select! {
+    ///     recv(jobs) -> _ => false,
+    ///     recv(ctx.done()) -> _ => true,
+    /// };
+    /// assert!(stopped);
+    /// ```
     pub fn done(&self) -> &Receiver<()> {
         self.node.done()
     }
 
     /// The effective deadline: the earliest of this context's and its ancestors'.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::Context;
+    ///
+    /// let root = Context::new();
+    /// assert_eq!(root.deadline(), None);
+    /// let soon = root.with_timeout(Duration::from_secs(1));
+    /// let child = soon.with_timeout(Duration::from_secs(60));
+    /// assert_eq!(child.deadline(), soon.deadline()); // the parent's comes first
+    /// ```
     pub fn deadline(&self) -> Option<Instant> {
         self.node.deadline()
     }
 
     /// Time left until the effective deadline (zero once it has passed), or `None` without one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::Context;
+    ///
+    /// assert_eq!(Context::new().remaining(), None);
+    /// let ctx = Context::new().with_timeout(Duration::from_secs(60));
+    /// assert!(ctx.remaining().unwrap() <= Duration::from_secs(60));
+    /// ```
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline()
             .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     /// Blocks until the context is cancelled and returns the cause.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let ctx = Context::new();
+    /// let c = ctx.clone();
+    /// let waiter = threads::spawn("waiter", move || c.wait()).unwrap();
+    /// ctx.cancel_with("bye");
+    /// assert_eq!(waiter.join().unwrap().to_string(), "bye");
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn wait(&self) -> Cause {
         let _ = self.done().recv();
         self.cause().unwrap_or(Cause::Cancelled)
@@ -360,12 +526,40 @@ impl Context {
     /// A `Future` that completes with the cause when this context is cancelled: the bridge
     /// that lets a synchronous program's context stop async work, on any executor (no runtime
     /// dependency). See [`Cancellation`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::Future;
+    /// use std::pin::pin;
+    /// use std::task::{Context as TaskContext, Poll, Waker};
+    /// use homebound::{Cause, Context};
+    ///
+    /// let ctx = Context::new();
+    /// let mut fut = pin!(ctx.cancelled());
+    /// let mut cx = TaskContext::from_waker(Waker::noop());
+    /// assert!(fut.as_mut().poll(&mut cx).is_pending());
+    /// ctx.cancel();
+    /// assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(Cause::Cancelled));
+    /// ```
     pub fn cancelled(&self) -> Cancellation {
         Cancellation::new(self.clone())
     }
 
     /// Blocks until the context is cancelled or `timeout` passes; returns whether it was
     /// cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::Context;
+    ///
+    /// let ctx = Context::new();
+    /// assert!(!ctx.wait_timeout(Duration::from_millis(1)));
+    /// ctx.cancel();
+    /// assert!(ctx.wait_timeout(Duration::from_secs(5)));
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         !matches!(self.done().recv_timeout(timeout), Err(ChanTimeout::Timeout))
     }
@@ -375,6 +569,18 @@ impl Context {
     /// # Errors
     ///
     /// [`Cancelled`] if the context was cancelled before or during the sleep.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::Context;
+    ///
+    /// let ctx = Context::new();
+    /// assert!(ctx.sleep(Duration::from_millis(1)).is_ok());
+    /// ctx.cancel();
+    /// assert!(ctx.sleep(Duration::from_secs(60)).is_err()); // returns at once
+    /// ```
     pub fn sleep(&self, duration: Duration) -> Result<(), Cancelled> {
         self.check()?;
         match self.done().recv_timeout(duration) {
@@ -388,6 +594,17 @@ impl Context {
     /// # Errors
     ///
     /// [`Cancelled`] if the context was cancelled before or during the sleep.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use homebound::Context;
+    ///
+    /// let ctx = Context::new().with_timeout(Duration::from_millis(5));
+    /// let err = ctx.sleep_until(Instant::now() + Duration::from_secs(60)).unwrap_err();
+    /// assert!(err.is_deadline_exceeded());
+    /// ```
     pub fn sleep_until(&self, deadline: Instant) -> Result<(), Cancelled> {
         self.check()?;
         match self.done().recv_deadline(deadline) {
@@ -403,6 +620,19 @@ impl Context {
     ///
     /// [`RecvError::Cancelled`] on cancel, [`RecvError::Disconnected`] when `rx` is empty and
     /// disconnected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, context::RecvError};
+    ///
+    /// let ctx = Context::new();
+    /// let (tx, rx) = crossbeam_channel::unbounded();
+    /// tx.send(7).unwrap();
+    /// assert_eq!(ctx.recv(&rx).unwrap(), 7);
+    /// ctx.cancel();
+    /// assert!(matches!(ctx.recv(&rx), Err(RecvError::Cancelled(_))));
+    /// ```
     pub fn recv<T>(&self, rx: &Receiver<T>) -> Result<T, RecvError> {
         self.check().map_err(RecvError::Cancelled)?;
         match rx.try_recv() {
@@ -422,6 +652,21 @@ impl Context {
     ///
     /// [`RecvTimeoutError::Cancelled`], [`RecvTimeoutError::Timeout`] or
     /// [`RecvTimeoutError::Disconnected`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, context::RecvTimeoutError};
+    ///
+    /// let ctx = Context::new();
+    /// let (tx, rx) = crossbeam_channel::unbounded::<u32>();
+    /// let waited = ctx.recv_timeout(&rx, Duration::from_millis(1));
+    /// assert!(matches!(waited, Err(RecvTimeoutError::Timeout)));
+    /// drop(tx);
+    /// let closed = ctx.recv_timeout(&rx, Duration::from_secs(5));
+    /// assert!(matches!(closed, Err(RecvTimeoutError::Disconnected)));
+    /// ```
     pub fn recv_timeout<T>(
         &self,
         rx: &Receiver<T>,
@@ -441,6 +686,21 @@ impl Context {
     /// # Errors
     ///
     /// [`SendError::Cancelled`] or [`SendError::Disconnected`], each handing `value` back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, context::SendError};
+    ///
+    /// let ctx = Context::new();
+    /// let (tx, rx) = crossbeam_channel::bounded(1);
+    /// ctx.send(&tx, 1).unwrap();
+    /// drop(rx);
+    /// match ctx.send(&tx, 2) {
+    ///     Err(SendError::Disconnected(value)) => assert_eq!(value, 2), // handed back
+    ///     other => panic!("unexpected: {other:?}"),
+    /// }
+    /// ```
     pub fn send<T>(&self, tx: &Sender<T>, value: T) -> Result<(), SendError<T>> {
         if self.is_cancelled() {
             return Err(SendError::Cancelled(value));
@@ -539,6 +799,19 @@ impl Context {
     }
 
     /// Wraps this context in a guard that cancels it when dropped, also while unwinding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let ctx = Context::new();
+    /// {
+    ///     let _guard = ctx.clone().drop_guard();
+    ///     assert!(!ctx.is_cancelled());
+    /// } // dropped here, also on a panic
+    /// assert!(ctx.is_cancelled());
+    /// ```
     pub fn drop_guard(self) -> DropGuard {
         DropGuard::new(self)
     }

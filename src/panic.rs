@@ -185,6 +185,16 @@ impl Panicked {
     /// Builds a report from a payload caught on the current thread. The location and backtrace
     /// recorded by homebound's panic hook for this thread's latest panic are attached when they
     /// belong to this payload.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Panicked;
+    ///
+    /// let payload = std::panic::catch_unwind(|| panic!("parse failed")).unwrap_err();
+    /// let report = Panicked::from_payload(payload);
+    /// assert_eq!(report.message(), "parse failed");
+    /// ```
     pub fn from_payload(payload: Box<dyn Any + Send>) -> Self {
         let message = panic_message(&*payload);
         let site = take_site(&message);
@@ -202,6 +212,16 @@ impl Panicked {
 
     /// Runs `f`, catching a panic as a `Panicked` report. When `f` does not panic this costs
     /// what `catch_unwind` costs, plus one check that the panic hook is installed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Panicked;
+    ///
+    /// assert_eq!(Panicked::catch(|| 2 + 2).unwrap(), 4);
+    /// let report = Panicked::catch(|| -> u32 { panic!("row {} is bad", 7) }).unwrap_err();
+    /// assert_eq!(report.message(), "row 7 is bad");
+    /// ```
     pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
         install_hook();
         panic::catch_unwind(AssertUnwindSafe(f)).map_err(Panicked::from_payload)
@@ -225,21 +245,68 @@ impl Panicked {
     }
 
     /// The panic message (see [`panic_message`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Panicked;
+    ///
+    /// let from_str = Panicked::catch(|| panic!("plain")).unwrap_err();
+    /// let from_any = Panicked::catch(|| std::panic::panic_any(42_i32)).unwrap_err();
+    /// assert_eq!(from_str.message(), "plain");
+    /// assert!(!from_any.message().is_empty()); // a description even for a non-string payload
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// The name of the thread that panicked, if it had one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Panicked;
+    ///
+    /// let worker = std::thread::Builder::new().name("parser".into());
+    /// let report = worker
+    ///     .spawn(|| Panicked::catch(|| panic!("bad input")).unwrap_err())
+    ///     .unwrap()
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(report.thread(), Some("parser"));
+    /// ```
     pub fn thread(&self) -> Option<&str> {
         self.details.thread.as_deref()
     }
 
     /// Where the panic happened (`file:line:column`), when homebound's panic hook saw it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Panicked;
+    ///
+    /// let report = Panicked::catch(|| panic!("here")).unwrap_err();
+    /// let at = report.location().unwrap(); // `file:line:column` of the `panic!`
+    /// assert!(at.contains(".rs:"));
+    /// ```
     pub fn location(&self) -> Option<&str> {
         self.details.location.as_deref()
     }
 
     /// Where the thread or task that panicked was spawned, when homebound started it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Panicked, threads};
+    ///
+    /// let worker = threads::spawn("worker", || Panicked::catch(|| panic!("oops")).unwrap_err());
+    /// let report = worker.unwrap().join().unwrap();
+    /// assert!(report.spawn_location().is_some()); // the `threads::spawn` line above
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn spawn_location(&self) -> Option<&'static Location<'static>> {
         self.details.spawned_at
     }
@@ -247,16 +314,49 @@ impl Panicked {
     /// The backtrace captured at the panic site, when homebound's panic hook saw the panic. It
     /// is only resolved (`status() == Captured`) when `RUST_BACKTRACE` or `RUST_LIB_BACKTRACE`
     /// asks for backtraces.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::backtrace::BacktraceStatus;
+    /// use homebound::Panicked;
+    ///
+    /// let report = Panicked::catch(|| panic!("deep")).unwrap_err();
+    /// let trace = report.backtrace().unwrap(); // resolved only with RUST_BACKTRACE set
+    /// assert!(matches!(trace.status(), BacktraceStatus::Captured | BacktraceStatus::Disabled));
+    /// ```
     pub fn backtrace(&self) -> Option<&Backtrace> {
         self.details.backtrace.as_deref()
     }
 
     /// The original payload, as given to `panic!` or `panic_any`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Panicked;
+    ///
+    /// let report = Panicked::catch(|| std::panic::panic_any(404_u16)).unwrap_err();
+    /// assert_eq!(report.payload().downcast_ref::<u16>(), Some(&404));
+    /// ```
     pub fn payload(&self) -> PayloadRef<'_, dyn Any + Send> {
         self.payload.get()
     }
 
     /// The payload as a `T`, if it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Panicked;
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// struct Corrupt { row: usize }
+    ///
+    /// let report = Panicked::catch(|| std::panic::panic_any(Corrupt { row: 3 })).unwrap_err();
+    /// assert_eq!(*report.downcast_ref::<Corrupt>().unwrap(), Corrupt { row: 3 });
+    /// assert!(report.downcast_ref::<u8>().is_none());
+    /// ```
     pub fn downcast_ref<T: Any>(&self) -> Option<PayloadRef<'_, T>> {
         match &self.payload {
             Payload::Other(m) => ReentrantMutexGuard::try_map(m.lock(), |b| b.downcast_ref::<T>())
@@ -272,12 +372,32 @@ impl Panicked {
     }
 
     /// Takes the original payload back, e.g. for `std::panic::resume_unwind`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Panicked;
+    ///
+    /// let report = Panicked::catch(|| std::panic::panic_any(7_u64)).unwrap_err();
+    /// let payload: Box<dyn std::any::Any + Send> = report.into_payload();
+    /// assert_eq!(*payload.downcast::<u64>().unwrap(), 7);
+    /// ```
     pub fn into_payload(mut self) -> Box<dyn Any + Send> {
         std::mem::replace(&mut self.payload, Payload::Str("")).into_box()
     }
 
     /// Re-raises the original panic on the calling thread, like `std::panic::resume_unwind`.
     /// The location and backtrace travel with it to whoever catches it next as a `Panicked`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Panicked;
+    ///
+    /// let first = Panicked::catch(|| panic!("original")).unwrap_err();
+    /// let again = Panicked::catch(move || first.resume()).unwrap_err();
+    /// assert_eq!(again.message(), "original"); // the same panic, caught a second time
+    /// ```
     pub fn resume(mut self) -> ! {
         if let Some(backtrace) = self.details.backtrace.take() {
             let site = Site {

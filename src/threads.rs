@@ -135,22 +135,94 @@ pub struct ThreadInfo {
 
 impl ThreadInfo {
     /// The thread's name, `homebound-<owner>-<n>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::threads;
+    ///
+    /// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    /// let h = threads::spawn("indexer", move || { let _ = rx.recv(); }).unwrap();
+    /// let info = threads::live().into_iter().find(|t| t.owner() == "indexer").unwrap();
+    /// assert!(info.name().starts_with("homebound-indexer-"));
+    /// drop(tx);
+    /// h.join().unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
     /// The owner given when the thread was spawned (a pool's or stage's name, `"timer"`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::threads;
+    ///
+    /// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    /// let h = threads::spawn("uploader", move || { let _ = rx.recv(); }).unwrap();
+    /// assert!(threads::live().iter().any(|t| t.owner() == "uploader"));
+    /// drop(tx);
+    /// h.join().unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn owner(&self) -> &str {
         &self.owner
     }
     /// The source location that spawned the thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::threads;
+    ///
+    /// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    /// let h = threads::spawn("located", move || { let _ = rx.recv(); }).unwrap();
+    /// let line = line!() - 1;
+    /// let info = threads::live().into_iter().find(|t| t.owner() == "located").unwrap();
+    /// assert_eq!(info.location().line(), line); // the `spawn` call above
+    /// drop(tx);
+    /// h.join().unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn location(&self) -> &'static Location<'static> {
         self.location
     }
     /// How long ago the thread was spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::threads;
+    ///
+    /// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    /// let h = threads::spawn("aging", move || { let _ = rx.recv(); }).unwrap();
+    /// std::thread::sleep(Duration::from_millis(2));
+    /// let info = threads::live().into_iter().find(|t| t.owner() == "aging").unwrap();
+    /// assert!(info.age() >= Duration::from_millis(2));
+    /// drop(tx);
+    /// h.join().unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn age(&self) -> Duration {
         self.started.elapsed()
     }
     /// Whether this is a process-wide helper thread that the leak check ignores.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::threads;
+    ///
+    /// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    /// let h = threads::spawn("mine", move || { let _ = rx.recv(); }).unwrap();
+    /// let info = threads::live().into_iter().find(|t| t.owner() == "mine").unwrap();
+    /// assert!(!info.is_daemon()); // only homebound's own helpers (the timer, ...) are daemons
+    /// drop(tx);
+    /// h.join().unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_daemon(&self) -> bool {
         self.daemon
     }
@@ -169,6 +241,20 @@ impl fmt::Display for ThreadInfo {
 }
 
 /// Every homebound thread alive now, daemons included, oldest first.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::threads;
+///
+/// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+/// let h = threads::spawn("listed", move || { let _ = rx.recv(); }).unwrap();
+/// assert_eq!(threads::live().iter().filter(|t| t.owner() == "listed").count(), 1);
+/// drop(tx);
+/// h.join().unwrap();
+/// assert!(threads::live().iter().all(|t| t.owner() != "listed")); // joined: gone
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
 pub fn live() -> Vec<ThreadInfo> {
     REGISTRY.lock().values().cloned().collect()
 }
@@ -198,21 +284,82 @@ pub struct Leaked {
 
 impl Leaked {
     /// The threads still alive when the check gave up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::threads;
+    ///
+    /// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    /// let h = threads::spawn("leaky", move || { let _ = rx.recv(); }).unwrap();
+    /// let leaked = threads::wait_none_alive(Duration::from_millis(10)).unwrap_err();
+    /// assert_eq!(leaked.threads()[0].owner(), "leaky");
+    /// drop(tx);
+    /// h.join().unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn threads(&self) -> &[ThreadInfo] {
         &self.threads
     }
 
     /// The callbacks still running (or queued) when the check gave up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let (release, stuck) = crossbeam_channel::bounded::<()>(0);
+    /// let ctx = Context::new();
+    /// ctx.after_cancel(move || { let _ = stuck.recv(); }).detach();
+    /// ctx.cancel();
+    /// let leaked = threads::wait_none_alive(Duration::from_millis(20)).unwrap_err();
+    /// assert_eq!(leaked.pending().len(), 1);
+    /// drop(release);
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn pending(&self) -> &[Pending] {
         &self.pending
     }
 
     /// The panics nobody observed; the check took them, so the next one starts clean.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let ctx = Context::new();
+    /// ctx.after_cancel(|| panic!("lost in a callback")).detach();
+    /// ctx.cancel();
+    /// let leaked = threads::wait_none_alive(Duration::from_secs(5)).unwrap_err();
+    /// assert_eq!(leaked.panics().len(), 1);
+    /// assert!(leaked.threads().is_empty());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn panics(&self) -> &[LostPanic] {
         &self.panics
     }
 
     /// Takes the lost panics, e.g. to re-raise one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let ctx = Context::new();
+    /// ctx.after_cancel(|| panic!("to re-raise")).detach();
+    /// ctx.cancel();
+    /// let leaked = threads::wait_none_alive(Duration::from_secs(5)).unwrap_err();
+    /// let panic = leaked.into_panics().pop().unwrap().into_panic();
+    /// assert_eq!(panic.message(), "to re-raise"); // e.g. panic.resume()
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn into_panics(self) -> Vec<LostPanic> {
         self.panics
     }
@@ -251,6 +398,18 @@ impl std::error::Error for Leaked {}
 /// the calling thread to end, retrying with backoff. Fails with the survivors if some are still
 /// alive, or with the panics nobody observed (taking them) if there are any. The calling thread
 /// itself is never counted.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::threads;
+///
+/// let h = threads::spawn("quick", || 1 + 1).unwrap();
+/// drop(h); // detached, but it ends on its own
+/// assert!(threads::wait_none_alive(Duration::from_secs(5)).is_ok());
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
 pub fn wait_none_alive(timeout: Duration) -> Result<(), Leaked> {
     let origin = Some(current_origin());
     let me = own_key();
@@ -261,6 +420,20 @@ pub fn wait_none_alive(timeout: Duration) -> Result<(), Leaked> {
 
 /// Like [`wait_none_alive`], but over every registered non-daemon thread, callback and lost
 /// panic in the process.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::threads;
+///
+/// let from_elsewhere = std::thread::spawn(|| {
+///     threads::spawn("other-origin", || ()).unwrap() // started on behalf of another thread
+/// });
+/// from_elsewhere.join().unwrap().join().unwrap();
+/// assert!(threads::wait_none_alive_in_process(Duration::from_secs(5)).is_ok());
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
 pub fn wait_none_alive_in_process(timeout: Duration) -> Result<(), Leaked> {
     let me = own_key();
     wait_until_empty(timeout, None, |key, t| !t.daemon && Some(key) != me)
@@ -274,6 +447,17 @@ pub fn wait_none_alive_in_process(timeout: Duration) -> Result<(), Leaked> {
 ///
 /// When threads survive: the message lists each one's name, spawn location and age. When
 /// panics were lost: each one's message and where it happened.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::threads;
+///
+/// let h = threads::spawn("worker", || "work").unwrap();
+/// assert_eq!(h.join().unwrap(), "work");
+/// threads::assert_none_alive(Duration::from_secs(5)); // at the end of every test
+/// ```
 pub fn assert_none_alive(timeout: Duration) {
     if let Err(leaked) = wait_none_alive(timeout) {
         panic!("thread leak: {leaked}");
@@ -286,6 +470,17 @@ pub fn assert_none_alive(timeout: Duration) {
 /// # Panics
 ///
 /// When threads survive or panics were lost, naming each one.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::threads;
+///
+/// let h = threads::spawn("worker", || ()).unwrap();
+/// h.join().unwrap();
+/// threads::assert_none_alive_in_process(Duration::from_secs(5)); // e.g. at the end of main
+/// ```
 pub fn assert_none_alive_in_process(timeout: Duration) {
     if let Err(leaked) = wait_none_alive_in_process(timeout) {
         panic!("thread leak: {leaked}");
@@ -395,6 +590,17 @@ pub struct Builder {
 
 impl Builder {
     /// A builder for a thread belonging to `owner` (used in its name and in leak reports).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::threads::Builder;
+    ///
+    /// let h = Builder::new("parser").spawn(|| 6 * 7).unwrap();
+    /// assert!(h.name().starts_with("homebound-parser-"));
+    /// assert_eq!(h.join().unwrap(), 42);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn new(owner: &str) -> Self {
         Builder {
             owner: owner.to_string(),
@@ -405,6 +611,17 @@ impl Builder {
 
     /// The new thread's stack size in bytes. A stack overflow cannot be contained like a panic:
     /// it aborts the whole process, so size the stack for the deepest call chain.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::threads::Builder;
+    ///
+    /// let deep = Builder::new("deep").stack_size(8 * 1024 * 1024);
+    /// let h = deep.spawn(|| (1..=10u64).product::<u64>()).unwrap();
+    /// assert_eq!(h.join().unwrap(), 3_628_800);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -421,6 +638,17 @@ impl Builder {
     /// # Errors
     ///
     /// The OS error if the thread could not be created; nothing stays registered then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::threads::{self, Builder};
+    ///
+    /// let h = Builder::new("compress").spawn(|| vec![0u8; 4].len()).unwrap();
+    /// assert_eq!(h.join().unwrap(), 4);
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
@@ -449,6 +677,20 @@ impl Builder {
     /// # Errors
     ///
     /// The OS error if the thread could not be created; nothing stays registered then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::threads::Builder;
+    ///
+    /// let mut counts = [0; 3];
+    /// std::thread::scope(|s| {
+    ///     let fill = || counts.iter_mut().for_each(|c| *c += 1);
+    ///     Builder::new("fill").spawn_scoped(s, fill).unwrap().join().unwrap();
+    /// });
+    /// assert_eq!(counts, [1, 1, 1]); // borrowed mutably by the thread
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     #[track_caller]
     pub fn spawn_scoped<'scope, 'env, F, T>(
         self,
@@ -589,6 +831,18 @@ pub struct JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     /// Waits for the thread to exit and returns its result (`Err` holds its panic payload).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::threads;
+    ///
+    /// let ok = threads::spawn("ok", || 5).unwrap();
+    /// assert_eq!(ok.join().unwrap(), 5);
+    /// let bad = threads::spawn("bad", || -> u8 { panic!("boom") }).unwrap();
+    /// assert!(bad.join().is_err()); // joined: the panic is observed, not lost
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn join(mut self) -> thread::Result<T> {
         let inner = self.inner.take().expect("a JoinHandle is joined once");
         let result = inner.join();
@@ -597,6 +851,19 @@ impl<T> JoinHandle<T> {
     }
 
     /// Whether the thread's closure has returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::threads;
+    ///
+    /// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    /// let h = threads::spawn("waiting", move || { let _ = rx.recv(); }).unwrap();
+    /// assert!(!h.is_finished()); // blocked until `tx` goes
+    /// drop(tx);
+    /// h.join().unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.inner
             .as_ref()
@@ -604,6 +871,15 @@ impl<T> JoinHandle<T> {
     }
 
     /// The thread's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = homebound::threads::spawn("resizer", || ()).unwrap();
+    /// assert!(h.name().starts_with("homebound-resizer-"));
+    /// h.join().unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn name(&self) -> &str {
         self.inner
             .as_ref()
@@ -653,6 +929,17 @@ pub struct ScopedJoinHandle<'scope, T> {
 impl<T> ScopedJoinHandle<'_, T> {
     /// Waits for the thread to exit (thread-local destructors included, unlike the implicit
     /// join at the end of `std::thread::scope`) and returns its result.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let total = std::thread::scope(|s| {
+    ///     let h = homebound::threads::Builder::new("sum").spawn_scoped(s, || 2 + 3).unwrap();
+    ///     h.join().unwrap()
+    /// });
+    /// assert_eq!(total, 5);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn join(self) -> thread::Result<T> {
         let result = self.inner.join();
         REGISTRY.lock().remove(&self.key);
@@ -660,11 +947,36 @@ impl<T> ScopedJoinHandle<'_, T> {
     }
 
     /// Whether the thread's closure has returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// std::thread::scope(|s| {
+    ///     let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    ///     let wait = move || { let _ = rx.recv(); };
+    ///     let h = homebound::threads::Builder::new("scoped").spawn_scoped(s, wait).unwrap();
+    ///     assert!(!h.is_finished());
+    ///     drop(tx);
+    ///     h.join().unwrap();
+    /// });
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.inner.is_finished()
     }
 
     /// The thread's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// std::thread::scope(|s| {
+    ///     let h = homebound::threads::Builder::new("scoped").spawn_scoped(s, || ()).unwrap();
+    ///     assert!(h.name().starts_with("homebound-scoped-"));
+    ///     h.join().unwrap();
+    /// });
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn name(&self) -> &str {
         self.inner.thread().name().unwrap_or("")
     }
@@ -706,16 +1018,59 @@ pub struct LostPanic {
 impl LostPanic {
     /// What panicked: `"detached thread homebound-x-3"`, `"after_cancel callback registered at
     /// src/main.rs:10:5"`, ...
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let ctx = Context::new();
+    /// ctx.after_cancel(|| panic!("oops")).detach();
+    /// ctx.cancel();
+    /// let leaked = threads::wait_none_alive(Duration::from_secs(5)).unwrap_err();
+    /// assert!(leaked.panics()[0].what().starts_with("after_cancel callback"));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn what(&self) -> &str {
         &self.what
     }
 
     /// The panic: message, thread, location, backtrace, payload.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let ctx = Context::new();
+    /// ctx.after_cancel(|| panic!("bad callback")).detach();
+    /// ctx.cancel();
+    /// let leaked = threads::wait_none_alive(Duration::from_secs(5)).unwrap_err();
+    /// assert_eq!(leaked.panics()[0].panic().message(), "bad callback");
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn panic(&self) -> &Panicked {
         &self.panic
     }
 
     /// Takes the panic, e.g. to re-raise it with [`Panicked::resume`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let ctx = Context::new();
+    /// ctx.after_cancel(|| std::panic::panic_any(7_i32)).detach();
+    /// ctx.cancel();
+    /// let lost = threads::wait_none_alive(Duration::from_secs(5)).unwrap_err().into_panics();
+    /// let panic = lost.into_iter().next().unwrap().into_panic();
+    /// assert_eq!(*panic.downcast_ref::<i32>().unwrap(), 7); // or panic.resume()
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn into_panic(self) -> Panicked {
         self.panic
     }
@@ -814,16 +1169,65 @@ pub struct Pending {
 
 impl Pending {
     /// What is running, e.g. `"after_cancel callback"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let (release, stuck) = crossbeam_channel::bounded::<()>(0);
+    /// let ctx = Context::new();
+    /// ctx.after_cancel(move || { let _ = stuck.recv(); }).detach();
+    /// ctx.cancel();
+    /// let leaked = threads::wait_none_alive(Duration::from_millis(20)).unwrap_err();
+    /// assert_eq!(leaked.pending()[0].what(), "after_cancel callback");
+    /// drop(release);
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn what(&self) -> &str {
         self.what
     }
 
     /// Where it was registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let (release, stuck) = crossbeam_channel::bounded::<()>(0);
+    /// let ctx = Context::new();
+    /// ctx.after_cancel(move || { let _ = stuck.recv(); }).detach();
+    /// let line = line!() - 1;
+    /// ctx.cancel();
+    /// let leaked = threads::wait_none_alive(Duration::from_millis(20)).unwrap_err();
+    /// assert_eq!(leaked.pending()[0].location().line(), line); // where it was registered
+    /// drop(release);
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn location(&self) -> &'static Location<'static> {
         self.location
     }
 
     /// How long ago it was scheduled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let (release, stuck) = crossbeam_channel::bounded::<()>(0);
+    /// let ctx = Context::new();
+    /// ctx.after_cancel(move || { let _ = stuck.recv(); }).detach();
+    /// ctx.cancel();
+    /// let leaked = threads::wait_none_alive(Duration::from_millis(20)).unwrap_err();
+    /// assert!(leaked.pending()[0].age() >= Duration::from_millis(20)); // queued before the wait
+    /// drop(release);
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn age(&self) -> Duration {
         self.since.elapsed()
     }

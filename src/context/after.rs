@@ -127,6 +127,18 @@ impl AfterCancel {
     /// The stopped callback is dropped here, on this thread. If its `Drop` panics, the panic
     /// continues from here (or, if this thread is already unwinding, is recorded for the leak
     /// check).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let ctx = Context::new();
+    /// let handle = ctx.after_cancel(|| unreachable!("stopped before the cancel"));
+    /// assert!(handle.stop());
+    /// assert!(!handle.stop()); // nothing left to stop
+    /// ctx.cancel();
+    /// ```
     pub fn stop(&self) -> bool {
         let Some(shared) = &self.shared else {
             return false;
@@ -155,6 +167,20 @@ impl AfterCancel {
 
     /// Lets the handle go without stopping the callback: it stays registered and runs if the
     /// context is ever cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, threads};
+    ///
+    /// let ctx = Context::new();
+    /// let (tx, rx) = crossbeam_channel::bounded(1);
+    /// ctx.after_cancel(move || tx.send("ran").unwrap()).detach(); // no handle to keep
+    /// ctx.cancel();
+    /// assert_eq!(rx.recv().unwrap(), "ran");
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn detach(mut self) {
         self.shared = None;
     }

@@ -70,6 +70,18 @@ impl Cause {
 
     /// Whether a deadline caused it ([`Cause::DeadlineExceeded`] or
     /// [`Cause::DeadlineExceededWith`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use homebound::{Cause, Context};
+    ///
+    /// assert!(Cause::DeadlineExceeded.is_deadline_exceeded());
+    /// assert!(!Cause::Cancelled.is_deadline_exceeded());
+    /// let late = Context::new().with_deadline_cause(Instant::now(), "slow backend");
+    /// assert!(late.cause().unwrap().is_deadline_exceeded());
+    /// ```
     pub fn is_deadline_exceeded(&self) -> bool {
         matches!(
             self,
@@ -78,6 +90,17 @@ impl Cause {
     }
 
     /// The caller's own reason, if the cause carries one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Cause, Context};
+    ///
+    /// let ctx = Context::new();
+    /// ctx.cancel_with("shutting down");
+    /// assert_eq!(ctx.cause().unwrap().reason().unwrap().to_string(), "shutting down");
+    /// assert!(Cause::Cancelled.reason().is_none());
+    /// ```
     pub fn reason(&self) -> Option<&Reason> {
         match self {
             Cause::Reason(r) | Cause::DeadlineExceededWith(r) => Some(r),
@@ -124,6 +147,16 @@ pub struct Reason(Arc<dyn Error + Send + Sync + 'static>);
 
 impl Reason {
     /// A reason from an error value, a `String` or a `&str`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Cause, Context, context::Reason};
+    ///
+    /// let ctx = Context::new();
+    /// ctx.cancel_with_cause(Cause::Reason(Reason::new("maintenance")));
+    /// assert_eq!(ctx.cause().unwrap().to_string(), "maintenance");
+    /// ```
     pub fn new<E>(reason: E) -> Self
     where
         E: Into<Box<dyn Error + Send + Sync + 'static>>,
@@ -132,21 +165,65 @@ impl Reason {
     }
 
     /// A reason sharing an error you also keep elsewhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use homebound::context::Reason;
+    ///
+    /// let err: Arc<dyn std::error::Error + Send + Sync> = Arc::new(std::io::Error::other("gone"));
+    /// let reason = Reason::from_arc(err.clone());
+    /// assert!(Arc::ptr_eq(&reason.to_arc(), &err)); // shared, not copied
+    /// ```
     pub fn from_arc(error: Arc<dyn Error + Send + Sync + 'static>) -> Self {
         Reason(error)
     }
 
     /// The shared error itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::context::Reason;
+    ///
+    /// let reason = Reason::new("quota exceeded");
+    /// let shared = reason.to_arc(); // outlives the reason, e.g. to return it to a caller
+    /// drop(reason);
+    /// assert_eq!(shared.to_string(), "quota exceeded");
+    /// ```
     pub fn to_arc(&self) -> Arc<dyn Error + Send + Sync + 'static> {
         self.0.clone()
     }
 
     /// The reason as an error value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::error::Error;
+    /// use homebound::context::Reason;
+    ///
+    /// let reason = Reason::new(std::io::Error::other("disk gone"));
+    /// let err: &dyn Error = reason.as_error();
+    /// assert_eq!(err.to_string(), "disk gone");
+    /// ```
     pub fn as_error(&self) -> &(dyn Error + Send + Sync + 'static) {
         &*self.0
     }
 
     /// The reason as the caller's concrete error type, if it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::context::Reason;
+    ///
+    /// let reason = Reason::new(std::io::Error::new(std::io::ErrorKind::TimedOut, "slow"));
+    /// let io = reason.downcast_ref::<std::io::Error>().unwrap();
+    /// assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+    /// assert!(reason.downcast_ref::<std::fmt::Error>().is_none());
+    /// ```
     pub fn downcast_ref<E: Error + 'static>(&self) -> Option<&E> {
         self.0.downcast_ref::<E>()
     }

@@ -70,6 +70,17 @@ impl DropGuard {
     }
 
     /// The guarded context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let guard = Context::new().drop_guard();
+    /// let worker_ctx = guard.context().child();
+    /// drop(guard);
+    /// assert!(worker_ctx.is_cancelled());
+    /// ```
     pub fn context(&self) -> &Context {
         self.ctx
             .as_ref()
@@ -77,6 +88,16 @@ impl DropGuard {
     }
 
     /// Returns the context without cancelling it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let guard = Context::new().drop_guard();
+    /// let ctx = guard.disarm(); // keep it: the work succeeded
+    /// assert!(!ctx.is_cancelled());
+    /// ```
     pub fn disarm(mut self) -> Context {
         self.ctx
             .take()

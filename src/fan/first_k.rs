@@ -323,16 +323,52 @@ pub struct FirstK<T, E> {
 
 impl<T, E> FirstK<T, E> {
     /// Whether `k` successes were found.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, fan};
+    ///
+    /// let tasks = [Ok(1), Err("down"), Ok(3)].map(|r| move |_: &Context| r);
+    /// assert!(fan::first_k(&Context::new(), tasks, 2).is_complete());
+    /// let tasks = [Err("down"), Ok(3)].map(|r| move |_: &Context| r);
+    /// assert!(!fan::first_k(&Context::new(), tasks, 2).is_complete()); // only one success
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_complete(&self) -> bool {
         self.successes.len() >= self.k
     }
 
     /// The successful values, in completion order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, fan};
+    ///
+    /// let tasks = [10, 20, 30].map(|n| move |_: &Context| Ok::<_, ()>(n));
+    /// let got = fan::first_k(&Context::new(), tasks, 3);
+    /// let total: i32 = got.values().sum();
+    /// assert_eq!(total, 60);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn values(&self) -> impl Iterator<Item = &T> {
         self.successes.iter().map(|(_, v)| v)
     }
 
     /// The successful values, in completion order, without their task indices.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, fan};
+    ///
+    /// let tasks = ["a", "b"].map(|s| move |_: &Context| Ok::<_, ()>(s.to_string()));
+    /// let mut values = fan::first_k(&Context::new(), tasks, 2).into_values();
+    /// values.sort();
+    /// assert_eq!(values, ["a", "b"]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn into_values(self) -> Vec<T> {
         self.successes.into_iter().map(|(_, v)| v).collect()
     }

@@ -183,6 +183,18 @@ pub enum ParMapError<E> {
 
 impl<E> ParMapError<E> {
     /// The index of the item that failed or panicked (`None` for a cancellation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, fan};
+    ///
+    /// let err = fan::par_map(&Context::new(), vec![1, 2, 3], |_, n: i32| {
+    ///     if n == 3 { Err("odd one out") } else { Ok(n) }
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(err.index(), Some(2)); // the position of the failing item
+    /// ```
     pub fn index(&self) -> Option<usize> {
         match self {
             ParMapError::Failed { index, .. } | ParMapError::Panicked { index, .. } => Some(*index),
@@ -191,6 +203,16 @@ impl<E> ParMapError<E> {
     }
 
     /// The closure's error, if that is what stopped the map.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, fan};
+    ///
+    /// let err = fan::par_map(&Context::new(), vec!["1", "x"], |_, s: &str| s.parse::<u8>())
+    ///     .unwrap_err();
+    /// assert!(err.into_error().is_some()); // the closure's own ParseIntError
+    /// ```
     pub fn into_error(self) -> Option<E> {
         match self {
             ParMapError::Failed { error, .. } => Some(error),

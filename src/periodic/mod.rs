@@ -191,6 +191,16 @@ impl Every {
     /// # Errors
     ///
     /// [`Error::ZeroPeriod`] when `period` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::periodic::{Error, Every};
+    ///
+    /// assert!(Every::new(Duration::from_secs(1)).is_ok());
+    /// assert!(matches!(Every::new(Duration::ZERO), Err(Error::ZeroPeriod)));
+    /// ```
     pub fn new(period: Duration) -> Result<Every, Error> {
         if period.is_zero() {
             return Err(Error::ZeroPeriod);
@@ -204,18 +214,66 @@ impl Every {
     }
 
     /// What to do with ticks missed by a slow run (default [`MissedTicks::Skip`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::{Every, MissedTicks}};
+    ///
+    /// let ctx = Context::new();
+    /// let mut runs = 0;
+    /// let report = Every::new(Duration::from_millis(1))?
+    ///     .missed_ticks(MissedTicks::Delay) // restart the schedule after a slow run
+    ///     .run(&ctx, |ctx| {
+    ///         runs += 1;
+    ///         std::thread::sleep(Duration::from_millis(5));
+    ///         if runs == 2 { ctx.cancel(); }
+    ///         Ok::<(), String>(())
+    ///     });
+    /// assert_eq!((report.runs(), report.skipped()), (2, 0)); // nothing counted as skipped
+    /// # Ok::<(), homebound::periodic::Error>(())
+    /// ```
     pub fn missed_ticks(mut self, policy: MissedTicks) -> Self {
         self.missed = policy;
         self
     }
 
     /// What a job error does (default [`OnJobError::Continue`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::{Every, OnJobError, Stop}};
+    ///
+    /// let report = Every::new(Duration::from_millis(1))?
+    ///     .on_error(OnJobError::Stop)
+    ///     .run(&Context::new(), |_| Err("disk full"));
+    /// assert_eq!(report.runs(), 1);
+    /// assert_eq!(report.stopped(), &Stop::Error("disk full".into()));
+    /// # Ok::<(), homebound::periodic::Error>(())
+    /// ```
     pub fn on_error(mut self, policy: OnJobError) -> Self {
         self.on_error = policy;
         self
     }
 
     /// What a job panic does (default [`OnJobError::Continue`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::{Every, OnJobError, Stop}};
+    ///
+    /// let report = Every::new(Duration::from_millis(1))?
+    ///     .on_panic(OnJobError::Stop)
+    ///     .run(&Context::new(), |_| -> Result<(), String> { panic!("bug") });
+    /// assert_eq!(report.panics(), 1);
+    /// assert_eq!(report.stopped(), &Stop::Panicked("bug".into()));
+    /// # Ok::<(), homebound::periodic::Error>(())
+    /// ```
     pub fn on_panic(mut self, policy: OnJobError) -> Self {
         self.on_panic = policy;
         self
@@ -226,6 +284,24 @@ impl Every {
     /// The job's panics are contained, even one whose payload panics again when dropped, and so
     /// is a panic in the job's own `Drop` when the loop ends (counted in
     /// [`Report::panics`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::Every};
+    ///
+    /// let ctx = Context::new();
+    /// let mut seen = Vec::new();
+    /// let report = Every::new(Duration::from_millis(1))?.run(&ctx, |ctx| {
+    ///     seen.push(seen.len());
+    ///     if seen.len() == 3 { ctx.cancel(); } // runs inline until cancelled
+    ///     Ok::<(), String>(())
+    /// });
+    /// assert_eq!(report.runs(), 3);
+    /// assert_eq!(seen, [0, 1, 2]);
+    /// # Ok::<(), homebound::periodic::Error>(())
+    /// ```
     pub fn run<F, E>(&self, ctx: &Context, mut job: F) -> Report
     where
         F: FnMut(&Context) -> Result<(), E>,
@@ -391,16 +467,65 @@ pub struct Handle {
 
 impl Handle {
     /// Stops the job: cancels its context, waking it if it is waiting for the next tick.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::Every, threads};
+    ///
+    /// let (ran, first_run) = crossbeam_channel::unbounded();
+    /// let job = Every::new(Duration::from_secs(3600))?
+    ///     .spawn(&Context::new(), "hourly", move |_| ran.send(()))?;
+    /// first_run.recv().unwrap();
+    /// job.stop(); // wakes it from its wait for the next tick
+    /// assert_eq!(job.join().unwrap().runs(), 1);
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::periodic::Error>(())
+    /// ```
     pub fn stop(&self) {
         self.ctx.cancel();
     }
 
     /// The job's context (a child of the one given to [`Every::spawn`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::Every, threads};
+    ///
+    /// let root = Context::new();
+    /// let job = Every::new(Duration::from_secs(1))?
+    ///     .spawn(&root, "tick", |_| Ok::<(), String>(()))?;
+    /// job.stop();
+    /// assert!(job.context().is_cancelled() && !root.is_cancelled()); // a child of root
+    /// job.join().unwrap();
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::periodic::Error>(())
+    /// ```
     pub fn context(&self) -> &Context {
         &self.ctx
     }
 
     /// Whether the job's thread has returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::{Every, OnJobError}, threads};
+    ///
+    /// let job = Every::new(Duration::from_millis(1))?
+    ///     .on_error(OnJobError::Stop)
+    ///     .spawn(&Context::new(), "once", |_| Err("done"))?;
+    /// while !job.is_finished() {
+    ///     std::thread::yield_now(); // the error policy ends it on its own
+    /// }
+    /// assert_eq!(job.join().unwrap().errors(), 1);
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::periodic::Error>(())
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
@@ -410,6 +535,21 @@ impl Handle {
     /// # Errors
     ///
     /// [`Panicked`] only if homebound's own loop panicked; the job's panics are in the report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::Every, threads};
+    ///
+    /// let root = Context::new();
+    /// let job = Every::new(Duration::from_millis(1))?
+    ///     .spawn(&root, "count", |ctx| { ctx.cancel(); Ok::<(), String>(()) })?;
+    /// let report = job.join().unwrap();
+    /// assert_eq!(report.runs(), 1);
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::periodic::Error>(())
+    /// ```
     pub fn join(mut self) -> Result<Report, Panicked> {
         match self.thread.take() {
             Some(thread) => thread.join().map_err(Panicked::from_payload),

@@ -109,6 +109,16 @@ impl Builder {
     }
 
     /// Entries per `XREADGROUP` and `XAUTOCLAIM` (default [`DEFAULT_BATCH`]). At least 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::redis::Consumer;
+    ///
+    /// let builder = Consumer::builder("redis://127.0.0.1:6379/", "logs", "parsers", "worker-1");
+    /// let err = builder.batch(0).build().unwrap_err(); // checked before connecting
+    /// assert_eq!(err.to_string(), "bad redis configuration: the batch size must be at least 1");
+    /// ```
     pub fn batch(mut self, entries: usize) -> Self {
         self.config.batch = entries;
         self
@@ -116,6 +126,17 @@ impl Builder {
 
     /// How long one read waits for new entries (default [`DEFAULT_BLOCK`]): a run's reader
     /// notices the end of its run within this time. At least 1 ms.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::redis::Consumer;
+    ///
+    /// let builder = Consumer::builder("redis://127.0.0.1:6379/", "logs", "parsers", "worker-1");
+    /// let err = builder.block(Duration::ZERO).build().unwrap_err(); // BLOCK 0 would wait forever
+    /// assert!(err.to_string().contains("the block time must be at least 1 ms"));
+    /// ```
     pub fn block(mut self, block: Duration) -> Self {
         self.config.block = block;
         self
@@ -125,6 +146,17 @@ impl Builder {
     /// consumer takes it over from another one (default [`DEFAULT_CLAIM_IDLE`]). Make it
     /// longer than an entry takes to go through your pipeline, or a slow consumer's entries
     /// will be processed twice. At least 1 ms.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::redis::Consumer;
+    ///
+    /// let builder = Consumer::builder("redis://127.0.0.1:6379/", "logs", "parsers", "worker-1");
+    /// let err = builder.claim_idle(Duration::ZERO).build().unwrap_err();
+    /// assert!(err.to_string().contains("the claim idle time must be at least 1 ms"));
+    /// ```
     pub fn claim_idle(mut self, idle: Duration) -> Self {
         self.config.claim_idle = idle;
         self
@@ -132,12 +164,32 @@ impl Builder {
 
     /// After how many deliveries a reclaimed entry goes to the dead-letter stream instead of
     /// being processed again (default [`DEFAULT_MAX_DELIVERIES`]). At least 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::redis::Consumer;
+    ///
+    /// let builder = Consumer::builder("redis://127.0.0.1:6379/", "logs", "parsers", "worker-1");
+    /// let err = builder.max_deliveries(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("max_deliveries must be at least 1"));
+    /// ```
     pub fn max_deliveries(mut self, deliveries: u64) -> Self {
         self.config.max_deliveries = deliveries;
         self
     }
 
     /// The dead-letter stream's key (default `<stream>:dead`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::redis::Consumer;
+    ///
+    /// let builder = Consumer::builder("redis://127.0.0.1:6379/", "logs", "parsers", "worker-1");
+    /// let err = builder.dead_letter("logs").build().unwrap_err(); // must differ from the stream
+    /// assert!(err.to_string().contains("must not be the stream itself"));
+    /// ```
     pub fn dead_letter(mut self, stream: &str) -> Self {
         self.config.dead_letter = stream.to_string();
         self
@@ -145,6 +197,21 @@ impl Builder {
 
     /// How long a reader keeps reconnecting to an unreachable server before it fails its run
     /// (default [`DEFAULT_RECONNECT_FOR`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use homebound::redis::Consumer;
+    ///
+    /// # fn main() -> Result<(), homebound::redis::Error> {
+    /// // Give up (fail the run) after 5 s without a server instead of the default 30 s.
+    /// let consumer = Consumer::builder("redis://127.0.0.1:6379/", "logs", "parsers", "w1")
+    ///     .reconnect_for(Duration::from_secs(5))
+    ///     .build()?;
+    /// # let _ = consumer.finish();
+    /// # Ok(()) }
+    /// ```
     pub fn reconnect_for(mut self, period: Duration) -> Self {
         self.config.reconnect_for = period;
         self
@@ -157,6 +224,15 @@ impl Builder {
     ///
     /// [`Error::Config`] for bad settings (nothing is started), [`Error::Redis`] if the
     /// server cannot be reached or refuses to create the group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::redis::{Consumer, Error};
+    ///
+    /// let err = Consumer::builder("", "logs", "parsers", "worker-1").build().unwrap_err();
+    /// assert!(matches!(&err, Error::Config(msg) if msg == "the redis URL must not be empty"));
+    /// ```
     pub fn build(self) -> Result<Consumer, Error> {
         self.config.check().map_err(Error::Config)?;
         Consumer::start(self.config)

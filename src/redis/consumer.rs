@@ -120,7 +120,25 @@ impl Consumer {
     ///   or the group vanishes, the run is cancelled with the [`Error`] as its cause (see
     ///   [`Error::of_run`]).
     ///
-    /// See the type's docs for an example.
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use homebound::{Context, redis::Consumer};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let consumer = Consumer::builder("redis://127.0.0.1:6379/", "logs", "parsers", "w1")
+    ///     .build()?;
+    /// let stop = Context::new().with_timeout(Duration::from_secs(10)); // read for 10 s
+    /// let (ids, _outcome) = consumer
+    ///     .pipeline(&Context::new())
+    ///     .map(1, |d| d.map(|entry| entry.id().to_string()))
+    ///     .stop_intake_on(&stop)
+    ///     .collect()?;
+    /// println!("read {} entries", ids.len());
+    /// consumer.finish()?;
+    /// # Ok(()) }
+    /// ```
     pub fn pipeline(&self, ctx: &Context) -> Pipeline<Delivery<Entry>> {
         let shared = Arc::clone(&self.shared);
         Pipeline::from_receiver_with(ctx, move |run, stop| shared.start_reader(run, stop))

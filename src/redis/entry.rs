@@ -31,6 +31,16 @@ pub struct Entry {
 impl Entry {
     /// An entry with this ID and these fields, delivered once (for tests and tools; the
     /// consumer makes its own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::redis::Entry;
+    ///
+    /// let entry = Entry::new("1-0", vec![("user".into(), b"ada".to_vec())]);
+    /// assert_eq!((entry.id(), entry.deliveries()), ("1-0", 1));
+    /// assert_eq!(entry.get_str("user"), Some("ada"));
+    /// ```
     pub fn new(id: impl Into<String>, fields: Vec<(String, Vec<u8>)>) -> Self {
         Entry {
             id: id.into(),
@@ -45,16 +55,44 @@ impl Entry {
     }
 
     /// The entry's stream ID, e.g. `1700000000000-0`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::redis::Entry;
+    ///
+    /// let entry = Entry::new("1700000000000-0", Vec::new());
+    /// assert_eq!(entry.id(), "1700000000000-0");
+    /// ```
     pub fn id(&self) -> &str {
         &self.id
     }
 
     /// How many times Redis has delivered this entry, this delivery included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::redis::Entry;
+    ///
+    /// let entry = Entry::new("1-0", Vec::new());
+    /// assert_eq!(entry.deliveries(), 1); // more once reclaimed from another consumer
+    /// ```
     pub fn deliveries(&self) -> u64 {
         self.deliveries
     }
 
     /// The value of the first field named `field`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::redis::Entry;
+    ///
+    /// let entry = Entry::new("1-0", vec![("raw".into(), vec![0xff, 0x00])]);
+    /// assert_eq!(entry.get("raw"), Some(&[0xff, 0x00][..]));
+    /// assert_eq!(entry.get("other"), None);
+    /// ```
     pub fn get(&self, field: &str) -> Option<&[u8]> {
         self.fields
             .iter()
@@ -63,16 +101,48 @@ impl Entry {
     }
 
     /// The value of the first field named `field`, if it is UTF-8.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::redis::Entry;
+    ///
+    /// let fields = vec![("ok".into(), b"text".to_vec()), ("bin".into(), vec![0xff])];
+    /// let entry = Entry::new("1-0", fields);
+    /// assert_eq!(entry.get_str("ok"), Some("text"));
+    /// assert_eq!(entry.get_str("bin"), None); // not UTF-8
+    /// ```
     pub fn get_str(&self, field: &str) -> Option<&str> {
         self.get(field).and_then(|v| std::str::from_utf8(v).ok())
     }
 
     /// Every field-value pair, in stream order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::redis::Entry;
+    ///
+    /// let fields = vec![("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())];
+    /// let entry = Entry::new("1-0", fields);
+    /// let names: Vec<&str> = entry.fields().iter().map(|(name, _)| name.as_str()).collect();
+    /// assert_eq!(names, ["a", "b"]); // stream order
+    /// ```
     pub fn fields(&self) -> &[(String, Vec<u8>)] {
         &self.fields
     }
 
     /// Takes the fields out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::redis::Entry;
+    ///
+    /// let entry = Entry::new("1-0", vec![("line".into(), b"GET /".to_vec())]);
+    /// let fields = entry.into_fields();
+    /// assert_eq!(fields, [("line".to_string(), b"GET /".to_vec())]);
+    /// ```
     pub fn into_fields(self) -> Vec<(String, Vec<u8>)> {
         self.fields
     }

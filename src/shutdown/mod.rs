@@ -217,6 +217,16 @@ pub struct Shutdown {
 
 impl Shutdown {
     /// A shutdown with a 30 s grace period, no services and no signal handling yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::shutdown::{self, Shutdown};
+    ///
+    /// let report = Shutdown::new().wait(); // nothing could ever start it: returns at once
+    /// assert_eq!(report.cause(), &shutdown::Cause::ServicesEnded);
+    /// assert!(report.is_clean());
+    /// ```
     pub fn new() -> Self {
         Shutdown::with_root(Context::new(), false)
     }
@@ -268,6 +278,24 @@ impl Shutdown {
     /// Sets the grace period: how long `wait` lets services and drains finish after the
     /// shutdown began. `Duration::ZERO` means not at all; `Duration::MAX` means as long as they
     /// take.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{ServiceOutcome, Shutdown};
+    ///
+    /// let (_hold, release) = crossbeam_channel::bounded::<()>(0);
+    /// let mut shutdown = Shutdown::new().grace(Duration::from_millis(10));
+    /// shutdown.service("stubborn", move |_ctx| { let _ = release.recv(); Ok::<(), String>(()) })?;
+    /// shutdown.trigger().fire();
+    /// let mut report = shutdown.wait(); // returns once the grace period is over
+    /// assert_eq!(report.services()[0].outcome(), &ServiceOutcome::StillRunning);
+    /// drop(_hold);
+    /// assert!(report.join_stragglers(Duration::from_secs(5)));
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn grace(mut self, grace: Duration) -> Self {
         self.state.grace = grace;
         self
@@ -276,6 +304,21 @@ impl Shutdown {
     /// Sets which service ends begin the shutdown of all: only failures (the default,
     /// [`StopOn::Failure`]) or any end, `Ok` included ([`StopOn::AnyEnd`], oklog/run's rule).
     /// Services registered with [`OnFailure::Continue`] never stop the others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{self, Shutdown, StopOn};
+    ///
+    /// let mut shutdown = Shutdown::new().stop_on(StopOn::AnyEnd);
+    /// shutdown.service("migrate", |_ctx| Ok::<(), String>(()))?; // its end stops the others
+    /// shutdown.service("server", |ctx| { ctx.wait(); Ok::<(), String>(()) })?;
+    /// let report = shutdown.wait();
+    /// assert_eq!(report.cause(), &shutdown::Cause::ServiceReturned("migrate".into()));
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn stop_on(mut self, stop_on: StopOn) -> Self {
         self.state.stop_on = stop_on;
         self
@@ -290,6 +333,21 @@ impl Shutdown {
     /// # Errors
     ///
     /// [`Error::Signals`] if the handlers or the listener thread could not be set up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{self, Shutdown};
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.on_signals()?.on_signals()?; // the second call changes nothing
+    /// shutdown.trigger().fire(); // stands in for Ctrl-C here
+    /// let report = shutdown.wait(); // also stops the signal thread
+    /// assert_eq!(report.cause(), &shutdown::Cause::Triggered);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn on_signals(&mut self) -> Result<&mut Self, Error> {
         #[cfg(unix)]
         if self.state.listener.is_none() {
@@ -309,6 +367,22 @@ impl Shutdown {
     /// # Errors
     ///
     /// [`Error::Spawn`] if the thread could not be created (the closure is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{self, Shutdown};
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service("server", |ctx| { ctx.wait(); Ok::<(), String>(()) })?;
+    /// shutdown.service("loader", |_ctx| Err("bad config"))?; // stops all
+    /// let report = shutdown.wait();
+    /// assert_eq!(report.cause(), &shutdown::Cause::ServiceFailed("loader".into()));
+    /// assert_eq!(report.exit_code(), 1);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     #[track_caller]
     pub fn service<F, E>(&mut self, name: &str, f: F) -> Result<&mut Self, Error>
     where
@@ -367,6 +441,23 @@ impl Shutdown {
 
     /// Registers a drain: run after the services have ended, in reverse order of registration,
     /// with the grace time left. See [`Drain`] for the contract.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let (order_tx, order) = crossbeam_channel::unbounded();
+    /// let (a, b) = (order_tx.clone(), order_tx);
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.drain("db", move |_left: Duration| a.send("db").map_err(|e| e.to_string()));
+    /// shutdown.drain("queue", move |_left: Duration| b.send("queue").map_err(|e| e.to_string()));
+    /// let report = shutdown.wait();
+    /// assert_eq!(order.try_iter().collect::<Vec<_>>(), ["queue", "db"]); // reverse order
+    /// assert_eq!(report.drains()[0].name(), "db"); // listed in registration order
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn drain(&mut self, name: &str, drain: impl Drain) -> &mut Self {
         self.state.drains.push(DrainSpec {
             name: name.to_owned(),
@@ -376,6 +467,21 @@ impl Shutdown {
     }
 
     /// A handle that starts the shutdown from anywhere, like a signal would.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{self, Shutdown};
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service("worker", |ctx| { ctx.wait(); Ok::<(), String>(()) })?;
+    /// let trigger = shutdown.trigger();
+    /// trigger.fire();
+    /// assert_eq!(shutdown.wait().cause(), &shutdown::Cause::Triggered);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn trigger(&self) -> Trigger {
         Trigger {
             events: self.events_tx.clone(),
@@ -384,6 +490,20 @@ impl Shutdown {
 
     /// The root context. Every service gets a child of it; derive your own work from it too, so
     /// it stops with the services.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let my_work = shutdown.context().child(); // stops with the services
+    /// shutdown.trigger().fire();
+    /// let _report = shutdown.wait();
+    /// assert!(my_work.is_cancelled());
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn context(&self) -> &Context {
         &self.state.root
     }
@@ -398,6 +518,21 @@ impl Shutdown {
     /// ever start a shutdown, so it runs the drains and returns at once with
     /// [`Cause::ServicesEnded`].
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{ServiceOutcome, Shutdown};
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service("a", |_ctx| Ok::<(), String>(()))?;
+    /// shutdown.service("b", |_ctx| Ok::<(), String>(()))?;
+    /// let report = shutdown.wait(); // every service ended on its own
+    /// assert!(report.services().iter().all(|s| s.outcome() == &ServiceOutcome::Ok));
+    /// assert_eq!(report.exit_code(), 0);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn wait(mut self) -> Report {
         // From now on only the listener, the services and live triggers hold senders, so a
         // disconnected channel means nothing can ever start the shutdown.
@@ -463,6 +598,20 @@ pub struct Trigger {
 
 impl Trigger {
     /// Starts the shutdown (cause [`Cause::Triggered`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{self, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let trigger = shutdown.trigger();
+    /// trigger.fire();
+    /// trigger.fire(); // a second fire has no further effect
+    /// assert_eq!(shutdown.wait().cause(), &shutdown::Cause::Triggered);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn fire(&self) {
         let _ = self.events.send(Event::Trigger);
     }

@@ -35,6 +35,16 @@ pub enum ServiceOutcome {
 
 impl ServiceOutcome {
     /// Whether this is [`ServiceOutcome::Ok`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::shutdown::ServiceOutcome;
+    ///
+    /// assert!(ServiceOutcome::Ok.is_clean());
+    /// assert!(!ServiceOutcome::Panicked("bug".into()).is_clean());
+    /// assert!(!ServiceOutcome::NotStarted.is_clean());
+    /// ```
     pub fn is_clean(&self) -> bool {
         matches!(self, ServiceOutcome::Ok)
     }
@@ -78,24 +88,109 @@ pub struct ServiceReport {
 
 impl ServiceReport {
     /// The name it was registered with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service("api", |_ctx| Ok::<(), String>(()))?;
+    /// shutdown.service("jobs", |_ctx| Ok::<(), String>(()))?;
+    /// let report = shutdown.wait();
+    /// let names: Vec<_> = report.services().iter().map(|s| s.name()).collect();
+    /// assert_eq!(names, ["api", "jobs"]);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
     /// How it ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{ServiceOutcome, Shutdown};
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service("crashy", |_ctx| -> Result<(), String> { panic!("oops") })?;
+    /// let report = shutdown.wait();
+    /// assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Panicked("oops".into()));
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn outcome(&self) -> &ServiceOutcome {
         &self.outcome
     }
     /// How long it ran: until it ended, or until the report was made for a straggler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service("nap", |_ctx| {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    ///     Ok::<(), String>(())
+    /// })?;
+    /// let report = shutdown.wait();
+    /// assert!(report.services()[0].ran() >= Duration::from_millis(5));
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn ran(&self) -> Duration {
         self.ran
     }
     /// Whether it ended only after the grace period (set by
     /// [`Report::join_stragglers`](super::Report::join_stragglers), which then records its real
     /// outcome).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let (hold, release) = crossbeam_channel::bounded::<()>(0);
+    /// let mut shutdown = Shutdown::new().grace(Duration::ZERO);
+    /// shutdown.service("slow", move |_ctx| { let _ = release.recv(); Ok::<(), String>(()) })?;
+    /// shutdown.trigger().fire();
+    /// let mut report = shutdown.wait();
+    /// assert!(!report.services()[0].overran()); // not ended yet
+    /// drop(hold);
+    /// assert!(report.join_stragglers(Duration::from_secs(5)));
+    /// assert!(report.services()[0].overran()); // ended, after the grace period
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn overran(&self) -> bool {
         self.overran
     }
     /// Whether it is still running (a straggler).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let (hold, release) = crossbeam_channel::bounded::<()>(0);
+    /// let mut shutdown = Shutdown::new().grace(Duration::ZERO);
+    /// shutdown.service("slow", move |_ctx| { let _ = release.recv(); Ok::<(), String>(()) })?;
+    /// shutdown.trigger().fire();
+    /// let mut report = shutdown.wait();
+    /// assert!(report.services()[0].is_straggler());
+    /// drop(hold);
+    /// assert!(report.join_stragglers(Duration::from_secs(5)));
+    /// assert!(!report.services()[0].is_straggler());
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn is_straggler(&self) -> bool {
         self.outcome == ServiceOutcome::StillRunning
     }

@@ -47,26 +47,102 @@ pub struct Report {
 
 impl Report {
     /// Why the shutdown began.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{self, Shutdown};
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service("once", |_ctx| Ok::<(), String>(()))?;
+    /// assert_eq!(shutdown.wait().cause(), &shutdown::Cause::ServicesEnded);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn cause(&self) -> &Cause {
         &self.cause
     }
 
     /// The signal that forced the exit (a second signal during the shutdown), if one did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let shutdown = Shutdown::new();
+    /// shutdown.trigger().fire();
+    /// let report = shutdown.wait();
+    /// assert_eq!(report.forced(), None); // only a second signal forces the exit
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn forced(&self) -> Option<i32> {
         self.forced
     }
 
     /// Every service, in registration order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{ServiceOutcome, Shutdown};
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service("ok", |_ctx| Ok::<(), String>(()))?;
+    /// shutdown.service("bad", |_ctx| Err("no disk"))?;
+    /// let report = shutdown.wait();
+    /// assert_eq!(report.services().len(), 2);
+    /// assert_eq!(report.services()[1].outcome(), &ServiceOutcome::Error("no disk".into()));
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn services(&self) -> &[ServiceReport] {
         &self.services
     }
 
     /// Every drain, in registration order (they ran in reverse).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{ServiceOutcome, Shutdown};
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.drain("flush", |_left: Duration| Err::<(), _>("disk full"));
+    /// let report = shutdown.wait();
+    /// assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::Error("disk full".into()));
+    /// assert_eq!(report.exit_code(), 1);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn drains(&self) -> &[ServiceReport] {
         &self.drains
     }
 
     /// The lines of the services and drains still running: the stragglers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let (hold, release) = crossbeam_channel::bounded::<()>(0);
+    /// let mut shutdown = Shutdown::new().grace(Duration::ZERO);
+    /// shutdown.service("stuck", move |_ctx| { let _ = release.recv(); Ok::<(), String>(()) })?;
+    /// shutdown.service("polite", |ctx| { ctx.wait(); Ok::<(), String>(()) })?;
+    /// shutdown.trigger().fire();
+    /// let mut report = shutdown.wait();
+    /// assert!(report.stragglers().any(|s| s.name() == "stuck"));
+    /// drop(hold);
+    /// assert!(report.join_stragglers(Duration::from_secs(5)));
+    /// assert_eq!(report.stragglers().count(), 0);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn stragglers(&self) -> impl Iterator<Item = &ServiceReport> {
         self.services
             .iter()
@@ -76,12 +152,44 @@ impl Report {
 
     /// How long the shutdown took: from the moment it began (before the context was cancelled,
     /// so the cancel itself counts) to the report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service("cleanup", |ctx| {
+    ///     ctx.wait();
+    ///     std::thread::sleep(Duration::from_millis(5)); // work after the cancel counts
+    ///     Ok::<(), String>(())
+    /// })?;
+    /// shutdown.trigger().fire();
+    /// assert!(shutdown.wait().took() >= Duration::from_millis(5));
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn took(&self) -> Duration {
         self.took
     }
 
     /// Whether every service and drain ended `Ok` within the grace period and nothing was
     /// forced.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{OnFailure, Shutdown};
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service_with("optional", OnFailure::Continue, |_ctx| Err("skipped"))?;
+    /// let report = shutdown.wait();
+    /// assert!(!report.is_clean()); // a failure that stopped nothing still counts
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn is_clean(&self) -> bool {
         self.forced.is_none()
             && self
@@ -95,6 +203,21 @@ impl Report {
     /// (130 for SIGINT, 143 for SIGTERM, as shells report them); otherwise `0` when
     /// [clean](Report::is_clean), `1` when a service or drain failed, panicked, was not
     /// started or overran the grace period.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service("job", |_ctx| Ok::<(), String>(()))?;
+    /// let report = shutdown.wait();
+    /// assert_eq!(report.exit_code(), 0);
+    /// // In `main`: std::process::exit(report.exit_code());
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn exit_code(&self) -> i32 {
         match self.forced {
             Some(signo) => 128 + signo,
@@ -107,6 +230,24 @@ impl Report {
     /// outcome (marked [`overran`](ServiceReport::overran)). Returns whether none is left.
     ///
     /// Blocks on the stragglers' completion events, never polls.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::{ServiceOutcome, Shutdown};
+    ///
+    /// let (hold, release) = crossbeam_channel::bounded::<()>(0);
+    /// let mut shutdown = Shutdown::new().grace(Duration::ZERO);
+    /// shutdown.service("late", move |_ctx| { let _ = release.recv(); Err::<(), _>("gave up") })?;
+    /// shutdown.trigger().fire();
+    /// let mut report = shutdown.wait();
+    /// drop(hold);
+    /// assert!(report.join_stragglers(Duration::from_secs(5))); // none left
+    /// assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Error("gave up".into()));
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn join_stragglers(&mut self, timeout: Duration) -> bool {
         let Some(stragglers) = &mut self.stragglers else {
             return true;
@@ -130,6 +271,20 @@ impl Report {
 
     /// Moves the live stragglers out (`None` if nothing straggled), leaving the report plain
     /// data. Their lines stay [`ServiceOutcome::StillRunning`](super::ServiceOutcome::StillRunning).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let mut shutdown = Shutdown::new();
+    /// shutdown.service("quick", |_ctx| Ok::<(), String>(()))?;
+    /// let mut report = shutdown.wait();
+    /// assert!(report.take_stragglers().is_none()); // nothing straggled
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn take_stragglers(&mut self) -> Option<Stragglers> {
         self.stragglers.take()
     }

@@ -132,23 +132,76 @@ fn signal_of(ctx: &Context) -> Option<i32> {
 
 impl SignalContext {
     /// The context: a child of the parent, cancelled by the first signal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, shutdown};
+    ///
+    /// let parent = Context::new();
+    /// let signals = shutdown::signal_context(&parent)?;
+    /// let ctx = signals.context().clone();
+    /// assert!(!ctx.is_cancelled());
+    /// drop(signals); // stops listening and cancels the context
+    /// assert!(ctx.is_cancelled() && !parent.is_cancelled());
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn context(&self) -> &Context {
         &self.ctx
     }
 
     /// The signal that cancelled the context, if one did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, shutdown};
+    ///
+    /// let signals = shutdown::signal_context(&Context::new())?;
+    /// assert_eq!(signals.signal(), None); // no SIGINT or SIGTERM yet
+    /// signals.stop();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn signal(&self) -> Option<i32> {
         signal_of(&self.ctx)
     }
 
     /// `128 + signo` if a signal cancelled the context (130 after Ctrl-C), else `None`: the
     /// exit code shells and CLIs use for "ended by this signal". See [`signal_exit_code`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, shutdown};
+    ///
+    /// let signals = shutdown::signal_context(&Context::new())?;
+    /// assert_eq!(signals.exit_code(), None); // Some(130) after Ctrl-C
+    /// signals.stop();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn exit_code(&self) -> Option<i32> {
         signal_exit_code(&self.ctx)
     }
 
     /// Stops listening, restores the signals' disposition, joins the thread and cancels the
     /// context (if no signal did). The same as dropping the guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, shutdown};
+    ///
+    /// let signals = shutdown::signal_context(&Context::new())?;
+    /// let ctx = signals.context().clone();
+    /// signals.stop(); // the same as dropping it
+    /// assert!(ctx.is_cancelled());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn stop(self) {}
 }
 

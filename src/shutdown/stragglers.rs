@@ -86,11 +86,49 @@ impl Stragglers {
     }
 
     /// Whether every straggler has been joined.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let (hold, release) = crossbeam_channel::bounded::<()>(0);
+    /// let mut shutdown = Shutdown::new().grace(Duration::ZERO);
+    /// shutdown.service("stuck", move |_ctx| { let _ = release.recv(); Ok::<(), String>(()) })?;
+    /// shutdown.trigger().fire();
+    /// let mut stragglers = shutdown.wait().take_stragglers().unwrap();
+    /// assert!(!stragglers.is_empty());
+    /// drop(hold);
+    /// stragglers.join_timeout(Duration::from_secs(5));
+    /// assert!(stragglers.is_empty());
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.services.is_empty() && self.drains.is_none()
     }
 
     /// The names of the threads still alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let (hold, release) = crossbeam_channel::bounded::<()>(0);
+    /// let mut shutdown = Shutdown::new().grace(Duration::ZERO);
+    /// shutdown.service("stuck", move |_ctx| { let _ = release.recv(); Ok::<(), String>(()) })?;
+    /// shutdown.trigger().fire();
+    /// let mut stragglers = shutdown.wait().take_stragglers().unwrap();
+    /// assert_eq!(stragglers.threads().len(), 1); // e.g. to log what is still alive
+    /// drop(hold);
+    /// stragglers.join_timeout(Duration::from_secs(5));
+    /// assert!(stragglers.threads().is_empty());
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn threads(&self) -> Vec<String> {
         let services = self.services.iter().map(|(_, _, h)| h.name().to_owned());
         services
@@ -101,6 +139,25 @@ impl Stragglers {
     /// Waits up to `timeout` for the stragglers to end and joins those that did. Returns the
     /// lines of the services and drains that ended meanwhile, with their real outcome, marked
     /// [`overran`](ServiceReport::overran); the rest stay in `self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::shutdown::Shutdown;
+    ///
+    /// let (hold, release) = crossbeam_channel::bounded::<()>(0);
+    /// let mut shutdown = Shutdown::new().grace(Duration::ZERO);
+    /// shutdown.service("stuck", move |_ctx| { let _ = release.recv(); Ok::<(), String>(()) })?;
+    /// shutdown.trigger().fire();
+    /// let mut stragglers = shutdown.wait().take_stragglers().unwrap();
+    /// assert!(stragglers.join_timeout(Duration::from_millis(1)).is_empty()); // not yet
+    /// drop(hold);
+    /// let late = stragglers.join_timeout(Duration::from_secs(5));
+    /// assert_eq!(late[0].name(), "stuck");
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// # Ok::<(), homebound::shutdown::Error>(())
+    /// ```
     pub fn join_timeout(&mut self, timeout: Duration) -> Vec<ServiceReport> {
         self.join_until(Instant::now().checked_add(timeout))
             .into_iter()
