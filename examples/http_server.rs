@@ -176,11 +176,11 @@ fn summarize(counts: &LoadCounts, stats: &Stats, report: &Report, in_flight: u64
             "stop: {in_flight} requests in flight at SIGTERM; the last answer went out {:.1?} \
              after it; the shutdown took {:.1?} (grace {GRACE:?})",
             last.saturating_duration_since(*signal),
-            report.took()
+            report.elapsed()
         ),
         _ => println!(
             "stop: the load ended before the signal; shutdown took {:.1?}",
-            report.took()
+            report.elapsed()
         ),
     }
     let (accepted, served) = (Stats::get(&stats.requests), Stats::get(&stats.answered));

@@ -659,7 +659,7 @@ fn first_k_returns_the_first_successes_and_cancels_the_rest() {
         Box::new(sleeper("slow-3", Duration::from_secs(60), &cancelled)),
     ];
     let got = fan::first_k(&Context::new(), tasks, 2);
-    assert!(got.is_complete());
+    assert!(got.found_k());
     assert_eq!(got.successes, [(1, "fast"), (3, "medium")]);
     assert!(got.failures.is_empty());
     assert_eq!(got.discarded, 3);
@@ -685,7 +685,7 @@ fn first_k_with_k_zero_runs_nothing() {
         })
         .collect();
     let got = fan::first_k(&Context::new(), tasks, 0);
-    assert!(got.is_complete() && got.successes.is_empty() && got.failures.is_empty());
+    assert!(got.found_k() && got.successes.is_empty() && got.failures.is_empty());
     assert_eq!(got.discarded, 3);
     assert_eq!(ran.load(SeqCst), 0);
     leak_check();
@@ -705,7 +705,7 @@ fn first_k_with_k_above_the_task_count_runs_them_all() {
         })
         .collect();
     let got = fan::first_k(&Context::new(), tasks, 10);
-    assert!(!got.is_complete());
+    assert!(!got.found_k());
     let mut ok: Vec<i32> = got.values().copied().collect();
     ok.sort_unstable();
     assert_eq!(ok, [0, 2, 4]);
@@ -746,7 +746,7 @@ fn first_k_when_every_task_fails_returns_every_failure() {
         .map(|i| move |_: &Context| Err::<u8, _>(format!("source {i} is down")))
         .collect();
     let got = fan::first_k(&Context::new(), tasks, 2);
-    assert!(!got.is_complete());
+    assert!(!got.found_k());
     assert!(got.successes.is_empty());
     let mut failed: Vec<usize> = got.failures.iter().map(|(i, _)| *i).collect();
     failed.sort_unstable();
@@ -815,7 +815,7 @@ fn first_k_tasks_see_the_callers_cancellation() {
         sleeper("b", Duration::from_secs(60), &cancelled),
     ];
     let got = fan::first_k(&ctx, tasks, 1);
-    assert!(!got.is_complete());
+    assert!(!got.found_k());
     assert_eq!(cancelled.load(SeqCst), 2);
     assert!(
         got.failures
@@ -880,7 +880,7 @@ fn first_k_limited_does_not_start_tasks_once_k_successes_are_in() {
         })
         .collect();
     let got = fan::first_k_limited(&Context::new(), tasks, 3, 2);
-    assert!(got.is_complete());
+    assert!(got.found_k());
     assert_eq!(got.successes.len(), 3);
     let started = started.load(SeqCst);
     // The two threads may each have started one task while the third success came in.
@@ -910,7 +910,7 @@ fn first_k_limited_reports_tasks_not_started_after_the_callers_cancel() {
         })
         .collect();
     let got = fan::first_k_limited(&ctx, tasks, 1, 1);
-    assert!(!got.is_complete());
+    assert!(!got.found_k());
     assert_eq!(
         started.load(SeqCst),
         cancel_after,
@@ -955,6 +955,6 @@ fn race_limited_of_no_tasks_and_a_zero_limit_are_defined() {
     // 0 means no limit: one thread per task, as first_k.
     let tasks = [1u8, 2, 3].map(|n| move |_: &Context| Ok::<_, String>(n));
     let got = fan::first_k_limited(&Context::new(), tasks, 3, 0);
-    assert!(got.is_complete());
+    assert!(got.found_k());
     leak_check();
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::unbounded;
 use homebound::{
-    Context, periodic, periodic::Every, periodic::MissedTicks, periodic::OnJobError,
+    Context, periodic, periodic::ErrorPolicy, periodic::Every, periodic::MissedTicks,
     periodic::every, threads,
 };
 use proptest::prelude::*;
@@ -189,7 +189,7 @@ fn stop_policy_ends_the_job_at_the_first_error() {
     let ctx = Context::new();
     let report = Every::new(Duration::from_micros(100))
         .unwrap()
-        .on_error(OnJobError::Stop)
+        .on_error(ErrorPolicy::FailFast)
         .run(&ctx, |_| Err("disk full"));
     assert_eq!((report.runs(), report.errors()), (1, 1));
     assert_eq!(report.stopped(), &periodic::Stop::Error("disk full".into()));
@@ -224,7 +224,7 @@ fn panic_stop_policy_ends_the_job_and_reports_the_message() {
     let ctx = Context::new();
     let report = Every::new(Duration::from_micros(100))
         .unwrap()
-        .on_panic(OnJobError::Stop)
+        .on_panic(ErrorPolicy::FailFast)
         .run(&ctx, |_| -> Result<(), String> { panic!("corrupt index") });
     assert_eq!(report.runs(), 1);
     assert_eq!(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, bounded, unbounded};
 use homebound::{
-    Cause, Context, periodic::every, shutdown, shutdown::OnFailure, shutdown::ServiceOutcome,
+    Cause, Context, periodic::every, shutdown, shutdown::ErrorPolicy, shutdown::ServiceOutcome,
     shutdown::Shutdown, threads,
 };
 use parking_lot::Mutex;
@@ -48,7 +48,7 @@ fn trigger_cancels_every_service_with_the_cause_and_reports_clean() {
     assert_eq!(report.cause(), &shutdown::Cause::Triggered);
     assert_eq!(report.forced(), None);
     assert_eq!(report.exit_code(), 0);
-    assert!(report.is_clean());
+    assert!(report.is_ok());
     assert_eq!(report.stragglers().count(), 0);
     let names: Vec<_> = report.services().iter().map(|s| s.name()).collect();
     assert_eq!(names, ["a", "b", "c"]);
@@ -132,11 +132,11 @@ fn continue_policy_keeps_the_others_running_after_a_failure() {
     // the order of their ends; under Continue only "every service ended" is.
     let mut shutdown = Shutdown::new();
     shutdown
-        .service_with("optional", OnFailure::Continue, |_ctx| Err("no GPU"))
+        .service_with("optional", ErrorPolicy::Continue, |_ctx| Err("no GPU"))
         .unwrap()
         .service_with(
             "also-optional",
-            OnFailure::Continue,
+            ErrorPolicy::Continue,
             |_ctx| -> Result<(), String> { panic!("no disk") },
         )
         .unwrap()
@@ -452,7 +452,7 @@ fn stop_on_any_end_stops_all_when_a_service_returns_ok() {
         [Some(cause.clone()), Some(cause)]
     );
     assert_eq!(report.exit_code(), 0);
-    assert!(report.is_clean());
+    assert!(report.is_ok());
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -462,12 +462,12 @@ fn stop_on_any_end_still_names_a_failure_and_spares_continue_services() {
     let mut shutdown = Shutdown::new().stop_on(shutdown::StopOn::AnyEnd);
     let e = ending_tx.clone();
     shutdown
-        .service_with("optional", OnFailure::Continue, move |_ctx| {
+        .service_with("optional", ErrorPolicy::Continue, move |_ctx| {
             e.send(()).unwrap();
             Ok::<(), String>(())
         })
         .unwrap()
-        .service_with("also-optional", OnFailure::Continue, move |_ctx| {
+        .service_with("also-optional", ErrorPolicy::Continue, move |_ctx| {
             ending_tx.send(()).unwrap();
             Err("no GPU")
         })

@@ -25,7 +25,7 @@ use crate::threads;
 ///   outlives the call. A task that ignores cancellation makes the call wait for it; that wait
 ///   is the price of the no-leak guarantee.
 /// * **Fewer than `k` successes:** the result holds what succeeded and every failure
-///   ([`FirstK::is_complete`] is `false`).
+///   ([`FirstK::found_k`] is `false`).
 /// * **Bad input:** `k == 0` returns at once with nothing run (every task is dropped unrun, and
 ///   [`FirstK::discarded`] counts them); `k` greater than the number of tasks runs them all.
 /// * **No threads:** if some threads cannot be spawned, the others run every task; if none
@@ -46,7 +46,7 @@ use crate::threads;
 ///     Ok::<_, homebound::Cancelled>(ms)
 /// });
 /// let first = fan::first_k(&Context::new(), tasks, 2);
-/// assert!(first.is_complete());
+/// assert!(first.found_k());
 /// assert_eq!(first.discarded, 2); // the two 60 s tasks were cancelled, and have returned
 /// let mut fastest = first.into_values(); // in completion order: most likely [10, 20]
 /// fastest.sort();
@@ -82,7 +82,7 @@ where
 ///     .map(|id| move |_ctx: &Context| if id % 3 == 0 { Ok(id) } else { Err("no copy") })
 ///     .collect();
 /// let got = fan::first_k_limited(&Context::new(), mirrors, 2, 4);
-/// assert!(got.is_complete());
+/// assert!(got.found_k());
 /// assert!(got.values().all(|id| id % 3 == 0));
 /// // Most of the list was never started: the first successes came from the first few tasks.
 /// assert!(got.discarded > 900);
@@ -298,7 +298,7 @@ where
 ///
 /// let tasks = [Ok(1), Err("down"), Ok(3)].map(|r| move |_: &Context| r);
 /// let got = fan::first_k(&Context::new(), tasks, 5); // k > number of tasks: all run
-/// assert!(!got.is_complete());
+/// assert!(!got.found_k());
 /// let mut values: Vec<i32> = got.values().copied().collect();
 /// values.sort();
 /// assert_eq!(values, [1, 3]);
@@ -330,12 +330,12 @@ impl<T, E> FirstK<T, E> {
     /// use homebound::{Context, fan};
     ///
     /// let tasks = [Ok(1), Err("down"), Ok(3)].map(|r| move |_: &Context| r);
-    /// assert!(fan::first_k(&Context::new(), tasks, 2).is_complete());
+    /// assert!(fan::first_k(&Context::new(), tasks, 2).found_k());
     /// let tasks = [Err("down"), Ok(3)].map(|r| move |_: &Context| r);
-    /// assert!(!fan::first_k(&Context::new(), tasks, 2).is_complete()); // only one success
+    /// assert!(!fan::first_k(&Context::new(), tasks, 2).found_k()); // only one success
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
-    pub fn is_complete(&self) -> bool {
+    pub fn found_k(&self) -> bool {
         self.successes.len() >= self.k
     }
 
@@ -374,14 +374,14 @@ impl<T, E> FirstK<T, E> {
     }
 
     fn accept(&mut self, index: usize, outcome: Outcome<T, E>, child: &Context) {
-        if self.is_complete() {
+        if self.found_k() {
             self.discarded += 1;
             return;
         }
         match outcome {
             Outcome::Ran(Ok(value)) => {
                 self.successes.push((index, value));
-                if self.is_complete() {
+                if self.found_k() {
                     child.cancel();
                 }
             }

@@ -16,8 +16,8 @@
 //!   `start + k·period`. Ticks that passed during a slow run are skipped and counted
 //!   ([`MissedTicks::Skip`], the default), or the schedule shifts ([`MissedTicks::Delay`]).
 //! * **One bad run does not end the job.** Errors and panics are caught, counted and, by default,
-//!   survived ([`OnJobError::Continue`]); unlike Java's `scheduleAtFixedRate`, a job never stops
-//!   silently. [`OnJobError::Stop`] ends it, and the [`Report`] says why. A panic whose payload
+//!   survived ([`ErrorPolicy::Continue`]); unlike Java's `scheduleAtFixedRate`, a job never stops
+//!   silently. [`ErrorPolicy::FailFast`] ends it, and the [`Report`] says why. A panic whose payload
 //!   panics again when dropped, and a panic in the job's own `Drop`, are contained too.
 //! * **Prompt stop.** Between runs the loop sleeps on the context, so a cancel wakes it at once,
 //!   even in the middle of an hour-long period.
@@ -93,20 +93,20 @@ pub enum MissedTicks {
 /// # Examples
 ///
 /// ```
-/// use homebound::periodic::OnJobError;
+/// use homebound::periodic::ErrorPolicy;
 ///
-/// assert_eq!(OnJobError::default(), OnJobError::Continue);
+/// assert_eq!(ErrorPolicy::default(), ErrorPolicy::Continue);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum OnJobError {
+pub enum ErrorPolicy {
     /// Count it, remember its message, and run again at the next tick. The default: unlike
     /// Java's `scheduleAtFixedRate` or scheduled-thread-pool, one bad run does not silently end
     /// the job.
     #[default]
     Continue,
     /// End the loop; the report says why.
-    Stop,
+    FailFast,
 }
 
 /// Runs `job` now and then every `period` on the calling thread until `ctx` is cancelled, with
@@ -156,7 +156,7 @@ where
 /// * **Schedule.** The first run is immediate, then one per tick at `start + k·period`. Missed
 ///   ticks follow [`MissedTicks`]; a period too large for `Instant` (such as `Duration::MAX`)
 ///   means "once, then wait for cancel".
-/// * **Errors and panics** are caught, counted and, by default, survived ([`OnJobError`]).
+/// * **Errors and panics** are caught, counted and, by default, survived ([`ErrorPolicy`]).
 /// * **Prompt stop.** Between runs the loop sleeps on the context: cancelling wakes it at once.
 ///   During a run, the job gets the context to check.
 ///
@@ -164,12 +164,12 @@ where
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::{Context, periodic::Every, periodic::MissedTicks, periodic::OnJobError, periodic};
+/// use homebound::{Context, periodic::Every, periodic::MissedTicks, periodic::ErrorPolicy, periodic};
 ///
 /// let ctx = Context::new();
 /// let report = Every::new(Duration::from_millis(1))?
 ///     .missed_ticks(MissedTicks::Delay)
-///     .on_error(OnJobError::Stop)
+///     .on_error(ErrorPolicy::FailFast)
 ///     .run(&ctx, |_ctx| Err("backend down"));
 /// assert_eq!(report.runs(), 1);
 /// assert_eq!(report.stopped(), &periodic::Stop::Error("backend down".into()));
@@ -181,8 +181,8 @@ pub struct Every {
     /// Never zero: checked by `new`.
     period: Duration,
     missed: MissedTicks,
-    on_error: OnJobError,
-    on_panic: OnJobError,
+    on_error: ErrorPolicy,
+    on_panic: ErrorPolicy,
 }
 
 impl Every {
@@ -208,8 +208,8 @@ impl Every {
         Ok(Every {
             period,
             missed: MissedTicks::Skip,
-            on_error: OnJobError::Continue,
-            on_panic: OnJobError::Continue,
+            on_error: ErrorPolicy::Continue,
+            on_panic: ErrorPolicy::Continue,
         })
     }
 
@@ -239,42 +239,42 @@ impl Every {
         self
     }
 
-    /// What a job error does (default [`OnJobError::Continue`]).
+    /// What a job error does (default [`ErrorPolicy::Continue`]).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::{Context, periodic::{Every, OnJobError, Stop}};
+    /// use homebound::{Context, periodic::{Every, ErrorPolicy, Stop}};
     ///
     /// let report = Every::new(Duration::from_millis(1))?
-    ///     .on_error(OnJobError::Stop)
+    ///     .on_error(ErrorPolicy::FailFast)
     ///     .run(&Context::new(), |_| Err("disk full"));
     /// assert_eq!(report.runs(), 1);
     /// assert_eq!(report.stopped(), &Stop::Error("disk full".into()));
     /// # Ok::<(), homebound::periodic::Error>(())
     /// ```
-    pub fn on_error(mut self, policy: OnJobError) -> Self {
+    pub fn on_error(mut self, policy: ErrorPolicy) -> Self {
         self.on_error = policy;
         self
     }
 
-    /// What a job panic does (default [`OnJobError::Continue`]).
+    /// What a job panic does (default [`ErrorPolicy::Continue`]).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::{Context, periodic::{Every, OnJobError, Stop}};
+    /// use homebound::{Context, periodic::{Every, ErrorPolicy, Stop}};
     ///
     /// let report = Every::new(Duration::from_millis(1))?
-    ///     .on_panic(OnJobError::Stop)
+    ///     .on_panic(ErrorPolicy::FailFast)
     ///     .run(&Context::new(), |_| -> Result<(), String> { panic!("bug") });
     /// assert_eq!(report.panics(), 1);
     /// assert_eq!(report.stopped(), &Stop::Panicked("bug".into()));
     /// # Ok::<(), homebound::periodic::Error>(())
     /// ```
-    pub fn on_panic(mut self, policy: OnJobError) -> Self {
+    pub fn on_panic(mut self, policy: ErrorPolicy) -> Self {
         self.on_panic = policy;
         self
     }
@@ -337,7 +337,7 @@ impl Every {
                 Ok(Err(msg)) => {
                     report.errors += 1;
                     report.last_error = Some(msg.clone());
-                    if self.on_error == OnJobError::Stop {
+                    if self.on_error == ErrorPolicy::FailFast {
                         report.stopped = Stop::Error(msg);
                         return report;
                     }
@@ -346,7 +346,7 @@ impl Every {
                     report.panics += 1;
                     let msg = panicked.message().to_owned();
                     report.last_panic = Some(msg.clone());
-                    if self.on_panic == OnJobError::Stop {
+                    if self.on_panic == ErrorPolicy::FailFast {
                         report.stopped = Stop::Panicked(msg);
                         return report;
                     }
@@ -514,10 +514,10 @@ impl Handle {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::{Context, periodic::{Every, OnJobError}, threads};
+    /// use homebound::{Context, periodic::{Every, ErrorPolicy}, threads};
     ///
     /// let job = Every::new(Duration::from_millis(1))?
-    ///     .on_error(OnJobError::Stop)
+    ///     .on_error(ErrorPolicy::FailFast)
     ///     .spawn(&Context::new(), "once", |_| Err("done"))?;
     /// while !job.is_finished() {
     ///     std::thread::yield_now(); // the error policy ends it on its own

@@ -21,9 +21,9 @@ use std::io;
 pub enum Stop {
     /// The context was cancelled (the normal end).
     Cancelled,
-    /// The job returned an error and the policy is [`OnJobError::Stop`](super::OnJobError::Stop); its message.
+    /// The job returned an error and the policy is [`ErrorPolicy::FailFast`](super::ErrorPolicy::FailFast); its message.
     Error(String),
-    /// The job panicked and the panic policy is [`OnJobError::Stop`](super::OnJobError::Stop); the panic message.
+    /// The job panicked and the panic policy is [`ErrorPolicy::FailFast`](super::ErrorPolicy::FailFast); the panic message.
     Panicked(String),
 }
 
@@ -219,14 +219,14 @@ impl Report {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::{Context, periodic::{Every, OnJobError, Stop}};
+    /// use homebound::{Context, periodic::{Every, ErrorPolicy, Stop}};
     ///
     /// let ctx = Context::new();
     /// let report = Every::new(Duration::from_millis(1))?
     ///     .run(&ctx, |ctx| { ctx.cancel(); Ok::<(), String>(()) });
     /// assert_eq!(report.stopped(), &Stop::Cancelled); // the normal end
     /// let failed = Every::new(Duration::from_millis(1))?
-    ///     .on_error(OnJobError::Stop)
+    ///     .on_error(ErrorPolicy::FailFast)
     ///     .run(&Context::new(), |_| Err("boom"));
     /// assert_eq!(failed.stopped(), &Stop::Error("boom".into()));
     /// # Ok::<(), homebound::periodic::Error>(())
@@ -241,16 +241,16 @@ impl Report {
     /// # Errors
     ///
     /// [`Error::JobFailed`] or [`Error::JobPanicked`] when a
-    /// [`OnJobError::Stop`](super::OnJobError::Stop) policy ended the loop.
+    /// [`ErrorPolicy::FailFast`](super::ErrorPolicy::FailFast) policy ended the loop.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::{Context, periodic::{Error, Every, OnJobError}};
+    /// use homebound::{Context, periodic::{Error, Every, ErrorPolicy}};
     ///
     /// let failed = Every::new(Duration::from_millis(1))?
-    ///     .on_error(OnJobError::Stop)
+    ///     .on_error(ErrorPolicy::FailFast)
     ///     .run(&Context::new(), |_| Err("lost connection"));
     /// let err = failed.into_result().unwrap_err();
     /// assert!(matches!(err, Error::JobFailed(msg) if msg == "lost connection"));

@@ -39,7 +39,7 @@
 //!
 //! # Examples
 //!
-//! A failing service stops the others (the default [`OnFailure::StopAll`]):
+//! A failing service stops the others (the default [`ErrorPolicy::FailFast`]):
 //!
 //! ```
 //! use std::time::Duration;
@@ -121,7 +121,7 @@ use self::drain::DrainSpec;
 pub use self::error::Error;
 use self::event::{Event, Inbox};
 pub use self::outcome::{ServiceOutcome, ServiceReport};
-pub use self::policy::{OnFailure, SecondSignal, StopOn};
+pub use self::policy::{ErrorPolicy, SecondSignal, StopOn};
 pub use self::report::Report;
 use self::service::ServiceSlot;
 pub use self::signal_context::{
@@ -225,7 +225,7 @@ impl Shutdown {
     ///
     /// let report = Shutdown::new().wait(); // nothing could ever start it: returns at once
     /// assert_eq!(report.cause(), &shutdown::Cause::ServicesEnded);
-    /// assert!(report.is_clean());
+    /// assert!(report.is_ok());
     /// ```
     pub fn new() -> Self {
         Shutdown::with_root(Context::new(), false)
@@ -303,7 +303,7 @@ impl Shutdown {
 
     /// Sets which service ends begin the shutdown of all: only failures (the default,
     /// [`StopOn::Failure`]) or any end, `Ok` included ([`StopOn::AnyEnd`], oklog/run's rule).
-    /// Services registered with [`OnFailure::Continue`] never stop the others.
+    /// Services registered with [`ErrorPolicy::Continue`] never stop the others.
     ///
     /// # Examples
     ///
@@ -362,7 +362,7 @@ impl Shutdown {
     }
 
     /// Starts `f` on its own registered thread with a child of the root context. A service that
-    /// returns an error or panics stops all ([`OnFailure::StopAll`]).
+    /// returns an error or panics stops all ([`ErrorPolicy::FailFast`]).
     ///
     /// # Errors
     ///
@@ -389,7 +389,7 @@ impl Shutdown {
         F: FnOnce(Context) -> Result<(), E> + Send + 'static,
         E: Display,
     {
-        self.service_with(name, OnFailure::StopAll, f)
+        self.service_with(name, ErrorPolicy::FailFast, f)
     }
 
     /// Like [`service`](Shutdown::service), choosing what the service's failure does to the
@@ -403,10 +403,10 @@ impl Shutdown {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::{shutdown::OnFailure, shutdown::ServiceOutcome, shutdown::Shutdown, shutdown};
+    /// use homebound::{shutdown::ErrorPolicy, shutdown::ServiceOutcome, shutdown::Shutdown, shutdown};
     ///
     /// let mut shutdown = Shutdown::new();
-    /// shutdown.service_with("optional", OnFailure::Continue, |_ctx| Err("no GPU"))?;
+    /// shutdown.service_with("optional", ErrorPolicy::Continue, |_ctx| Err("no GPU"))?;
     /// shutdown.service("main", |_ctx| Ok::<(), &str>(()))?;
     /// let report = shutdown.wait();
     /// assert_eq!(report.cause(), &shutdown::Cause::ServicesEnded);
@@ -419,7 +419,7 @@ impl Shutdown {
     pub fn service_with<F, E>(
         &mut self,
         name: &str,
-        on_failure: OnFailure,
+        on_failure: ErrorPolicy,
         f: F,
     ) -> Result<&mut Self, Error>
     where

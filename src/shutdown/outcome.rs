@@ -11,8 +11,8 @@ use std::time::Duration;
 /// ```
 /// use homebound::shutdown::ServiceOutcome;
 ///
-/// assert!(ServiceOutcome::Ok.is_clean());
-/// assert!(!ServiceOutcome::StillRunning.is_clean());
+/// assert!(ServiceOutcome::Ok.is_ok());
+/// assert!(!ServiceOutcome::StillRunning.is_ok());
 /// assert_eq!(ServiceOutcome::Error("disk full".into()).to_string(), "error: disk full");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,11 +41,11 @@ impl ServiceOutcome {
     /// ```
     /// use homebound::shutdown::ServiceOutcome;
     ///
-    /// assert!(ServiceOutcome::Ok.is_clean());
-    /// assert!(!ServiceOutcome::Panicked("bug".into()).is_clean());
-    /// assert!(!ServiceOutcome::NotStarted.is_clean());
+    /// assert!(ServiceOutcome::Ok.is_ok());
+    /// assert!(!ServiceOutcome::Panicked("bug".into()).is_ok());
+    /// assert!(!ServiceOutcome::NotStarted.is_ok());
     /// ```
-    pub fn is_clean(&self) -> bool {
+    pub fn is_ok(&self) -> bool {
         matches!(self, ServiceOutcome::Ok)
     }
 }
@@ -139,11 +139,11 @@ impl ServiceReport {
     ///     Ok::<(), String>(())
     /// })?;
     /// let report = shutdown.wait();
-    /// assert!(report.services()[0].ran() >= Duration::from_millis(5));
+    /// assert!(report.services()[0].elapsed() >= Duration::from_millis(5));
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// # Ok::<(), homebound::shutdown::Error>(())
     /// ```
-    pub fn ran(&self) -> Duration {
+    pub fn elapsed(&self) -> Duration {
         self.ran
     }
     /// Whether it ended only after the grace period (set by

@@ -1,4 +1,4 @@
-//! What a service's end does to the others: per service ([`OnFailure`]) and for the whole
+//! What a service's end does to the others: per service ([`ErrorPolicy`]) and for the whole
 //! shutdown ([`StopOn`]); what a second signal does to a signal context ([`SecondSignal`]).
 
 use crate::context::Context;
@@ -9,18 +9,18 @@ use crate::context::Context;
 /// # Examples
 ///
 /// ```
-/// use homebound::shutdown::OnFailure;
+/// use homebound::shutdown::ErrorPolicy;
 ///
-/// assert_eq!(OnFailure::default(), OnFailure::StopAll);
+/// assert_eq!(ErrorPolicy::default(), ErrorPolicy::FailFast);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum OnFailure {
+pub enum ErrorPolicy {
     /// An error or panic begins the shutdown of everything, with
     /// [`Cause::ServiceFailed`](super::Cause::ServiceFailed). The default: a
     /// half-dead process is worse than a restarted one.
     #[default]
-    StopAll,
+    FailFast,
     /// The failure is recorded in the report and the other services keep running. Under
     /// [`StopOn::AnyEnd`] such a service's end, clean or not, does not stop the others either:
     /// it is a sidecar.
@@ -36,11 +36,11 @@ pub enum OnFailure {
 ///
 /// ```
 /// use std::time::Duration;
-/// use homebound::shutdown::{self, OnFailure, Shutdown, StopOn};
+/// use homebound::shutdown::{self, ErrorPolicy, Shutdown, StopOn};
 ///
 /// let mut shutdown = Shutdown::new().stop_on(StopOn::AnyEnd);
 /// shutdown.service("job", |_ctx| Ok::<(), String>(()))?;
-/// shutdown.service_with("metrics", OnFailure::Continue, |ctx| {
+/// shutdown.service_with("metrics", ErrorPolicy::Continue, |ctx| {
 ///     ctx.wait(); // serves until the job is done
 ///     Ok::<(), String>(())
 /// })?;
@@ -53,12 +53,12 @@ pub enum OnFailure {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StopOn {
-    /// Only a failure (error or panic) of an [`OnFailure::StopAll`] service stops all; services
+    /// Only a failure (error or panic) of an [`ErrorPolicy::FailFast`] service stops all; services
     /// that return `Ok` leave the others running, and the shutdown begins on its own once every
     /// service has ended. The default, for long-lived servers.
     #[default]
     Failure,
-    /// Any end of an [`OnFailure::StopAll`] service, `Ok` or not, stops all (oklog/run's
+    /// Any end of an [`ErrorPolicy::FailFast`] service, `Ok` or not, stops all (oklog/run's
     /// rule, a pod's main container): for programs whose services only make sense together,
     /// or a batch job with helpers around it.
     AnyEnd,

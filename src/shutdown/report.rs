@@ -166,11 +166,11 @@ impl Report {
     ///     Ok::<(), String>(())
     /// })?;
     /// shutdown.trigger().fire();
-    /// assert!(shutdown.wait().took() >= Duration::from_millis(5));
+    /// assert!(shutdown.wait().elapsed() >= Duration::from_millis(5));
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// # Ok::<(), homebound::shutdown::Error>(())
     /// ```
-    pub fn took(&self) -> Duration {
+    pub fn elapsed(&self) -> Duration {
         self.took
     }
 
@@ -181,27 +181,27 @@ impl Report {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use homebound::shutdown::{OnFailure, Shutdown};
+    /// use homebound::shutdown::{ErrorPolicy, Shutdown};
     ///
     /// let mut shutdown = Shutdown::new();
-    /// shutdown.service_with("optional", OnFailure::Continue, |_ctx| Err("skipped"))?;
+    /// shutdown.service_with("optional", ErrorPolicy::Continue, |_ctx| Err("skipped"))?;
     /// let report = shutdown.wait();
-    /// assert!(!report.is_clean()); // a failure that stopped nothing still counts
+    /// assert!(!report.is_ok()); // a failure that stopped nothing still counts
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// # Ok::<(), homebound::shutdown::Error>(())
     /// ```
-    pub fn is_clean(&self) -> bool {
+    pub fn is_ok(&self) -> bool {
         self.forced.is_none()
             && self
                 .services
                 .iter()
                 .chain(&self.drains)
-                .all(|s| s.outcome.is_clean() && !s.overran)
+                .all(|s| s.outcome.is_ok() && !s.overran)
     }
 
     /// The exit code for the process: `128 + signo` when a second signal forced the exit
     /// (130 for SIGINT, 143 for SIGTERM, as shells report them); otherwise `0` when
-    /// [clean](Report::is_clean), `1` when a service or drain failed, panicked, was not
+    /// [clean](Report::is_ok), `1` when a service or drain failed, panicked, was not
     /// started or overran the grace period.
     ///
     /// # Examples
@@ -221,7 +221,7 @@ impl Report {
     pub fn exit_code(&self) -> i32 {
         match self.forced {
             Some(signo) => 128 + signo,
-            None if self.is_clean() => 0,
+            None if self.is_ok() => 0,
             None => 1,
         }
     }

@@ -10,7 +10,7 @@ use super::cause::Cause;
 use super::drain::Drains;
 use super::event::{Event, Inbox};
 use super::outcome::{ServiceOutcome, ServiceReport};
-use super::policy::{OnFailure, StopOn};
+use super::policy::{ErrorPolicy, StopOn};
 use super::report::Report;
 use super::service::joined;
 use super::state::State;
@@ -104,9 +104,9 @@ impl<'a> Run<'a> {
 
     /// Joins service `i`, which announced its end; returns the cause if its end stops all.
     fn service_ended(&mut self, i: usize) -> Option<Cause> {
-        let clean = self.join_service(i).is_clean();
+        let clean = self.join_service(i).is_ok();
         let slot = &self.state.services[i];
-        if slot.on_failure != OnFailure::StopAll {
+        if slot.on_failure != ErrorPolicy::FailFast {
             return None;
         }
         match (clean, self.state.stop_on) {

@@ -8,7 +8,7 @@ use crossbeam_channel::Sender;
 
 use super::event::Event;
 use super::outcome::ServiceOutcome;
-use super::policy::OnFailure;
+use super::policy::ErrorPolicy;
 use crate::context::Context;
 use crate::panic::{Panicked, drop_quietly};
 use crate::threads::{self, JoinHandle};
@@ -16,7 +16,7 @@ use crate::threads::{self, JoinHandle};
 /// A started service: its name, policy and thread.
 pub(crate) struct ServiceSlot {
     pub(crate) name: String,
-    pub(crate) on_failure: OnFailure,
+    pub(crate) on_failure: ErrorPolicy,
     /// When it was spawned: a straggler's running time is measured from here.
     pub(crate) started: Instant,
     /// `None` once joined (or handed to the stragglers).
