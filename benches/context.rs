@@ -1,6 +1,7 @@
 //! Context benches, each against a peer in the same run:
-//! tokio-util's `CancellationToken` driven from plain threads, and a hand-written
-//! "drop the Sender" crossbeam channel.
+//! tokio-util's `CancellationToken` driven from plain threads, a hand-written
+//! "drop the Sender" crossbeam channel, a thread spawned per callback (Go's `AfterFunc` runs
+//! each callback on a new goroutine), and std's `catch_unwind` for `Panicked::catch`.
 //!
 //! Run: `cargo bench --bench context`.
 
@@ -9,9 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use crossbeam_channel::{Receiver, Sender, bounded, select};
-use homebound::Context;
+use homebound::{Context, Panicked};
 use tokio_util::sync::CancellationToken;
 
 fn is_cancelled(c: &mut Criterion) {
@@ -36,6 +37,35 @@ fn child_and_drop(c: &mut Criterion) {
     let token = CancellationToken::new();
     g.bench_function("tokio-util", |b| {
         b.iter(|| drop(black_box(token.child_token())))
+    });
+    g.finish();
+}
+
+/// The cost of cancelling a context that has no callbacks (issue 15: `after_cancel` must not
+/// make this dearer).
+fn cancel_without_callbacks(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cancel (no callbacks)");
+    let root = Context::new();
+    g.bench_function("homebound", |b| {
+        b.iter_batched(
+            || root.child(),
+            |ctx| {
+                ctx.cancel();
+                ctx
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let token = CancellationToken::new();
+    g.bench_function("tokio-util", |b| {
+        b.iter_batched(
+            || token.child_token(),
+            |t| {
+                t.cancel();
+                t
+            },
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }
@@ -148,9 +178,61 @@ fn cancel_wake_latency(c: &mut Criterion) {
     g.finish();
 }
 
+/// From `cancel()` to the callback starting: homebound's runner (a parked thread is woken)
+/// against a thread spawned per callback.
+fn after_cancel_latency(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cancel to callback start");
+    g.sample_size(20);
+    g.bench_function("homebound after_cancel", |b| {
+        b.iter_custom(|iters| {
+            let (started_tx, started) = bounded::<Instant>(1);
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let ctx = Context::new();
+                let tx = started_tx.clone();
+                ctx.after_cancel(move || tx.send(Instant::now()).unwrap())
+                    .detach();
+                let fired = Instant::now();
+                ctx.cancel();
+                total += started.recv().unwrap() - fired;
+            }
+            total
+        })
+    });
+    g.bench_function("thread per callback", |b| {
+        b.iter_custom(|iters| {
+            let (started_tx, started) = bounded::<Instant>(1);
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let tx = started_tx.clone();
+                let fired = Instant::now();
+                let h = thread::spawn(move || tx.send(Instant::now()).unwrap());
+                total += started.recv().unwrap() - fired;
+                h.join().unwrap();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+/// `Panicked::catch` when nothing panics (issue 15 item 3: keeping everything about a panic
+/// must cost nothing on this path) against std's `catch_unwind`.
+fn catch_without_panic(c: &mut Criterion) {
+    let mut g = c.benchmark_group("catch (no panic)");
+    g.bench_function("homebound Panicked::catch", |b| {
+        b.iter(|| Panicked::catch(|| black_box(7u64) * 6).ok())
+    });
+    g.bench_function("std catch_unwind", |b| {
+        b.iter(|| std::panic::catch_unwind(|| black_box(7u64) * 6).ok())
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = is_cancelled, child_and_drop, cancel_root_with_1k_children, cancel_wake_latency
+    targets = is_cancelled, child_and_drop, cancel_without_callbacks, cancel_root_with_1k_children,
+        cancel_wake_latency, after_cancel_latency, catch_without_panic
 }
 criterion_main!(benches);

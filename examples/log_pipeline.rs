@@ -8,9 +8,9 @@
 //! ```
 //!
 //! Ctrl-C stops reading, lets every line already read flow through (open batches are flushed)
-//! and exits 0 with the report; a second Ctrl-C aborts. At the end it prints lines read,
-//! parsed, kept and written, the throughput, per-stage busy time and the bottleneck, and
-//! checks that every kept line was written (exit code 1 if not).
+//! and exits 0 with the report; a second Ctrl-C aborts (exit 130), a third exits at once. At the
+//! end it prints lines read, parsed, kept and written, the throughput, per-stage busy time and
+//! the bottleneck, and checks that every kept line was written (exit code 1 if not).
 //!
 //! `HOMEBOUND_QUICK=1` uses 200k generated lines. With `--features progress` it draws a
 //! progress bar.
@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use homebound::shutdown::{self, SecondSignal};
 use homebound::{
     Context, pipeline, pipeline::ErrorPolicy, pipeline::Pipeline, pipeline::StageError, threads,
 };
@@ -102,52 +103,6 @@ fn count_lines(path: &Path) -> io::Result<u64> {
     }
 }
 
-/// Ctrl-C (or SIGTERM) once: stop reading, drain; twice: abort. (Unix; elsewhere the default
-/// Ctrl-C behaviour stays.)
-struct SignalWatch {
-    #[cfg(unix)]
-    inner: (signal_hook::iterator::Handle, threads::JoinHandle<()>),
-}
-
-impl SignalWatch {
-    #[cfg(unix)]
-    fn start(ctx: &Context, stop: &Context) -> io::Result<SignalWatch> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-        let handle = signals.handle();
-        let (ctx, stop) = (ctx.clone(), stop.clone());
-        let thread = threads::spawn("signals", move || {
-            for _ in signals.forever() {
-                if stop.cancel() {
-                    eprintln!(
-                        "\ninterrupted: finishing the lines already read (Ctrl-C again to abort)"
-                    );
-                } else {
-                    ctx.cancel_with("aborted by a second interrupt");
-                }
-            }
-        })?;
-        Ok(SignalWatch {
-            inner: (handle, thread),
-        })
-    }
-
-    #[cfg(not(unix))]
-    fn start(_ctx: &Context, _stop: &Context) -> io::Result<SignalWatch> {
-        Ok(SignalWatch {})
-    }
-
-    /// Stops watching and joins the watcher thread.
-    fn stop(self) {
-        #[cfg(unix)]
-        {
-            let (handle, thread) = self.inner;
-            handle.close();
-            let _ = thread.join();
-        }
-    }
-}
-
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
@@ -188,9 +143,12 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         temp.0.push(output.clone());
     }
 
+    // Ctrl-C (or SIGTERM) once: stop reading and drain; twice: abort (cancel `ctx`); a third
+    // time exits at once. (Unix; elsewhere Ctrl-C keeps its default action.)
     let ctx = Context::new();
-    let stop = Context::new();
-    let signals = SignalWatch::start(&ctx, &stop)?;
+    let signals =
+        shutdown::signal_context_with(&Context::new(), SecondSignal::Cancel(ctx.clone()))?;
+    let stop = signals.context().clone();
 
     let reader = BufReader::with_capacity(1 << 20, File::open(&input)?);
     // We append: remember what the output held before.

@@ -132,7 +132,7 @@ fn main() {
         "{} slow sources cancelled; the query took {took:.0?} (the slowest source needs {slowest:.0?})",
         got.discarded
     );
-    assert!(got.is_complete(), "three sources should have answered");
+    assert!(got.found_k(), "three sources should have answered");
     assert!(took < slowest / 2, "slow sources were not stopped early");
 
     // The same sources under a 100 ms budget (50 ms quick): fewer than three can make it, and

@@ -12,6 +12,8 @@ use homebound::{
     Cause, Context, context::RecvError, context::RecvTimeoutError, context::SendError, threads,
 };
 
+mod common;
+
 /// The "promptly" bound: generous, so a loaded 2-core machine never flakes.
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -174,7 +176,7 @@ fn child_of_cancelled_parent_is_born_cancelled() {
 
 #[test]
 fn child_racing_parent_cancel_is_always_cancelled() {
-    for _ in 0..200 {
+    for _ in 0..common::stress_reps(200) {
         let parent = Context::new();
         let barrier = Arc::new(Barrier::new(2));
         let canceller = {
@@ -366,16 +368,21 @@ fn wide_fan_of_100k_cancels_in_linear_time() {
     no_leaks();
 }
 
-// ----- on_cancel -----
+// ----- after_cancel -----
+
+fn runner_thread() -> Option<String> {
+    std::thread::current().name().map(str::to_owned)
+}
+
+fn is_runner(name: &str) -> bool {
+    name.starts_with("homebound-callbacks-")
+}
 
 #[test]
-fn on_cancel_runs_once_on_the_cancelling_thread() {
+fn after_cancel_runs_once_on_the_runner_never_on_the_cancelling_thread() {
     let ctx = Context::new();
     let (tx, rx) = unbounded();
-    let guard = ctx.on_cancel(move || {
-        tx.send(std::thread::current().name().map(str::to_owned))
-            .unwrap()
-    });
+    let handle = ctx.after_cancel(move || tx.send(runner_thread()).unwrap());
     let canceller = {
         let ctx = ctx.clone();
         threads::spawn("the-canceller", move || {
@@ -386,42 +393,54 @@ fn on_cancel_runs_once_on_the_cancelling_thread() {
     };
     canceller.join().unwrap();
     let ran_on = rx.recv_timeout(BOUND).unwrap().unwrap();
-    assert!(ran_on.starts_with("homebound-the-canceller-"), "{ran_on}");
+    assert!(is_runner(&ran_on), "{ran_on}");
+    no_leaks();
     assert!(rx.try_recv().is_err(), "callback ran twice");
-    assert!(!guard.disarm());
+    assert!(!handle.stop(), "it had started");
+}
+
+#[test]
+fn after_cancel_on_a_cancelled_context_is_scheduled_the_same_way() {
+    let ctx = Context::new();
+    ctx.cancel();
+    let (tx, rx) = unbounded();
+    ctx.after_cancel(move || tx.send(runner_thread()).unwrap())
+        .detach();
+    let ran_on = rx.recv_timeout(BOUND).unwrap().unwrap();
+    assert!(
+        is_runner(&ran_on),
+        "not on the registering thread: {ran_on}"
+    );
     no_leaks();
 }
 
 #[test]
-fn on_cancel_after_cancellation_runs_at_once() {
-    let ctx = Context::new();
-    ctx.cancel();
-    let ran = Arc::new(AtomicUsize::new(0));
-    let r = ran.clone();
-    let _guard = ctx.on_cancel(move || {
-        r.fetch_add(1, Ordering::SeqCst);
-    });
-    assert_eq!(ran.load(Ordering::SeqCst), 1);
-    no_leaks();
-}
-
-#[test]
-fn dropped_on_cancel_guard_never_runs() {
+fn stopped_or_dropped_handles_never_run() {
     let ctx = Context::new();
     let ran = Arc::new(AtomicUsize::new(0));
     let r = ran.clone();
-    let guard = ctx.on_cancel(move || {
+    let dropped = ctx.after_cancel(move || {
         r.fetch_add(1, Ordering::SeqCst);
     });
-    drop(guard);
+    drop(dropped);
     let r = ran.clone();
-    let disarmed = ctx.on_cancel(move || {
+    let stopped = ctx.after_cancel(move || {
         r.fetch_add(1, Ordering::SeqCst);
     });
-    assert!(disarmed.disarm());
+    assert!(stopped.stop());
+    assert!(!stopped.stop(), "a second stop has nothing left to stop");
+    let r = ran.clone();
+    let detached = ctx.after_cancel(move || {
+        r.fetch_add(1, Ordering::SeqCst);
+    });
+    detached.detach();
     ctx.cancel();
-    assert_eq!(ran.load(Ordering::SeqCst), 0);
-    no_leaks();
+    no_leaks(); // waits for the detached callback
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        1,
+        "only the detached callback runs"
+    );
 }
 
 #[test]
@@ -431,7 +450,7 @@ fn callback_may_call_back_into_contexts_without_deadlock() {
     let sibling = parent.child();
     let (c, p, s) = (ctx.clone(), parent.clone(), sibling.clone());
     let (tx, rx) = unbounded();
-    let _guard = ctx.on_cancel(move || {
+    ctx.after_cancel(move || {
         // Cancel itself again, read its cause, make a child, cancel a sibling and the parent.
         assert!(!c.cancel());
         let cause = c.cause();
@@ -439,7 +458,8 @@ fn callback_may_call_back_into_contexts_without_deadlock() {
         s.cancel_with("from callback");
         p.cancel();
         tx.send(cause).unwrap();
-    });
+    })
+    .detach();
     ctx.cancel();
     assert_eq!(rx.recv_timeout(BOUND).unwrap(), Some(Cause::Cancelled));
     assert!(parent.is_cancelled() && sibling.is_cancelled());
@@ -452,40 +472,146 @@ fn callbacks_see_the_whole_subtree_cancelled() {
     let leaf = root.child().child();
     let l = leaf.clone();
     let (tx, rx) = unbounded();
-    let _guard = root.on_cancel(move || tx.send(l.is_cancelled()).unwrap());
+    root.after_cancel(move || tx.send(l.is_cancelled()).unwrap())
+        .detach();
     root.cancel();
-    assert!(rx.recv().unwrap());
+    assert!(rx.recv_timeout(BOUND).unwrap());
     no_leaks();
 }
 
 #[test]
-fn panicking_callback_does_not_stop_the_cancel() {
+fn a_panicking_callback_is_contained_reported_and_the_runner_survives() {
     let root = Context::new();
     let child = root.child();
     let ran = Arc::new(AtomicUsize::new(0));
-    let _bad = root.on_cancel(|| panic!("callback failed"));
+    root.after_cancel(|| panic!("callback failed")).detach();
     let r = ran.clone();
-    let _good = child.on_cancel(move || {
-        r.fetch_add(1, Ordering::SeqCst);
-    });
-    let result = panic::catch_unwind(AssertUnwindSafe(|| root.cancel()));
-    let payload = result.unwrap_err();
-    assert_eq!(homebound::task::panic_message(&*payload), "callback failed");
+    child
+        .after_cancel(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        })
+        .detach();
+    assert!(root.cancel(), "cancel itself never panics");
     assert!(child.is_cancelled());
+    let leaked = threads::wait_none_alive(BOUND).unwrap_err();
+    assert!(leaked.threads().is_empty() && leaked.pending().is_empty());
+    let [lost] = leaked.panics() else {
+        panic!("{leaked}")
+    };
+    assert_eq!(lost.panic().message(), "callback failed");
+    assert!(
+        lost.what()
+            .starts_with("after_cancel callback registered at ")
+    );
+    assert!(lost.what().contains(file!()), "{}", lost.what());
+    assert!(is_runner(lost.panic().thread().unwrap()));
     assert_eq!(ran.load(Ordering::SeqCst), 1);
+    // The runner is still there for the next callback.
+    let again = Context::new();
+    let (tx, rx) = bounded(1);
+    again.after_cancel(move || tx.send(()).unwrap()).detach();
+    again.cancel();
+    rx.recv_timeout(BOUND).unwrap();
     no_leaks();
 }
 
 #[test]
-fn on_cancel_fires_on_deadline_on_the_timer_thread() {
+fn deadline_callbacks_run_on_the_runner_not_the_timer_thread() {
     let ctx = Context::new().with_timeout(ms(10));
     let (tx, rx) = bounded(1);
-    let _guard = ctx.on_cancel(move || {
-        tx.send(std::thread::current().name().map(str::to_owned))
-            .unwrap()
-    });
+    ctx.after_cancel(move || tx.send(runner_thread()).unwrap())
+        .detach();
     let name = rx.recv_timeout(BOUND).unwrap().unwrap();
-    assert!(name.starts_with("homebound-timer-"), "{name}");
+    assert!(is_runner(&name), "{name}");
+    no_leaks();
+}
+
+#[test]
+fn a_blocking_callback_does_not_hold_up_the_others() {
+    // One callback blocks until released; callbacks of other contexts still run meanwhile
+    // (another runner thread takes them), including deadline ones.
+    let (release, blocked) = bounded::<()>(0);
+    let (started_tx, started) = bounded(1);
+    let stuck = Context::new();
+    stuck
+        .after_cancel(move || {
+            started_tx.send(()).unwrap();
+            let _ = blocked.recv();
+        })
+        .detach();
+    stuck.cancel();
+    started.recv_timeout(BOUND).unwrap();
+    let (tx, rx) = unbounded();
+    let others: Vec<Context> = (0..3).map(|_| Context::new().with_timeout(ms(1))).collect();
+    for (i, ctx) in others.iter().enumerate() {
+        let tx = tx.clone();
+        ctx.after_cancel(move || tx.send(i).unwrap()).detach();
+    }
+    let mut got: Vec<usize> = (0..3).map(|_| rx.recv_timeout(BOUND).unwrap()).collect();
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2]);
+    // The leak check waits for the blocked callback and names it while it blocks.
+    let leaked = threads::wait_none_alive(ms(20)).unwrap_err();
+    assert_eq!(leaked.pending().len(), 1, "{leaked}");
+    assert_eq!(leaked.pending()[0].location().file(), file!());
+    drop(release);
+    no_leaks();
+}
+
+#[test]
+fn stop_racing_cancel_either_stops_or_runs_exactly_once() {
+    let (mut stopped, mut ran_total) = (0usize, 0usize);
+    for _ in 0..1000 {
+        let ctx = Context::new();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let handle = ctx.after_cancel(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        let barrier = Arc::new(Barrier::new(2));
+        let canceller = {
+            let (ctx, barrier) = (ctx.clone(), barrier.clone());
+            threads::spawn("canceller", move || {
+                barrier.wait();
+                ctx.cancel();
+            })
+            .unwrap()
+        };
+        barrier.wait();
+        let did_stop = handle.stop();
+        canceller.join().unwrap();
+        no_leaks(); // waits for the callback if it was scheduled
+        let runs = ran.load(Ordering::SeqCst);
+        assert_eq!(
+            usize::from(did_stop) + runs,
+            1,
+            "stopped={did_stop} runs={runs}"
+        );
+        stopped += usize::from(did_stop);
+        ran_total += runs;
+    }
+    assert_eq!(stopped + ran_total, 1000);
+}
+
+#[test]
+fn a_cause_forwarded_across_100k_levels_stays_the_same_cause() {
+    // A chain of contexts, each forwarding its cause to the next from an after_cancel
+    // callback: the cause is handed on unchanged (no wrapping, so no deep drop or Display).
+    let contexts: Vec<Context> = (0..100_000).map(|_| Context::new()).collect();
+    for pair in contexts.windows(2) {
+        let (from, to) = (pair[0].clone(), pair[1].clone());
+        let f = from.clone();
+        from.after_cancel(move || {
+            to.cancel_with_cause(f.cause().unwrap());
+        })
+        .detach();
+    }
+    contexts[0].cancel_with("root cause");
+    let last = contexts.last().unwrap();
+    assert!(last.wait_timeout(Duration::from_secs(60)));
+    assert_eq!(last.cause(), contexts[0].cause());
+    assert_eq!(last.cause().unwrap().to_string(), "root cause");
+    drop(contexts);
     no_leaks();
 }
 
@@ -686,5 +812,232 @@ fn stress_concurrent_children_cancels_and_drops() {
         w.join().unwrap();
     }
     assert!(!root.is_cancelled());
+    no_leaks();
+}
+
+// ----- causes that say why -----
+
+#[test]
+fn a_deadline_with_a_cause_fires_with_that_cause() {
+    let ctx = Context::new().with_timeout_cause(ms(5), "index rebuild too slow");
+    let cause = ctx.wait();
+    assert!(cause.is_deadline_exceeded());
+    assert!(matches!(cause, Cause::DeadlineExceededWith(_)));
+    assert_eq!(
+        cause.reason().unwrap().to_string(),
+        "index rebuild too slow"
+    );
+    assert_eq!(
+        cause.to_string(),
+        "deadline exceeded: index rebuild too slow"
+    );
+    let err = ctx.check().unwrap_err();
+    assert!(err.is_deadline_exceeded());
+    assert_eq!(
+        err.to_string(),
+        "cancelled: deadline exceeded: index rebuild too slow"
+    );
+    assert!(std::error::Error::source(&err).is_some());
+    // Children see the same cause; a past deadline is done at once with it.
+    let past = Context::new().with_deadline_cause(Instant::now() - ms(1), "late");
+    assert_eq!(past.child().cause(), past.cause());
+    no_leaks();
+}
+
+#[test]
+fn an_earlier_parent_deadline_wins_with_the_parents_cause() {
+    let parent = Context::new().with_timeout_cause(ms(5), "parent");
+    let child = parent.with_timeout_cause(Duration::from_secs(3600), "child");
+    assert_eq!(child.deadline(), parent.deadline());
+    assert_eq!(child.wait().reason().unwrap().to_string(), "parent");
+    let own = Context::new()
+        .with_timeout_cause(Duration::from_secs(3600), "parent")
+        .with_timeout_cause(ms(5), "child");
+    assert_eq!(own.wait().reason().unwrap().to_string(), "child");
+    no_leaks();
+}
+
+#[test]
+fn cancel_with_cause_forwards_a_cause_unchanged() {
+    let timed = Context::new().with_timeout(Duration::ZERO);
+    let other = Context::new();
+    assert!(other.cancel_with_cause(timed.cause().unwrap()));
+    assert_eq!(other.cause(), Some(Cause::DeadlineExceeded));
+    assert!(other.check().unwrap_err().is_deadline_exceeded());
+    let first = Context::new();
+    first.cancel_with("original");
+    let second = Context::new();
+    second.cancel_with_cause(first.cause().unwrap());
+    // The same reason (equality is identity), not a reason wrapping a reason.
+    assert_eq!(second.cause(), first.cause());
+    assert!(
+        !second.cancel_with_cause(Cause::Cancelled),
+        "the first cause wins"
+    );
+    no_leaks();
+}
+
+#[test]
+fn a_cause_from_a_shared_error_downcasts_to_it() {
+    #[derive(Debug)]
+    struct TaskFailed(u32);
+    impl std::fmt::Display for TaskFailed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "task {} failed", self.0)
+        }
+    }
+    impl std::error::Error for TaskFailed {}
+    let err = Arc::new(TaskFailed(4));
+    let ctx = Context::new();
+    ctx.cancel_with_cause(Cause::from_arc(err.clone()));
+    let cause = ctx.cause().unwrap();
+    let reason = cause.reason().unwrap();
+    assert_eq!(reason.downcast_ref::<TaskFailed>().unwrap().0, 4);
+    assert_eq!(cause.to_string(), "task 4 failed");
+    drop(cause);
+    assert_eq!(
+        Arc::strong_count(&err),
+        2,
+        "shared with the context, not copied"
+    );
+    no_leaks();
+}
+
+// ----- cancelled(): a Future for async code, on any executor -----
+
+mod executor {
+    //! A minimal `block_on`: poll, park until woken, repeat.
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+    use std::thread::{self, Thread};
+
+    pub struct Unpark {
+        thread: Thread,
+        pub wakes: AtomicUsize,
+    }
+
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.wakes.fetch_add(1, Ordering::SeqCst);
+            self.thread.unpark();
+        }
+    }
+
+    pub fn waker() -> (Arc<Unpark>, Waker) {
+        let unpark = Arc::new(Unpark {
+            thread: thread::current(),
+            wakes: AtomicUsize::new(0),
+        });
+        (unpark.clone(), Waker::from(unpark))
+    }
+
+    pub fn block_on<F: Future>(fut: F) -> F::Output {
+        let mut fut = pin!(fut);
+        let (_, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                return out;
+            }
+            thread::park();
+        }
+    }
+
+    /// The first of two futures to complete (an async `select` without a runtime).
+    pub async fn race<A: Future, B: Future>(a: A, b: B) -> Result<A::Output, B::Output> {
+        let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+        std::future::poll_fn(move |cx| {
+            if let Poll::Ready(out) = a.as_mut().poll(cx) {
+                return Poll::Ready(Ok(out));
+            }
+            b.as_mut().poll(cx).map(Err)
+        })
+        .await
+    }
+}
+
+#[test]
+fn cancelled_completes_when_another_thread_cancels() {
+    let ctx = Context::new();
+    let canceller = {
+        let ctx = ctx.clone();
+        threads::spawn("canceller", move || {
+            ctx.cancel_with("stop the async work");
+        })
+        .unwrap()
+    };
+    // Async work that never ends on its own, stopped by the context.
+    let outcome = executor::block_on(executor::race(
+        std::future::pending::<()>(),
+        ctx.cancelled(),
+    ));
+    let Err(cause) = outcome else {
+        unreachable!("pending never completes")
+    };
+    assert_eq!(cause.to_string(), "stop the async work");
+    canceller.join().unwrap();
+    no_leaks();
+}
+
+#[test]
+fn cancelled_is_ready_at_once_on_a_cancelled_context_and_fires_on_deadline() {
+    let ctx = Context::new();
+    ctx.cancel();
+    assert_eq!(executor::block_on(ctx.cancelled()), Cause::Cancelled);
+    let timed = Context::new().with_timeout_cause(ms(5), "too slow");
+    assert!(executor::block_on(timed.cancelled()).is_deadline_exceeded());
+    no_leaks();
+}
+
+#[test]
+fn cancelled_wakes_the_latest_waker_once_and_a_dropped_future_never() {
+    use std::future::Future;
+    use std::task::Poll;
+    let ctx = Context::new();
+    let (first, first_waker) = executor::waker();
+    let (second, second_waker) = executor::waker();
+    let mut fut = Box::pin(ctx.cancelled());
+    let mut cx = std::task::Context::from_waker(&first_waker);
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    let mut cx = std::task::Context::from_waker(&second_waker);
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    let (dropped, dropped_waker) = executor::waker();
+    let mut gone = Box::pin(ctx.cancelled());
+    assert!(
+        gone.as_mut()
+            .poll(&mut std::task::Context::from_waker(&dropped_waker))
+            .is_pending()
+    );
+    drop(gone);
+    ctx.cancel();
+    assert_eq!(
+        first.wakes.load(Ordering::SeqCst),
+        0,
+        "replaced by the second"
+    );
+    assert_eq!(second.wakes.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        dropped.wakes.load(Ordering::SeqCst),
+        0,
+        "unregistered on drop"
+    );
+    assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(Cause::Cancelled));
+    no_leaks();
+}
+
+#[test]
+fn a_leak_check_inside_a_callback_does_not_wait_for_that_callback() {
+    let ctx = Context::new();
+    let (tx, rx) = bounded(1);
+    ctx.after_cancel(move || tx.send(threads::wait_none_alive(ms(50)).is_ok()).unwrap())
+        .detach();
+    ctx.cancel();
+    assert!(
+        rx.recv_timeout(BOUND).unwrap(),
+        "the callback waited for itself"
+    );
     no_leaks();
 }

@@ -2,8 +2,8 @@
 //! fair fan-in, exactly-once fan-out, order-preserving `par_map` that stops on the first failure,
 //! `first_k` that cancels the losers and joins every task; each test ends with the leak check.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
@@ -464,6 +464,129 @@ fn par_map_borrows_and_runs_on_a_given_pool() {
     leak_check();
 }
 
+#[test]
+fn par_map_with_every_item_failing_returns_one_error_and_drops_every_other_exactly_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let items: Vec<usize> = (0..1000).collect();
+    let err = fan::par_map(&Context::new(), items, |_, i| {
+        Err::<(), _>(Tracked::new(i, &drops))
+    })
+    .unwrap_err();
+    let ParMapError::Failed { index, error } = err else {
+        panic!("expected an error")
+    };
+    assert_eq!(index, error.id);
+    // Every other error was dropped (the losers of the race for "first") or never made.
+    let made_and_dropped = drops.load(SeqCst);
+    assert!(made_and_dropped < 1000);
+    drop(error);
+    assert_eq!(drops.load(SeqCst), made_and_dropped + 1);
+    leak_check();
+}
+
+// ===== par_map_all =====
+
+#[test]
+fn par_map_all_over_no_items_is_empty() {
+    let out = fan::par_map_all(&Context::new(), Vec::<u8>::new(), |_, n| Ok::<_, ()>(n));
+    assert!(out.is_empty());
+    leak_check();
+}
+
+#[test]
+fn par_map_all_with_every_item_failing_reports_every_error_in_order() {
+    let out = fan::par_map_all(&Context::new(), 0..500u32, |_, n| {
+        Err::<(), _>(format!("item {n} failed"))
+    });
+    assert_eq!(out.len(), 500);
+    for (n, result) in out.iter().enumerate() {
+        assert!(
+            matches!(result, Err(Failure::Error(e)) if *e == format!("item {n} failed")),
+            "{n}: {result:?}"
+        );
+    }
+    leak_check();
+}
+
+#[test]
+fn par_map_all_keeps_going_past_errors_and_panics() {
+    let out = fan::par_map_all(&Context::new(), 0..1000u32, |_, n| match n % 10 {
+        3 => Err(format!("bad {n}")),
+        7 => panic!("boom {n}"),
+        _ => Ok(n * 2),
+    });
+    assert_eq!(out.len(), 1000);
+    for (n, result) in (0u32..).zip(&out) {
+        match (n % 10, result) {
+            (3, Err(Failure::Error(e))) => assert_eq!(*e, format!("bad {n}")),
+            (7, Err(Failure::Panicked(p))) => assert_eq!(p.message(), format!("boom {n}")),
+            (_, Ok(v)) => assert_eq!(*v, n * 2),
+            other => panic!("item {n}: {other:?}"),
+        }
+    }
+    leak_check();
+}
+
+#[test]
+fn par_map_all_keeps_the_finished_results_when_the_deadline_passes() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let items: Vec<Tracked> = (0..1000).map(|i| Tracked::new(i, &drops)).collect();
+    let batch = Context::new().with_timeout(ms(100));
+    let out = pool.install(|| {
+        fan::par_map_all(&batch, items, |ctx, t| {
+            if t.id < 4 {
+                return Ok(t.id);
+            }
+            // Slow items run into the deadline (test only: par_map_all is for CPU work).
+            assert!(ctx.wait_timeout(STOPPED_WITHIN), "no deadline");
+            Err(format!("item {} timed out", t.id))
+        })
+    });
+    assert_eq!(out.len(), 1000);
+    // rayon runs the leftmost items first: the fast ones finished, and are all kept.
+    let finished: Vec<usize> = out
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    assert_eq!(finished, [0, 1, 2, 3]);
+    let timed_out = out
+        .iter()
+        .filter(|r| matches!(r, Err(Failure::Error(_))))
+        .count();
+    let not_started = out
+        .iter()
+        .filter(|r| matches!(r, Err(Failure::NotStarted(c)) if c.is_deadline_exceeded()))
+        .count();
+    assert!(
+        (1..=2).contains(&timed_out),
+        "one per rayon thread at most: {timed_out}"
+    );
+    assert_eq!(4 + timed_out + not_started, 1000);
+    assert_eq!(drops.load(SeqCst), 1000, "every item dropped exactly once");
+    drop(pool);
+    leak_check();
+}
+
+#[test]
+fn par_map_all_on_a_cancelled_context_starts_nothing_and_says_why() {
+    let ctx = Context::new();
+    ctx.cancel_with("shutting down");
+    let ran = AtomicUsize::new(0);
+    let out = fan::par_map_all(&ctx, 0..100u32, |_, n| {
+        ran.fetch_add(1, SeqCst);
+        Ok::<_, String>(n)
+    });
+    assert_eq!(ran.load(SeqCst), 0);
+    assert!(out.iter().all(
+        |r| matches!(r, Err(Failure::NotStarted(c)) if c.to_string() == "cancelled: shutting down")
+    ));
+    leak_check();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -536,7 +659,7 @@ fn first_k_returns_the_first_successes_and_cancels_the_rest() {
         Box::new(sleeper("slow-3", Duration::from_secs(60), &cancelled)),
     ];
     let got = fan::first_k(&Context::new(), tasks, 2);
-    assert!(got.is_complete());
+    assert!(got.found_k());
     assert_eq!(got.successes, [(1, "fast"), (3, "medium")]);
     assert!(got.failures.is_empty());
     assert_eq!(got.discarded, 3);
@@ -562,7 +685,7 @@ fn first_k_with_k_zero_runs_nothing() {
         })
         .collect();
     let got = fan::first_k(&Context::new(), tasks, 0);
-    assert!(got.is_complete() && got.successes.is_empty() && got.failures.is_empty());
+    assert!(got.found_k() && got.successes.is_empty() && got.failures.is_empty());
     assert_eq!(got.discarded, 3);
     assert_eq!(ran.load(SeqCst), 0);
     leak_check();
@@ -582,7 +705,7 @@ fn first_k_with_k_above_the_task_count_runs_them_all() {
         })
         .collect();
     let got = fan::first_k(&Context::new(), tasks, 10);
-    assert!(!got.is_complete());
+    assert!(!got.found_k());
     let mut ok: Vec<i32> = got.values().copied().collect();
     ok.sort_unstable();
     assert_eq!(ok, [0, 2, 4]);
@@ -623,7 +746,7 @@ fn first_k_when_every_task_fails_returns_every_failure() {
         .map(|i| move |_: &Context| Err::<u8, _>(format!("source {i} is down")))
         .collect();
     let got = fan::first_k(&Context::new(), tasks, 2);
-    assert!(!got.is_complete());
+    assert!(!got.found_k());
     assert!(got.successes.is_empty());
     let mut failed: Vec<usize> = got.failures.iter().map(|(i, _)| *i).collect();
     failed.sort_unstable();
@@ -692,12 +815,146 @@ fn first_k_tasks_see_the_callers_cancellation() {
         sleeper("b", Duration::from_secs(60), &cancelled),
     ];
     let got = fan::first_k(&ctx, tasks, 1);
-    assert!(!got.is_complete());
+    assert!(!got.found_k());
     assert_eq!(cancelled.load(SeqCst), 2);
     assert!(
         got.failures
             .iter()
             .all(|(_, f)| matches!(f, Failure::Error(e) if !e.is_deadline_exceeded()))
     );
+    leak_check();
+}
+
+// ===== first_k_limited / race_limited =====
+
+/// Tracks how many tasks run at once, and the peak.
+#[derive(Default)]
+struct Concurrency {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Concurrency {
+    fn enter(&self) {
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now, SeqCst);
+    }
+    fn exit(&self) {
+        self.now.fetch_sub(1, SeqCst);
+    }
+}
+
+#[test]
+fn first_k_limited_never_runs_more_than_limit_tasks_at_once() {
+    for limit in [1, 3, 8] {
+        let running = Concurrency::default();
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let running = &running;
+                move |_: &Context| {
+                    running.enter();
+                    std::thread::yield_now();
+                    running.exit();
+                    Err::<(), _>(format!("task {i} failed"))
+                }
+            })
+            .collect();
+        let got = fan::first_k_limited(&Context::new(), tasks, 1, limit);
+        assert_eq!(got.failures.len(), 200, "every task ran and failed");
+        let peak = running.peak.load(SeqCst);
+        assert!((1..=limit).contains(&peak), "limit {limit}, peak {peak}");
+        leak_check();
+    }
+}
+
+#[test]
+fn first_k_limited_does_not_start_tasks_once_k_successes_are_in() {
+    let started = AtomicUsize::new(0);
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let started = &started;
+            move |_: &Context| {
+                started.fetch_add(1, SeqCst);
+                Ok::<_, String>(i)
+            }
+        })
+        .collect();
+    let got = fan::first_k_limited(&Context::new(), tasks, 3, 2);
+    assert!(got.found_k());
+    assert_eq!(got.successes.len(), 3);
+    let started = started.load(SeqCst);
+    // The two threads may each have started one task while the third success came in.
+    assert!(started <= 3 + 2, "started {started}");
+    assert_eq!(
+        got.discarded,
+        1000 - 3,
+        "every other task is accounted as discarded"
+    );
+    leak_check();
+}
+
+#[test]
+fn first_k_limited_reports_tasks_not_started_after_the_callers_cancel() {
+    let ctx = Context::new();
+    let cancel_after = 5;
+    let started = AtomicUsize::new(0);
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (started, ctx) = (&started, &ctx);
+            move |_: &Context| {
+                if started.fetch_add(1, SeqCst) + 1 == cancel_after {
+                    ctx.cancel_with("operator stop");
+                }
+                Err::<(), _>("not found")
+            }
+        })
+        .collect();
+    let got = fan::first_k_limited(&ctx, tasks, 1, 1);
+    assert!(!got.found_k());
+    assert_eq!(
+        started.load(SeqCst),
+        cancel_after,
+        "one thread: in order, then nothing"
+    );
+    assert_eq!(got.failures.len(), 100);
+    let not_started = got
+        .failures
+        .iter()
+        .filter(|(_, f)| matches!(f, Failure::NotStarted(c) if c.to_string() == "cancelled: operator stop"))
+        .count();
+    assert_eq!(not_started, 100 - cancel_after);
+    leak_check();
+}
+
+#[test]
+fn race_limited_to_one_tries_the_tasks_in_order_until_one_succeeds() {
+    let tried = Mutex::new(Vec::new());
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let tried = &tried;
+            move |_: &Context| {
+                tried.lock().unwrap().push(i);
+                if i == 3 {
+                    Ok(i)
+                } else {
+                    Err(format!("{i} is down"))
+                }
+            }
+        })
+        .collect();
+    assert_eq!(fan::race_limited(&Context::new(), tasks, 1).unwrap(), 3);
+    assert_eq!(*tried.lock().unwrap(), [0, 1, 2, 3]);
+    leak_check();
+}
+
+#[test]
+fn race_limited_of_no_tasks_and_a_zero_limit_are_defined() {
+    type Task = fn(&Context) -> Result<u8, String>;
+    let err = fan::race_limited(&Context::new(), Vec::<Task>::new(), 4).unwrap_err();
+    assert!(err.failures.is_empty());
+    // 0 means no limit: one thread per task, as first_k.
+    let tasks = [1u8, 2, 3].map(|n| move |_: &Context| Ok::<_, String>(n));
+    let got = fan::first_k_limited(&Context::new(), tasks, 3, 0);
+    assert!(got.found_k());
     leak_check();
 }

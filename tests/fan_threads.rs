@@ -1,10 +1,12 @@
-//! `merge` over thousands of inputs uses exactly one thread. Its own test binary, so no other
-//! test's merge threads are alive while it counts them.
+//! `merge` over thousands of inputs uses exactly one thread; `first_k_limited` over a thousand
+//! tasks at most `limit`. Its own test binary, so no other test's threads of the same kind are
+//! alive while it counts them.
 
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use crossbeam_channel::{RecvTimeoutError, unbounded};
-use homebound::{fan, threads};
+use homebound::{Context, fan, threads};
 
 fn merge_threads() -> usize {
     threads::live()
@@ -43,5 +45,32 @@ fn merge_of_five_thousand_inputs_uses_one_thread_and_loses_nothing() {
     );
     drop(merged);
     assert_eq!(merge_threads(), 0);
+    threads::assert_none_alive(Duration::from_secs(10));
+}
+
+#[test]
+fn first_k_limited_over_a_thousand_tasks_uses_at_most_limit_threads() {
+    const LIMIT: usize = 4;
+    let most = AtomicUsize::new(0);
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let most = &most;
+            move |_: &Context| {
+                let first_k_threads = threads::live()
+                    .iter()
+                    .filter(|t| t.owner() == "first-k")
+                    .count();
+                most.fetch_max(first_k_threads, SeqCst);
+                Err::<(), _>(format!("task {i} failed"))
+            }
+        })
+        .collect();
+    let got = fan::first_k_limited(&Context::new(), tasks, 1, LIMIT);
+    assert_eq!(got.failures.len(), 1000);
+    let most = most.load(SeqCst);
+    assert!(
+        (1..=LIMIT).contains(&most),
+        "{most} threads for a limit of {LIMIT}"
+    );
     threads::assert_none_alive(Duration::from_secs(10));
 }

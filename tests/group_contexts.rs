@@ -92,8 +92,8 @@ fn a_forgotten_cancel_callback_never_fires_for_a_later_task() {
     in_turn(
         move |g| {
             g.spawn(move |ctx| {
-                ctx.on_cancel(move || flag.store(true, Ordering::SeqCst))
-                    .forget();
+                ctx.after_cancel(move || flag.store(true, Ordering::SeqCst))
+                    .detach();
                 Ok(())
             })
             .join()

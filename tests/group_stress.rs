@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use homebound::{Context, group::Group, threads};
 
+mod common;
+
 fn no_leaks() {
     threads::assert_none_alive(Duration::from_secs(10));
 }
@@ -28,7 +30,7 @@ impl Lcg {
 #[test]
 fn many_short_runs_account_for_every_task() {
     let mut rng = Lcg(0x5eed);
-    for seed in 0..300 {
+    for seed in 0..common::stress_reps(300) {
         let limit = 1 + rng.below(3) as usize;
         let builder = Group::builder().limit(limit);
         let builder = match rng.below(4) {
@@ -86,7 +88,8 @@ fn run_timeout_with_a_limit_returns_once_the_tasks_end() {
     // out the whole timeout and report stragglers.
     let ran = Arc::new(AtomicUsize::new(0));
     let group = Group::builder().limit(2).build().unwrap();
-    for _ in 0..20 {
+    let rounds = common::stress_reps(20);
+    for _ in 0..rounds {
         let result = group.run_timeout(&Context::new(), Duration::from_secs(60), |g| {
             for _ in 0..500 {
                 let ran = ran.clone();
@@ -98,6 +101,6 @@ fn run_timeout_with_a_limit_returns_once_the_tasks_end() {
         });
         assert!(matches!(result, Ok(Ok(()))));
     }
-    assert_eq!(ran.load(Ordering::SeqCst), 20 * 500);
+    assert_eq!(ran.load(Ordering::SeqCst) as u64, rounds * 500);
     no_leaks();
 }

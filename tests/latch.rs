@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{RecvTimeoutError, bounded};
 use homebound::{Cause, Context, WaitGroup, threads};
 
+mod common;
+
 const BOUND: Duration = Duration::from_secs(10);
 
 fn no_leaks() {
@@ -166,13 +168,51 @@ fn add_returns_one_guard_per_unit() {
 }
 
 #[test]
+fn add_overflow_panics_clearly_and_leaves_the_count_and_waiters_alone() {
+    // Issue 12 item 3: `add(usize::MAX)` used to raise the count and then panic, so every later
+    // wait hung.
+    let wg = WaitGroup::new();
+    let waiter = {
+        let (wg, held) = (wg.clone(), wg.enter());
+        let (started_tx, started) = bounded(1);
+        let h = threads::spawn("waiter", move || {
+            started_tx.send(()).unwrap();
+            wg.wait();
+        })
+        .unwrap();
+        started.recv_timeout(BOUND).unwrap();
+        (h, held)
+    };
+    for n in [usize::MAX, usize::MAX - 1] {
+        let result = panic::catch_unwind(AssertUnwindSafe(|| wg.add(n)));
+        let message = homebound::task::panic_message(&*result.unwrap_err());
+        assert!(
+            message.starts_with(&format!("WaitGroup::add({n})")),
+            "{message}"
+        );
+        assert!(message.contains("unchanged"), "{message}");
+        assert_eq!(wg.count(), 1, "the count is unchanged");
+    }
+    // From zero, too (the case that used to corrupt the count).
+    let empty = WaitGroup::new();
+    assert!(panic::catch_unwind(AssertUnwindSafe(|| empty.add(usize::MAX))).is_err());
+    assert_eq!(empty.count(), 0);
+    assert!(empty.wait_timeout(Duration::ZERO));
+    let (h, held) = waiter;
+    drop(held);
+    h.join().unwrap();
+    assert!(wg.wait_timeout(BOUND));
+    no_leaks();
+}
+
+#[test]
 fn reuse_after_reaching_zero_is_defined() {
     // A wait that began before the count touched zero returns, even if new work enters at once
     // (Go panics here). A wait that began after the zero moment waits for the next one: the test
     // cannot see which case a round hit, so it handles both and requires the first to occur.
     let wg = WaitGroup::new();
     let mut returned_while_busy = 0;
-    for _ in 0..200 {
+    for _ in 0..common::stress_reps(200) {
         let guard = wg.enter();
         let (ready_tx, ready) = bounded(0);
         let (done_tx, done) = bounded(1);

@@ -7,10 +7,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::unbounded;
 use homebound::{
-    Context, periodic, periodic::Every, periodic::MissedTicks, periodic::OnJobError,
+    Context, periodic, periodic::ErrorPolicy, periodic::Every, periodic::MissedTicks,
     periodic::every, threads,
 };
 use proptest::prelude::*;
+
+mod common;
+use common::PanicsOnDrop;
 
 const LEAK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -186,7 +189,7 @@ fn stop_policy_ends_the_job_at_the_first_error() {
     let ctx = Context::new();
     let report = Every::new(Duration::from_micros(100))
         .unwrap()
-        .on_error(OnJobError::Stop)
+        .on_error(ErrorPolicy::FailFast)
         .run(&ctx, |_| Err("disk full"));
     assert_eq!((report.runs(), report.errors()), (1, 1));
     assert_eq!(report.stopped(), &periodic::Stop::Error("disk full".into()));
@@ -221,7 +224,7 @@ fn panic_stop_policy_ends_the_job_and_reports_the_message() {
     let ctx = Context::new();
     let report = Every::new(Duration::from_micros(100))
         .unwrap()
-        .on_panic(OnJobError::Stop)
+        .on_panic(ErrorPolicy::FailFast)
         .run(&ctx, |_| -> Result<(), String> { panic!("corrupt index") });
     assert_eq!(report.runs(), 1);
     assert_eq!(
@@ -253,6 +256,126 @@ fn a_spawned_job_in_a_panicking_loop_keeps_running_on_its_thread() {
     let report = job.join().unwrap();
     assert!(report.runs() >= 3);
     assert_eq!(report.panics(), report.runs());
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn every_contains_a_panic_whose_payload_panics_when_dropped() {
+    let ctx = Context::new();
+    let mut n = 0;
+    let report = every(&ctx, Duration::from_micros(100), |ctx| {
+        n += 1;
+        match n {
+            1 => std::panic::panic_any(PanicsOnDrop("the job's payload")),
+            _ => {
+                ctx.cancel();
+                Ok::<(), String>(())
+            }
+        }
+    })
+    .unwrap();
+    assert_eq!((report.runs(), report.panics()), (2, 1));
+    assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_spawned_job_survives_panics_whose_payload_panics_when_dropped() {
+    let root = Context::new();
+    let (ran_tx, ran) = unbounded();
+    let job = Every::new(Duration::from_micros(100))
+        .unwrap()
+        .spawn(&root, "bomb", move |_| -> Result<(), String> {
+            ran_tx.send(()).unwrap();
+            std::panic::panic_any(PanicsOnDrop("the spawned job's payload"))
+        })
+        .unwrap();
+    for _ in 0..3 {
+        ran.recv().unwrap();
+    }
+    job.stop();
+    let report = job.join().expect("the loop survived");
+    assert!(report.runs() >= 3);
+    assert_eq!(report.panics(), report.runs());
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_job_whose_drop_panics_is_contained_when_the_loop_ends() {
+    let ctx = Context::new();
+    let bomb = PanicsOnDrop("the job's capture");
+    let report = every(&ctx, Duration::from_micros(100), move |ctx| {
+        let _keep = &bomb;
+        ctx.cancel();
+        Ok::<(), String>(())
+    })
+    .unwrap();
+    assert_eq!((report.runs(), report.panics()), (1, 1));
+    assert_eq!(
+        report.last_panic(),
+        Some("the job's capture panicked in its drop")
+    );
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn dropping_a_handle_stops_the_job_and_joins_its_thread() {
+    let root = Context::new();
+    let (ran_tx, ran) = unbounded();
+    let job = Every::new(Duration::from_secs(3600))
+        .unwrap()
+        .spawn(&root, "dropped", move |_| ran_tx.send(()))
+        .unwrap();
+    ran.recv().unwrap();
+    let job_ctx = job.context().clone();
+    drop(job);
+    assert!(job_ctx.is_cancelled(), "the drop stopped the job");
+    assert!(!root.is_cancelled(), "and only the job");
+    // Joined by the drop: nothing is left to wait for.
+    threads::assert_none_alive(Duration::from_millis(1));
+}
+
+#[test]
+fn a_detached_job_runs_on_until_its_parent_is_cancelled() {
+    let root = Context::new();
+    let (ran_tx, ran) = unbounded();
+    Every::new(Duration::from_micros(100))
+        .unwrap()
+        .spawn(&root, "detached", move |_| ran_tx.send(()))
+        .unwrap()
+        .detach();
+    for _ in 0..3 {
+        ran.recv().unwrap();
+    }
+    assert_eq!(
+        threads::live()
+            .iter()
+            .filter(|t| t.owner() == "periodic-detached")
+            .count(),
+        1,
+        "still running without its handle"
+    );
+    root.cancel();
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_job_that_drops_its_own_handle_does_not_join_itself() {
+    let root = Context::new();
+    let (handle_tx, handle_rx) = crossbeam_channel::bounded::<periodic::Handle>(1);
+    let (dropped_tx, dropped) = unbounded();
+    let job = Every::new(Duration::from_micros(100))
+        .unwrap()
+        .spawn(&root, "self-drop", move |_| {
+            if let Ok(own) = handle_rx.try_recv() {
+                drop(own); // cancels this very job; must not try to join its own thread
+                dropped_tx.send(()).unwrap();
+            }
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    handle_tx.send(job).unwrap();
+    dropped.recv().unwrap();
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 

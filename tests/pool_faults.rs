@@ -469,10 +469,10 @@ fn a_forgotten_cancel_callback_never_fires_for_a_later_task() {
     let fired = Arc::new(AtomicUsize::new(0));
     let f = fired.clone();
     pool.submit(move |ctx| {
-        ctx.on_cancel(move || {
+        ctx.after_cancel(move || {
             f.fetch_add(1, Ordering::SeqCst);
         })
-        .forget();
+        .detach();
     })
     .unwrap()
     .join()

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use homebound::{Context, pool, pool::Pool, pool::SubmitError, task::JoinError, threads};
 
+mod common;
+
 const ITERATIONS: u64 = 1000;
 const SUBMITTERS: usize = 4;
 const MAX_OPS: usize = 8;
@@ -43,7 +45,7 @@ fn randomised_submit_cancel_shutdown_accounts_for_every_task_exactly_once() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5EED_2026);
-    for iteration in 0..ITERATIONS {
+    for iteration in 0..common::stress_reps(ITERATIONS) {
         one_iteration(seed, iteration);
     }
     threads::assert_none_alive(Duration::from_secs(10));

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, bounded, unbounded};
 use homebound::{
-    Cause, Context, periodic::every, shutdown, shutdown::OnFailure, shutdown::ServiceOutcome,
+    Cause, Context, periodic::every, shutdown, shutdown::ErrorPolicy, shutdown::ServiceOutcome,
     shutdown::Shutdown, threads,
 };
 use parking_lot::Mutex;
+
+mod common;
+use common::PanicsOnDrop;
 
 const LEAK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -45,7 +48,7 @@ fn trigger_cancels_every_service_with_the_cause_and_reports_clean() {
     assert_eq!(report.cause(), &shutdown::Cause::Triggered);
     assert_eq!(report.forced(), None);
     assert_eq!(report.exit_code(), 0);
-    assert!(report.is_clean());
+    assert!(report.is_ok());
     assert_eq!(report.stragglers().count(), 0);
     let names: Vec<_> = report.services().iter().map(|s| s.name()).collect();
     assert_eq!(names, ["a", "b", "c"]);
@@ -129,11 +132,11 @@ fn continue_policy_keeps_the_others_running_after_a_failure() {
     // the order of their ends; under Continue only "every service ended" is.
     let mut shutdown = Shutdown::new();
     shutdown
-        .service_with("optional", OnFailure::Continue, |_ctx| Err("no GPU"))
+        .service_with("optional", ErrorPolicy::Continue, |_ctx| Err("no GPU"))
         .unwrap()
         .service_with(
             "also-optional",
-            OnFailure::Continue,
+            ErrorPolicy::Continue,
             |_ctx| -> Result<(), String> { panic!("no disk") },
         )
         .unwrap()
@@ -241,6 +244,288 @@ fn drain_errors_and_panics_are_reported_and_the_next_drain_still_runs() {
     );
     assert_eq!(*ran.lock(), ["first"]);
     assert_eq!(report.exit_code(), 1);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+/// Runs `wait` on its own thread and fails (instead of hanging the test) if it does not return
+/// within the bound.
+fn wait_within_bound(shutdown: Shutdown) -> shutdown::Report {
+    let (tx, rx) = bounded(1);
+    let waiter = threads::spawn("test-waiter", move || {
+        let _ = tx.send(shutdown.wait());
+    })
+    .unwrap();
+    let report = rx
+        .recv_timeout(LEAK_TIMEOUT)
+        .expect("wait() did not return: a service's end was never reported");
+    waiter.join().unwrap();
+    report
+}
+
+#[test]
+fn a_drain_whose_panic_payload_panics_when_dropped_is_reported_as_panicked_and_the_next_drain_runs()
+{
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let mut shutdown = Shutdown::new().grace(Duration::from_secs(30));
+    let r = Arc::clone(&ran);
+    shutdown.drain("runs-last", move |_: Duration| {
+        r.lock().push("runs-last");
+        Ok::<(), String>(())
+    });
+    shutdown.drain("bomb", |_: Duration| -> Result<(), String> {
+        std::panic::panic_any(PanicsOnDrop("the drain's payload"))
+    });
+    let report = wait_within_bound(shutdown);
+    assert!(
+        matches!(report.drains()[1].outcome(), ServiceOutcome::Panicked(_)),
+        "{report}"
+    );
+    assert_eq!(
+        report.drains()[0].outcome(),
+        &ServiceOutcome::Ok,
+        "{report}"
+    );
+    assert_eq!(*ran.lock(), ["runs-last"], "the next drain really ran");
+    assert_eq!(report.exit_code(), 1);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_service_whose_panic_payload_panics_when_dropped_reports_its_end() {
+    let mut shutdown = Shutdown::new().grace(Duration::from_secs(30));
+    shutdown
+        .service("steady", |ctx| {
+            ctx.wait();
+            Ok::<(), String>(())
+        })
+        .unwrap()
+        .service("bomb", |_ctx| -> Result<(), String> {
+            std::panic::panic_any(PanicsOnDrop("the service's payload"))
+        })
+        .unwrap();
+    let report = wait_within_bound(shutdown);
+    assert_eq!(
+        report.cause(),
+        &shutdown::Cause::ServiceFailed("bomb".into())
+    );
+    assert!(matches!(
+        report.services()[1].outcome(),
+        ServiceOutcome::Panicked(_)
+    ));
+    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_drain_that_never_starts_and_panics_when_dropped_is_reported_and_wait_returns() {
+    let (release_tx, release) = bounded::<()>(0);
+    let mut shutdown = Shutdown::new().grace(Duration::ZERO);
+    shutdown.service("slow", stubborn(release)).unwrap();
+    let bomb = PanicsOnDrop("the unstarted drain");
+    shutdown.drain("bomb", move |_: Duration| {
+        let _keep = &bomb;
+        Ok::<(), String>(())
+    });
+    shutdown.drain("plain", |_: Duration| Ok::<(), String>(()));
+    shutdown.trigger().fire();
+    let mut report = shutdown.wait();
+    let ServiceOutcome::Panicked(message) = report.drains()[0].outcome() else {
+        panic!("expected the drop's panic: {report}");
+    };
+    assert!(
+        message.contains("the unstarted drain panicked in its drop"),
+        "{message}"
+    );
+    assert_eq!(report.drains()[1].outcome(), &ServiceOutcome::NotStarted);
+    drop(release_tx);
+    assert!(report.join_stragglers(LEAK_TIMEOUT));
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn dropping_a_shutdown_whose_drain_panics_when_dropped_does_not_panic() {
+    let mut shutdown = Shutdown::new();
+    let bomb = PanicsOnDrop("the dropped shutdown's drain");
+    shutdown.drain("bomb", move |_: Duration| {
+        let _keep = &bomb;
+        Ok::<(), String>(())
+    });
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(shutdown)));
+    assert!(dropped.is_ok(), "the drain's panic escaped Shutdown's drop");
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_slow_cancel_callback_does_not_hold_up_the_shutdown() {
+    // `after_cancel` callbacks run on homebound's callback runner, never inside the shutdown's
+    // cancel: this one blocks until after `wait()` returned, which could not happen if the
+    // shutdown waited for it. (The report's time starts before the cancel, so the cancel itself
+    // counts.)
+    let shutdown = Shutdown::new().grace(Duration::from_secs(30));
+    let (release_tx, release) = bounded::<()>(0);
+    shutdown
+        .context()
+        .after_cancel(move || {
+            let _ = release.recv();
+        })
+        .detach();
+    shutdown.trigger().fire();
+    let report = wait_within_bound(shutdown);
+    assert_eq!(report.cause(), &shutdown::Cause::Triggered);
+    drop(release_tx);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_parent_context_cancel_begins_the_shutdown_with_its_cause() {
+    let (seen_tx, seen) = bounded(1);
+    let parent = Context::new();
+    let mut shutdown = Shutdown::with_parent(&parent);
+    shutdown
+        .service("server", move |ctx| {
+            ctx.wait();
+            seen_tx.send(ctx.cause()).unwrap();
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    parent.cancel();
+    let report = wait_within_bound(shutdown);
+    assert_eq!(report.cause(), &shutdown::Cause::ContextCancelled);
+    assert_eq!(
+        seen.recv().unwrap(),
+        Some(Cause::Cancelled),
+        "the parent's cause"
+    );
+    assert_eq!(report.exit_code(), 0);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn with_a_parent_and_nothing_else_wait_waits_for_the_parent() {
+    let parent = Context::new();
+    let mut shutdown = Shutdown::with_parent(&parent);
+    let (drained_tx, drained) = bounded(1);
+    shutdown.drain("flush", move |_: Duration| {
+        drained_tx.send(()).unwrap();
+        Ok::<(), String>(())
+    });
+    let (started_tx, started) = bounded(0);
+    let waiter = threads::spawn("test-waiter", move || {
+        started_tx.send(()).unwrap();
+        shutdown.wait()
+    })
+    .unwrap();
+    started.recv().unwrap();
+    assert!(
+        drained.recv_timeout(Duration::from_millis(50)).is_err(),
+        "wait returned without the parent's cancel"
+    );
+    parent.cancel();
+    let report = waiter.join().unwrap();
+    assert_eq!(report.cause(), &shutdown::Cause::ContextCancelled);
+    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::Ok);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn stop_on_any_end_stops_all_when_a_service_returns_ok() {
+    let (seen_tx, seen) = bounded(2);
+    let mut shutdown = Shutdown::new().stop_on(shutdown::StopOn::AnyEnd);
+    for name in ["sidecar-a", "sidecar-b"] {
+        let seen_tx = seen_tx.clone();
+        shutdown
+            .service(name, move |ctx| {
+                ctx.wait();
+                seen_tx.send(shutdown_cause(&ctx)).unwrap();
+                Ok::<(), String>(())
+            })
+            .unwrap();
+    }
+    shutdown
+        .service("job", |_ctx| Ok::<(), String>(()))
+        .unwrap();
+    let report = wait_within_bound(shutdown);
+    let cause = shutdown::Cause::ServiceReturned("job".into());
+    assert_eq!(report.cause(), &cause);
+    assert_eq!(
+        seen.iter().take(2).collect::<Vec<_>>(),
+        [Some(cause.clone()), Some(cause)]
+    );
+    assert_eq!(report.exit_code(), 0);
+    assert!(report.is_ok());
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn stop_on_any_end_still_names_a_failure_and_spares_continue_services() {
+    let (ending_tx, ending) = bounded::<()>(2);
+    let mut shutdown = Shutdown::new().stop_on(shutdown::StopOn::AnyEnd);
+    let e = ending_tx.clone();
+    shutdown
+        .service_with("optional", ErrorPolicy::Continue, move |_ctx| {
+            e.send(()).unwrap();
+            Ok::<(), String>(())
+        })
+        .unwrap()
+        .service_with("also-optional", ErrorPolicy::Continue, move |_ctx| {
+            ending_tx.send(()).unwrap();
+            Err("no GPU")
+        })
+        .unwrap()
+        .service("main", move |_ctx| {
+            // Fails only after both sidecars have returned: their ends must not stop anyone.
+            ending.recv().unwrap();
+            ending.recv().unwrap();
+            Err::<(), _>("main crashed")
+        })
+        .unwrap()
+        .service("steady", |ctx| {
+            ctx.wait();
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    let report = wait_within_bound(shutdown);
+    assert_eq!(
+        report.cause(),
+        &shutdown::Cause::ServiceFailed("main".into())
+    );
+    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(report.services()[3].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(report.exit_code(), 1);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn stragglers_taken_out_of_the_report_can_be_joined_on_their_own() {
+    let (release_tx, release) = bounded::<()>(0);
+    let mut shutdown = Shutdown::new().grace(Duration::from_millis(20));
+    shutdown.service("stubborn", stubborn(release)).unwrap();
+    shutdown.trigger().fire();
+    let mut report = shutdown.wait();
+    let mut stragglers = report.take_stragglers().expect("a straggler");
+    assert!(report.take_stragglers().is_none());
+    assert!(
+        report.join_stragglers(Duration::ZERO),
+        "nothing left in the report"
+    );
+    assert_eq!(stragglers.threads().len(), 1);
+    assert!(stragglers.threads()[0].contains("service-stubborn"));
+    assert!(stragglers.join_timeout(Duration::from_millis(1)).is_empty());
+    assert!(!stragglers.is_empty());
+    drop(release_tx);
+    let late = stragglers.join_timeout(LEAK_TIMEOUT);
+    assert!(stragglers.is_empty());
+    assert_eq!(late.len(), 1);
+    assert_eq!(
+        (late[0].name(), late[0].outcome()),
+        ("stubborn", &ServiceOutcome::Ok)
+    );
+    assert!(late[0].overran());
+    // The report itself still says what happened by the end of the grace period.
+    assert_eq!(
+        report.services()[0].outcome(),
+        &ServiceOutcome::StillRunning
+    );
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 

@@ -117,11 +117,18 @@ fn threads_of_unrelated_origins_are_not_this_threads_leak() {
 #[test]
 fn scoped_threads_are_registered_and_joined() {
     let data = [1u64, 2, 3];
+    // The thread waits until it has been seen alive: otherwise it may finish and deregister
+    // before `live()` is read (issue 12 item 9: this failed ~6% of runs).
+    let (seen_tx, seen) = bounded::<()>(0);
     let sum = std::thread::scope(|s| {
         let h = threads::Builder::new("scoped")
-            .spawn_scoped(s, || data.iter().sum::<u64>())
+            .spawn_scoped(s, || {
+                let _ = seen.recv();
+                data.iter().sum::<u64>()
+            })
             .unwrap();
         assert!(threads::live().iter().any(|t| t.owner() == "scoped"));
+        drop(seen_tx);
         h.join().unwrap()
     });
     assert_eq!(sum, 6);
@@ -185,5 +192,106 @@ fn leak_report_lists_every_survivor() {
     for h in handles {
         h.join().unwrap();
     }
+    no_leaks();
+}
+
+// ----- issue 12 item 4: a leak check never reports its caller -----
+
+#[test]
+fn a_leak_check_on_a_homebound_thread_excludes_that_thread() {
+    // (The process-wide check excludes its caller the same way; it is not called here because
+    // it would also take the lost panics other tests of this binary are about to check.)
+    let watchdog = threads::spawn("watchdog", || {
+        threads::wait_none_alive(Duration::from_millis(50))
+    })
+    .unwrap();
+    let own = watchdog.join().unwrap();
+    assert!(
+        own.is_ok(),
+        "the watchdog listed itself: {}",
+        own.unwrap_err()
+    );
+    no_leaks();
+}
+
+#[test]
+fn a_watchdog_still_sees_its_siblings() {
+    let (release_tx, release) = bounded::<()>(0);
+    let sibling = threads::spawn("sibling", move || {
+        let _ = release.recv();
+    })
+    .unwrap();
+    let watchdog = threads::spawn("watchdog", || {
+        threads::wait_none_alive(Duration::from_millis(20))
+            .unwrap_err()
+            .threads()
+            .iter()
+            .map(|t| t.owner().to_owned())
+            .collect::<Vec<_>>()
+    })
+    .unwrap();
+    assert_eq!(watchdog.join().unwrap(), ["sibling"]);
+    drop(release_tx);
+    sibling.join().unwrap();
+    no_leaks();
+}
+
+// ----- issue 12 item 6: panics nobody observed are reported -----
+
+#[test]
+fn a_detached_threads_panic_is_reported_by_the_leak_check() {
+    let (go, wait) = bounded::<()>(0);
+    let handle = threads::spawn("detached-panic", move || {
+        let _ = wait.recv();
+        panic!("nobody joins me");
+    })
+    .unwrap();
+    drop(handle); // detached before it panics
+    drop(go);
+    let leaked = threads::wait_none_alive(BOUND).unwrap_err();
+    assert!(leaked.threads().is_empty());
+    let [lost] = leaked.panics() else {
+        panic!("{leaked}")
+    };
+    assert_eq!(lost.panic().message(), "nobody joins me");
+    assert!(
+        lost.what()
+            .starts_with("detached thread homebound-detached-panic-")
+    );
+    assert!(lost.panic().location().unwrap().contains(file!()));
+    assert_eq!(lost.panic().spawn_location().unwrap().file(), file!());
+    let message = leaked.to_string();
+    assert!(message.contains("1 panic(s) nobody observed"), "{message}");
+    // The check took it: the next one passes.
+    no_leaks();
+}
+
+#[test]
+fn a_handle_dropped_after_its_thread_panicked_reports_the_panic() {
+    let handle = threads::spawn("panics-first", || panic!("before the drop")).unwrap();
+    while !handle.is_finished() {
+        std::thread::yield_now();
+    }
+    // Not lost yet: the handle could still be joined.
+    assert!(threads::take_lost_panics().is_empty());
+    drop(handle);
+    let lost = threads::take_lost_panics();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0].panic().message(), "before the drop");
+    no_leaks();
+}
+
+#[test]
+fn joined_and_scoped_panics_are_observed_not_lost() {
+    let joined = threads::spawn("joined", || panic!("seen by join")).unwrap();
+    assert!(joined.join().is_err());
+    let scoped = std::panic::catch_unwind(|| {
+        std::thread::scope(|s| {
+            let _unjoined = threads::Builder::new("scoped-panic")
+                .spawn_scoped(s, || panic!("seen by the scope"))
+                .unwrap();
+        });
+    });
+    assert!(scoped.is_err(), "the scope re-raises it");
     no_leaks();
 }

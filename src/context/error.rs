@@ -29,18 +29,48 @@ pub struct Cancelled {
 
 impl Cancelled {
     /// Wraps a cause.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Cancelled, Cause};
+    ///
+    /// let err = Cancelled::new(Cause::DeadlineExceeded);
+    /// assert_eq!(err.to_string(), "cancelled: deadline exceeded");
+    /// ```
     pub fn new(cause: Cause) -> Self {
         Cancelled { cause }
     }
 
     /// Why the context was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Cause, Context};
+    ///
+    /// let ctx = Context::new();
+    /// ctx.cancel();
+    /// assert_eq!(ctx.check().unwrap_err().cause(), &Cause::Cancelled);
+    /// ```
     pub fn cause(&self) -> &Cause {
         &self.cause
     }
 
-    /// Whether the cancellation came from a deadline or timeout.
+    /// Whether the cancellation came from a deadline or timeout (with or without a reason of
+    /// yours: [`Cause::is_deadline_exceeded`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::Context;
+    ///
+    /// let ctx = Context::new().with_timeout(Duration::ZERO);
+    /// assert!(ctx.check().unwrap_err().is_deadline_exceeded());
+    /// ```
     pub fn is_deadline_exceeded(&self) -> bool {
-        matches!(self.cause, Cause::DeadlineExceeded)
+        self.cause.is_deadline_exceeded()
     }
 }
 
@@ -52,10 +82,7 @@ impl fmt::Display for Cancelled {
 
 impl std::error::Error for Cancelled {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.cause {
-            Cause::Reason(reason) => Some(reason.as_error()),
-            _ => None,
-        }
+        self.cause.reason().map(|reason| reason.as_error() as _)
     }
 }
 
@@ -126,6 +153,19 @@ pub enum SendError<T> {
 
 impl<T> SendError<T> {
     /// Takes back the message that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let ctx = Context::new();
+    /// let (tx, rx) = crossbeam_channel::unbounded();
+    /// drop(rx);
+    /// let err = ctx.send(&tx, vec![1, 2, 3]).unwrap_err();
+    /// assert!(!err.is_cancelled());
+    /// assert_eq!(err.into_inner(), vec![1, 2, 3]); // the value comes back
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             SendError::Cancelled(v) | SendError::Disconnected(v) => v,
@@ -133,6 +173,17 @@ impl<T> SendError<T> {
     }
 
     /// Whether the send stopped because the context was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let ctx = Context::new();
+    /// let (tx, _rx) = crossbeam_channel::bounded::<u8>(0);
+    /// ctx.cancel();
+    /// assert!(ctx.send(&tx, 1).unwrap_err().is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, SendError::Cancelled(_))
     }

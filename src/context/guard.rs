@@ -1,75 +1,45 @@
-//! RAII guards tied to a context: a registered cancel callback, and cancel-on-drop.
+//! RAII guards tied to a context: cancel-on-drop, and homebound's own registered wake-ups.
 
 use std::fmt;
 use std::sync::Weak;
 
 use super::Context;
-use super::tree::Node;
+use super::tree::{Callback, Node};
 
-/// A callback registered with [`Context::on_cancel`]. Dropping the guard unregisters the callback
-/// if it has not run yet.
-///
-/// # Examples
-///
-/// ```
-/// use std::sync::Arc;
-/// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use homebound::Context;
-///
-/// let ctx = Context::new();
-/// let calls = Arc::new(AtomicUsize::new(0));
-/// let c = calls.clone();
-/// let guard = ctx.on_cancel(move || { c.fetch_add(1, Ordering::SeqCst); });
-/// ctx.cancel();
-/// ctx.cancel();
-/// assert_eq!(calls.load(Ordering::SeqCst), 1); // exactly once
-/// assert!(!guard.disarm()); // it had already run
-/// ```
-#[must_use = "dropping the guard unregisters the callback at once"]
-pub struct OnCancel {
-    /// `None` when the callback ran at registration (the context was already cancelled).
+/// Unregisters one of homebound's own inline wake-ups (see `Context::wake_on_cancel`) when
+/// dropped.
+pub(crate) struct WakeGuard {
+    /// `None` when the wake-up already ran at registration (the context was cancelled).
     registration: Option<(Weak<Node>, usize)>,
 }
 
-impl OnCancel {
+impl WakeGuard {
     pub(crate) fn registered(node: Weak<Node>, key: usize) -> Self {
-        OnCancel {
+        WakeGuard {
             registration: Some((node, key)),
         }
     }
 
     pub(crate) fn already_ran() -> Self {
-        OnCancel { registration: None }
+        WakeGuard { registration: None }
     }
+}
 
-    /// Unregisters the callback; returns `true` if it was still registered, so it will never run,
-    /// and `false` if it has run or is running.
-    pub fn disarm(mut self) -> bool {
-        self.unregister()
-    }
-
-    /// Keeps the callback registered for as long as the context lives, without a guard.
-    pub fn forget(mut self) {
-        self.registration = None;
-    }
-
-    fn unregister(&mut self) -> bool {
-        match self.registration.take() {
-            Some((node, key)) => node.upgrade().is_some_and(|node| node.remove_callback(key)),
-            None => false,
+impl Drop for WakeGuard {
+    fn drop(&mut self) {
+        if let Some((node, key)) = self.registration.take()
+            && let Some(node) = node.upgrade()
+        {
+            // Dropped here, after `remove_callback` released the node's lock.
+            let removed: Option<Callback> = node.remove_callback(key);
+            drop(removed);
         }
     }
 }
 
-impl Drop for OnCancel {
-    fn drop(&mut self) {
-        self.unregister();
-    }
-}
-
-impl fmt::Debug for OnCancel {
+impl fmt::Debug for WakeGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("OnCancel { .. }")
+        f.write_str("WakeGuard { .. }")
     }
 }
 
@@ -100,6 +70,17 @@ impl DropGuard {
     }
 
     /// The guarded context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let guard = Context::new().drop_guard();
+    /// let worker_ctx = guard.context().child();
+    /// drop(guard);
+    /// assert!(worker_ctx.is_cancelled());
+    /// ```
     pub fn context(&self) -> &Context {
         self.ctx
             .as_ref()
@@ -107,6 +88,16 @@ impl DropGuard {
     }
 
     /// Returns the context without cancelling it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::Context;
+    ///
+    /// let guard = Context::new().drop_guard();
+    /// let ctx = guard.disarm(); // keep it: the work succeeded
+    /// assert!(!ctx.is_cancelled());
+    /// ```
     pub fn disarm(mut self) -> Context {
         self.ctx
             .take()

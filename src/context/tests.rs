@@ -78,7 +78,7 @@ fn only_an_untouched_sole_handle_is_reusable() {
         "its done() receiver may have been cloned"
     );
     let with_callback = root.child();
-    let guard = with_callback.on_cancel(|| {});
+    let guard = with_callback.after_cancel(|| {});
     assert!(!with_callback.is_reusable(), "a callback is registered");
     drop(guard);
     assert!(
@@ -86,7 +86,7 @@ fn only_an_untouched_sole_handle_is_reusable() {
         "conservative: it once had a callback"
     );
     let forgotten = root.child();
-    forgotten.on_cancel(|| {}).forget();
+    forgotten.after_cancel(|| {}).detach();
     assert!(
         !forgotten.is_reusable(),
         "a forgotten callback stays registered with no handle to show for it"

@@ -9,17 +9,26 @@
 //!
 //! Entries hold their context weakly, and a context removes its entry when it is cancelled or
 //! dropped, so no entry outlives its context.
+//!
+//! The thread never runs user code: a due deadline cancels its context, which hands any
+//! `after_cancel` callbacks to the callback runner. The only user values it touches are the
+//! deadline causes and the contexts it briefly holds, and those are dropped through the
+//! containment helper, so no panic (not even a payload whose own drop panics) can end it.
+//!
+//! The timer's state is a process-wide static that outlives any one loom execution, so it stays
+//! on parking_lot rather than the loom shim; the loom models use no deadlines.
 
 use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::cause::Cause;
 use super::tree::Node;
+use crate::panic::{drop_caught, drop_quietly};
 use crate::threads;
 
 /// Where a node's deadline sits in the timer map.
@@ -30,7 +39,8 @@ pub(crate) struct TimerKey {
 }
 
 struct State {
-    entries: BTreeMap<TimerKey, Weak<Node>>,
+    /// Each deadline's context and the cause it fires with.
+    entries: BTreeMap<TimerKey, (Weak<Node>, Cause)>,
     /// Whether the thread is running (it never exits once started).
     started: bool,
 }
@@ -42,14 +52,14 @@ static STATE: Mutex<State> = Mutex::new(State {
 static WAKE: Condvar = Condvar::new();
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-/// Arms a deadline for `node`.
-pub(crate) fn insert(at: Instant, node: Weak<Node>) -> TimerKey {
+/// Arms a deadline for `node`, to cancel it with `cause`.
+pub(crate) fn insert(at: Instant, node: Weak<Node>, cause: Cause) -> TimerKey {
     let key = TimerKey {
         at,
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
     };
     let mut state = STATE.lock();
-    state.entries.insert(key, node);
+    state.entries.insert(key, (node, cause));
     if !state.started {
         start(&mut state);
     } else if state
@@ -63,9 +73,11 @@ pub(crate) fn insert(at: Instant, node: Weak<Node>) -> TimerKey {
     key
 }
 
-/// Disarms a deadline; a no-op if it already fired.
-pub(crate) fn remove(key: TimerKey) {
-    STATE.lock().entries.remove(&key);
+/// Disarms a deadline and hands back its cause (for the caller to drop outside this lock);
+/// `None` if it already fired.
+pub(crate) fn remove(key: TimerKey) -> Option<Cause> {
+    let removed = STATE.lock().entries.remove(&key);
+    removed.map(|(_, cause)| cause)
 }
 
 /// How many deadlines are armed (for tests: entries must not outlive their contexts).
@@ -107,14 +119,25 @@ fn run() {
     }
 }
 
-/// Cancels every due context that is still alive. A panicking `on_cancel` callback must not
-/// take the timer down with it: its panic was already reported by the panic hook.
-fn fire(due: Vec<Weak<Node>>) {
-    for node in due.into_iter().filter_map(|weak| weak.upgrade()) {
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| fire_one(&node)));
+/// Cancels every due context that is still alive. The contexts and causes are released through
+/// the containment helper: the timer may hold the last handle to either.
+fn fire(due: Vec<(Weak<Node>, Cause)>) {
+    for (weak, cause) in due {
+        let node = weak.upgrade();
+        if let Some(node) = &node
+            && let Err(payload) =
+                panic::catch_unwind(AssertUnwindSafe(|| node.cancel(cause.clone())))
+        {
+            drop_quietly(payload);
+        }
+        release(node);
+        release(cause);
+        release(weak);
     }
 }
 
-fn fire_one(node: &Arc<Node>) {
-    node.cancel(Cause::DeadlineExceeded);
+fn release<T>(value: T) {
+    if let Err(panic) = drop_caught(value) {
+        threads::record_lost_panic(None, "a value dropped by the deadline timer", panic);
+    }
 }

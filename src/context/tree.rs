@@ -18,35 +18,54 @@
 //! # Deadlock safety
 //!
 //! No code path holds two node locks at once. The only nesting is node lock → timer lock (arming
-//! a deadline); the timer thread releases its lock before it cancels anything. User callbacks and
-//! `Sender` drops (which wake selectors) run after every lock is released, so a callback may call
-//! back into any context.
+//! a deadline); the timer thread releases its lock before it cancels anything. Nothing is dropped
+//! under a node's lock that could reach back into the tree: callbacks, `Sender`s (whose drop
+//! wakes selectors) and causes are taken out under the lock and released after it, so a callback
+//! that owns a child of the same node (or a child's `DropGuard`) can be unregistered or dropped
+//! without deadlock.
+//!
+//! # User code
+//!
+//! `cancel` never runs user code: `after_cancel` callbacks go to the callback runner, and only
+//! homebound's own non-blocking wake-ups (`Callback::Wake`) run inline. User values the tree
+//! drops on its own (a closure whose context ends uncancelled, a deadline's cause) are dropped
+//! through the one containment helper: on the thread that dropped the last handle a panic from
+//! such a drop is resumed there (unless it is already unwinding); inside `cancel` it is recorded
+//! as a lost panic for the leak check.
 //!
 //! # Stack safety
 //!
 //! Cancelling walks the subtree with an explicit stack, and dropping the last handle of a deep
 //! chain unlinks ancestors in a loop, so 100k-level chains neither overflow nor go quadratic.
 
-use std::any::Any;
 use std::mem;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use slab::Slab;
 
+use super::after::Shared;
 use super::cause::Cause;
+use super::runner;
 use super::timer::{self, TimerKey};
+use crate::panic::{Panicked, drop_caught};
 use crate::shim::{AtomicBool, Mutex, Ordering};
+use crate::threads;
 
-/// A cancel callback registered with `on_cancel`.
-pub(crate) type Callback = Box<dyn FnOnce() + Send + 'static>;
+/// Something to do when a node is cancelled.
+pub(crate) enum Callback {
+    /// homebound's own wake-up (a condvar notify, a poller notify, a future's waker): cheap,
+    /// non-blocking, run inline by `cancel`.
+    Wake(Box<dyn FnOnce() + Send + 'static>),
+    /// A user's `after_cancel` callback, handed to the callback runner.
+    After(Arc<Shared>),
+}
 
 pub(crate) struct Node {
     /// Mirrors `inner.cause.is_some()` for a lock-free `is_cancelled`.
     cancelled: AtomicBool,
-    /// Set once a callback was ever registered: a forgotten `OnCancel` leaves its callback in
+    /// Set once a callback was ever registered: a detached `AfterCancel` leaves its callback in
     /// the slab without any handle to show for it, so reuse must check this too.
     had_callbacks: AtomicBool,
     /// The effective deadline: the earlier of this node's own and its parent's.
@@ -109,9 +128,13 @@ impl Node {
         }
     }
 
-    /// A child whose own deadline is `own` (if any). The child is born cancelled if this node is
-    /// cancelled, or if its effective deadline is not in the future.
-    pub(crate) fn child(self: &Arc<Node>, own: Option<Instant>) -> Arc<Node> {
+    /// A child whose own deadline is `own` (if any), fired with its cause. The child is born
+    /// cancelled if this node is cancelled, or if its effective deadline is not in the future.
+    pub(crate) fn child(self: &Arc<Node>, own: Option<(Instant, Cause)>) -> Arc<Node> {
+        let (own, deadline_cause) = match own {
+            Some((at, cause)) => (Some(at), Some(cause)),
+            None => (None, None),
+        };
         let needs_timer = match (own, self.deadline) {
             (Some(own), Some(inherited)) => own < inherited,
             (Some(_), None) => true,
@@ -142,25 +165,29 @@ impl Node {
             drop(inner);
             child
         };
-        if let (true, Some(at)) = (needs_timer, deadline) {
-            child.arm_deadline(at);
+        if let (true, Some(at), Some(cause)) = (needs_timer, deadline, deadline_cause) {
+            child.arm_deadline(at, cause);
         }
         child
     }
 
     /// Registers this node's own deadline with the shared timer, or cancels at once if it is
     /// not in the future.
-    fn arm_deadline(self: &Arc<Node>, at: Instant) {
+    fn arm_deadline(self: &Arc<Node>, at: Instant, cause: Cause) {
         if at <= Instant::now() {
-            self.cancel(Cause::DeadlineExceeded);
+            self.cancel(cause);
             return;
         }
         let mut inner = self.inner.lock();
         // Registering under the node's lock orders it against `cancel`, which takes the key out
         // under the same lock: the entry is either removed by the cancel or never made.
         if inner.cause.is_none() {
-            inner.timer = Some(timer::insert(at, Arc::downgrade(self)));
+            inner.timer = Some(timer::insert(at, Arc::downgrade(self), cause));
+            return;
         }
+        drop(inner);
+        // Already cancelled: the deadline's cause is not needed (dropped outside the lock).
+        release_user_value(cause, "a deadline's cause");
     }
 
     #[inline]
@@ -192,30 +219,29 @@ impl Node {
         })
     }
 
-    /// Cancels this node and its subtree with `cause`; returns whether this call did it.
+    /// Cancels this node and its subtree with `cause`; returns whether this call did it. Never
+    /// panics and never runs user code.
     ///
     /// Every node of the subtree is marked before any `done()` sender is dropped or any callback
-    /// runs, so a woken thread or a callback always sees the whole subtree cancelled.
-    ///
-    /// # Panics
-    ///
-    /// If a callback panicked: after every node is cancelled and every other callback has run,
-    /// the first callback panic is resumed on the calling thread.
+    /// is released, so a woken thread or a callback always sees the whole subtree cancelled.
     pub(crate) fn cancel(self: &Arc<Node>, cause: Cause) -> bool {
-        let mut released = Vec::new();
+        // Neither list allocates for a node without children: the common cancel is free of
+        // heap traffic.
         let mut stack = Vec::new();
-        if !self.mark(&cause, false, &mut stack, &mut released) {
-            return false;
+        let first = self.mark(&cause, false, &mut stack);
+        let won = first.is_some();
+        if let Some(first) = first {
+            let mut rest = Vec::new();
+            while let Some(node) = stack.pop() {
+                rest.extend(node.mark(&cause, true, &mut stack));
+            }
+            release_all(first, rest);
         }
-        while let Some(node) = stack.pop() {
-            node.mark(&cause, true, &mut stack, &mut released);
+        // A reason may be the last handle to the caller's error; the plain causes own nothing.
+        if cause.reason().is_some() {
+            release_user_value(cause, "a cancel cause");
         }
-        let first_panic = release_all(released);
-        drop(stack);
-        if let Some(payload) = first_panic {
-            panic::resume_unwind(payload);
-        }
-        true
+        won
     }
 
     /// Marks one node cancelled under its lock, queueing its live children and handing over
@@ -225,21 +251,20 @@ impl Node {
         cause: &Cause,
         from_parent: bool,
         stack: &mut Vec<Arc<Node>>,
-        released: &mut Vec<Released>,
-    ) -> bool {
+    ) -> Option<Released> {
         let mut inner = self.inner.lock();
         if inner.cause.is_some() {
-            return false;
+            return None;
         }
         inner.cause = Some(cause.clone());
         self.cancelled.store(true, Ordering::Release);
         let children = mem::take(&mut inner.children);
         let leave_parent = mem::replace(&mut inner.in_parent, false) && !from_parent;
-        released.push(Released {
+        let released = Released {
             done_tx: inner.done_tx.take(),
             callbacks: mem::take(&mut inner.callbacks),
             timer: inner.timer.take(),
-        });
+        };
         drop(inner);
         if leave_parent && let Some(parent) = &self.parent {
             parent.remove_child(self.slot);
@@ -249,7 +274,7 @@ impl Node {
                 .into_iter()
                 .filter_map(|(_, child)| child.upgrade()),
         );
-        true
+        Some(released)
     }
 
     fn remove_child(&self, slot: usize) {
@@ -260,15 +285,20 @@ impl Node {
     pub(crate) fn add_callback(&self, callback: Callback) -> Result<usize, Callback> {
         let mut inner = self.inner.lock();
         if inner.cause.is_some() {
+            drop(inner);
             return Err(callback);
         }
         self.had_callbacks.store(true, Ordering::Release);
         Ok(inner.callbacks.insert(callback))
     }
 
-    /// Unregisters a callback; returns whether it was still registered (so it will never run).
-    pub(crate) fn remove_callback(&self, key: usize) -> bool {
-        self.inner.lock().callbacks.try_remove(key).is_some()
+    /// Unregisters a callback and hands it back, to be dropped by the caller after the lock is
+    /// released (it may own a child of this very node). `None` if cancel already took it.
+    pub(crate) fn remove_callback(&self, key: usize) -> Option<Callback> {
+        let mut inner = self.inner.lock();
+        let removed = inner.callbacks.try_remove(key);
+        drop(inner);
+        removed
     }
 
     /// Whether this node has a parent (and so, while not cancelled, a weak entry in its slab).
@@ -279,7 +309,7 @@ impl Node {
     /// Whether this node was never cancelled, never had a callback and never handed out its
     /// `done()` receiver. With
     /// the caller holding the only strong handle (so no clone and no child, which holds its
-    /// parent) and no weak one besides its parent's slot (so no live `OnCancel` guard, hence
+    /// parent) and no weak one besides its parent's slot (so no live callback handle, hence
     /// no registered callback), the node is indistinguishable from a fresh child. Lock-free:
     /// it only reads.
     pub(crate) fn is_pristine(&self) -> bool {
@@ -289,40 +319,98 @@ impl Node {
     }
 
     /// How many live children are linked to this node (for tests of invariant 4).
-    #[cfg(all(test, not(loom)))]
+    #[cfg(test)]
     pub(crate) fn child_count(&self) -> usize {
         self.inner.lock().children.len()
     }
 }
 
-/// Disconnects `done()` channels, drops timer entries and runs callbacks, in that order; returns
-/// the first callback panic so the others still run.
-fn release_all(released: Vec<Released>) -> Option<Box<dyn Any + Send>> {
-    let mut first_panic = None;
-    for r in &released {
-        if let Some(key) = r.timer {
-            timer::remove(key);
+/// Drops timer entries, disconnects `done()` channels, runs homebound's own wake-ups and hands
+/// the `after_cancel` callbacks to the runner (in one batch).
+fn release_all(first: Released, rest: Vec<Released>) {
+    let mut after = Vec::new();
+    for r in std::iter::once(first).chain(rest) {
+        if let Some(cause) = r.timer.and_then(timer::remove) {
+            release_user_value(cause, "a deadline's cause");
         }
-    }
-    let mut callbacks = Vec::new();
-    for r in released {
         drop(r.done_tx);
-        callbacks.extend(r.callbacks.into_iter().map(|(_, cb)| cb));
-    }
-    for callback in callbacks {
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(callback)) {
-            first_panic.get_or_insert(payload);
+        for (_, callback) in r.callbacks {
+            match callback {
+                Callback::Wake(wake) => {
+                    if let Err(panic) = Panicked::catch(wake) {
+                        lost(panic, "a cancel wake-up");
+                    }
+                }
+                Callback::After(shared) => after.push(shared),
+            }
         }
     }
-    first_panic
+    if !after.is_empty() {
+        runner::schedule(after);
+    }
+}
+
+/// Drops a user value inside `cancel` (or on homebound's own threads): a panic from its `Drop`
+/// is recorded for the leak check, never propagated.
+pub(crate) fn release_user_value<T>(value: T, what: &str) {
+    if let Err(panic) = drop_caught(value) {
+        lost(panic, what);
+    }
+}
+
+fn lost(panic: Panicked, what: &str) {
+    threads::record_lost_panic(
+        Some(threads::current_origin()),
+        format!("{what}, dropped by homebound"),
+        panic,
+    );
+}
+
+/// What a node being dropped still owned of its users: its uncancelled callbacks, its deadline's
+/// cause and its own cause. Dropped after the tree is consistent again; the first panic from
+/// those drops is resumed on the dropping thread (it dropped the last handle, so these were its
+/// values), unless it is already unwinding; any others are recorded as lost.
+fn drop_owned(callbacks: Slab<Callback>, deadline: Option<Cause>, cause: Option<Cause>) {
+    // Only reasons carry user values; the plain causes drop here, at no cost.
+    let deadline = deadline.filter(|c| c.reason().is_some());
+    let cause = cause.filter(|c| c.reason().is_some());
+    if callbacks.is_empty() && deadline.is_none() && cause.is_none() {
+        return;
+    }
+    let mut first = None;
+    let mut note = |result: Result<(), Panicked>| {
+        if let Err(panic) = result {
+            if first.is_none() && !std::thread::panicking() {
+                first = Some(panic);
+            } else {
+                lost(panic, "a value of a dropped context");
+            }
+        }
+    };
+    for (_, callback) in callbacks {
+        match callback {
+            Callback::Wake(wake) => note(drop_caught(wake)),
+            Callback::After(shared) => {
+                if let Some(f) = shared.discard() {
+                    note(drop_caught(f));
+                }
+                note(drop_caught(shared));
+            }
+        }
+    }
+    note(drop_caught(deadline));
+    note(drop_caught(cause));
+    if let Some(panic) = first {
+        panic.resume();
+    }
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
-        if let Some(key) = inner.timer.take() {
-            timer::remove(key);
-        }
+        let deadline = inner.timer.take().and_then(timer::remove);
+        let callbacks = mem::take(&mut inner.callbacks);
+        let cause = inner.cause.take();
         let mut parent = self.parent.take();
         let mut leave_parent = mem::replace(&mut inner.in_parent, false);
         let mut slot = self.slot;
@@ -340,5 +428,6 @@ impl Drop for Node {
             slot = owned.slot;
             // `owned` drops here with no parent left to recurse into.
         }
+        drop_owned(callbacks, deadline, cause);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, bounded};
 use parking_lot::Mutex;
 
-use super::BuildError;
+use super::error::BuildError;
 use crate::context::Context;
 use crate::panic::Panicked;
 use crate::threads::{self, JoinHandle};
@@ -152,6 +152,20 @@ impl<U> FanOut<U> {
     /// # Errors
     ///
     /// `RecvError` when the output is empty and disconnected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, fan};
+    ///
+    /// let (tx, rx) = crossbeam_channel::unbounded();
+    /// tx.send(21).unwrap();
+    /// drop(tx);
+    /// let out = fan::fan_out(&Context::new(), rx, 2, |_, n: u32| n * 2).unwrap();
+    /// assert_eq!(out.recv(), Ok(42));
+    /// assert!(out.recv().is_err()); // input drained, every worker done
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn recv(&self) -> Result<U, crossbeam_channel::RecvError> {
         self.rx.recv()
     }
@@ -161,6 +175,20 @@ impl<U> FanOut<U> {
     /// # Errors
     ///
     /// `Empty` or `Disconnected`, as for a crossbeam receiver.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crossbeam_channel::TryRecvError;
+    /// use homebound::{Context, fan};
+    ///
+    /// let (tx, rx) = crossbeam_channel::unbounded::<u32>();
+    /// let out = fan::fan_out(&Context::new(), rx, 1, |_, n| n + 1).unwrap();
+    /// assert_eq!(out.try_recv(), Err(TryRecvError::Empty)); // nothing sent yet
+    /// drop(tx);
+    /// assert!(out.stop().is_ok());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn try_recv(&self) -> Result<U, TryRecvError> {
         self.rx.try_recv()
     }
@@ -170,17 +198,62 @@ impl<U> FanOut<U> {
     /// # Errors
     ///
     /// `Timeout` or `Disconnected`, as for a crossbeam receiver.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use crossbeam_channel::RecvTimeoutError;
+    /// use homebound::{Context, fan};
+    ///
+    /// let (tx, rx) = crossbeam_channel::unbounded::<u32>();
+    /// let out = fan::fan_out(&Context::new(), rx, 1, |_, n| n + 1).unwrap();
+    /// assert_eq!(out.recv_timeout(Duration::from_millis(1)), Err(RecvTimeoutError::Timeout));
+    /// tx.send(1).unwrap();
+    /// assert_eq!(out.recv_timeout(Duration::from_secs(5)), Ok(2));
+    /// # drop(out);
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<U, RecvTimeoutError> {
         self.rx.recv_timeout(timeout)
     }
 
     /// The output receiver, for `select!` or to feed [`merge`](super::merge). A clone keeps
     /// receiving only while this `FanOut` lives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crossbeam_channel::select;
+    /// use homebound::{Context, fan};
+    ///
+    /// let (tx, rx) = crossbeam_channel::unbounded();
+    /// tx.send("ping").unwrap();
+    /// let out = fan::fan_out(&Context::new(), rx, 1, |_, s: &str| s.len()).unwrap();
+    /// let got = select! {
+    ///     recv(out.receiver()) -> n => n.unwrap(),
+    /// };
+    /// assert_eq!(got, 4);
+    /// # drop((tx, out));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn receiver(&self) -> &Receiver<U> {
         &self.rx
     }
 
     /// The number of workers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, fan};
+    ///
+    /// let (_tx, rx) = crossbeam_channel::unbounded::<u8>();
+    /// let out = fan::fan_out(&Context::new(), rx, 4, |_, b| b).unwrap();
+    /// assert_eq!(out.workers(), 4);
+    /// # drop(out);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn workers(&self) -> usize {
         self.handles.len()
     }
@@ -191,6 +264,19 @@ impl<U> FanOut<U> {
     /// # Errors
     ///
     /// The first [`Panicked`] of any worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, fan};
+    ///
+    /// let (tx, rx) = crossbeam_channel::unbounded::<u32>();
+    /// let out = fan::fan_out(&Context::new(), rx.clone(), 2, |_, n| n).unwrap();
+    /// assert!(out.stop().is_ok()); // the input is still open: stop cancels and joins
+    /// tx.send(1).unwrap(); // the workers are gone: nothing takes it
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn stop(mut self) -> Result<(), Panicked> {
         self.shutdown();
         match self.panic.lock().take() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender, TryRecvError, bounded};
 
-use super::BuildError;
+use super::error::BuildError;
 use crate::context::Context;
 use crate::threads::{self, JoinHandle};
 
@@ -221,6 +221,18 @@ impl<T> Merged<T> {
     /// # Errors
     ///
     /// `RecvError` when the output is empty and disconnected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = crossbeam_channel::unbounded();
+    /// tx.send("hello").unwrap();
+    /// drop(tx);
+    /// let merged = homebound::fan::merge(vec![rx]).unwrap();
+    /// assert_eq!(merged.recv(), Ok("hello"));
+    /// assert!(merged.recv().is_err()); // every input disconnected and drained
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn recv(&self) -> Result<T, crossbeam_channel::RecvError> {
         self.rx.recv()
     }
@@ -230,6 +242,18 @@ impl<T> Merged<T> {
     /// # Errors
     ///
     /// `Empty` or `Disconnected`, as for a crossbeam receiver.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crossbeam_channel::TryRecvError;
+    ///
+    /// let (tx, rx) = crossbeam_channel::unbounded::<u32>();
+    /// let merged = homebound::fan::merge(vec![rx]).unwrap();
+    /// assert_eq!(merged.try_recv(), Err(TryRecvError::Empty));
+    /// # drop((tx, merged));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         self.rx.try_recv()
     }
@@ -239,12 +263,43 @@ impl<T> Merged<T> {
     /// # Errors
     ///
     /// `Timeout` or `Disconnected`, as for a crossbeam receiver.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (a_tx, a) = crossbeam_channel::unbounded();
+    /// let (b_tx, b) = crossbeam_channel::unbounded();
+    /// let merged = homebound::fan::merge(vec![a, b]).unwrap();
+    /// b_tx.send(2).unwrap();
+    /// assert_eq!(merged.recv_timeout(Duration::from_secs(5)), Ok(2));
+    /// assert!(merged.recv_timeout(Duration::from_millis(1)).is_err()); // nothing more yet
+    /// # drop((a_tx, b_tx, merged));
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         self.rx.recv_timeout(timeout)
     }
 
     /// The output receiver, for `select!`. A clone keeps receiving only while this `Merged`
     /// lives: dropping it stops the thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crossbeam_channel::select;
+    ///
+    /// let (tx, rx) = crossbeam_channel::unbounded();
+    /// tx.send(7).unwrap();
+    /// let merged = homebound::fan::merge(vec![rx]).unwrap();
+    /// let got = select! {
+    ///     recv(merged.receiver()) -> n => n.unwrap(),
+    /// };
+    /// assert_eq!(got, 7);
+    /// # drop((tx, merged));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn receiver(&self) -> &Receiver<T> {
         &self.rx
     }
@@ -256,6 +311,19 @@ impl<T> Merged<T> {
     /// # Panics
     ///
     /// Re-raises a panic of the merge thread (only possible if a message's `Drop` panicked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = crossbeam_channel::unbounded();
+    /// let merged = homebound::fan::merge(vec![rx]).unwrap();
+    /// tx.send(1).unwrap();
+    /// let rest = merged.stop(); // nothing is lost: unread messages come back
+    /// let mut all = rest.items;
+    /// for input in &rest.inputs { all.extend(input.try_iter()); }
+    /// assert_eq!(all, [1]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn stop(mut self) -> Unmerged<T> {
         self.stop.cancel();
         let mut items: Vec<T> = self.rx.try_iter().collect();

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::context::Cancelled;
 use crate::context::Context;
-use crate::panic::Panicked;
+use crate::panic::{Panicked, drop_quietly};
 
 /// Maps every item with `f` on rayon's global pool and returns the results in input order, or
 /// the first failure.
@@ -21,6 +21,8 @@ use crate::panic::Panicked;
 ///   with its message; it never unwinds into the caller. If `ctx` itself is cancelled, the
 ///   result is [`ParMapError::Cancelled`].
 /// * **Items that are skipped** are dropped without being mapped.
+/// * **To keep every result** (every error, and what finished before a deadline), use
+///   [`par_map_all`](super::par_map_all) instead.
 /// * **CPU work only.** rayon's threads are few and shared; a closure that blocks (sleeps, waits
 ///   on channels or locks, does I/O) starves every other user of the pool. Give blocking work to
 ///   [`fan_out`](super::fan_out), [`first_k`](super::first_k) or a worker pool.
@@ -67,7 +69,7 @@ where
             }
         };
         child.cancel();
-        drop(rejected);
+        drop_quietly(rejected);
         Skip
     };
     let mapped: Result<Vec<U>, Skip> = items
@@ -75,6 +77,8 @@ where
         .enumerate()
         .map(|(index, item)| {
             if child.is_cancelled() {
+                // A user value: its `Drop` may panic, which must not unwind through rayon.
+                drop_quietly(item);
                 return Err(Skip);
             }
             match panic::catch_unwind(AssertUnwindSafe(|| f(&child, item))) {
@@ -179,6 +183,18 @@ pub enum ParMapError<E> {
 
 impl<E> ParMapError<E> {
     /// The index of the item that failed or panicked (`None` for a cancellation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, fan};
+    ///
+    /// let err = fan::par_map(&Context::new(), vec![1, 2, 3], |_, n: i32| {
+    ///     if n == 3 { Err("odd one out") } else { Ok(n) }
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(err.index(), Some(2)); // the position of the failing item
+    /// ```
     pub fn index(&self) -> Option<usize> {
         match self {
             ParMapError::Failed { index, .. } | ParMapError::Panicked { index, .. } => Some(*index),
@@ -187,6 +203,16 @@ impl<E> ParMapError<E> {
     }
 
     /// The closure's error, if that is what stopped the map.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, fan};
+    ///
+    /// let err = fan::par_map(&Context::new(), vec!["1", "x"], |_, s: &str| s.parse::<u8>())
+    ///     .unwrap_err();
+    /// assert!(err.into_error().is_some()); // the closure's own ParseIntError
+    /// ```
     pub fn into_error(self) -> Option<E> {
         match self {
             ParMapError::Failed { error, .. } => Some(error),

@@ -132,7 +132,8 @@ impl<P: Policy> Builder<P> {
     }
 
     /// The stack size of the group's threads, in bytes. If the OS cannot create a thread this
-    /// large, the tasks are reported as [`Error::Spawn`] (not a panic).
+    /// large, the tasks are reported as [`Error::Spawn`] (not a panic). A task that overflows
+    /// its stack is not contained like a panic: a stack overflow aborts the whole process.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self

@@ -3,11 +3,6 @@
 use std::fmt::{self, Display};
 use std::io;
 
-#[cfg(doc)]
-use super::MissedTicks;
-#[cfg(doc)]
-use super::{Every, OnJobError};
-
 /// Why a periodic loop ended.
 ///
 /// # Examples
@@ -26,9 +21,9 @@ use super::{Every, OnJobError};
 pub enum Stop {
     /// The context was cancelled (the normal end).
     Cancelled,
-    /// The job returned an error and the policy is [`OnJobError::Stop`]; its message.
+    /// The job returned an error and the policy is [`ErrorPolicy::FailFast`](super::ErrorPolicy::FailFast); its message.
     Error(String),
-    /// The job panicked and the panic policy is [`OnJobError::Stop`]; the panic message.
+    /// The job panicked and the panic policy is [`ErrorPolicy::FailFast`](super::ErrorPolicy::FailFast); the panic message.
     Panicked(String),
 }
 
@@ -79,34 +74,163 @@ impl Report {
     }
 
     /// How many times the job was called (errors and panics included).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::every};
+    ///
+    /// let ctx = Context::new();
+    /// let report = every(&ctx, Duration::from_millis(1), |ctx| {
+    ///     ctx.cancel();
+    ///     Err("counted too")
+    /// })
+    /// .unwrap();
+    /// assert_eq!(report.runs(), 1); // failed runs count as runs
+    /// ```
     pub fn runs(&self) -> u64 {
         self.runs
     }
-    /// Ticks skipped because a run was still going when they came ([`MissedTicks::Skip`]).
+    /// Ticks skipped because a run was still going when they came ([`MissedTicks::Skip`](super::MissedTicks::Skip)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::every};
+    ///
+    /// let ctx = Context::new();
+    /// let report = every(&ctx, Duration::from_millis(1), |ctx| {
+    ///     std::thread::sleep(Duration::from_millis(5)); // outlasts several ticks
+    ///     ctx.cancel();
+    ///     Ok::<(), String>(())
+    /// })
+    /// .unwrap();
+    /// assert!(report.skipped() >= 1 && report.overruns() == 1);
+    /// ```
     pub fn skipped(&self) -> u64 {
         self.skipped
     }
     /// Runs that took longer than the period.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::every};
+    ///
+    /// let ctx = Context::new();
+    /// let report = every(&ctx, Duration::from_millis(1), |ctx| {
+    ///     std::thread::sleep(Duration::from_millis(3)); // longer than the period
+    ///     ctx.cancel();
+    ///     Ok::<(), String>(())
+    /// })
+    /// .unwrap();
+    /// assert_eq!(report.overruns(), 1);
+    /// ```
     pub fn overruns(&self) -> u64 {
         self.overruns
     }
     /// Runs that returned an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::every};
+    ///
+    /// let ctx = Context::new();
+    /// let mut n = 0;
+    /// let report = every(&ctx, Duration::from_millis(1), |ctx| {
+    ///     n += 1;
+    ///     if n == 3 { ctx.cancel(); }
+    ///     if n % 2 == 1 { Err(format!("run {n} failed")) } else { Ok(()) }
+    /// })
+    /// .unwrap();
+    /// assert_eq!((report.runs(), report.errors()), (3, 2)); // errors are survived by default
+    /// assert_eq!(report.last_error(), Some("run 3 failed"));
+    /// ```
     pub fn errors(&self) -> u64 {
         self.errors
     }
     /// Runs that panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::every};
+    ///
+    /// let ctx = Context::new();
+    /// let report = every(&ctx, Duration::from_millis(1), |ctx| -> Result<(), String> {
+    ///     ctx.cancel();
+    ///     panic!("bad tick");
+    /// })
+    /// .unwrap();
+    /// assert_eq!(report.panics(), 1); // contained, counted
+    /// assert_eq!(report.last_panic(), Some("bad tick"));
+    /// ```
     pub fn panics(&self) -> u64 {
         self.panics
     }
     /// The message of the last error, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::every};
+    ///
+    /// let ctx = Context::new();
+    /// let report = every(&ctx, Duration::from_millis(1), |ctx| {
+    ///     ctx.cancel();
+    ///     Err("timeout talking to db")
+    /// })
+    /// .unwrap();
+    /// assert_eq!(report.last_error(), Some("timeout talking to db"));
+    /// assert_eq!(report.last_panic(), None);
+    /// ```
     pub fn last_error(&self) -> Option<&str> {
         self.last_error.as_deref()
     }
     /// The message of the last panic, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::every};
+    ///
+    /// let ctx = Context::new();
+    /// let report = every(&ctx, Duration::from_millis(1), |ctx| -> Result<(), String> {
+    ///     ctx.cancel();
+    ///     panic!("index out of range");
+    /// })
+    /// .unwrap();
+    /// assert_eq!(report.last_panic(), Some("index out of range"));
+    /// ```
     pub fn last_panic(&self) -> Option<&str> {
         self.last_panic.as_deref()
     }
     /// Why the loop ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::{Every, ErrorPolicy, Stop}};
+    ///
+    /// let ctx = Context::new();
+    /// let report = Every::new(Duration::from_millis(1))?
+    ///     .run(&ctx, |ctx| { ctx.cancel(); Ok::<(), String>(()) });
+    /// assert_eq!(report.stopped(), &Stop::Cancelled); // the normal end
+    /// let failed = Every::new(Duration::from_millis(1))?
+    ///     .on_error(ErrorPolicy::FailFast)
+    ///     .run(&Context::new(), |_| Err("boom"));
+    /// assert_eq!(failed.stopped(), &Stop::Error("boom".into()));
+    /// # Ok::<(), homebound::periodic::Error>(())
+    /// ```
     pub fn stopped(&self) -> &Stop {
         &self.stopped
     }
@@ -117,7 +241,21 @@ impl Report {
     /// # Errors
     ///
     /// [`Error::JobFailed`] or [`Error::JobPanicked`] when a
-    /// [`OnJobError::Stop`] policy ended the loop.
+    /// [`ErrorPolicy::FailFast`](super::ErrorPolicy::FailFast) policy ended the loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, periodic::{Error, Every, ErrorPolicy}};
+    ///
+    /// let failed = Every::new(Duration::from_millis(1))?
+    ///     .on_error(ErrorPolicy::FailFast)
+    ///     .run(&Context::new(), |_| Err("lost connection"));
+    /// let err = failed.into_result().unwrap_err();
+    /// assert!(matches!(err, Error::JobFailed(msg) if msg == "lost connection"));
+    /// # Ok::<(), homebound::periodic::Error>(())
+    /// ```
     pub fn into_result(self) -> Result<Report, Error> {
         match &self.stopped {
             Stop::Cancelled => Ok(self),
@@ -160,7 +298,7 @@ impl Display for Report {
 pub enum Error {
     /// The period was zero: the job would spin.
     ZeroPeriod,
-    /// The thread for [`Every::spawn`] could not be created.
+    /// The thread for [`Every::spawn`](super::Every::spawn) could not be created.
     Spawn(io::Error),
     /// The job returned an error and the policy stopped it; the message.
     JobFailed(String),

@@ -1,8 +1,77 @@
-//! [`Pipeline`]: typed stages on worker threads, joined by bounded chunked channels.
+//! Pipelines: [`Pipeline`], typed stages on worker threads joined by bounded chunked channels,
+//! with an error policy, cancellation and a per-stage [`Report`].
 //!
-//! Files: `runtime.rs` (one run: threads, counters, teardown), `source.rs`, `stage.rs` (the
-//! worker loop and each stage kind), `chunk.rs` (micro-batching links), `ordered.rs` (reorder
-//! window), `batch.rs`, `iter.rs` (the consumer end), `error.rs`, `report.rs`, `progress.rs`.
+//! **Use it** for a stream of items (the lines of a file, a receiver, a long iterator) that goes
+//! through steps of different cost, some of which block (parse, enrich by a lookup, write in
+//! batches), when memory must stay flat however long the input is and you want to know which
+//! stage is the bottleneck. **Use something else** for one CPU map over a collection already in
+//! memory ([`fan::par_map`](crate::fan::par_map) or rayon), for items that each go to one of `n`
+//! identical workers with no stages ([`fan::fan_out`](crate::fan::fan_out)), and when the work per
+//! item is around a hundred nanoseconds on a machine with few cores: then one plain loop is
+//! faster than any hand-off between threads.
+//!
+//! # Guarantees
+//!
+//! * **Nothing lost silently.** Every item read is delivered, filtered, failed (counted, and kept
+//!   with [`ErrorPolicy::Collect`]) or, when a run stops early, counted as dropped in the
+//!   [`Report`]. `batch` flushes its remainder.
+//! * **Bounded memory.** Stages are joined by bounded channels, so a slow stage slows the ones
+//!   before it; ordered mode reorders in a bounded window.
+//! * **Stops cleanly.** Cancelling the context, a fail-fast error, a panic in any stage (caught,
+//!   named with its stage and thread) or dropping the output iterator cancels every stage, wakes
+//!   the blocked ones and joins every thread before the terminal returns.
+//! * **Two ways to stop**: cancel (abrupt: what is in flight is dropped and counted), or
+//!   [`stop_intake_on`](Pipeline::stop_intake_on) (graceful: stop reading, let everything already
+//!   read reach the end, flush open batches).
+//! * **Bad configuration** (zero workers, an empty name, ...) comes back from the terminal as
+//!   [`ErrorKind::Config`], with nothing started.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use homebound::{Context, pipeline::{ErrorPolicy, Pipeline}, threads};
+//!
+//! let mut total = 0;
+//! let outcome = Pipeline::from_iter(&Context::new(), ["12", "x", "30", "", "7"])
+//!     .try_map(2, |s: &str| s.parse::<u64>())
+//!     .named("parse")
+//!     .on_error(ErrorPolicy::Skip)
+//!     .filter(1, |n| *n > 10)
+//!     .for_each(|n| total += n)
+//!     .unwrap();
+//! assert_eq!(total, 42);
+//! let parse = outcome.report().stage("parse").unwrap();
+//! assert_eq!((parse.items_in, parse.items_out, parse.errors), (5, 3, 2));
+//! threads::assert_none_alive(Duration::from_secs(5));
+//! ```
+//!
+//! # Design
+//!
+//! * **Lazy start.** Builder methods record a plan; threads start at the terminal. So `named`
+//!   and `on_error` can follow the stage they configure, and a bad configuration costs nothing.
+//! * **Typed errors without boxing.** The second type parameter is [`marker::NoErrors`] until the
+//!   first `try_map` fixes the error type ([`marker::Fallible`]); a later `try_map` with another
+//!   error type does not compile.
+//! * **Chunked links.** Items travel in chunks of up to 512, sent when full, before the sending
+//!   worker would block on its own input (never hold items while the consumer starves), or 2 ms
+//!   after the chunk's first item. The clock and the context are looked at only on the 1st, 2nd,
+//!   8th, 32nd and 128th item of a chunk, so the hot loop does one comparison per item. A link
+//!   holds 8 chunks.
+//! * **Spin, then park.** A worker spins briefly before it sleeps on an empty or full link: on a
+//!   small machine, a sleep and a wake-up per chunk cost more than the chunk's work.
+//! * **Ordered mode** cuts the pipeline at sequence points (the source, every one-worker stage,
+//!   the sink). A segment numbers its chunks, takes a credit per chunk from a bounded credit
+//!   channel and reorders at its end: memory is bounded by the window and the reorderer always
+//!   has room for what is in flight, so it cannot deadlock. A chunk travels whole, so a slow
+//!   stage delays output by up to one chunk.
+//! * **Stages run on their own threads**, not as pool tasks: a stage worker blocks on its links
+//!   for the whole run, and its own thread gives the report and the leak check the stage's name.
+//! * **The graceful stop exists** because a plain cancel also stops the consumer that would
+//!   write the flushed batches.
+//! * **Report times are wall-clock**: with more runnable threads than cores they include waiting
+//!   for a core. `from_iter` cannot interrupt an iterator blocked inside `next()`; use
+//!   `from_receiver` for sources that wait.
 
 mod batch;
 mod chunk;
@@ -26,7 +95,7 @@ use crossbeam_channel::Receiver;
 pub use self::error::{Error, ErrorKind, ErrorPolicy, Outcome, StageError};
 
 /// The type-state markers of [`Pipeline`]'s second parameter: whether a pipeline can carry
-/// stage errors yet ([`NoErrors`]) or already does ([`Fallible`]). You name them only when you
+/// stage errors yet ([`NoErrors`]) or already does ([`Fallible`](marker::Fallible)). You name them only when you
 /// write a function that takes or returns a pipeline generically.
 pub mod marker {
     pub use super::error::{Accepts, ErrorMode, Fallible, NoErrors};
@@ -139,6 +208,21 @@ impl<T: Send + 'static> Pipeline<T, NoErrors> {
     /// ```
     pub fn from_receiver(ctx: &Context, rx: Receiver<T>) -> Self {
         Self::source(ctx, move |rt| source::from_receiver(rt, rx))
+    }
+
+    /// Crate-internal hook for external-queue sources (`crate::redis`): like
+    /// [`from_receiver`](Pipeline::from_receiver), with the receiver made when the run starts,
+    /// from the run's own context and its intake stop ([`stop_intake_on`](Pipeline::stop_intake_on)),
+    /// so that the source can tell a cancelled or failed run from a healthy one.
+    #[cfg(feature = "redis")]
+    pub(crate) fn from_receiver_with<M>(ctx: &Context, make: M) -> Self
+    where
+        M: FnOnce(&Context, Option<&Context>) -> Receiver<T> + Send + 'static,
+    {
+        Self::source(ctx, move |rt| {
+            let rx = make(&rt.ctx, rt.plan.stop.as_ref());
+            source::from_receiver(rt, rx)
+        })
     }
 
     fn source(ctx: &Context, build: impl FnOnce(&mut Runtime) -> Link<T> + Send + 'static) -> Self {

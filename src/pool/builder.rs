@@ -148,7 +148,8 @@ impl Builder {
         self
     }
 
-    /// Each worker's stack size in bytes (at least [`MIN_STACK_SIZE`]).
+    /// Each worker's stack size in bytes (at least [`MIN_STACK_SIZE`]). A task that overflows
+    /// it is not contained like a panic: a stack overflow aborts the whole process.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::service::Drain;
+use super::drain::Drain;
 use crate::pool::Pool;
 
 /// Drains gracefully for three quarters of `remaining`; if workers are still busy then, cancels

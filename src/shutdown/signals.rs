@@ -1,9 +1,8 @@
-//! The signal listener: SIGINT and SIGTERM become events on a channel, read by a registered thread.
+//! The signal listener (Unix only): SIGINT and SIGTERM become calls on a registered thread.
 //!
 //! The OS handler that signal-hook installs only writes to a self-pipe (async-signal-safe); the
-//! work happens on `homebound-signals-<n>`, a normal thread that forwards each signal number to
-//! [`Shutdown::wait`](super::Shutdown::wait). No homebound code ever runs inside a signal handler
-//! or on a worker thread interrupted by one.
+//! work happens on a normal registered thread that hands each signal number to a callback. No
+//! homebound code ever runs inside a signal handler or on a worker thread interrupted by one.
 //!
 //! # After the last listener closes
 //!
@@ -11,22 +10,22 @@
 //! process would silently *ignore* that signal. A program that hangs after its shutdown report
 //! must still die on Ctrl-C, so the first listener in the process also registers, once, a
 //! "run the default action" hook guarded by a process-wide flag. The flag is off while any
-//! listener is open and on otherwise, so SIGINT and SIGTERM terminate the process again, as if no
-//! handler had ever been installed.
+//! listener ([`Shutdown::on_signals`](super::Shutdown::on_signals) or a
+//! [`signal_context`](super::signal_context)) is open and on otherwise, so SIGINT and SIGTERM
+//! terminate the process again, as if no handler had ever been installed.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 
-use super::run::Event;
+use super::service::join_quietly;
 use crate::threads::{self, JoinHandle};
 
-/// The signals a [`Shutdown`](super::Shutdown) listens to.
+/// The signals a shutdown listens to.
 pub(crate) const SHUTDOWN_SIGNALS: [i32; 2] = [SIGINT, SIGTERM];
 
 /// How many listeners are open in the process, and the flag that restores the default action
@@ -41,15 +40,20 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    /// Starts listening for SIGINT and SIGTERM; each one received is sent as
-    /// `Event::Signal(signo)` until [`stop`](Listener::stop).
-    pub(crate) fn start(events: Sender<Event>) -> io::Result<Listener> {
+    /// Starts listening for SIGINT and SIGTERM on a registered thread named after `owner`;
+    /// each signal received is handed to `on_signal` until it returns `false` or the listener
+    /// is [stopped](Listener::stop). A signal that arrives between this call and the thread's
+    /// first read is kept by signal-hook and delivered, not lost.
+    pub(crate) fn start(
+        owner: &str,
+        mut on_signal: impl FnMut(i32) -> bool + Send + 'static,
+    ) -> io::Result<Listener> {
         listening(true)?;
         let started = Signals::new(SHUTDOWN_SIGNALS).and_then(|mut signals| {
             let handle = signals.handle();
-            let thread = threads::spawn("signals", move || {
+            let thread = threads::spawn(owner, move || {
                 for signo in signals.forever() {
-                    if events.send(Event::Signal(signo)).is_err() {
+                    if !on_signal(signo) {
                         break;
                     }
                 }
@@ -78,8 +82,7 @@ impl Listener {
     pub(crate) fn stop(&mut self) {
         if let Some(thread) = self.thread.take() {
             self.handle.close();
-            // The thread only forwards numbers; it cannot panic in user code.
-            let _ = thread.join();
+            join_quietly(thread);
             let _ = listening(false);
         }
     }
@@ -119,11 +122,4 @@ fn listening(open: bool) -> io::Result<()> {
         restore.store(state.0 == 0, Ordering::SeqCst);
     }
     Ok(())
-}
-
-/// A signal's name, such as `"SIGTERM"`, or `"signal <n>"` for one signal-hook does not know.
-pub(crate) fn name(signo: i32) -> String {
-    signal_hook::low_level::signal_name(signo)
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("signal {signo}"))
 }

@@ -84,11 +84,36 @@ pub struct Guard {
 
 impl WaitGroup {
     /// An empty wait group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// assert_eq!(wg.count(), 0);
+    /// wg.wait(); // nothing entered: returns at once
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds one unit of work, done when the returned guard drops.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{WaitGroup, threads};
+    ///
+    /// let wg = WaitGroup::new();
+    /// let guard = wg.enter();
+    /// let worker = threads::spawn("worker", move || drop(guard)).unwrap();
+    /// wg.wait();
+    /// assert_eq!(wg.count(), 0);
+    /// worker.join().unwrap();
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn enter(&self) -> Guard {
         self.inner.state.lock().count += 1;
         Guard {
@@ -97,32 +122,104 @@ impl WaitGroup {
     }
 
     /// Adds `n` units of work at once, returning one guard for each.
+    ///
+    /// # Panics
+    ///
+    /// If `n` guards cannot exist (the count would overflow `usize`, or their `Vec` cannot be
+    /// allocated), with a message saying so. The count is then unchanged and waiters are not
+    /// affected: nothing is counted before every guard exists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// let mut guards = wg.add(3);
+    /// assert_eq!(wg.count(), 3);
+    /// guards.pop();
+    /// assert_eq!(wg.count(), 2);
+    /// drop(guards);
+    /// assert_eq!(wg.count(), 0);
+    /// ```
     pub fn add(&self, n: usize) -> Vec<Guard> {
+        let mut guards = Vec::new();
+        if guards.try_reserve_exact(n).is_err() {
+            panic!("WaitGroup::add({n}): cannot hold {n} guards; the count is unchanged");
+        }
         let mut state = self.inner.state.lock();
-        state.count = state
-            .count
-            .checked_add(n)
-            .expect("WaitGroup count overflowed usize");
+        let Some(count) = state.count.checked_add(n) else {
+            let current = state.count;
+            drop(state);
+            panic!(
+                "WaitGroup::add({n}): the count {current} would overflow usize; it is unchanged"
+            );
+        };
+        state.count = count;
         drop(state);
-        (0..n)
-            .map(|_| Guard {
-                inner: self.inner.clone(),
-            })
-            .collect()
+        guards.extend((0..n).map(|_| Guard {
+            inner: self.inner.clone(),
+        }));
+        guards
     }
 
     /// The number of outstanding guards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// let a = wg.enter();
+    /// let b = wg.clone().enter(); // clones share the count
+    /// assert_eq!(wg.count(), 2);
+    /// drop((a, b));
+    /// assert_eq!(wg.count(), 0);
+    /// ```
     pub fn count(&self) -> usize {
         self.inner.state.lock().count
     }
 
     /// Blocks until the count is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{WaitGroup, threads};
+    ///
+    /// let wg = WaitGroup::new();
+    /// let guards = wg.add(2);
+    /// let workers: Vec<_> = guards
+    ///     .into_iter()
+    ///     .map(|guard| threads::spawn("worker", move || drop(guard)).unwrap())
+    ///     .collect();
+    /// wg.wait(); // both guards dropped
+    /// assert_eq!(wg.count(), 0);
+    /// # for w in workers { w.join().unwrap(); }
+    /// # threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn wait(&self) {
         self.wait_inner(None, None);
     }
 
     /// Blocks until the count is zero or `timeout` has passed; returns whether it reached zero.
     /// A timeout never changes the count. `Duration::MAX` waits without a limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// let guard = wg.enter();
+    /// assert!(!wg.wait_timeout(Duration::from_millis(1))); // still one inside
+    /// assert_eq!(wg.count(), 1); // a timeout changes nothing
+    /// drop(guard);
+    /// assert!(wg.wait_timeout(Duration::from_secs(5)));
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         match Instant::now().checked_add(timeout) {
             Some(deadline) => self.wait_deadline(deadline),
@@ -134,6 +231,17 @@ impl WaitGroup {
     }
 
     /// Blocks until the count is zero or `deadline` has passed; returns whether it reached zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use homebound::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// let _guard = wg.enter();
+    /// assert!(!wg.wait_deadline(Instant::now() + Duration::from_millis(1)));
+    /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> bool {
         self.wait_inner(Some(deadline), None)
     }
@@ -143,12 +251,25 @@ impl WaitGroup {
     /// # Errors
     ///
     /// [`Cancelled`] with the context's cause if it was cancelled first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, WaitGroup};
+    ///
+    /// let wg = WaitGroup::new();
+    /// let _stuck = wg.enter();
+    /// let ctx = Context::new().with_timeout(Duration::from_millis(5));
+    /// let err = wg.wait_ctx(&ctx).unwrap_err();
+    /// assert!(err.is_deadline_exceeded());
+    /// ```
     pub fn wait_ctx(&self, ctx: &Context) -> Result<(), Cancelled> {
         ctx.check()?;
         let inner = self.inner.clone();
         // Taking the lock before notifying means a waiter between its check and its sleep
         // cannot miss this wake-up.
-        let _wake = ctx.on_cancel(move || {
+        let _wake = ctx.wake_on_cancel(move || {
             let _state = inner.state.lock();
             inner.zero.notify_all();
         });

@@ -41,21 +41,72 @@ impl TaskInfo {
     }
 
     /// The task's index: unique within its group and increasing in spawn order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// let (a, b) = scope(&Context::new(), |g| {
+    ///     (g.spawn(|_| Ok::<_, ()>(())), g.spawn(|_| Ok::<_, ()>(())))
+    /// })
+    /// .unwrap();
+    /// assert_eq!((a.task().index(), b.task().index()), (0, 1)); // spawn order
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn index(&self) -> usize {
         self.index
     }
 
     /// The name given with `spawn_named`, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// let (named, anon) = scope(&Context::new(), |g| {
+    ///     (g.spawn_named("fetch", |_| Ok::<_, ()>(())), g.spawn(|_| Ok::<_, ()>(())))
+    /// })
+    /// .unwrap();
+    /// assert_eq!(named.task().name(), Some("fetch"));
+    /// assert_eq!(anon.task().name(), None);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 
     /// Where the task was spawned (`#[track_caller]`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// let handle = scope(&Context::new(), |g| g.spawn(|_| Ok::<_, ()>(()))).unwrap();
+    /// assert!(handle.task().location().file().ends_with(".rs")); // the line that spawned it
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn location(&self) -> &'static Location<'static> {
         self.location
     }
 
     /// The name, or `#<index>` for an unnamed task: what straggler reports list.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// let (named, anon) = scope(&Context::new(), |g| {
+    ///     (g.spawn_named("fetch", |_| Ok::<_, ()>(())), g.spawn(|_| Ok::<_, ()>(())))
+    /// })
+    /// .unwrap();
+    /// assert_eq!(named.task().label(), "fetch");
+    /// assert_eq!(anon.task().label(), "#1");
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn label(&self) -> String {
         match &self.name {
             Some(name) => name.to_string(),

@@ -1,5 +1,6 @@
-//! Helpers shared by the pool test files (`mod common;` in each). Not every file uses every
-//! helper, hence the `dead_code` allowance.
+//! Helpers shared by test files (`mod common;` in each): the pool helpers, the stress
+//! repetition count, a value whose `Drop` panics. Not every file uses every helper, hence the
+//! `dead_code` allowance.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -47,4 +48,28 @@ pub fn occupy_until_cancel(pool: &Pool) -> (Sender<()>, pool::TaskHandle<()>) {
         .unwrap();
     started.recv().unwrap();
     (open, handle)
+}
+
+/// How many times a stress loop repeats `base` rounds: `base` times `HOMEBOUND_STRESS_REPS`
+/// (a positive integer, default 1). CI's stress step sets it; a plain `cargo test` runs the
+/// base count.
+pub fn stress_reps(base: u64) -> u64 {
+    let reps = std::env::var("HOMEBOUND_STRESS_REPS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1);
+    base.saturating_mul(reps)
+}
+
+/// A value whose `Drop` panics (unless the thread is already unwinding): as a panic payload, it
+/// panics again when the payload is dropped; as a capture, it makes dropping a closure panic.
+pub struct PanicsOnDrop(pub &'static str);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("{} panicked in its drop", self.0);
+        }
+    }
 }
