@@ -1,0 +1,102 @@
+//! Slow stages: a cancel stops them within about one item's time, their first result reaches
+//! the consumer within about one item's time, and results keep flowing when items turn slow in
+//! the middle of a run (chunks are flushed by time, not only when full). Bounds are generous
+//! multiples of the item time: they fail by seconds, not milliseconds, when the promise breaks.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use homebound::{Context, pipeline::Pipeline, threads};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn no_leaks() {
+    threads::assert_none_alive(Duration::from_secs(10));
+}
+
+/// Slack for thread wake-ups and a loaded 2-core machine.
+const SLACK: Duration = Duration::from_millis(400);
+
+#[test]
+fn a_deadline_stops_a_slow_stage_within_about_one_item() {
+    let item = ms(20);
+    let deadline = ms(200);
+    let ctx = Context::new().with_timeout(deadline);
+    let started = Instant::now();
+    let err = Pipeline::from_iter(&ctx, 0..10_000u64)
+        .map(2, move |x| {
+            thread::sleep(item);
+            x
+        })
+        .for_each(|_| {})
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(err.is_cancelled(), "{err:?}");
+    assert!(
+        took < deadline + 2 * item + SLACK,
+        "the run stopped {took:?} after it started (deadline {deadline:?}, item {item:?})"
+    );
+    no_leaks();
+}
+
+#[test]
+fn the_first_result_of_a_slow_stage_arrives_within_about_one_item() {
+    let item = ms(20);
+    let ctx = Context::new();
+    let started = Instant::now();
+    let mut out = Pipeline::from_iter(&ctx, 0..10_000u64)
+        .map(1, move |x| {
+            thread::sleep(item);
+            x
+        })
+        .into_iter();
+    assert_eq!(out.next(), Some(0));
+    let first = started.elapsed();
+    let stopping = Instant::now();
+    drop(out);
+    let stop = stopping.elapsed();
+    assert!(first < 2 * item + SLACK, "first result after {first:?}");
+    assert!(stop < item + SLACK, "dropping the output took {stop:?}");
+    no_leaks();
+}
+
+#[test]
+fn results_keep_flowing_when_items_turn_slow() {
+    let item = ms(10);
+    let turn = 3_000u64;
+    let ctx = Context::new();
+    let mut out = Pipeline::from_iter(&ctx, 0..1_000_000u64)
+        .map(1, move |x| {
+            if x >= turn {
+                thread::sleep(item);
+            }
+            x
+        })
+        .into_iter();
+    let mut last = Instant::now();
+    let mut slow_seen = 0;
+    let mut worst_gap = Duration::ZERO;
+    for x in out.by_ref() {
+        let now = Instant::now();
+        if x > turn {
+            worst_gap = worst_gap.max(now - last);
+            slow_seen += 1;
+            if slow_seen == 20 {
+                break;
+            }
+        }
+        last = now;
+    }
+    let stopping = Instant::now();
+    drop(out);
+    let stop = stopping.elapsed();
+    assert_eq!(slow_seen, 20);
+    assert!(
+        worst_gap < 3 * item + SLACK,
+        "after the items turned slow, a result waited {worst_gap:?} (item {item:?})"
+    );
+    assert!(stop < item + SLACK, "dropping the output took {stop:?}");
+    no_leaks();
+}
