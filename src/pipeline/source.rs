@@ -1,36 +1,46 @@
-//! The source stage: one thread that pulls from your iterator or receiver and chunks the items.
+//! The source threads: one thread that pulls from your iterator or receiver and chunks the
+//! items. (The file source that splits its work across workers is in `lines.rs`.)
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, TryRecvError, bounded};
+use crossbeam_channel::{Receiver, TryRecvError};
 
-use super::chunk::{CHUNK, LINK_CAPACITY, Mode, Outbox};
-use super::ordered::window;
-use super::runtime::{Link, Runtime, SourceFlags};
+use super::group::Tail;
+use super::link::{self, Link, Order};
+use super::outbox::{Mode, Outbox};
+use super::pulse::Beat;
+use super::runtime::{Runtime, SourceFlags};
 use crate::context::Context;
 
-/// The source's outbox and the link it feeds.
-fn link<T: Send + 'static>(rt: &mut Runtime) -> (Outbox<T>, Link<T>) {
-    let (tx, rx) = bounded(LINK_CAPACITY);
-    rt.add_drain(1, rx.clone());
-    let (mode, credits) = if rt.ordered() {
-        let (give, take) = window(rt.window_after(0));
-        let mode = Mode::Sequence {
-            next: 0,
-            credits: take,
-        };
-        (mode, Some(give))
+/// How the only sender of a link numbers its chunks.
+pub(crate) fn order_and_mode(rt: &Runtime) -> (Order, Mode) {
+    if rt.ordered() {
+        (Order::InOrder, Mode::Numbered { next: 0 })
     } else {
-        (Mode::Coalesce, None)
-    };
-    let out = Outbox::new(tx, rt.ctx.clone(), Arc::clone(&rt.stats[0]), mode, CHUNK);
-    (out, Link { rx, credits })
+        (Order::None, Mode::Coalesce)
+    }
+}
+
+/// The outbox of a single-threaded source (stage 0) and the link it feeds.
+pub(crate) fn outbox<T: Send + 'static>(rt: &mut Runtime) -> (Outbox<T>, Link<T>) {
+    let capacity = rt.plan.capacity_after(0);
+    let (order, mode) = order_and_mode(rt);
+    let (tx, link) = link::link(capacity, order);
+    let out = Outbox::new(
+        tx,
+        Arc::clone(&link.shared),
+        rt.ctx.clone(),
+        Arc::clone(&rt.stats[0]),
+        mode,
+        capacity.chunk,
+    );
+    (out, link)
 }
 
 /// Marks the source complete once everything it read has been sent.
-fn complete<T>(out: &mut Outbox<T>, flags: &SourceFlags, intake_stopped: bool) {
+pub(crate) fn complete<T>(out: &mut Outbox<T>, flags: &SourceFlags, intake_stopped: bool) {
     if out.flush().is_ok() {
         flags
             .intake_stopped
@@ -39,66 +49,91 @@ fn complete<T>(out: &mut Outbox<T>, flags: &SourceFlags, intake_stopped: bool) {
     }
 }
 
+/// How a source loop ended.
+enum End {
+    /// The input ended (false) or the intake was stopped (true).
+    Complete(bool),
+    Stopped,
+}
+
+/// Looks up after the pulse moved: the run cancelled, the intake stopped, a chunk due.
+fn look_up<T>(out: &mut Outbox<T>, ctx: &Context, stop: Option<&Context>) -> Option<End> {
+    if ctx.is_cancelled() {
+        return Some(End::Stopped);
+    }
+    if stop.is_some_and(Context::is_cancelled) {
+        return Some(End::Complete(true));
+    }
+    out.on_beat().err().map(|_| End::Stopped)
+}
+
 /// Starts the thread that drains `iter`.
-pub(crate) fn from_iter<I>(rt: &mut Runtime, iter: I) -> Link<I::Item>
+pub(crate) fn from_iter<I>(rt: &mut Runtime, iter: I) -> Tail<I::Item>
 where
     I: Iterator + Send + 'static,
     I::Item: Send + 'static,
 {
-    let (mut out, link) = link(rt);
+    let (mut out, link) = outbox(rt);
     let (ctx, stop, flags) = (rt.ctx.clone(), rt.plan.stop.clone(), Arc::clone(&rt.source));
     rt.spawn(0, move || {
         if ctx.is_cancelled() {
             return;
         }
+        if stop.as_ref().is_some_and(Context::is_cancelled) {
+            complete(&mut out, &flags, true);
+            return;
+        }
         let mut iter = iter;
-        let mut read = 0usize;
-        let outcome = loop {
-            // Cancellation is checked by `push` at its checkpoints (every item when they are
-            // slow); the intake stop, only when there is one, here.
-            if let Some(stop) = &stop
-                && stop.is_cancelled()
-            {
-                break Some(true);
-            }
+        let mut beat = Beat::new();
+        let mut read = 0u64;
+        let end = loop {
             let Some(item) = iter.next() else {
-                break Some(false);
+                break End::Complete(false);
             };
             read += 1;
             if out.push(item).is_err() {
-                break None;
+                break End::Stopped;
+            }
+            // Cancellation, the intake stop and the flush by time are noticed when the pulse
+            // moves: one load per item.
+            if beat.moved() {
+                beat.catch_up();
+                if let Some(end) = look_up(&mut out, &ctx, stop.as_ref()) {
+                    break end;
+                }
             }
         };
-        out.stats.add_in(read);
-        if let Some(intake_stopped) = outcome {
+        out.stats.add_in_u64(read);
+        if let End::Complete(intake_stopped) = end {
             complete(&mut out, &flags, intake_stopped);
         }
     });
-    link
+    Tail::Link(link)
 }
 
 /// Starts the thread that drains `rx` until it disconnects.
-pub(crate) fn from_receiver<T: Send + 'static>(rt: &mut Runtime, rx: Receiver<T>) -> Link<T> {
-    let (mut out, link) = link(rt);
+pub(crate) fn from_receiver<T: Send + 'static>(rt: &mut Runtime, rx: Receiver<T>) -> Tail<T> {
+    let (mut out, link) = outbox(rt);
     let (ctx, stop, flags) = (rt.ctx.clone(), rt.plan.stop.clone(), Arc::clone(&rt.source));
     rt.spawn(0, move || {
         let never = crossbeam_channel::never();
         let stop_done = stop.as_ref().map_or(&never, Context::done);
-        let mut read = 0usize;
-        let outcome = loop {
+        let mut beat = Beat::new();
+        let mut read = 0u64;
+        let end = loop {
             if ctx.is_cancelled() {
-                break None;
+                break End::Stopped;
             }
             if stop.as_ref().is_some_and(Context::is_cancelled) {
-                break Some(true);
+                break End::Complete(true);
             }
             let item = match rx.try_recv() {
                 Ok(item) => item,
-                Err(TryRecvError::Disconnected) => break Some(false),
+                Err(TryRecvError::Disconnected) => break End::Complete(false),
                 Err(TryRecvError::Empty) => {
                     // Nothing to read: never sit on items while waiting.
-                    if out.flush().is_err() {
-                        break None;
+                    if out.before_wait().is_err() {
+                        break End::Stopped;
                     }
                     let waited = Instant::now();
                     // `None`: the context or the intake stop fired; the loop head sorts it out.
@@ -110,20 +145,26 @@ pub(crate) fn from_receiver<T: Send + 'static>(rt: &mut Runtime, rx: Receiver<T>
                     out.stats.add_recv_wait(waited.elapsed());
                     match item {
                         Some(Some(item)) => item,
-                        Some(None) => break Some(false),
+                        Some(None) => break End::Complete(false),
                         None => continue,
                     }
                 }
             };
             read += 1;
             if out.push(item).is_err() {
-                break None;
+                break End::Stopped;
+            }
+            if beat.moved() {
+                beat.catch_up();
+                if let Some(end) = look_up(&mut out, &ctx, stop.as_ref()) {
+                    break end;
+                }
             }
         };
-        out.stats.add_in(read);
-        if let Some(intake_stopped) = outcome {
+        out.stats.add_in_u64(read);
+        if let End::Complete(intake_stopped) = end {
             complete(&mut out, &flags, intake_stopped);
         }
     });
-    link
+    Tail::Link(link)
 }

@@ -1,0 +1,275 @@
+//! The sending half of a link, as one worker sees it: buffers output into chunks and sends a
+//! chunk when
+//!
+//! * it holds as many items as the link allows and the receiver's speed suggests (see
+//!   [`super::link`]),
+//! * the worker is about to wait for input (it never sits on items while the receiver starves),
+//! * or [`FLUSH_TICKS`] beats of the pulse have passed since its first item (the worker notices
+//!   at the first item after the pulse moved: so a stage that turns slow still delivers each
+//!   result within about one item's time).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_utils::Backoff;
+
+use super::link::{CHUNK_WORK, Chunk, Shared, Stopped};
+use super::ordered::Gate;
+use super::pulse::{self, FLUSH_TICKS};
+use super::report::StageStats;
+use crate::context::Context;
+use crate::panic::drop_quietly;
+
+/// How an [`Outbox`] numbers its chunks.
+pub(crate) enum Mode {
+    /// Unordered: numbers are meaningless.
+    Coalesce,
+    /// The only sender of an ordered link: whole chunks numbered 0, 1, 2, ...
+    Numbered { next: u64 },
+    /// One of several senders of an ordered link: the parts of input chunk `seq`, each allowed
+    /// through by the gate.
+    Parts { seq: u64, gate: Arc<Gate> },
+}
+
+/// The sending half of a link, as one worker sees it.
+pub(crate) struct Outbox<T> {
+    tx: Sender<Chunk<T>>,
+    /// The receiver's cost per item.
+    shared: Arc<Shared>,
+    pub(crate) ctx: Context,
+    /// The sending stage: its `items_out`, its time blocked sending.
+    pub(crate) stats: Arc<StageStats>,
+    /// The chunk being filled. Workers push into it directly.
+    pub(crate) buf: Vec<T>,
+    /// Largest chunk for now.
+    limit: usize,
+    /// Largest chunk the link allows.
+    max: usize,
+    /// Until the receiver's cost is known, chunks grow 1, 2, 4, ..: a slow receiver is not
+    /// handed hundreds of items before anyone knows it is slow.
+    ramp: usize,
+    /// The pulse when `buf` received its first item.
+    since: u64,
+    mode: Mode,
+    /// Time spent blocked sending, over the outbox's life.
+    blocked: Duration,
+}
+
+impl<T> Outbox<T> {
+    pub(crate) fn new(
+        tx: Sender<Chunk<T>>,
+        shared: Arc<Shared>,
+        ctx: Context,
+        stats: Arc<StageStats>,
+        mode: Mode,
+        max: usize,
+    ) -> Self {
+        Outbox {
+            tx,
+            shared,
+            ctx,
+            stats,
+            buf: Vec::new(),
+            limit: 1,
+            max: max.max(1),
+            ramp: 1,
+            since: 0,
+            mode,
+            blocked: Duration::ZERO,
+        }
+    }
+
+    /// Room left in the chunk being filled (at least 1: a full chunk is sent first).
+    #[inline]
+    pub(crate) fn room(&self) -> usize {
+        self.limit.saturating_sub(self.buf.len()).max(1)
+    }
+
+    /// Whether the chunk being filled is full.
+    #[inline]
+    pub(crate) fn full(&self) -> bool {
+        self.buf.len() >= self.limit
+    }
+
+    /// Call after appending to `buf` directly: starts its clock if it was empty.
+    #[inline]
+    pub(crate) fn appended(&mut self, was_empty: bool) {
+        if was_empty && !self.buf.is_empty() {
+            self.since = pulse::now();
+        }
+    }
+
+    /// Buffers one item, sending the chunk when it is full.
+    #[inline]
+    pub(crate) fn push(&mut self, item: T) -> Result<(), Stopped> {
+        if self.buf.is_empty() {
+            self.since = pulse::now();
+        }
+        self.buf.push(item);
+        if self.buf.len() >= self.limit {
+            return self.flush();
+        }
+        Ok(())
+    }
+
+    /// Time spent blocked sending so far.
+    pub(crate) fn blocked(&self) -> Duration {
+        self.blocked
+    }
+
+    /// The pulse moved: sends the chunk being filled if it has waited long enough.
+    pub(crate) fn on_beat(&mut self) -> Result<(), Stopped> {
+        if self.buf.is_empty() || pulse::now().wrapping_sub(self.since) < FLUSH_TICKS {
+            return Ok(());
+        }
+        match &self.mode {
+            // Parts of any chunk but the head's would only wait in the reorderer.
+            Mode::Parts { seq, gate } if !gate.is_head(*seq) => Ok(()),
+            _ => self.flush(),
+        }
+    }
+
+    /// The worker is about to wait for input: sends what is buffered.
+    pub(crate) fn before_wait(&mut self) -> Result<(), Stopped> {
+        self.flush()
+    }
+
+    /// A new input chunk numbered `seq` begins (ordered parallel stages number their parts
+    /// after it).
+    pub(crate) fn begin_input(&mut self, seq: u64) {
+        if let Mode::Parts { seq: current, .. } = &mut self.mode {
+            debug_assert!(self.buf.is_empty());
+            *current = seq;
+        }
+    }
+
+    /// The current input chunk is finished: a parallel stage of an ordered pipeline sends its
+    /// last part (even empty: the reorderer must learn that the chunk is complete).
+    pub(crate) fn end_input(&mut self) -> Result<(), Stopped> {
+        match &self.mode {
+            Mode::Parts { seq, gate } => {
+                let (seq, gate) = (*seq, Arc::clone(gate));
+                let credited = self.pass(&gate, seq)?;
+                let items = self.take();
+                self.send(Chunk {
+                    seq,
+                    items,
+                    last: true,
+                    credited,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends what is buffered (as a part that is not the last, in parts mode).
+    pub(crate) fn flush(&mut self) -> Result<(), Stopped> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = match &mut self.mode {
+            Mode::Coalesce => Chunk::whole(0, self.take()),
+            Mode::Numbered { next } => {
+                let seq = *next;
+                *next += 1;
+                Chunk::whole(seq, self.take())
+            }
+            Mode::Parts { seq, gate } => {
+                let (seq, gate) = (*seq, Arc::clone(gate));
+                let credited = self.pass(&gate, seq)?;
+                Chunk {
+                    seq,
+                    items: self.take(),
+                    last: false,
+                    credited,
+                }
+            }
+        };
+        self.send(chunk)
+    }
+
+    fn pass(&mut self, gate: &Gate, seq: u64) -> Result<bool, Stopped> {
+        if gate.is_head(seq) {
+            return Ok(false);
+        }
+        let waited = Instant::now();
+        let passed = gate.pass(seq, &self.ctx);
+        self.note_blocked(waited.elapsed());
+        passed
+    }
+
+    /// Takes the buffered items, and sizes the next chunk.
+    fn take(&mut self) -> Vec<T> {
+        self.limit = match self.shared.cost() {
+            Some(ns) => {
+                let work = u64::try_from(CHUNK_WORK.as_nanos()).unwrap_or(u64::MAX);
+                usize::try_from(work / ns).unwrap_or(usize::MAX)
+            }
+            None => {
+                self.ramp = self.ramp.saturating_mul(2);
+                self.ramp
+            }
+        }
+        .clamp(1, self.max);
+        let capacity = self.limit;
+        std::mem::replace(&mut self.buf, Vec::with_capacity(capacity))
+    }
+
+    fn note_blocked(&mut self, d: Duration) {
+        self.blocked += d;
+        self.stats.add_send_wait(d);
+    }
+
+    /// Sends one chunk, blocking (cancel-aware) while the link is full.
+    fn send(&mut self, chunk: Chunk<T>) -> Result<(), Stopped> {
+        let n = chunk.items.len();
+        let mut chunk = match self.tx.try_send(chunk) {
+            Ok(()) => {
+                self.stats.add_out(n);
+                return Ok(());
+            }
+            Err(TrySendError::Full(chunk)) => chunk,
+            Err(TrySendError::Disconnected(chunk)) => return self.lost(chunk),
+        };
+        let waited = Instant::now();
+        // Room is often only a moment away: spin and yield briefly before parking.
+        let backoff = Backoff::new();
+        while !backoff.is_completed() && !self.ctx.is_cancelled() {
+            backoff.snooze();
+            chunk = match self.tx.try_send(chunk) {
+                Ok(()) => {
+                    self.note_blocked(waited.elapsed());
+                    self.stats.add_out(n);
+                    return Ok(());
+                }
+                Err(TrySendError::Full(chunk)) => chunk,
+                Err(TrySendError::Disconnected(chunk)) => return self.lost(chunk),
+            };
+        }
+        let sent = self.ctx.send(&self.tx, chunk);
+        self.note_blocked(waited.elapsed());
+        match sent {
+            Ok(()) => {
+                self.stats.add_out(n);
+                Ok(())
+            }
+            Err(e) => self.lost(e.into_inner()),
+        }
+    }
+
+    /// A chunk that could not be sent: its items are dropped (and counted).
+    fn lost(&mut self, chunk: Chunk<T>) -> Result<(), Stopped> {
+        self.stats.add_dropped(chunk.items.len());
+        drop_quietly(chunk.items);
+        Err(Stopped)
+    }
+}
+
+impl<T> Drop for Outbox<T> {
+    fn drop(&mut self) {
+        // Items still buffered here were never sent: the run stopped. Count them.
+        self.stats.add_dropped(self.buf.len());
+        drop_quietly(std::mem::take(&mut self.buf));
+    }
+}

@@ -1,0 +1,283 @@
+//! Splitting a file of lines into byte ranges that workers read and parse independently.
+//!
+//! Range `k` covers bytes `[k·size, (k+1)·size)` and owns every line whose first byte lies in
+//! it: its worker skips the end of a line that started in the range before (reading one byte
+//! before its start tells whether its start begins a line), and reads past its end to finish
+//! its own last line. So every line is read by exactly one worker, whatever the split size,
+//! a line longer than a range included (the ranges it covers own no line).
+
+use std::io;
+use std::ops::Range;
+
+/// A source of bytes of known length that several threads can read at any offset at the
+/// same time: what [`Pipeline::from_read_at`](super::Pipeline::from_read_at) splits across
+/// workers. Implemented for files (Unix and Windows), byte vectors and static byte slices.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::pipeline::ReadAt;
+///
+/// let bytes: Vec<u8> = b"hello".to_vec();
+/// let mut buf = [0u8; 3];
+/// assert_eq!(bytes.read_at(&mut buf, 2).unwrap(), 3);
+/// assert_eq!(&buf, b"llo");
+/// assert_eq!(ReadAt::len(&bytes).unwrap(), 5);
+/// ```
+pub trait ReadAt: Send + Sync {
+    /// The length in bytes.
+    ///
+    /// # Errors
+    ///
+    /// If the length cannot be read.
+    fn len(&self) -> io::Result<u64>;
+
+    /// Reads bytes from `offset` into `buf`; returns how many (0 at the end).
+    ///
+    /// # Errors
+    ///
+    /// A read error. `Interrupted` is retried by the caller.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+}
+
+#[cfg(unix)]
+impl ReadAt for std::fs::File {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, offset)
+    }
+}
+
+#[cfg(windows)]
+impl ReadAt for std::fs::File {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::windows::fs::FileExt::seek_read(self, buf, offset)
+    }
+}
+
+fn read_slice(bytes: &[u8], buf: &mut [u8], offset: u64) -> usize {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let n = buf.len().min(bytes.len() - start);
+    buf[..n].copy_from_slice(&bytes[start..start + n]);
+    n
+}
+
+impl ReadAt for Vec<u8> {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.as_slice().len() as u64)
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        Ok(read_slice(self, buf, offset))
+    }
+}
+
+impl ReadAt for &'static [u8] {
+    fn len(&self) -> io::Result<u64> {
+        Ok((**self).len() as u64)
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        Ok(read_slice(self, buf, offset))
+    }
+}
+
+impl ReadAt for &'static str {
+    fn len(&self) -> io::Result<u64> {
+        Ok(str::len(self) as u64)
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        Ok(read_slice(self.as_bytes(), buf, offset))
+    }
+}
+
+/// How far to read at a time past a range's end to finish its last line.
+const TAIL_STEP: usize = 16 * 1024;
+
+/// Reads exactly `[offset, offset + n)` into the end of `buf`, or less at the end of input.
+fn read_into(source: &dyn ReadAt, buf: &mut Vec<u8>, offset: u64, n: usize) -> io::Result<()> {
+    let start = buf.len();
+    buf.resize(start + n, 0);
+    let mut filled = 0;
+    while filled < n {
+        match source.read_at(&mut buf[start + filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(start + filled);
+    Ok(())
+}
+
+/// How much to read at a time while looking for the first line of a range.
+const PROBE: usize = 4 * 1024;
+
+/// Reads the lines that range `index` owns, of a `len`-byte source cut every `size` bytes,
+/// into `buf` (reused): complete lines, the last one with its newline unless it ends the
+/// input. Empty if no line starts in the range.
+pub(crate) fn read_range(
+    source: &dyn ReadAt,
+    len: u64,
+    size: u64,
+    index: u64,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    buf.clear();
+    let start = index.saturating_mul(size);
+    if start >= len {
+        return Ok(());
+    }
+    let end = start.saturating_add(size).min(len);
+    let mut at = start;
+    if start > 0 {
+        // Skip the end of the line that began before this range: look for the first newline
+        // at or after `start - 1` (a newline there means a line starts at `start`).
+        let mut probe = start - 1;
+        loop {
+            if probe >= end {
+                // The line that began before this range goes on past its end.
+                buf.clear();
+                return Ok(());
+            }
+            let n = usize::try_from(end - probe).map_or(PROBE, |left| left.min(PROBE));
+            buf.clear();
+            read_into(source, buf, probe, n)?;
+            if let Some(i) = memchr_newline(buf) {
+                // Keep the bytes after the newline: the range's first line starts there.
+                buf.drain(..=i);
+                at = probe + n as u64;
+                if probe + i as u64 + 1 >= end {
+                    buf.clear();
+                    return Ok(());
+                }
+                break;
+            }
+            if buf.len() < n {
+                // The input ended early (it shrank while we read).
+                buf.clear();
+                return Ok(());
+            }
+            probe += n as u64;
+        }
+    }
+    let before = buf.len();
+    if at < end {
+        read_into(
+            source,
+            buf,
+            at,
+            usize::try_from(end - at).unwrap_or(usize::MAX),
+        )?;
+    }
+    let mut next = at + (buf.len() - before) as u64;
+    // Finish the last line: read on until a newline or the end of input.
+    while next >= end && next < len && buf.last() != Some(&b'\n') {
+        let scanned = buf.len();
+        let step = usize::try_from(len - next).map_or(TAIL_STEP, |left| left.min(TAIL_STEP));
+        read_into(source, buf, next, step)?;
+        let got = buf.len() - scanned;
+        if got == 0 {
+            break;
+        }
+        next += got as u64;
+        if let Some(i) = memchr_newline(&buf[scanned..]) {
+            buf.truncate(scanned + i + 1);
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+/// Splits `bytes` (complete lines) as `BufRead::lines` does: at `\n`, a `\r` before it
+/// removed, a last line without a newline included.
+pub(crate) fn next_line(bytes: &[u8], pos: &mut usize) -> Option<Range<usize>> {
+    if *pos >= bytes.len() {
+        return None;
+    }
+    let start = *pos;
+    let (end, next) = match memchr_newline(&bytes[start..]) {
+        Some(i) => (start + i, start + i + 1),
+        None => (bytes.len(), bytes.len()),
+    };
+    *pos = next;
+    let end = if end > start && bytes[end - 1] == b'\r' && next > end {
+        end - 1
+    } else {
+        end
+    };
+    Some(start..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut pos = 0;
+        let mut out = Vec::new();
+        while let Some(r) = next_line(bytes, &mut pos) {
+            out.push(bytes[r].to_vec());
+        }
+        out
+    }
+
+    fn split_read(text: &'static [u8], size: u64) -> Vec<Vec<u8>> {
+        let len = text.len() as u64;
+        let mut all = Vec::new();
+        let mut buf = Vec::new();
+        let mut index = 0;
+        while index * size < len.max(1) {
+            read_range(&text, len, size, index, &mut buf).unwrap();
+            all.extend(lines_of(&buf));
+            index += 1;
+        }
+        all
+    }
+
+    fn std_lines(text: &[u8]) -> Vec<Vec<u8>> {
+        use std::io::BufRead;
+        text.lines().map(|l| l.unwrap().into_bytes()).collect()
+    }
+
+    #[test]
+    fn every_split_size_reads_every_line_once() {
+        let texts: [&'static [u8]; 8] = [
+            b"",
+            b"\n",
+            b"a",
+            b"a\nb\nc\n",
+            b"a\nb\nc",
+            b"ab\r\ncd\r\n\r\nlast\r",
+            b"\n\n\nx\n\n",
+            b"short\nthis line is longer than several splits\nend\n",
+        ];
+        for text in texts {
+            for size in 1..12 {
+                assert_eq!(
+                    split_read(text, size),
+                    std_lines(text),
+                    "{text:?} size {size}"
+                );
+            }
+        }
+    }
+}
