@@ -343,21 +343,33 @@ impl<T: Send, U, O: Op<T, U>> Pull<U> for Node<T, U, O> {
 }
 
 /// Runs `each` on the items from the front, pausing after any item at which the pulse moved.
+/// The output vector is moved into a local for the loop, so that its length and pointer live
+/// in registers: the loop is a load, the function, a store and the pulse check.
 #[inline(always)]
-fn each_item<T>(items: &mut Vec<T>, beat: &Beat, mut each: impl FnMut(T) -> bool) -> Ran {
+fn each_item<T, U>(
+    items: &mut Vec<T>,
+    out: &mut Vec<U>,
+    beat: &Beat,
+    mut each: impl FnMut(T, &mut Vec<U>) -> bool,
+) -> Ran {
+    let probe = beat.probe();
+    let mut local = std::mem::take(out);
+    local.reserve(items.len());
     let mut rest = items.drain(..);
     let mut ran = Ran::Done;
     for item in rest.by_ref() {
-        if !each(item) {
+        if !each(item, &mut local) {
             ran = Ran::Stopped;
             break;
         }
-        if beat.moved() {
+        if probe.moved() {
             ran = Ran::Paused;
             break;
         }
     }
+    // Empty (and no allocation) unless the loop stopped early.
     let left: Vec<T> = rest.collect();
+    *out = local;
     if !left.is_empty() {
         *items = left;
     }
@@ -382,7 +394,7 @@ where
     ) -> Ran {
         let f = &*self.0;
         let before = items.len();
-        let ran = each_item(items, beat, |item| {
+        let ran = each_item(items, out, beat, |item, out| {
             out.push(f(item));
             true
         });
@@ -413,7 +425,7 @@ where
     ) -> Ran {
         let (f, ctx) = (&*self.f, &self.ctx);
         let before = items.len();
-        let ran = each_item(items, beat, |item| {
+        let ran = each_item(items, out, beat, |item, out| {
             out.push(f(ctx, item));
             true
         });
@@ -443,7 +455,7 @@ where
         let f = &*self.0;
         let before = items.len();
         let kept_before = out.len();
-        let ran = each_item(items, beat, |item| {
+        let ran = each_item(items, out, beat, |item, out| {
             if f(&item) {
                 out.push(item);
             }
@@ -475,7 +487,7 @@ where
     ) -> Ran {
         let f = &*self.0;
         let before = items.len();
-        let ran = each_item(items, beat, |item| {
+        let ran = each_item(items, out, beat, |item, out| {
             f(&item);
             out.push(item);
             true
@@ -661,7 +673,7 @@ where
         let f = &*self.0;
         let before = items.len();
         let kept_before = out.len();
-        let ran = each_item(items, beat, |item| {
+        let ran = each_item(items, out, beat, |item, out| {
             if let Some(value) = f(item) {
                 out.push(value);
             }
@@ -717,14 +729,16 @@ where
         let made_before = out.len();
         let mut errors = 0u64;
         let this = &*self;
-        let ran = each_item(items, beat, |item| match this.f.call(&this.ctx, item) {
-            Ok(value) => {
-                out.push(value);
-                true
-            }
-            Err(error) => {
-                errors += 1;
-                this.fail.failed(error)
+        let ran = each_item(items, out, beat, |item, out| {
+            match this.f.call(&this.ctx, item) {
+                Ok(value) => {
+                    out.push(value);
+                    true
+                }
+                Err(error) => {
+                    errors += 1;
+                    this.fail.failed(error)
+                }
             }
         });
         c.items_in += (before - items.len()) as u64;

@@ -209,7 +209,12 @@ impl Lines {
         K: FnMut(io::Result<&str>, &mut Vec<U>, &mut Counts) -> bool + Send + 'static,
     {
         let mut plan = Plan::default();
-        let mut source = StageMeta::new("lines", 1, 1);
+        // A split source runs in the first stage's workers; a reader has its own thread.
+        let readers = match self.feed {
+            Feed::Reader(_) => 1,
+            Feed::Path(_) | Feed::ReadAt(_) => workers.max(1),
+        };
+        let mut source = StageMeta::new("lines", readers, 1);
         source.name = self.name;
         plan.stages.push(source);
         plan.stages.push(StageMeta::new(kind, workers, 1));

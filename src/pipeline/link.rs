@@ -28,10 +28,10 @@ use crate::context::Context;
 
 /// Items that may wait in front of a stage unless [`buffer`](super::Pipeline::buffer) says
 /// otherwise.
-pub const DEFAULT_BUFFER: usize = 1024;
+pub const DEFAULT_BUFFER: usize = 4096;
 
 /// Chunks a link holds: the sender fills the next chunk while the receiver works on one.
-pub(crate) const SLOTS: usize = 4;
+pub(crate) const SLOTS: usize = 8;
 
 /// Most items in one chunk, whatever the capacity.
 pub(crate) const MAX_CHUNK: usize = 512;
@@ -228,26 +228,15 @@ mod tests {
 
     #[test]
     fn capacity_counts_items_and_weights() {
-        assert_eq!(
-            Capacity::new(1024, 1),
-            Capacity {
-                slots: 4,
-                chunk: 256
-            }
-        );
-        assert_eq!(
-            Capacity::new(4096, 1),
-            Capacity {
-                slots: 8,
-                chunk: 512
-            }
-        );
-        assert_eq!(Capacity::new(10, 1), Capacity { slots: 5, chunk: 2 });
-        assert_eq!(Capacity::new(1, 1), Capacity { slots: 1, chunk: 1 });
-        assert_eq!(Capacity::new(0, 1), Capacity { slots: 0, chunk: 1 });
-        // Batches of 1000 behind the default buffer: one batch per chunk, one chunk waits.
-        assert_eq!(Capacity::new(1024, 1000), Capacity { slots: 1, chunk: 1 });
-        assert_eq!(Capacity::new(1024, 100), Capacity { slots: 5, chunk: 2 });
+        let c = |slots, chunk| Capacity { slots, chunk };
+        assert_eq!(Capacity::new(4096, 1), c(8, 512));
+        assert_eq!(Capacity::new(1024, 1), c(8, 128));
+        assert_eq!(Capacity::new(10, 1), c(10, 1));
+        assert_eq!(Capacity::new(1, 1), c(1, 1));
+        assert_eq!(Capacity::new(0, 1), c(0, 1));
+        // Batches of 1000 behind the default buffer: one batch per chunk, four chunks wait.
+        assert_eq!(Capacity::new(4096, 1000), c(4, 1));
+        assert_eq!(Capacity::new(4096, 100), c(8, 5));
         for buffer in [1, 2, 3, 7, 100, 1000, 1024, 5000, 100_000] {
             for weight in [1, 3, 100, 1000, 10_000] {
                 let c = Capacity::new(buffer, weight);

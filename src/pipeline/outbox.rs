@@ -46,9 +46,6 @@ pub(crate) struct Outbox<T> {
     limit: usize,
     /// Largest chunk the link allows.
     max: usize,
-    /// Until the receiver's cost is known, chunks grow 1, 2, 4, ..: a slow receiver is not
-    /// handed hundreds of items before anyone knows it is slow.
-    ramp: usize,
     /// The pulse when `buf` received its first item.
     since: u64,
     mode: Mode,
@@ -73,7 +70,6 @@ impl<T> Outbox<T> {
             buf: Vec::new(),
             limit: 1,
             max: max.max(1),
-            ramp: 1,
             since: 0,
             mode,
             blocked: Duration::ZERO,
@@ -199,17 +195,17 @@ impl<T> Outbox<T> {
         passed
     }
 
-    /// Takes the buffered items, and sizes the next chunk.
+    /// Takes the buffered items, and sizes the next chunk: about [`CHUNK_WORK`] of the
+    /// receiver's work, and one item until the receiver has measured itself (a fast receiver
+    /// does so within microseconds; a slow one is not handed hundreds of items before anyone
+    /// knows it is slow).
     fn take(&mut self) -> Vec<T> {
         self.limit = match self.shared.cost() {
             Some(ns) => {
                 let work = u64::try_from(CHUNK_WORK.as_nanos()).unwrap_or(u64::MAX);
                 usize::try_from(work / ns).unwrap_or(usize::MAX)
             }
-            None => {
-                self.ramp = self.ramp.saturating_mul(2);
-                self.ramp
-            }
+            None => 1,
         }
         .clamp(1, self.max);
         let capacity = self.limit;

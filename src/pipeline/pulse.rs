@@ -64,11 +64,35 @@ impl Beat {
         now() != self.seen
     }
 
+    /// The check, for a hot loop: the pulse's cell and the value seen (kept in registers, so
+    /// the check is one load and one compare).
+    #[inline]
+    pub(crate) fn probe(&self) -> Probe {
+        Probe {
+            cell: &PULSE,
+            seen: self.seen,
+        }
+    }
+
     /// Notes the pulse now; returns it.
     #[inline]
     pub(crate) fn catch_up(&mut self) -> u64 {
         self.seen = now();
         self.seen
+    }
+}
+
+/// [`Beat::moved`], with the cell's address at hand.
+#[derive(Clone, Copy)]
+pub(crate) struct Probe {
+    cell: &'static AtomicU64,
+    seen: u64,
+}
+
+impl Probe {
+    #[inline(always)]
+    pub(crate) fn moved(self) -> bool {
+        self.cell.load(Relaxed) != self.seen
     }
 }
 

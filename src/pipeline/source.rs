@@ -87,16 +87,37 @@ where
         let mut beat = Beat::new();
         let mut read = 0u64;
         let end = loop {
-            let Some(item) = iter.next() else {
-                break End::Complete(false);
-            };
-            read += 1;
-            if out.push(item).is_err() {
+            // Fill the chunk in a local vector (its length in a register), looking at the
+            // pulse after every item: cancellation, the intake stop and the flush by time are
+            // noticed when it moves.
+            let room = out.room();
+            let was_empty = out.buf.is_empty();
+            let mut chunk = std::mem::take(&mut out.buf);
+            let before = chunk.len();
+            chunk.reserve(room);
+            let probe = beat.probe();
+            let (mut ended, mut moved) = (false, false);
+            for _ in 0..room {
+                let Some(item) = iter.next() else {
+                    ended = true;
+                    break;
+                };
+                chunk.push(item);
+                if probe.moved() {
+                    moved = true;
+                    break;
+                }
+            }
+            read += (chunk.len() - before) as u64;
+            out.buf = chunk;
+            out.appended(was_empty);
+            if out.full() && out.flush().is_err() {
                 break End::Stopped;
             }
-            // Cancellation, the intake stop and the flush by time are noticed when the pulse
-            // moves: one load per item.
-            if beat.moved() {
+            if ended {
+                break End::Complete(false);
+            }
+            if moved {
                 beat.catch_up();
                 if let Some(end) = look_up(&mut out, &ctx, stop.as_ref()) {
                     break end;
