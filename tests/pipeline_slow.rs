@@ -99,3 +99,80 @@ fn results_keep_flowing_when_items_turn_slow() {
     assert!(stop < item + SLACK, "dropping the output took {stop:?}");
     no_leaks();
 }
+
+/// A small deterministic generator, so a failure can be replayed from its case number.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn random_mixes_of_fast_and_slow_items_stay_prompt() {
+    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    for case in 0..10 {
+        let item = ms(5 + rng.below(11));
+        let turn = rng.below(5_000);
+        let workers = 1 + rng.below(3) as usize;
+        let ordered = rng.below(2) == 1;
+        let fused_tail = rng.below(2) == 1;
+        let cancel_after = 1 + rng.below(6);
+        let seed = rng.next();
+        // After the turn, about half the items are slow, in a pattern set by the seed.
+        let slow = move |x: u64| x >= turn && (x ^ seed).count_ones() % 2 == 0;
+        let what = format!(
+            "case {case}: item {item:?}, turn at {turn}, {workers} workers, ordered {ordered}, fused tail {fused_tail}"
+        );
+        let ctx = Context::new();
+        let mut p = Pipeline::from_iter(&ctx, 0..u64::MAX).map(workers, move |x| {
+            if slow(x) {
+                thread::sleep(item);
+            }
+            (x, Instant::now())
+        });
+        if fused_tail {
+            p = p.map(workers, |done| done);
+        }
+        if ordered {
+            p = p.ordered();
+        }
+        let mut out = p.into_iter();
+        let mut worst = Duration::ZERO;
+        let mut slow_seen = 0;
+        let mut cancelled_at = None;
+        for (x, done) in out.by_ref() {
+            if x >= turn {
+                // How long the result waited after its stage finished it.
+                worst = worst.max(done.elapsed());
+            }
+            if slow(x) {
+                slow_seen += 1;
+                if slow_seen == cancel_after {
+                    ctx.cancel();
+                    cancelled_at = Some(Instant::now());
+                }
+            }
+        }
+        let err = out.finish().unwrap_err();
+        let stopped = cancelled_at.expect("cancelled").elapsed();
+        eprintln!("{what}: worst wait {worst:?}, stopped {stopped:?} after the cancel");
+        assert!(err.is_cancelled(), "{what}: {err:?}");
+        assert!(
+            worst < 2 * item + SLACK,
+            "{what}: a result waited {worst:?} for the consumer"
+        );
+        assert!(
+            stopped < item + SLACK,
+            "{what}: the run took {stopped:?} to stop after the cancel"
+        );
+        no_leaks();
+    }
+}

@@ -28,7 +28,7 @@ pub(crate) fn spawn<T: Send + 'static>(
     max_wait: Duration,
 ) -> Tail<Vec<T>> {
     let input = group::close(rt, tail);
-    let (inboxes, numbering) = group::inboxes(rt, index, &input);
+    let (inboxes, numbering) = group::inboxes(rt, index, &input, true);
     let capacity = rt.plan.capacity_after(index);
     let (order, mode) = match numbering {
         Numbering::Unordered => (Order::None, Mode::Coalesce),

@@ -95,14 +95,20 @@ where
 /// The inboxes of the workers of stage `index` reading `link`, and how they number their
 /// output: a reorderer in front of one worker whose input comes in parts; one shared by several
 /// workers (each numbering what it takes afresh); plain channel ends otherwise.
+///
+/// Items left in the link when the run ends count as received and dropped by the stage (not
+/// for a link of byte blocks, whose lines were never counted).
 pub(crate) fn inboxes<T: Send + 'static>(
     rt: &mut Runtime,
     index: usize,
     link: &Link<T>,
+    items: bool,
 ) -> (Vec<Inbox<T>>, Numbering) {
     let workers = rt.workers(index);
     let stats = Arc::clone(&rt.stats[index]);
-    rt.add_drain(index, link.rx.clone());
+    if items {
+        rt.add_drain(index, link.rx.clone());
+    }
     let inboxes = match &link.order {
         Order::Parts(gate) if workers == 1 => vec![Inbox::Ordered(Reorder::new(
             link.rx.clone(),
@@ -125,7 +131,7 @@ pub(crate) fn inboxes<T: Send + 'static>(
 
 /// Starts reading `link` with the workers of stage `index`: a group with no stage in it yet.
 pub(crate) fn open<T: Send + 'static>(rt: &mut Runtime, index: usize, link: Link<T>) -> Group<T> {
-    let (inboxes, numbering) = inboxes(rt, index, &link);
+    let (inboxes, numbering) = inboxes(rt, index, &link, true);
     let chains = inboxes
         .into_iter()
         .map(|inbox| {
@@ -254,5 +260,6 @@ fn run<T>(
         }
         chain.settle(false);
         out.end_input()?;
+        out.at_input_end()?;
     }
 }

@@ -418,7 +418,11 @@ impl<K> LinesRoot<K> {
         self.pos = 0;
         match got {
             Ok(bytes) => self.held = Held::new(bytes),
-            Err(e) => self.failed = Some(e),
+            Err(e) => {
+                // Nothing of the previous range or block may be parsed again.
+                self.held = Held::Raw(self.held.reuse());
+                self.failed = Some(e);
+            }
         }
     }
 }
@@ -581,6 +585,7 @@ fn reading_thread(
     rt.spawn(0, move || {
         let mut reader = reader;
         let mut carry: Vec<u8> = Vec::new();
+        let mut failed = None;
         let outcome = loop {
             if ctx.is_cancelled() {
                 break None;
@@ -588,7 +593,7 @@ fn reading_thread(
             if stop.as_ref().is_some_and(Context::is_cancelled) {
                 break Some(true);
             }
-            match read_block(&mut *reader, &mut carry, block) {
+            match read_block(&mut *reader, &mut carry, &mut failed, block) {
                 Ok(Some(bytes)) => {
                     if out.push(Block::Bytes(bytes)).is_err() {
                         break None;
@@ -606,16 +611,22 @@ fn reading_thread(
         }
         stats.add_send_wait(out.blocked());
     });
-    group::inboxes(rt, 1, &link)
+    group::inboxes(rt, 1, &link, false)
 }
 
 /// Reads the next block of complete lines (at least `size` bytes unless the input ends),
-/// keeping the start of an unfinished last line in `carry`. `None` at the end of input.
+/// keeping the start of an unfinished last line in `carry`. `None` at the end of input. On a
+/// read error, the complete lines read before it come first; the error, on the next call.
 fn read_block(
     reader: &mut dyn Read,
     carry: &mut Vec<u8>,
+    failed: &mut Option<io::Error>,
     size: usize,
 ) -> io::Result<Option<Vec<u8>>> {
+    if let Some(e) = failed.take() {
+        carry.clear();
+        return Err(e);
+    }
     let mut buf = std::mem::take(carry);
     let mut scanned = 0;
     loop {
@@ -635,7 +646,15 @@ fn read_block(
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     buf.truncate(start);
-                    return Err(e);
+                    // Hand on the complete lines first; the unfinished one is lost.
+                    return match buf.iter().rposition(|&b| b == b'\n') {
+                        Some(i) => {
+                            buf.truncate(i + 1);
+                            *failed = Some(e);
+                            Ok(Some(buf))
+                        }
+                        None => Err(e),
+                    };
                 }
             }
         };
@@ -656,7 +675,7 @@ mod tests {
         let mut reader = &text[..];
         let mut carry = Vec::new();
         let mut blocks = Vec::new();
-        while let Some(block) = read_block(&mut reader, &mut carry, 5).unwrap() {
+        while let Some(block) = read_block(&mut reader, &mut carry, &mut None, 5).unwrap() {
             blocks.push(String::from_utf8(block).unwrap());
         }
         assert_eq!(blocks.concat(), "one\ntwo\nthree\nfour");

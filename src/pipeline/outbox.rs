@@ -46,8 +46,9 @@ pub(crate) struct Outbox<T> {
     limit: usize,
     /// Largest chunk the link allows.
     max: usize,
-    /// The pulse when `buf` received its first item.
+    /// The pulse, and the time, when `buf` received its first item.
     since: u64,
+    since_at: Instant,
     mode: Mode,
     /// Time spent blocked sending, over the outbox's life.
     blocked: Duration,
@@ -71,6 +72,7 @@ impl<T> Outbox<T> {
             limit: 1,
             max: max.max(1),
             since: 0,
+            since_at: Instant::now(),
             mode,
             blocked: Duration::ZERO,
         }
@@ -92,15 +94,21 @@ impl<T> Outbox<T> {
     #[inline]
     pub(crate) fn appended(&mut self, was_empty: bool) {
         if was_empty && !self.buf.is_empty() {
-            self.since = pulse::now();
+            self.started();
         }
+    }
+
+    /// The chunk being filled got its first item (one clock read per chunk).
+    fn started(&mut self) {
+        self.since = pulse::now();
+        self.since_at = Instant::now();
     }
 
     /// Buffers one item, sending the chunk when it is full.
     #[inline]
     pub(crate) fn push(&mut self, item: T) -> Result<(), Stopped> {
         if self.buf.is_empty() {
-            self.since = pulse::now();
+            self.started();
         }
         self.buf.push(item);
         if self.buf.len() >= self.limit {
@@ -122,6 +130,18 @@ impl<T> Outbox<T> {
         match &self.mode {
             // Parts of any chunk but the head's would only wait in the reorderer.
             Mode::Parts { seq, gate } if !gate.is_head(*seq) => Ok(()),
+            _ => self.flush(),
+        }
+    }
+
+    /// An input chunk is done: sends the chunk being filled if it has waited long enough by
+    /// the clock (in case the pulse's thread has not had a core lately).
+    pub(crate) fn at_input_end(&mut self) -> Result<(), Stopped> {
+        if self.buf.is_empty() || self.since_at.elapsed() < pulse::TICK * FLUSH_TICKS as u32 {
+            return Ok(());
+        }
+        match &self.mode {
+            Mode::Parts { .. } => Ok(()),
             _ => self.flush(),
         }
     }

@@ -101,8 +101,10 @@ impl ReadAt for &'static str {
     }
 }
 
-/// How far to read at a time past a range's end to finish its last line.
-const TAIL_STEP: usize = 16 * 1024;
+/// How far to read past a range's end to finish its last line: a little at first (most lines
+/// are short), twice as much each time after.
+const TAIL_FIRST: usize = 512;
+const TAIL_MAX: usize = 64 * 1024;
 
 /// Reads exactly `[offset, offset + n)` into the end of `buf`, or less at the end of input.
 fn read_into(source: &dyn ReadAt, buf: &mut Vec<u8>, offset: u64, n: usize) -> io::Result<()> {
@@ -186,9 +188,10 @@ pub(crate) fn read_range(
     }
     let mut next = at + (buf.len() - before) as u64;
     // Finish the last line: read on until a newline or the end of input.
+    let mut step = TAIL_FIRST;
     while next >= end && next < len && buf.last() != Some(&b'\n') {
         let scanned = buf.len();
-        let step = usize::try_from(len - next).map_or(TAIL_STEP, |left| left.min(TAIL_STEP));
+        step = usize::try_from(len - next).map_or(step, |left| left.min(step));
         read_into(source, buf, next, step)?;
         let got = buf.len() - scanned;
         if got == 0 {
@@ -199,6 +202,7 @@ pub(crate) fn read_range(
             buf.truncate(scanned + i + 1);
             break;
         }
+        step = (step * 2).min(TAIL_MAX);
     }
     Ok(())
 }
