@@ -20,7 +20,7 @@ use super::ordered::Inbox;
 use super::outbox::Outbox;
 use super::pulse::Beat;
 use super::report::StageStats;
-use super::runtime::{Plan, Runtime, StageMeta};
+use super::runtime::{Plan, Runtime, SourceFlags, StageMeta};
 use super::split::{self, ReadAt};
 use crate::context::Context;
 
@@ -266,7 +266,7 @@ where
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
         Feed::ReadAt(source) => Ok(source),
     };
-    let ranges = Arc::new(Ranges::new(source, split, workers));
+    let ranges = Arc::new(Ranges::new(source, split, workers, rt));
     let leader = rt.plan.name(1);
     rt.stats[0].fuse_into(1, leader);
     let chains = (0..workers)
@@ -306,10 +306,18 @@ struct Ranges {
     len: io::Result<u64>,
     size: u64,
     next: AtomicU64,
+    /// The graceful stop: no range is handed out once it is cancelled.
+    stop: Option<Context>,
+    flags: Arc<SourceFlags>,
 }
 
 impl Ranges {
-    fn new(source: io::Result<Arc<dyn ReadAt>>, split: Option<u64>, workers: usize) -> Ranges {
+    fn new(
+        source: io::Result<Arc<dyn ReadAt>>,
+        split: Option<u64>,
+        workers: usize,
+        rt: &Runtime,
+    ) -> Ranges {
         let len = match &source {
             Ok(source) => source.len(),
             Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
@@ -323,18 +331,31 @@ impl Ranges {
             len,
             size: size.max(1),
             next: AtomicU64::new(0),
+            stop: rt.plan.stop.clone(),
+            flags: Arc::clone(&rt.source),
         }
     }
 
-    /// The next range to read: its number, or `None` when all are taken.
+    /// The next range to read: its number, or `None` when all are taken (or the intake was
+    /// stopped).
     fn claim(&self) -> Option<u64> {
+        if self.stop.as_ref().is_some_and(Context::is_cancelled) {
+            self.flags.intake_stopped.store(true, Ordering::Release);
+            self.flags.complete.store(true, Ordering::Release);
+            return None;
+        }
         let count = match &self.len {
             Ok(len) => len.div_ceil(self.size),
             // Range 0 carries the error.
             Err(_) => 1,
         };
         let index = self.next.fetch_add(1, Ordering::Relaxed);
-        (index < count).then_some(index)
+        if index >= count {
+            // Every range is taken (the workers still finish theirs).
+            self.flags.complete.store(true, Ordering::Release);
+            return None;
+        }
+        Some(index)
     }
 
     /// Reads the lines of range `index` into `buf`.
