@@ -72,10 +72,13 @@ fn stages(p: Pipeline<Tracked>, fused: bool) -> Pipeline<Tracked, Fallible<Track
     let p = split(p.map(2, |t: Tracked| t).named("double"));
     let p = split(p.filter(2, |t| t.value % 3 != 0).named("thirds"));
     let p = p
-        .try_map(
-            2,
-            |t: Tracked| if t.value % 7 == 0 { Err(t) } else { Ok(t) },
-        )
+        .try_map(2, |t: Tracked| {
+            if t.value.is_multiple_of(7) {
+                Err(t)
+            } else {
+                Ok(t)
+            }
+        })
         .named("sevens")
         .on_error(ErrorPolicy::Skip);
     let p = if fused { p } else { p.unfused() };
@@ -191,7 +194,7 @@ fn conservation_with_the_line_sources() {
                 .named("read")
                 .map(2, tracked)
                 .named("parse")
-                .filter(2, |t| t.value % 2 == 0)
+                .filter(2, |t| t.value.is_multiple_of(2))
                 .named("evens")
                 .map(1, |t| t)
                 .named("last");

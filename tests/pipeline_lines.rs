@@ -166,7 +166,7 @@ struct Faulty {
 }
 
 impl ReadAt for Faulty {
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.bytes.len() as u64)
     }
 

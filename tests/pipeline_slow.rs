@@ -127,7 +127,7 @@ fn random_mixes_of_fast_and_slow_items_stay_prompt() {
         let cancel_after = 1 + rng.below(6);
         let seed = rng.next();
         // After the turn, about half the items are slow, in a pattern set by the seed.
-        let slow = move |x: u64| x >= turn && (x ^ seed).count_ones() % 2 == 0;
+        let slow = move |x: u64| x >= turn && (x ^ seed).count_ones().is_multiple_of(2);
         let what = format!(
             "case {case}: item {item:?}, turn at {turn}, {workers} workers, ordered {ordered}, fused tail {fused_tail}"
         );

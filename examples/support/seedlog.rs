@@ -63,7 +63,7 @@ pub fn generate(out: &mut impl Write, lines: u64) -> io::Result<Counts> {
         line.clear();
         let ts = format!("2026-11-23T{h:02}:{m:02}:{s:02}.{:06}Z", micros % 1_000_000);
         c.lines += 1;
-        if r % 1000 == 0 {
+        if r.is_multiple_of(1000) {
             // One space only: the seed's SplitN gives 2 parts and skips the line.
             let _ = write!(line, "{ts} ???");
             c.malformed += 1;

@@ -17,6 +17,7 @@ use super::ordered::Inbox;
 use super::outbox::{Mode, Outbox};
 use super::pulse::Beat;
 use super::runtime::Runtime;
+use super::ticket::Tickets;
 use crate::panic::drop_quietly;
 
 /// Starts the batching worker (always one: batching needs the items in one place).
@@ -32,7 +33,7 @@ pub(crate) fn spawn<T: Send + 'static>(
     let capacity = rt.plan.capacity_after(index);
     let (order, mode) = match numbering {
         Numbering::Unordered => (Order::None, Mode::Coalesce),
-        _ => (Order::InOrder, Mode::Numbered { next: 0 }),
+        _ => (Order::Numbered, Mode::Numbered { next: 0 }),
     };
     let (tx, link) = link::link(capacity, order);
     let out = Outbox::new(
@@ -50,6 +51,7 @@ pub(crate) fn spawn<T: Send + 'static>(
             max_wait,
             batch: Vec::new(),
             due: None,
+            tickets: Tickets::new(),
         };
         let shared = Arc::clone(&input.shared);
         rt.spawn(index, move || batcher.run(inbox, &shared));
@@ -64,6 +66,9 @@ struct Batcher<T> {
     batch: Vec<T>,
     /// When the open batch must go; `None` while it is empty (or `max_wait` overflows).
     due: Option<Instant>,
+    /// The tickets of the inputs whose items are in the open batch (and of the input being
+    /// taken): each batch sent carries a clone.
+    tickets: Tickets,
 }
 
 impl<T> Batcher<T> {
@@ -88,8 +93,13 @@ impl<T> Batcher<T> {
                     let blocked = self.out.blocked();
                     let n = chunk.items.len();
                     stats.add_in(n);
+                    self.tickets.extend(chunk.tickets);
                     if self.take(chunk.items).is_err() {
                         break;
+                    }
+                    if self.batch.is_empty() {
+                        // Everything taken so far has been sent.
+                        self.tickets.clear();
                     }
                     let took = started
                         .elapsed()
@@ -156,6 +166,9 @@ impl<T> Batcher<T> {
         }
         let full = std::mem::take(&mut self.batch);
         let n = full.len();
+        for ticket in &self.tickets {
+            self.out.attach(ticket.clone());
+        }
         self.out.push(full).inspect_err(|_| {
             // The outbox counted one dropped batch; count its items instead.
             self.out.stats.add_dropped(n.saturating_sub(1));

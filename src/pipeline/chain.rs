@@ -22,6 +22,7 @@ use super::ordered::Inbox;
 use super::pulse::Beat;
 use super::report::StageStats;
 use super::runtime::Runtime;
+use super::ticket::Tickets;
 use crate::context::Context;
 use crate::panic::{Panicked, drop_quietly};
 
@@ -70,6 +71,11 @@ pub(crate) trait Pull<T>: Send {
     /// What the link feeding the chain shares with its sender (where to publish the chain's
     /// cost per item), if it is fed by a link.
     fn input(&self) -> Option<Arc<Shared>>;
+
+    /// The tickets of the input chunk just taken (see [`super::ticket`]).
+    fn tickets(&mut self) -> Tickets {
+        Tickets::new()
+    }
 }
 
 /// The bottom of a chain fed by a link: hands on the items of one chunk at a time.
@@ -79,6 +85,7 @@ pub(crate) struct LinkEnd<T> {
     /// The first stage of the chain: it receives these items.
     stats: Arc<StageStats>,
     current: Vec<T>,
+    tickets: Tickets,
 }
 
 impl<T> LinkEnd<T> {
@@ -88,6 +95,7 @@ impl<T> LinkEnd<T> {
             shared,
             stats,
             current: Vec::new(),
+            tickets: Tickets::new(),
         }
     }
 }
@@ -114,6 +122,7 @@ impl<T: Send> Pull<T> for LinkEnd<T> {
             Next::Chunk(chunk) => {
                 let items = chunk.items.len();
                 self.current = chunk.items;
+                self.tickets = chunk.tickets;
                 Refill::Got {
                     seq: chunk.seq,
                     items,
@@ -138,6 +147,10 @@ impl<T: Send> Pull<T> for LinkEnd<T> {
 
     fn input(&self) -> Option<Arc<Shared>> {
         Some(Arc::clone(&self.shared))
+    }
+
+    fn tickets(&mut self) -> Tickets {
+        std::mem::take(&mut self.tickets)
     }
 }
 
@@ -252,7 +265,7 @@ impl<T, U, O> Node<T, U, O> {
         T: Send,
         O: Op<T, U>,
     {
-        let timed = self.calls % SAMPLE_EVERY == 0;
+        let timed = self.calls.is_multiple_of(SAMPLE_EVERY);
         self.calls += 1;
         let started = timed.then(Instant::now);
         let (op, items, counts) = (&mut self.op, &mut self.items, &mut self.counts);
@@ -339,6 +352,10 @@ impl<T: Send, U, O: Op<T, U>> Pull<U> for Node<T, U, O> {
 
     fn input(&self) -> Option<Arc<Shared>> {
         self.below.input()
+    }
+
+    fn tickets(&mut self) -> Tickets {
+        self.below.tickets()
     }
 }
 

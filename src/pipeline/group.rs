@@ -122,7 +122,7 @@ pub(crate) fn inboxes<T: Send + 'static>(
                 .map(|_| Inbox::Shared(Arc::clone(&shared)))
                 .collect()
         }
-        Order::None | Order::InOrder => (0..workers)
+        Order::None | Order::Numbered => (0..workers)
             .map(|_| Inbox::Plain(link.rx.clone()))
             .collect(),
     };
@@ -157,7 +157,7 @@ pub(crate) fn close<T: Send + 'static>(rt: &mut Runtime, tail: Tail<T>) -> Link<
     let workers = group.chains.len();
     let order = match group.numbering {
         Numbering::Unordered => Order::None,
-        Numbering::Sequential => Order::InOrder,
+        Numbering::Sequential => Order::Numbered,
         // The reorderer holds at most this many parts: every slot of the link, and two parts
         // per worker, so the window binds only when one chunk is much slower than the rest.
         Numbering::Parts => Order::Parts(Gate::new(capacity.slots + 2 * workers)),
@@ -168,7 +168,7 @@ pub(crate) fn close<T: Send + 'static>(rt: &mut Runtime, tail: Tail<T>) -> Link<
         chain.set_last();
         let mode = match &order {
             Order::None => Mode::Coalesce,
-            Order::InOrder => Mode::Numbered { next: 0 },
+            Order::Numbered => Mode::Numbered { next: 0 },
             Order::Parts(gate) => Mode::Parts {
                 seq: 0,
                 gate: Arc::clone(gate),
@@ -224,9 +224,13 @@ fn run<T>(
             Refill::Stopped => return Err(Stopped),
         };
         out.begin_input(seq);
+        // Kept until the input chunk is done; every output chunk with some of its items
+        // carries a clone.
+        let tickets = chain.tickets();
         let started = Instant::now();
         let blocked = out.blocked();
         loop {
+            out.cover(&tickets);
             let was_empty = out.buf.is_empty();
             let want = out.room();
             let pulled = chain.pull(&mut out.buf, want, beat);
@@ -261,5 +265,6 @@ fn run<T>(
         chain.settle(false);
         out.end_input()?;
         out.at_input_end()?;
+        drop(tickets);
     }
 }

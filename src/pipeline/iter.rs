@@ -10,6 +10,7 @@ use super::link::{Next, Shared};
 use super::ordered::Inbox;
 use super::report::Report;
 use super::runtime::Runtime;
+use super::ticket::Tickets;
 use crate::context::Cancelled;
 use crate::panic::drop_quietly;
 
@@ -46,6 +47,8 @@ pub struct Iter<T, E> {
     /// chunks sent to it).
     handed: usize,
     arrived: Option<Instant>,
+    /// The tickets of the chunk being handed out: dropped once the consumer is done with it.
+    tickets: Tickets,
     /// The input ended (or the run stopped): no more chunks will come.
     ended: bool,
 }
@@ -78,6 +81,7 @@ impl<T: Send + 'static, E> Iter<T, E> {
             current: Vec::new().into_iter(),
             handed: 0,
             arrived: None,
+            tickets: Tickets::new(),
             ended: false,
         }
     }
@@ -89,6 +93,7 @@ impl<T: Send + 'static, E> Iter<T, E> {
             current: Vec::new().into_iter(),
             handed: 0,
             arrived: None,
+            tickets: Tickets::new(),
             ended: true,
         }
     }
@@ -119,6 +124,8 @@ impl<T: Send + 'static, E> Iter<T, E> {
         sink.add_dropped(left);
         self.handed = 0;
         drop_quietly(std::mem::replace(&mut self.current, Vec::new().into_iter()));
+        // After a cancel (an early stop included) these acknowledge nothing.
+        self.tickets.clear();
         drop(inbox);
         sink.add_alive(rt.elapsed_since_start());
         let complete = rt.source.complete.load(Ordering::Acquire);
@@ -191,6 +198,8 @@ impl<T: Send + 'static, E> Iter<T, E> {
         };
         let sink = rt.sink();
         // The previous chunk was handed out whole: the consumer finished with it.
+        // The consumer is done with the previous chunk's items: their tickets go.
+        self.tickets.clear();
         if self.handed > 0 {
             let n = std::mem::take(&mut self.handed);
             sink.add_out(n);
@@ -202,6 +211,7 @@ impl<T: Send + 'static, E> Iter<T, E> {
             Next::Chunk(chunk) => {
                 self.handed = chunk.items.len();
                 self.arrived = Some(Instant::now());
+                self.tickets = chunk.tickets;
                 sink.add_in(self.handed);
                 Some(chunk.items.into_iter())
             }

@@ -319,7 +319,7 @@ impl Ranges {
         rt: &Runtime,
     ) -> Ranges {
         let len = match &source {
-            Ok(source) => source.len(),
+            Ok(source) => source.size(),
             Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
         };
         let size = split.unwrap_or_else(|| {

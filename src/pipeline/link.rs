@@ -24,6 +24,7 @@ use crossbeam_utils::Backoff;
 
 use super::ordered::Gate;
 use super::report::StageStats;
+use super::ticket::Tickets;
 use crate::context::Context;
 
 /// Items that may wait in front of a stage unless [`buffer`](super::Pipeline::buffer) says
@@ -49,15 +50,18 @@ pub(crate) struct Chunk<T> {
     pub(crate) last: bool,
     /// The sender took a credit from the reorder window for this part: give it back.
     pub(crate) credited: bool,
+    /// The tickets of the source items these items come from (see [`super::ticket`]).
+    pub(crate) tickets: Tickets,
 }
 
 impl<T> Chunk<T> {
-    pub(crate) fn whole(seq: u64, items: Vec<T>) -> Chunk<T> {
+    pub(crate) fn whole(seq: u64, items: Vec<T>, tickets: Tickets) -> Chunk<T> {
         Chunk {
             seq,
             items,
             last: true,
             credited: false,
+            tickets,
         }
     }
 }
@@ -72,7 +76,7 @@ pub(crate) enum Order {
     /// Unordered pipeline: numbers are meaningless.
     None,
     /// One sender numbers whole chunks 0, 1, 2, ..: they arrive in order.
-    InOrder,
+    Numbered,
     /// Several workers send the parts of numbered chunks as they finish them: the receiver
     /// reorders them (see [`super::ordered`]).
     Parts(Arc<Gate>),

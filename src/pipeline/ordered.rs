@@ -32,6 +32,7 @@ use parking_lot::{Condvar, Mutex};
 use super::link::{Chunk, Next, Stopped, recv, try_recv};
 use super::pulse::TICK;
 use super::report::StageStats;
+use super::ticket::Tickets;
 use crate::context::Context;
 use crate::panic::drop_quietly;
 
@@ -96,10 +97,13 @@ impl Gate {
 
 /// Parts that arrived before their turn.
 struct Pending<T> {
-    parts: VecDeque<(Vec<T>, bool)>,
+    parts: VecDeque<Part<T>>,
     /// The last part has arrived.
     complete: bool,
 }
+
+/// A part waiting in a reorderer: its items, whether it took a credit, its tickets.
+type Part<T> = (Vec<T>, bool, Tickets);
 
 impl<T> Default for Pending<T> {
     fn default() -> Self {
@@ -150,8 +154,8 @@ impl<T> Reorder<T> {
     ) -> Next<T> {
         loop {
             let head = self.next;
-            if let Some(items) = self.take_pending() {
-                return Next::Chunk(Chunk::whole(head, items));
+            if let Some((items, tickets)) = self.take_pending() {
+                return Next::Chunk(Chunk::whole(head, items, tickets));
             }
             if self.ended {
                 // A gap can only follow a stopped sender (the run is failing): hand on what is
@@ -186,10 +190,12 @@ impl<T> Reorder<T> {
                         if chunk.items.is_empty() {
                             continue;
                         }
-                        return Next::Chunk(Chunk::whole(seq, chunk.items));
+                        return Next::Chunk(Chunk::whole(seq, chunk.items, chunk.tickets));
                     }
                     let pending = self.pending.entry(chunk.seq).or_default();
-                    pending.parts.push_back((chunk.items, chunk.credited));
+                    pending
+                        .parts
+                        .push_back((chunk.items, chunk.credited, chunk.tickets));
                     pending.complete |= chunk.last;
                 }
                 Next::End => self.ended = true,
@@ -199,11 +205,11 @@ impl<T> Reorder<T> {
     }
 
     /// The next pending part of the head chunk, if any (advancing past completed chunks).
-    fn take_pending(&mut self) -> Option<Vec<T>> {
+    fn take_pending(&mut self) -> Option<(Vec<T>, Tickets)> {
         loop {
             let pending = self.pending.get_mut(&self.next)?;
             match pending.parts.pop_front() {
-                Some((items, credited)) => {
+                Some((items, credited, tickets)) => {
                     let done = pending.complete && pending.parts.is_empty();
                     if done {
                         self.pending.remove(&self.next);
@@ -217,7 +223,7 @@ impl<T> Reorder<T> {
                     if items.is_empty() {
                         continue;
                     }
-                    return Some(items);
+                    return Some((items, tickets));
                 }
                 None if pending.complete => {
                     self.pending.remove(&self.next);
@@ -248,7 +254,7 @@ impl<T> Drop for Reorder<T> {
         let left: usize = pending
             .values()
             .flat_map(|p| p.parts.iter())
-            .map(|(items, _)| items.len())
+            .map(|(items, _, _)| items.len())
             .sum();
         // Taken from the link but never handed on: received, and dropped.
         self.stats.add_in(left);

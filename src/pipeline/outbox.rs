@@ -18,6 +18,7 @@ use super::link::{CHUNK_WORK, Chunk, Shared, Stopped};
 use super::ordered::Gate;
 use super::pulse::{self, FLUSH_TICKS};
 use super::report::StageStats;
+use super::ticket::{Ticket, Tickets};
 use crate::context::Context;
 use crate::panic::drop_quietly;
 
@@ -52,6 +53,9 @@ pub(crate) struct Outbox<T> {
     mode: Mode,
     /// Time spent blocked sending, over the outbox's life.
     blocked: Duration,
+    /// The tickets of the items in `buf`, and whether the current input's are among them.
+    tickets: Tickets,
+    covered: bool,
 }
 
 impl<T> Outbox<T> {
@@ -75,7 +79,25 @@ impl<T> Outbox<T> {
             since_at: Instant::now(),
             mode,
             blocked: Duration::ZERO,
+            tickets: Tickets::new(),
+            covered: false,
         }
+    }
+
+    /// The items appended from now on come from an input covered by `tickets`: the chunk
+    /// that carries them carries the tickets too (once per chunk).
+    #[inline]
+    pub(crate) fn cover(&mut self, tickets: &[Ticket]) {
+        if !self.covered && !tickets.is_empty() {
+            self.tickets.extend(tickets.iter().cloned());
+            self.covered = true;
+        }
+    }
+
+    /// The next item pushed is covered by `ticket` (a source attaching its own).
+    #[allow(dead_code)] // the seam for sources that acknowledge (see `super::ticket`)
+    pub(crate) fn attach(&mut self, ticket: Ticket) {
+        self.tickets.push(ticket);
     }
 
     /// Room left in the chunk being filled (at least 1: a full chunk is sent first).
@@ -154,6 +176,7 @@ impl<T> Outbox<T> {
     /// A new input chunk numbered `seq` begins (ordered parallel stages number their parts
     /// after it).
     pub(crate) fn begin_input(&mut self, seq: u64) {
+        self.covered = false;
         if let Mode::Parts { seq: current, .. } = &mut self.mode {
             debug_assert!(self.buf.is_empty());
             *current = seq;
@@ -167,12 +190,13 @@ impl<T> Outbox<T> {
             Mode::Parts { seq, gate } => {
                 let (seq, gate) = (*seq, Arc::clone(gate));
                 let credited = self.pass(&gate, seq)?;
-                let items = self.take();
+                let (items, tickets) = self.take();
                 self.send(Chunk {
                     seq,
                     items,
                     last: true,
                     credited,
+                    tickets,
                 })
             }
             _ => Ok(()),
@@ -185,20 +209,26 @@ impl<T> Outbox<T> {
             return Ok(());
         }
         let chunk = match &mut self.mode {
-            Mode::Coalesce => Chunk::whole(0, self.take()),
+            Mode::Coalesce => {
+                let (items, tickets) = self.take();
+                Chunk::whole(0, items, tickets)
+            }
             Mode::Numbered { next } => {
                 let seq = *next;
                 *next += 1;
-                Chunk::whole(seq, self.take())
+                let (items, tickets) = self.take();
+                Chunk::whole(seq, items, tickets)
             }
             Mode::Parts { seq, gate } => {
                 let (seq, gate) = (*seq, Arc::clone(gate));
                 let credited = self.pass(&gate, seq)?;
+                let (items, tickets) = self.take();
                 Chunk {
                     seq,
-                    items: self.take(),
+                    items,
                     last: false,
                     credited,
+                    tickets,
                 }
             }
         };
@@ -219,7 +249,7 @@ impl<T> Outbox<T> {
     /// receiver's work, and one item until the receiver has measured itself (a fast receiver
     /// does so within microseconds; a slow one is not handed hundreds of items before anyone
     /// knows it is slow).
-    fn take(&mut self) -> Vec<T> {
+    fn take(&mut self) -> (Vec<T>, Tickets) {
         self.limit = match self.shared.cost() {
             Some(ns) => {
                 let work = u64::try_from(CHUNK_WORK.as_nanos()).unwrap_or(u64::MAX);
@@ -229,7 +259,11 @@ impl<T> Outbox<T> {
         }
         .clamp(1, self.max);
         let capacity = self.limit;
-        std::mem::replace(&mut self.buf, Vec::with_capacity(capacity))
+        // The input being processed may still add items to the next chunk: it will be
+        // covered again.
+        self.covered = false;
+        let items = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity));
+        (items, std::mem::take(&mut self.tickets))
     }
 
     fn note_blocked(&mut self, d: Duration) {

@@ -450,7 +450,7 @@ impl Report {
                         leader.name
                     )
                 } else {
-                    format!("its workers")
+                    "its workers".to_string()
                 };
                 write!(
                     f,

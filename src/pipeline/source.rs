@@ -8,16 +8,18 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::group::Tail;
+use super::link::Stopped;
 use super::link::{self, Link, Order};
 use super::outbox::{Mode, Outbox};
 use super::pulse::Beat;
 use super::runtime::{Runtime, SourceFlags};
+use super::ticket::Ticket;
 use crate::context::Context;
 
 /// How the only sender of a link numbers its chunks.
 pub(crate) fn order_and_mode(rt: &Runtime) -> (Order, Mode) {
     if rt.ordered() {
-        (Order::InOrder, Mode::Numbered { next: 0 })
+        (Order::Numbered, Mode::Numbered { next: 0 })
     } else {
         (Order::None, Mode::Coalesce)
     }
@@ -184,6 +186,80 @@ pub(crate) fn from_receiver<T: Send + 'static>(rt: &mut Runtime, rx: Receiver<T>
         };
         out.stats.add_in_u64(read);
         if let End::Complete(intake_stopped) = end {
+            complete(&mut out, &flags, intake_stopped);
+        }
+    });
+    Tail::Link(link)
+}
+
+/// What a source written inside homebound (such as a Redis stream's) uses to send items on:
+/// the seam for sources that must learn when their items have been fully handled (see
+/// [`super::ticket`]).
+#[allow(dead_code)] // the seam for sources that acknowledge
+pub(crate) struct Emitter<'a, T> {
+    out: &'a mut Outbox<T>,
+    ctx: Context,
+    stop: Option<Context>,
+    beat: Beat,
+    read: u64,
+}
+
+#[allow(dead_code)] // the seam for sources that acknowledge
+impl<T> Emitter<'_, T> {
+    /// Sends `item` on, covered by `ticket` if any. `Err` when the run has stopped or the
+    /// intake was stopped ([`intake_stopped`](Emitter::intake_stopped)): return then.
+    pub(crate) fn emit(&mut self, item: T, ticket: Option<Ticket>) -> Result<(), Stopped> {
+        if let Some(ticket) = ticket {
+            self.out.attach(ticket);
+        }
+        self.read += 1;
+        self.out.push(item)?;
+        if self.beat.moved() {
+            self.beat.catch_up();
+            if let Some(_end) = look_up(self.out, &self.ctx, self.stop.as_ref()) {
+                return Err(Stopped);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what is buffered: call it before waiting for the outside world.
+    pub(crate) fn idle(&mut self) -> Result<(), Stopped> {
+        self.out.before_wait()
+    }
+
+    /// The run's context: cancelled when the run stops (select on its `done()` while waiting).
+    pub(crate) fn ctx(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Whether the graceful stop (`stop_intake_on`) was asked for: read nothing more.
+    pub(crate) fn intake_stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(Context::is_cancelled)
+    }
+}
+
+/// Starts a source thread that runs `body` with an [`Emitter`]. The source is complete when
+/// `body` returns, unless the run was cancelled.
+#[allow(dead_code)] // the seam for sources that acknowledge
+pub(crate) fn from_emitter<T: Send + 'static>(
+    rt: &mut Runtime,
+    body: impl FnOnce(&mut Emitter<'_, T>) + Send + 'static,
+) -> Tail<T> {
+    let (mut out, link) = outbox(rt);
+    let (ctx, stop, flags) = (rt.ctx.clone(), rt.plan.stop.clone(), Arc::clone(&rt.source));
+    rt.spawn(0, move || {
+        let mut emitter = Emitter {
+            out: &mut out,
+            ctx: ctx.clone(),
+            stop,
+            beat: Beat::new(),
+            read: 0,
+        };
+        body(&mut emitter);
+        let (read, intake_stopped) = (emitter.read, emitter.intake_stopped());
+        out.stats.add_in_u64(read);
+        if !ctx.is_cancelled() {
             complete(&mut out, &flags, intake_stopped);
         }
     });

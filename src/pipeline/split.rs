@@ -11,7 +11,8 @@ use std::ops::Range;
 
 /// A source of bytes of known length that several threads can read at any offset at the
 /// same time: what [`Pipeline::from_read_at`](super::Pipeline::from_read_at) splits across
-/// workers. Implemented for files (Unix and Windows), byte vectors and static byte slices.
+/// workers. Implemented for files (Unix and Windows), byte slices and vectors, `str`, and
+/// through `Arc` and `&'static` references.
 ///
 /// # Examples
 ///
@@ -22,15 +23,15 @@ use std::ops::Range;
 /// let mut buf = [0u8; 3];
 /// assert_eq!(bytes.read_at(&mut buf, 2).unwrap(), 3);
 /// assert_eq!(&buf, b"llo");
-/// assert_eq!(ReadAt::len(&bytes).unwrap(), 5);
+/// assert_eq!(bytes.size().unwrap(), 5);
 /// ```
 pub trait ReadAt: Send + Sync {
-    /// The length in bytes.
+    /// The size in bytes.
     ///
     /// # Errors
     ///
-    /// If the length cannot be read.
-    fn len(&self) -> io::Result<u64>;
+    /// If the size cannot be read.
+    fn size(&self) -> io::Result<u64>;
 
     /// Reads bytes from `offset` into `buf`; returns how many (0 at the end).
     ///
@@ -42,7 +43,7 @@ pub trait ReadAt: Send + Sync {
 
 #[cfg(unix)]
 impl ReadAt for std::fs::File {
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.metadata()?.len())
     }
 
@@ -53,7 +54,7 @@ impl ReadAt for std::fs::File {
 
 #[cfg(windows)]
 impl ReadAt for std::fs::File {
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.metadata()?.len())
     }
 
@@ -71,8 +72,28 @@ fn read_slice(bytes: &[u8], buf: &mut [u8], offset: u64) -> usize {
     n
 }
 
+impl ReadAt for [u8] {
+    fn size(&self) -> io::Result<u64> {
+        Ok(<[u8]>::len(self) as u64)
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        Ok(read_slice(self, buf, offset))
+    }
+}
+
+impl ReadAt for str {
+    fn size(&self) -> io::Result<u64> {
+        Ok(str::len(self) as u64)
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        Ok(read_slice(self.as_bytes(), buf, offset))
+    }
+}
+
 impl ReadAt for Vec<u8> {
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.as_slice().len() as u64)
     }
 
@@ -81,23 +102,23 @@ impl ReadAt for Vec<u8> {
     }
 }
 
-impl ReadAt for &'static [u8] {
-    fn len(&self) -> io::Result<u64> {
-        Ok((**self).len() as u64)
+impl<T: ReadAt + ?Sized> ReadAt for &'static T {
+    fn size(&self) -> io::Result<u64> {
+        (**self).size()
     }
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        Ok(read_slice(self, buf, offset))
+        (**self).read_at(buf, offset)
     }
 }
 
-impl ReadAt for &'static str {
-    fn len(&self) -> io::Result<u64> {
-        Ok(str::len(self) as u64)
+impl<T: ReadAt + ?Sized> ReadAt for std::sync::Arc<T> {
+    fn size(&self) -> io::Result<u64> {
+        (**self).size()
     }
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        Ok(read_slice(self.as_bytes(), buf, offset))
+        (**self).read_at(buf, offset)
     }
 }
 
