@@ -405,14 +405,13 @@ impl Held {
         }
     }
 
-    /// The buffer back, emptied, for the next range.
+    /// The buffer back, for the next range to overwrite (its bytes stay: zeroing a megabyte
+    /// per range would cost as much as splitting its lines).
     fn reuse(&mut self) -> Vec<u8> {
-        let mut bytes = match std::mem::replace(self, Held::Raw(Vec::new())) {
+        match std::mem::replace(self, Held::Raw(Vec::new())) {
             Held::Text(text) => text.into_bytes(),
             Held::Raw(bytes) => bytes,
-        };
-        bytes.clear();
-        bytes
+        }
     }
 }
 
@@ -441,7 +440,9 @@ impl<K> LinesRoot<K> {
             Ok(bytes) => self.held = Held::new(bytes),
             Err(e) => {
                 // Nothing of the previous range or block may be parsed again.
-                self.held = Held::Raw(self.held.reuse());
+                let mut bytes = self.held.reuse();
+                bytes.clear();
+                self.held = Held::Raw(bytes);
                 self.failed = Some(e);
             }
         }
@@ -474,7 +475,7 @@ where
                 let bytes = text.as_bytes();
                 while self.pos < end && out.len() < until {
                     let start = self.pos;
-                    let stop = text[start..].find('\n').map_or(end, |i| start + i);
+                    let stop = memchr::memchr(b'\n', &bytes[start..]).map_or(end, |i| start + i);
                     self.pos = stop + 1;
                     // `\r\n` ends a line as `\n` does (not a lone `\r` at the very end).
                     let line_end = if stop < end && stop > start && bytes[stop - 1] == b'\r' {
@@ -652,34 +653,30 @@ fn read_block(
     let mut scanned = 0;
     loop {
         if buf.len() >= size {
-            if let Some(i) = buf[scanned..].iter().rposition(|&b| b == b'\n') {
+            if let Some(i) = memchr::memrchr(b'\n', &buf[scanned..]) {
                 let cut = scanned + i + 1;
                 *carry = buf.split_off(cut);
                 return Ok(Some(buf));
             }
             scanned = buf.len();
         }
-        let start = buf.len();
-        buf.resize(start + size.max(4096), 0);
-        let n = loop {
-            match reader.read(&mut buf[start..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    buf.truncate(start);
-                    // Hand on the complete lines first; the unfinished one is lost.
-                    return match buf.iter().rposition(|&b| b == b'\n') {
-                        Some(i) => {
-                            buf.truncate(i + 1);
-                            *failed = Some(e);
-                            Ok(Some(buf))
-                        }
-                        None => Err(e),
-                    };
-                }
+        // `read_to_end` fills spare capacity without zeroing it first (and keeps what it read
+        // before an error).
+        let want = size.max(4096) as u64;
+        let n = match Read::take(&mut *reader, want).read_to_end(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                // Hand on the complete lines first; the unfinished one is lost.
+                return match memchr::memrchr(b'\n', &buf) {
+                    Some(i) => {
+                        buf.truncate(i + 1);
+                        *failed = Some(e);
+                        Ok(Some(buf))
+                    }
+                    None => Err(e),
+                };
             }
         };
-        buf.truncate(start + n);
         if n == 0 {
             return Ok((!buf.is_empty()).then_some(buf));
         }

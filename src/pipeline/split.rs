@@ -127,24 +127,31 @@ impl<T: ReadAt + ?Sized> ReadAt for std::sync::Arc<T> {
 const TAIL_FIRST: usize = 512;
 const TAIL_MAX: usize = 64 * 1024;
 
-/// Reads exactly `[offset, offset + n)` into the end of `buf`, or less at the end of input.
-fn read_into(source: &dyn ReadAt, buf: &mut Vec<u8>, offset: u64, n: usize) -> io::Result<()> {
-    let start = buf.len();
-    buf.resize(start + n, 0);
-    let mut filled = 0;
-    while filled < n {
-        match source.read_at(&mut buf[start + filled..], offset + filled as u64) {
+/// Reads `[offset, offset + n)` into `buf[*filled..]` (less at the end of input), and moves
+/// `filled` past it. `buf` may hold bytes from an earlier range: they are overwritten, so only
+/// growth is zeroed (not a megabyte per range).
+fn read_into(
+    source: &dyn ReadAt,
+    buf: &mut Vec<u8>,
+    filled: &mut usize,
+    offset: u64,
+    n: usize,
+) -> io::Result<usize> {
+    let start = *filled;
+    if buf.len() < start + n {
+        buf.resize(start + n, 0);
+    }
+    let mut got = 0;
+    while got < n {
+        match source.read_at(&mut buf[start + got..start + n], offset + got as u64) {
             Ok(0) => break,
-            Ok(read) => filled += read,
+            Ok(read) => got += read,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(start);
-                return Err(e);
-            }
+            Err(e) => return Err(e),
         }
     }
-    buf.truncate(start + filled);
-    Ok(())
+    *filled = start + got;
+    Ok(got)
 }
 
 /// How much to read at a time while looking for the first line of a range.
@@ -160,7 +167,20 @@ pub(crate) fn read_range(
     index: u64,
     buf: &mut Vec<u8>,
 ) -> io::Result<()> {
-    buf.clear();
+    let mut filled = 0;
+    let result = read_lines(source, len, size, index, buf, &mut filled);
+    buf.truncate(if result.is_ok() { filled } else { 0 });
+    result
+}
+
+fn read_lines(
+    source: &dyn ReadAt,
+    len: u64,
+    size: u64,
+    index: u64,
+    buf: &mut Vec<u8>,
+    filled: &mut usize,
+) -> io::Result<()> {
     let start = index.saturating_mul(size);
     if start >= len {
         return Ok(());
@@ -174,53 +194,53 @@ pub(crate) fn read_range(
         loop {
             if probe >= end {
                 // The line that began before this range goes on past its end.
-                buf.clear();
+                *filled = 0;
                 return Ok(());
             }
             let n = usize::try_from(end - probe).map_or(PROBE, |left| left.min(PROBE));
-            buf.clear();
-            read_into(source, buf, probe, n)?;
-            if let Some(i) = memchr_newline(buf) {
-                // Keep the bytes after the newline: the range's first line starts there.
-                buf.drain(..=i);
-                at = probe + n as u64;
+            *filled = 0;
+            let got = read_into(source, buf, filled, probe, n)?;
+            if let Some(i) = memchr::memchr(b'\n', &buf[..got]) {
                 if probe + i as u64 + 1 >= end {
-                    buf.clear();
+                    *filled = 0;
                     return Ok(());
                 }
+                // Keep the bytes after the newline: the range's first line starts there.
+                buf.copy_within(i + 1..got, 0);
+                *filled = got - (i + 1);
+                at = probe + got as u64;
                 break;
             }
-            if buf.len() < n {
+            if got < n {
                 // The input ended early (it shrank while we read).
-                buf.clear();
+                *filled = 0;
                 return Ok(());
             }
             probe += n as u64;
         }
     }
-    let before = buf.len();
+    let mut next = at;
     if at < end {
-        read_into(
+        next += read_into(
             source,
             buf,
+            filled,
             at,
             usize::try_from(end - at).unwrap_or(usize::MAX),
-        )?;
+        )? as u64;
     }
-    let mut next = at + (buf.len() - before) as u64;
     // Finish the last line: read on until a newline or the end of input.
     let mut step = TAIL_FIRST;
-    while next >= end && next < len && buf.last() != Some(&b'\n') {
-        let scanned = buf.len();
+    while next >= end && next < len && buf[..*filled].last() != Some(&b'\n') {
+        let scanned = *filled;
         step = usize::try_from(len - next).map_or(step, |left| left.min(step));
-        read_into(source, buf, next, step)?;
-        let got = buf.len() - scanned;
+        let got = read_into(source, buf, filled, next, step)?;
         if got == 0 {
             break;
         }
         next += got as u64;
-        if let Some(i) = memchr_newline(&buf[scanned..]) {
-            buf.truncate(scanned + i + 1);
+        if let Some(i) = memchr::memchr(b'\n', &buf[scanned..*filled]) {
+            *filled = scanned + i + 1;
             break;
         }
         step = (step * 2).min(TAIL_MAX);
@@ -229,7 +249,7 @@ pub(crate) fn read_range(
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', bytes)
 }
 
 /// Splits `bytes` (complete lines) as `BufRead::lines` does: at `\n`, a `\r` before it
