@@ -1,4 +1,77 @@
-//! [`Context`]: a cancellation tree with deadlines, causes, callbacks and a selectable `done()`.
+//! Cancellation: [`Context`], a tree of cancellable nodes with deadlines, causes, callbacks and a
+//! `done()` receiver that wakes any `crossbeam_channel::select!`.
+//!
+//! A context is Go's `context.Context` for OS threads. Create a root with [`Context::new`], hand
+//! children ([`child`](Context::child), [`with_timeout`](Context::with_timeout),
+//! [`with_deadline`](Context::with_deadline)) to the work you start, and cancel a node to stop
+//! everything below it. Every homebound piece takes one: a pool's tasks, a group's tasks, a
+//! pipeline's stages, a periodic job and a shutdown's services all stop through their context.
+//!
+//! **Use it** whenever work must be stoppable: by a caller, a deadline, a failing sibling or a
+//! signal. **You do not need it** for a single stop flag between two threads you own with no
+//! deadline and no tree (an `AtomicBool`, or dropping a crossbeam `Sender`, is enough), and in
+//! async code, where tokio-util's `CancellationToken` fits the runtime.
+//!
+//! # Guarantees
+//!
+//! * **Down, never up.** Cancelling a node cancels every descendant before
+//!   [`cancel`](Context::cancel) returns, and never its parent or siblings. A child created from
+//!   a cancelled node, even in a race, is born cancelled.
+//! * **The first cause wins**: [`Cause::Cancelled`], [`Cause::DeadlineExceeded`], or your own
+//!   error or message through [`cancel_with`](Context::cancel_with) ([`Cause::Reason`]).
+//! * **Deadlines fire without polling.** A thread blocked in `select!` on
+//!   [`done`](Context::done) wakes when the deadline passes; a child's effective deadline is the
+//!   earlier of its own and its parent's.
+//! * **Cancelled means it did not happen.** [`send`](Context::send) hands the value back in its
+//!   [`SendError`]; [`recv`](Context::recv) leaves a message that lost the race in the channel;
+//!   [`sleep`](Context::sleep) returns [`Cancelled`] early.
+//! * **Callbacks run once.** An [`on_cancel`](Context::on_cancel) callback runs exactly once,
+//!   after every lock is released, so it may use any context; it is the way to unblock foreign
+//!   blocking I/O (close a socket), since a thread cannot be interrupted.
+//! * [`is_cancelled`](Context::is_cancelled) is one atomic load: cheap enough for every item of
+//!   a hot loop.
+//!
+//! # Examples
+//!
+//! A deadline and a reason, seen through the tree:
+//!
+//! ```
+//! use std::time::Duration;
+//! use homebound::{Cause, Context, context::SendError};
+//!
+//! let root = Context::new();
+//! let request = root.with_timeout(Duration::from_secs(30));
+//! let step = request.child();
+//! request.cancel_with("client went away");
+//! assert!(step.is_cancelled() && !root.is_cancelled()); // down, never up
+//! assert_eq!(step.cause().unwrap().to_string(), "client went away");
+//! assert!(matches!(request.cause(), Some(Cause::Reason(_))));
+//!
+//! // A cancelled send hands the value back.
+//! let (tx, _rx) = crossbeam_channel::bounded::<String>(0);
+//! match step.send(&tx, "report".to_string()) {
+//!     Err(SendError::Cancelled(value)) => assert_eq!(value, "report"),
+//!     other => panic!("unexpected: {other:?}"),
+//! }
+//! ```
+//!
+//! # Design
+//!
+//! * **Parents hold children weakly, children hold parents strongly**, and a cancelled or dropped
+//!   child unlinks itself (an O(1) slab remove), so a long-lived root stays small however many
+//!   requests come and go. Children are created under the parent's lock, which is what makes the
+//!   "born cancelled" race impossible; no path holds two node locks at once.
+//! * **`done()` is a crossbeam channel** created on first use, whose sender is dropped on cancel.
+//!   Waking a selector is therefore the same disconnect as the hand-written "drop the Sender"
+//!   idiom, and it composes with every other channel in a `select!`.
+//! * **`is_cancelled` reads a flag kept beside the node's lock**, set after the cause; a reader
+//!   that sees the flag finds the cause. Checks never take the lock.
+//! * **One timer thread for every deadline**: an ordered map of deadlines, a condition variable
+//!   while idle, woken only by a new earliest deadline. It is a registered daemon thread, so the
+//!   leak check ignores it.
+//! * **No user code under a lock.** Callbacks run and `done()` senders drop only after the
+//!   cancelling thread released every lock, so a callback can cancel other contexts without
+//!   deadlock. The tree's invariants are numbered in its source and checked by loom models.
 
 mod cause;
 mod error;

@@ -5,6 +5,15 @@
 //! after every task has ended, with every thread it started joined explicitly, so
 //! [`threads::assert_none_alive`](crate::threads::assert_none_alive) passes right after it.
 //!
+//! **Use it** for a batch that must end as a whole before you go on: fetch N sources, process one
+//! request's files, or a CPU batch where every error must be kept and an overall deadline holds
+//! (a [`CollectAll`] group with a [`limit`](Builder::limit), run under
+//! `ctx.with_timeout(..)`). **Use something else** for a stream of requests from many callers
+//! over a long time (a [`Pool`](crate::pool::Pool)), for fine-grained fork-join CPU work where
+//! every microsecond counts (`rayon::scope` or `par_iter`, whose threads already exist; a group
+//! starts and joins its threads on each call), or for items flowing through stages (a
+//! [`Pipeline`](crate::pipeline::Pipeline)).
+//!
 //! * **Policies** ([`Policy`]): [`FailFast`] (default: the first error or panic cancels the
 //!   group and is returned as a [`Error`]), [`CollectAll`] (every failure, as
 //!   [`Failures`]), [`FirstSuccess`] (a race: the first `Ok` cancels the rest). Each policy is
@@ -75,6 +84,24 @@
 //! }
 //! threads::assert_none_alive(Duration::from_secs(5));
 //! ```
+//!
+//! # Design
+//!
+//! * **Policies are types**, so `run`'s error has exactly the shape the policy promises.
+//!   [`CollectAll`] does not cancel on errors (the list would fill with cancellations); a panic
+//!   cancels under every policy, and [`FirstSuccess`] never swallows one.
+//! * **Errors go to the group, values to the handles**: `E` is shared, `T` is per task, and a
+//!   handle has no lifetime, so it can be returned from the closure and read after `run`.
+//! * **No `unsafe`**: `run` is `std::thread::scope` with the caller's `'env`; the [`Scope`] hides
+//!   it behind a trait object, so the same code drives the `'static` `run_timeout` form.
+//! * **Joining does not trust disconnection.** After the closure, the group waits for the
+//!   in-flight count to reach zero, closes (only from exactly zero), then joins every thread
+//!   explicitly; a forgotten `Scope` clone cannot hang it.
+//! * **Limits.** The queue (default 1024) bounds memory, the limit bounds what runs. A spawner
+//!   waiting for room sleeps until the queue has drained to half, not one slot: waking it per
+//!   task costs busy workers more than small tasks do. A task spawning into its own full group
+//!   runs the new task inline, so nested spawns under `limit(1)` cannot deadlock. A worker
+//!   reuses a task context nobody touched (no clone, child, callback, cancel or `done()`).
 
 mod error;
 mod in_flight;

@@ -14,34 +14,53 @@
 //! 4. **No way to stop**: a long job cannot be cancelled, timed out, or shut down in order.
 //! 5. **Unclear completion**: the caller does not know when all the work has ended.
 //!
-//! ## A tour
+//! ## Which piece for which job
 //!
-//! * [`Context`]: a cancellation tree with deadlines and causes; its [`done`](Context::done)
-//!   receiver disconnects on cancel, so it wakes any `crossbeam_channel::select!` (problem 4).
-//! * [`WaitGroup`]: a counting latch whose guards count down on drop, panics included, with
-//!   timed and cancel-aware waits (problem 5).
+//! | job | use | not / instead |
+//! |---|---|---|
+//! | CPU batch over a collection, stop at the first error | [`fan::par_map`] (rayon, input order, cancel-aware) | rayon's `par_iter` directly when you need no context, no cancellation and no caught panics |
+//! | batch where every error is kept, under a deadline | a [`group::Group`] with [`group::CollectAll`] and [`limit`](group::Builder::limit), run under `ctx.with_timeout(..)` | not `par_map`: it stops at the first error and keeps no partial results |
+//! | stream of items through stages (read, parse, filter, write) | [`pipeline::Pipeline`] | a plain loop when each item costs ~100 ns and cores are few |
+//! | long-lived service running requests as they come | [`pool::Pool`], inside a [`shutdown::Shutdown`] | a group for a batch that ends as a whole |
+//! | N channels into one | [`fan::merge`] | crossbeam's `select!` in your own loop for a fixed handful |
+//! | first k answers of n, cancel the rest | [`fan::first_k`], [`fan::race`] | |
+//! | periodic job | [`periodic::every`] | a cron-style scheduler for calendar times |
+//! | stop on Ctrl-C / SIGTERM with a grace period and a report | [`shutdown::Shutdown`] | |
+//! | stop work on a deadline, a failure or a caller's request | [`Context`] | an `AtomicBool` for a single flag between two threads you own |
+//! | know when threads you started have ended | [`WaitGroup`] | join their handles when you need their results |
+//! | a test that must prove no thread leaked | [`threads::assert_none_alive`] | |
+//! | fine-grained fork-join, parallel iterators, work stealing | **rayon** | homebound has no work stealing, and a group starts its threads on every call |
+//! | channels, `select!`, scoped threads with no lifecycle to manage | **crossbeam** (homebound is built on it) | |
+//!
+//! ## The modules
+//!
+//! Each module's documentation is its guide: what it is for, when not to use it, its
+//! guarantees, an example and the reasons behind its design.
+//!
+//! * [`context`]: [`Context`], a cancellation tree with deadlines and causes; its
+//!   [`done`](Context::done) receiver disconnects on cancel, so it wakes any
+//!   `crossbeam_channel::select!` (problem 4).
+//! * [`sync`]: [`WaitGroup`], a counting latch whose guards count down on drop, panics included,
+//!   with timed and cancel-aware waits (problem 5).
 //! * [`threads`]: every thread homebound spawns is named and registered;
 //!   [`threads::assert_none_alive`] is the leak check that ends every test (problem 3).
-//! * [`Pool`]: a worker pool with a bounded queue (backpressure), dynamic workers, joinable and
-//!   cancellable [`TaskHandle`]s, conserved [`PoolMetrics`] and Java's shutdown contract:
-//!   `shutdown`, `shutdown_timeout` (names stragglers), `shutdown_now` (hands back unstarted
-//!   tasks) (problems 1, 2 and 5).
-//! * [`Pipeline`]: typed stages (`map`, `filter`, `try_map`, `batch`, ..) each on its own
-//!   worker threads, joined by bounded chunked channels; ordered on request, with an error
-//!   policy, whole-pipeline cancellation and a per-stage report naming the bottleneck
+//! * [`group`]: [`scope`] and [`group::Group`], errgroup for OS threads. Tasks borrow from the
+//!   caller, the first error or panic cancels their siblings, an optional limit bounds the
+//!   threads, and nothing returns before every thread is joined (problems 1, 2, 5).
+//! * [`pool`]: [`pool::Pool`], a worker pool with a bounded queue, dynamic workers, joinable and
+//!   cancellable handles, conserved metrics and Java's shutdown contract (problems 1, 2, 5).
+//! * [`task`]: what pool and group tasks share: [`task::JoinError`] (how a handle ends without a
+//!   value) and [`task::TaskInfo`]; panics become [`Panicked`] values (problem 2).
+//! * [`pipeline`]: [`pipeline::Pipeline`], typed stages on worker threads joined by bounded
+//!   chunked channels, with an error policy, cancellation and a report naming the bottleneck
 //!   (problems 1–5).
-//! * [`Panicked`] and [`panic_message`]: panics become values with their message (problem 2).
-//! * [`scope`] and [`Group`]: errgroup for OS threads. Tasks borrow from the caller, the first
-//!   error or panic cancels their siblings, an optional limit bounds the threads, and nothing
-//!   returns before every task has ended and every thread is joined (problems 1, 2, 5).
-//! * [`Shutdown`]: services on registered threads, SIGINT/SIGTERM, a grace period, drains in
-//!   reverse order, a second signal that forces the exit, and a [`ShutdownReport`] naming every
-//!   straggler, with the exit code to use (problems 2, 4, 5).
-//! * [`every`] and [`Every`]: periodic jobs that never overlap, skip and count missed ticks,
-//!   survive errors and panics, and stop mid-wait on cancel (problem 4).
-//! * [`fan`]: [`merge`] receivers on one thread, [`fan_out`] to `n` workers, [`par_map`] CPU
-//!   work on rayon with cancel-on-first-failure, and [`first_k`] / [`race`] that cancel the
-//!   losers; each joins every thread it starts (problems 1, 3 and 4).
+//! * [`fan`]: [`fan::merge`], [`fan::fan_out`], [`fan::par_map`], [`fan::first_k`] and
+//!   [`fan::race`]; each joins every thread it starts (problems 1, 3, 4).
+//! * [`shutdown`]: [`shutdown::Shutdown`], services, SIGINT/SIGTERM, a grace period, drains, and
+//!   a report naming every straggler with the exit code to use (problems 2, 4, 5).
+//! * [`periodic`]: [`periodic::every`], periodic jobs that never overlap, skip and count missed
+//!   ticks, survive errors and panics, and stop mid-wait on cancel (problem 4).
+//! * [`prelude`]: the dozen names nearly every program uses.
 //!
 //! ```
 //! use std::time::Duration;
@@ -84,6 +103,9 @@ pub mod periodic;
 pub mod pipeline;
 pub mod pool;
 pub mod prelude;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod shim;
 pub mod shutdown;
 pub mod sync;

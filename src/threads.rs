@@ -1,10 +1,24 @@
-//! The registry of every thread homebound spawns, and the leak check built on it.
+//! The registry of every thread homebound spawns, and the leak check built on it: goleak for
+//! Rust.
 //!
 //! Every homebound thread is started through [`Builder`] (or [`spawn`]): it is named
 //! `homebound-<owner>-<n>`, recorded with its owner and the source location that spawned it, and
 //! removed from the registry when it has fully exited (its thread-local destructors included).
 //! [`live`] lists the threads alive now; [`assert_none_alive`] is the goleak-style check that
 //! ends homebound's own tests and can end yours.
+//!
+//! **Use it** at the end of every test that starts threads, directly or through homebound, to
+//! prove none survived; and start your own threads with [`spawn`] or [`Builder`] so the check
+//! (and anyone reading [`live`]) sees them too. Threads started with plain `std::thread::spawn`
+//! are invisible to it.
+//!
+//! # Guarantees
+//!
+//! * **A thread counts until it has fully exited**, destructors included, so a passing check
+//!   means the threads are gone, not merely past their last line.
+//! * **No false alarm from slow exits**: [`assert_none_alive`] retries with backoff up to its
+//!   timeout, then panics naming each survivor with its spawn location and age
+//!   ([`wait_none_alive`] returns them instead).
 //!
 //! # Origins: leak checks that work with parallel tests
 //!
@@ -27,6 +41,13 @@
 //! assert_eq!(handle.join().unwrap(), 42);
 //! threads::assert_none_alive(Duration::from_secs(5));
 //! ```
+//!
+//! # Design
+//!
+//! A thread deregisters itself from a thread-local destructor as it exits (and `join` removes it
+//! after the OS join), not when its closure returns: a check that passed while the thread still
+//! ran destructors would be a check that lies. Origins are inherited through that same thread-local, which is how a
+//! test's check ignores the threads of tests running beside it without any naming convention.
 
 use std::collections::BTreeMap;
 use std::fmt;

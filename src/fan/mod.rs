@@ -6,6 +6,16 @@
 //! dropped, so the leak check ([`threads::assert_none_alive`](crate::threads::assert_none_alive))
 //! passes after each one.
 //!
+//! **Use them** for the classic Go shapes: many channels into one, one channel to `n` identical
+//! workers, a CPU map over a collection that must stop at the first failure, and "ask several,
+//! keep the first answers". **Use something else** when a plain `crossbeam_channel::select!`
+//! over two or three receivers in your own loop does the job (no thread needed), when a rayon
+//! map needs neither a context nor cancellation (call rayon directly), when every task's error
+//! must be kept or a deadline must keep the results finished so far (a
+//! [`group`](crate::group) with [`CollectAll`](crate::group::CollectAll): `par_map` stops at the
+//! first error and returns no partial results), and for items through several stages (a
+//! [`Pipeline`](crate::pipeline::Pipeline)).
+//!
 //! | helper | threads | ends when | failure |
 //! |---|---|---|---|
 //! | [`merge`] / [`merge_ctx`] | one, running a `Select` over every input | every input disconnected, the handle dropped or stopped, or (`merge_ctx`) the context cancelled | none: [`Merged::stop`] hands back what was not read |
@@ -45,6 +55,27 @@
 //! squares.stop().unwrap();
 //! threads::assert_none_alive(Duration::from_secs(5));
 //! ```
+//!
+//! # Design
+//!
+//! * **Handles, not bare receivers.** [`merge`] and [`fan_out`] return [`Merged`] and
+//!   [`FanOut`], which own the output receiver and the threads and join them on drop; a bare
+//!   `Receiver` could not, and "no thread outlives the handle" would be false. Both are
+//!   iterators, and `receiver()` lends the channel to `select!` or to another `merge`.
+//! * **`merge` sweeps, then selects.** A `Select` over `n` inputs costs O(n) per message, so the
+//!   thread sweeps the open inputs round robin with `try_recv` (a quota per input, starting one
+//!   input later each sweep, which is also what keeps it fair) and parks in the `Select` only
+//!   when a whole sweep found nothing.
+//! * **Nothing is dropped quietly.** [`Merged::stop`] hands back the messages already taken and
+//!   the inputs still connected; [`FirstK::discarded`] counts outcomes that arrived after the
+//!   cutoff (mostly the cancellations it caused), rather than listing them as failures.
+//! * **`par_map` is rayon's short-circuiting `collect`** with one `is_cancelled` load and a
+//!   `catch_unwind` per item; the first failure in time is kept and cancels the rest.
+//! * **`first_k` gives each task its own scoped thread**, since its tasks may block and may
+//!   borrow; `k == 0` runs nothing, like `take(0)`.
+//! * The output capacities are fixed: 1024 for `merge`, 32 per worker for `fan_out`. A
+//!   [`BuildError`] does not hand the receivers back: a `Receiver` is cheap to clone, so a
+//!   caller who needs it afterwards keeps a clone.
 
 mod fan_out;
 mod first_k;

@@ -35,7 +35,7 @@ pub trait Policy: sealed::Sealed + Copy + Debug + Send + Sync + 'static {
 }
 
 /// The default policy (errgroup's): the first error or panic cancels the group's context at
-/// once, and `run` returns that first failure as a [`group::Error`] after every task has ended.
+/// once, and `run` returns that first failure as a [`Error`](super::Error) after every task has ended.
 /// Later failures (usually consequences of the cancellation) are dropped.
 ///
 /// # Examples

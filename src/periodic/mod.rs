@@ -1,5 +1,56 @@
-//! [`every`] and [`Every`]: periodic jobs that never overlap themselves, skip and count missed
-//! ticks, survive errors and panics, and stop on cancel even in the middle of a wait.
+//! Periodic jobs: [`every`] and [`Every`] run a job now and then once per period, never
+//! overlapping itself, until a [`Context`] is cancelled.
+//!
+//! **Use it** for housekeeping inside a program: purge expired sessions, flush metrics, refresh a
+//! cache, send a heartbeat. [`every`] runs on the calling thread (as a
+//! [`Shutdown`](crate::shutdown::Shutdown) service, say); [`Every::spawn`] gives the job a
+//! thread of its own and a [`Handle`] to stop and join it. **Use something else** for calendar
+//! schedules ("at 02:00 on Mondays": a cron-style scheduler) and for thousands of timers, since
+//! each spawned job holds a thread.
+//!
+//! # Guarantees
+//!
+//! * **No overlap.** The job runs inline on one thread: a run never starts before the previous
+//!   one ended.
+//! * **A fixed grid, no bursts.** The first run is immediate, then one per tick at
+//!   `start + k·period`. Ticks that passed during a slow run are skipped and counted
+//!   ([`MissedTicks::Skip`], the default), or the schedule shifts ([`MissedTicks::Delay`]).
+//! * **One bad run does not end the job.** Errors and panics are caught, counted and, by default,
+//!   survived ([`OnJobError::Continue`]); unlike Java's `scheduleAtFixedRate`, a job never stops
+//!   silently. [`OnJobError::Stop`] ends it, and the [`Report`] says why.
+//! * **Prompt stop.** Between runs the loop sleeps on the context, so a cancel wakes it at once,
+//!   even in the middle of an hour-long period.
+//! * **Huge periods are safe**: a period too large for `Instant` (such as `Duration::MAX`) means
+//!   "once, then wait for cancel", never an overflow.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use homebound::{Context, periodic::{self, every}};
+//!
+//! let ctx = Context::new();
+//! let mut expired = vec!["s1", "s2", "s3"];
+//! let report = every(&ctx, Duration::from_millis(2), |ctx| {
+//!     expired.pop();
+//!     if expired.is_empty() {
+//!         ctx.cancel(); // a real job would run until its service is told to stop
+//!     }
+//!     Ok::<(), String>(())
+//! })?;
+//! assert_eq!(report.runs(), 3);
+//! assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
+//! # Ok::<(), periodic::Error>(())
+//! ```
+//!
+//! # Design
+//!
+//! The job runs on the caller's thread because that is what makes "never overlaps" trivially
+//! true and keeps the thread count visible: a program that wants a thread per job asks for it
+//! with [`Every::spawn`], which registers the thread like every other homebound thread. The
+//! schedule is computed from the start instant (`start + k·period`), not by adding the period to
+//! the end of each run, so slow runs do not make the job drift; every addition is checked, which
+//! is where the "huge period" rule comes from.
 
 mod report;
 

@@ -652,13 +652,18 @@ impl<E> Fail<E> {
             ErrorPolicy::FailFast => {
                 // Store the error before cancelling: the consumer reads it after the
                 // cancellation has stopped everything.
-                if self.failure.claim(Failure::Error) {
+                let lost = if self.failure.claim(Failure::Error) {
                     *self.store.first.lock() = Some(error);
+                    None
                 } else {
-                    drop(error);
-                }
+                    Some(error)
+                };
                 self.ctx
                     .cancel_with(format!("stage '{}' failed", self.stage));
+                // An error that lost the claim is dropped only now, in a cancelled run: a
+                // value it carries (a queue entry's acknowledgement token) must not see a
+                // healthy run when it is dropped.
+                drop(lost);
                 false
             }
         }

@@ -1,12 +1,101 @@
-//! [`Pipeline`]: typed stages on worker threads, joined by bounded chunked channels, fused
-//! into one loop where they can be.
+//! Pipelines: [`Pipeline`], typed stages on worker threads joined by bounded chunked channels,
+//! with an error policy, cancellation and a per-stage [`Report`].
+//!
+//! **Use it** for a stream of items (the lines of a file, a receiver, a long iterator) that goes
+//! through steps of different cost, some of which block (parse, enrich by a lookup, write in
+//! batches), when memory must stay flat however long the input is and you want to know which
+//! stage is the bottleneck. For a file of lines, [`Pipeline::from_lines`] reads it on all the
+//! first stage's workers at once. **Use something else** for one CPU map over a collection already
+//! in memory ([`fan::par_map`](crate::fan::par_map) or rayon), and for items that each go to one
+//! of `n` identical workers with no stages ([`fan::fan_out`](crate::fan::fan_out)).
+//!
+//! # Guarantees
+//!
+//! * **Nothing lost silently.** Every item read is delivered, filtered, failed (counted, and kept
+//!   with [`ErrorPolicy::Collect`]) or, when a run stops early, counted as dropped in the
+//!   [`Report`]: for each stage that makes one output per input, `in = out + filtered + errors +
+//!   dropped`, and `in` is what the stage before it passed on. `batch` flushes its remainder.
+//! * **Bounded memory, counted in items.** At most [`buffer`](Pipeline::buffer) items
+//!   ([`DEFAULT_BUFFER`]) wait in front of each stage, a batch counting as its items, in every
+//!   mode (ordered, and a `flat_map` that makes a million items of one included); a slow stage
+//!   slows the ones before it.
+//! * **Prompt with slow stages.** A cancel stops every stage within one item's time plus a few
+//!   milliseconds; a slow stage's results reach the consumer within about one item's time (a
+//!   partly filled chunk is sent after about 2 ms).
+//! * **Stops cleanly.** Cancelling the context, a fail-fast error, a panic in any stage (caught,
+//!   named with its stage) or dropping the output iterator cancels every stage, wakes the blocked
+//!   ones and joins every thread before the terminal returns.
+//! * **Two ways to stop**: cancel (abrupt: what is in flight is dropped and counted), or
+//!   [`stop_intake_on`](Pipeline::stop_intake_on) (graceful: stop reading, let everything already
+//!   read reach the end, flush open batches).
+//! * **Bad configuration** (zero workers, an empty name, ...) comes back from the terminal as
+//!   [`ErrorKind::Config`], with nothing started.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use homebound::{Context, pipeline::{ErrorPolicy, Pipeline}, threads};
+//!
+//! let mut total = 0;
+//! let outcome = Pipeline::from_iter(&Context::new(), ["12", "x", "30", "", "7"])
+//!     .try_map(2, |s: &str| s.parse::<u64>())
+//!     .named("parse")
+//!     .on_error(ErrorPolicy::Skip)
+//!     .filter(1, |n| *n > 10)
+//!     .for_each(|n| total += n)
+//!     .unwrap();
+//! assert_eq!(total, 42);
+//! let parse = outcome.report().stage("parse").unwrap();
+//! assert_eq!((parse.items_in, parse.items_out, parse.errors), (5, 3, 2));
+//! threads::assert_none_alive(Duration::from_secs(5));
+//! ```
+//!
+//! # Design
+//!
+//! * **Lazy start.** Builder methods record a plan; threads start at the terminal. So `named`,
+//!   `on_error`, `buffer` and `unfused` can follow the stage they configure, and a bad
+//!   configuration costs nothing.
+//! * **Typed errors without boxing.** The second type parameter is [`marker::NoErrors`] until the
+//!   first `try_map` fixes the error type ([`marker::Fallible`]); a later `try_map` with another
+//!   error type does not compile.
+//! * **Fusion** (Flink's operator chaining). Consecutive stateless stages with the same worker
+//!   count run as one chain in each worker: no channel, no hand-off and no cross-thread free
+//!   between them. Each stage keeps its own counts; a group's time is split between its stages
+//!   by timing one call in sixteen.
+//! * **The pulse.** A process-wide counter, advanced every millisecond by one daemon thread while
+//!   a pipeline runs, and at once by every cancel. Every stage loop compares it after *each
+//!   item* (one load): when it moved, the loop looks up (stop, or send a partly filled chunk).
+//!   So no stage ever processes a chunk blind, whatever its items cost.
+//! * **Chunks sized by the receiver.** Items travel in chunks; the receiver publishes its cost
+//!   per item, the sender cuts chunks of about 250 µs of that work (one item until it is known,
+//!   at most 512 and `buffer / 8`). A trivial stage gets full chunks; a 20 ms stage one item per
+//!   chunk, so all its workers have work and a graceful stop drains in a few items' time.
+//! * **Spin, then park.** A worker spins briefly before it sleeps on an empty or full link: on a
+//!   small machine, a sleep and a wake-up per chunk cost more than the chunk's work.
+//! * **Ordered mode** numbers chunks where one thread produces them (the source, a one-worker
+//!   stage, the file source handing out its ranges in order). A parallel stage sends each input
+//!   chunk's output as numbered parts; the worker holding the chunk the reorderer waits for sends
+//!   freely, the others take a credit per part, so the reorderer holds a bounded number of parts
+//!   and cannot deadlock. Two parallel stages in a row share a reorderer between them.
+//! * **Line sources** split a file into byte ranges on line boundaries that the first stage's
+//!   workers read and parse independently (as grep-like tools and Spark's input splits do); the
+//!   first stage borrows each line. A reader that cannot be split is read in large blocks by one
+//!   thread.
+//! * **Stages run on their own threads**, not as pool tasks: a stage worker blocks on its links
+//!   for the whole run, and its own thread gives the report and the leak check the stage's name.
+//! * **The graceful stop exists** because a plain cancel also stops the consumer that would
+//!   write the flushed batches.
+//! * **Report times are wall-clock**: with more runnable threads than cores they include waiting
+//!   for a core. `from_iter` cannot interrupt an iterator blocked inside `next()`; use
+//!   `from_receiver` for sources that wait.
 //!
 //! Files: `runtime.rs` (one run: threads, counters, teardown), `source.rs` (iterator and
-//! receiver sources), `lines.rs` and `split.rs` (the file source split across workers),
-//! `group.rs` (fused groups and their worker loop), `chain.rs` (the fused stages), `link.rs`
-//! (chunked links bounded in items), `outbox.rs` (the sending half), `ordered.rs` (reordering
-//! in bounded memory), `pulse.rs` (the per-item check), `batch.rs`, `iter.rs` (the consumer end),
-//! `error.rs`, `report.rs`, `progress.rs`.
+//! receiver sources), `lines.rs` and `split.rs` (the line sources), `group.rs` (fused groups and
+//! their worker loop), `chain.rs` (the fused stages), `link.rs` (chunked links bounded in items),
+//! `outbox.rs` (the sending half), `ordered.rs` (reordering in bounded memory), `pulse.rs` (the
+//! per-item check), `ticket.rs` (completion of items, for sources that acknowledge), `batch.rs`,
+//! `iter.rs` (the consumer end), `error.rs`, `report.rs`, `progress.rs`.
 
 mod batch;
 mod chain;
@@ -39,7 +128,7 @@ pub use self::link::DEFAULT_BUFFER;
 pub use self::split::ReadAt;
 
 /// The type-state markers of [`Pipeline`]'s second parameter: whether a pipeline can carry
-/// stage errors yet ([`NoErrors`]) or already does ([`Fallible`]). You name them only when you
+/// stage errors yet ([`NoErrors`]) or already does ([`Fallible`](marker::Fallible)). You name them only when you
 /// write a function that takes or returns a pipeline generically.
 pub mod marker {
     pub use super::error::{Accepts, ErrorMode, Fallible, NoErrors};
@@ -182,6 +271,21 @@ impl<T: Send + 'static> Pipeline<T, NoErrors> {
         body: impl FnOnce(&mut source::Emitter<'_, T>) + Send + 'static,
     ) -> Self {
         Self::source(ctx, move |rt| source::from_emitter(rt, body))
+    }
+
+    /// Crate-internal hook for external-queue sources (`crate::redis`): like
+    /// [`from_receiver`](Pipeline::from_receiver), with the receiver made when the run starts,
+    /// from the run's own context and its intake stop ([`stop_intake_on`](Pipeline::stop_intake_on)),
+    /// so that the source can tell a cancelled or failed run from a healthy one.
+    #[cfg(feature = "redis")]
+    pub(crate) fn from_receiver_with<M>(ctx: &Context, make: M) -> Self
+    where
+        M: FnOnce(&Context, Option<&Context>) -> Receiver<T> + Send + 'static,
+    {
+        Self::source(ctx, move |rt| {
+            let rx = make(&rt.ctx, rt.plan.stop.as_ref());
+            source::from_receiver(rt, rx)
+        })
     }
 
     fn source(ctx: &Context, build: impl FnOnce(&mut Runtime) -> Tail<T> + Send + 'static) -> Self {

@@ -320,8 +320,12 @@ impl Report {
 
     /// The stage that limits throughput: in the group of workers busy the largest share of the
     /// run (a stage, or stages fused into one loop; the consumer included), the stage that took
-    /// most of their time, if that group was busy at least half the run. `None` if no workers
-    /// were that busy: the stages then mostly waited on each other, or for a core.
+    /// most of their time. `None` if nothing was busy.
+    ///
+    /// It limits throughput only if its workers were saturated: see
+    /// [`group_utilisation`](Report::group_utilisation). The printed report (`{report:#}`) says
+    /// "no bottleneck" when they were busy less than half the run: the stages then mostly
+    /// waited for each other, or for a core.
     pub fn bottleneck(&self) -> Option<&StageReport> {
         let (leader, busy) = self
             .stages
@@ -329,13 +333,19 @@ impl Report {
             .filter(|s| s.fused_into.is_none())
             .map(|s| (s, self.group_utilisation(s)))
             .max_by(|a, b| a.1.total_cmp(&b.1))?;
-        if busy < SATURATED {
+        if busy <= 0.0 {
             return None;
         }
         self.stages
             .iter()
             .filter(|s| s.name == leader.name || s.fused_into.as_deref() == Some(&leader.name))
             .max_by_key(|s| s.busy)
+    }
+
+    /// The bottleneck, if its workers were busy at least half the run.
+    fn saturated(&self) -> Option<&StageReport> {
+        self.bottleneck()
+            .filter(|b| self.group_utilisation(b) >= SATURATED)
     }
 }
 
@@ -379,7 +389,7 @@ impl fmt::Display for Report {
             }
         }
         write!(f, "elapsed {:.0}ms", self.elapsed.as_secs_f64() * 1e3)?;
-        match self.bottleneck() {
+        match self.saturated() {
             Some(b) => write!(f, ", bottleneck: {}", b.name)?,
             None => write!(f, ", no bottleneck")?,
         }
@@ -442,7 +452,7 @@ impl Report {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        match (self.bottleneck(), sorted.first()) {
+        match (self.saturated(), sorted.first()) {
             (Some(b), Some((leader, busy))) => {
                 let group = if b.fused_into.is_some() || leader.name != b.name {
                     format!(

@@ -11,7 +11,7 @@ use crate::task::JoinError;
 /// The result of one submitted task, to be joined.
 ///
 /// * [`join`](TaskHandle::join) waits for the value, or the task's panic
-///   ([`JoinError::Panicked`]), or [`JoinError::NotStarted(_)`] for a task that never started.
+///   ([`JoinError::Panicked`]), or [`JoinError::NotStarted`] for a task that never started.
 /// * [`cancel`](TaskHandle::cancel) stops a queued task from starting, or cancels the
 ///   [`Context`](crate::Context) of a running one (it sees that at its next check).
 /// * Dropping the handle *detaches* the task: it still runs, and a panic is still counted in the
@@ -45,7 +45,7 @@ impl<T> TaskHandle<T> {
     ///
     /// # Errors
     ///
-    /// [`JoinError::Panicked`] if the task panicked, [`JoinError::NotStarted(_)`] if it was
+    /// [`JoinError::Panicked`] if the task panicked, [`JoinError::NotStarted`] if it was
     /// cancelled before it started (or returned by `shutdown_now` and then dropped).
     pub fn join(self) -> Result<T, JoinError> {
         self.slot
@@ -86,7 +86,7 @@ impl<T> TaskHandle<T> {
     }
 
     /// Cancels the task. A task that has not started will never start: its closure is dropped
-    /// (on this thread) and `join` returns [`JoinError::NotStarted(_)`]. A running task has its
+    /// (on this thread) and `join` returns [`JoinError::NotStarted`]. A running task has its
     /// context cancelled and ends when it notices; `join` then returns whatever it returned.
     ///
     /// Returns whether this call stopped the task from starting.

@@ -1,5 +1,83 @@
-//! [`Pool`]: a worker pool with a bounded queue, dynamic workers, task handles, metrics and
-//! Java's full shutdown contract.
+//! Worker pools: [`Pool`], long-lived OS threads fed by a bounded queue, with task handles,
+//! dynamic workers, metrics and Java's shutdown contract.
+//!
+//! **Use it** for a long-lived service that runs work as it arrives from many places (uploads,
+//! thumbnails, request handlers): tasks are `'static`, a full queue pushes back on the
+//! submitters, and shutdown is an explicit step with a report. **Use something else** for a
+//! batch that borrows from the caller and ends as a whole (a [`group`](crate::group), which also
+//! collects errors by policy), for CPU data parallelism over a collection (`rayon`'s `par_iter`
+//! or [`fan::par_map`](crate::fan::par_map): work stealing, no queue), and batch tasks that are
+//! shorter than the hand-off itself (a few hundred nanoseconds) into bigger ones.
+//!
+//! # Guarantees
+//!
+//! * **Nothing lost.** Every task handed to the pool runs exactly once or comes back to you: in
+//!   the [`SubmitError`] (`Full`, `Closed`, `Timeout`, `Cancelled`), or from
+//!   [`shutdown_now`](Pool::shutdown_now) as a [`PendingTask`]. A task dropped unrun resolves
+//!   its handle as [`NotStarted`](crate::task::JoinError::NotStarted), so no `join` hangs.
+//! * **No leak.** [`shutdown`](Pool::shutdown) and `Drop` drain the queue and join every worker;
+//!   [`shutdown_timeout`](Pool::shutdown_timeout) names the stragglers and keeps their threads,
+//!   which a later `shutdown` or `Drop` joins.
+//! * **Panics are contained.** A panicking task, hook or panic handler never kills its worker;
+//!   the panic goes to the handle (or, without one, to the handler and the metrics).
+//! * **No self-deadlock.** Shutdown called from one of the pool's own tasks never joins its own
+//!   thread, and a worker submitting to its own full queue gets `Full` at once (run it inline).
+//! * **Conserved metrics.** Every [`Metrics`] snapshot obeys `accepted = completed + panicked +
+//!   cancelled_before_start + returned_by_shutdown_now + running + queued`.
+//!
+//! # Examples
+//!
+//! Stop at once: cancel what runs, take back what never started.
+//!
+//! ```
+//! use std::time::Duration;
+//! use homebound::{pool::Pool, task::JoinError, threads};
+//!
+//! let pool = Pool::builder().name("uploads").workers(1).build().unwrap();
+//! let (started_tx, started) = crossbeam_channel::bounded(1);
+//! let running = pool.submit(move |ctx| {
+//!     started_tx.send(()).unwrap();
+//!     ctx.wait(); // until shutdown_now cancels this task's context
+//!     "stopped"
+//! }).unwrap();
+//! started.recv().unwrap();
+//! let queued: Vec<_> = (0..3)
+//!     .map(|i| pool.submit_named(&format!("upload-{i}"), move |_| i).unwrap())
+//!     .collect();
+//! let pending = pool.shutdown_now();
+//! assert_eq!(pending.len(), 3);
+//! for task in pending {
+//!     if task.name() == Some("upload-0") {
+//!         task.run(); // runs here, on this thread; the others are dropped unrun
+//!     }
+//! }
+//! assert_eq!(running.join().unwrap(), "stopped");
+//! let ends: Vec<_> = queued.into_iter().map(|h| h.join()).collect();
+//! assert!(matches!(ends[0], Ok(0)));
+//! assert!(ends[1..].iter().all(|e| matches!(e, Err(JoinError::NotStarted(_)))));
+//! threads::assert_none_alive(Duration::from_secs(5));
+//! ```
+//!
+//! # Design
+//!
+//! * **One allocation per task**: closure, result slot and state live together, and the handle
+//!   points at the same allocation. It stays under 128 bytes (the rare error is boxed), because
+//!   glibc frees larger chunks slowly on a thread other than the one that allocated them.
+//! * **Closing cannot strand a task.** Submitters hand over under a read lock on the queue's
+//!   sender; closing first wakes blocked submitters (they get their task back), then takes the
+//!   write lock and drops the sender.
+//! * **Workers park in a plain `recv`**, which spins before it sleeps, not in a `select!` on the
+//!   root's `done()`: `shutdown_now` closes the queue right after cancelling the root, and that
+//!   wakes `recv` too. A worker that takes a task after the cancel hands it back instead.
+//! * **Growth by claims.** A submitter claims an idle worker or starts a new one (up to
+//!   `max_workers`); counting idle workers alone misses a worker that was woken but has not yet
+//!   taken its task. Extra workers retire through `recv_timeout(keep_alive)`: no scavenger thread.
+//! * **Backpressure wakes by halves.** A blocked submitter is woken once the queue has drained
+//!   to half, not once per freed slot.
+//! * **Metrics without a lock**: monotonic counters that each task passes through in one causal
+//!   order, read in reverse order, so no derived value is ever negative.
+//! * **Limits.** No work stealing; pools whose tasks block on each other's results can deadlock
+//!   (only the own-full-queue case is detected).
 
 mod builder;
 mod error;

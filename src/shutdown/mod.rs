@@ -1,4 +1,11 @@
-//! [`Shutdown`]: services, OS signals, a grace period and a report of how everything ended.
+//! Graceful process shutdown: [`Shutdown`] runs services, listens for SIGINT and SIGTERM, gives
+//! everything a grace period, runs drains, and reports how each part ended with the exit code
+//! to use.
+//!
+//! **Use it** in `main` of a long-running program (a server, a worker, a daemon) that must stop
+//! in order on Ctrl-C or SIGTERM, and tell the operator what did not. **You do not need it** in a
+//! batch tool that only has to stop its work on Ctrl-C: cancel a [`Context`] from a signal
+//! handler of your choice and pass it down.
 //!
 //! The orchestration, in order:
 //!
@@ -8,9 +15,58 @@
 //!    end of every service.
 //! 2. **Cancel.** The root context is cancelled with a [`Cause`] saying why.
 //! 3. **Grace.** `wait` gives the services the grace period to return, then runs the
-//!    [drains](Shutdown::drain) in reverse order of registration with the time left.
+//!    [drains](Shutdown::drain) (a closure, or a [`Pool`](crate::pool::Pool)) in reverse order
+//!    of registration with the time left.
 //! 4. **Report.** Whatever is still running when the grace period ends is a straggler. A second
 //!    signal at any point during steps 2-3 ends the wait at once, with exit code `128 + signo`.
+//!
+//! # Guarantees
+//!
+//! * **The process is never held hostage.** A service that ignores cancellation is reported as a
+//!   straggler when the grace period ends, and `wait` returns; a second signal returns at once.
+//! * **Nothing is hidden.** The [`Report`] has one line per service and drain ([`ServiceOutcome`]:
+//!   ok, error, panic, still running, not started), and the exit code is `0` only when all of
+//!   them ended `Ok` in time.
+//! * **No signal is lost**, even one that arrives before `wait`; after `wait` (and with no other
+//!   `Shutdown` listening) SIGINT and SIGTERM terminate the process again.
+//! * **No leak.** `wait` joins every thread that ended; a straggler's handle stays in the report
+//!   ([`Report::join_stragglers`]). Dropping a `Shutdown` without `wait` cancels and joins.
+//!
+//! # Examples
+//!
+//! A failing service stops the others (the default [`OnFailure::StopAll`]):
+//!
+//! ```
+//! use std::time::Duration;
+//! use homebound::{shutdown::{self, ServiceOutcome, Shutdown}, threads};
+//!
+//! let mut shutdown = Shutdown::new().grace(Duration::from_secs(5));
+//! shutdown
+//!     .service("api", |ctx| { ctx.wait(); Ok::<(), String>(()) })?
+//!     .service("db", |_ctx| Err::<(), _>("connection refused".to_string()))?;
+//! shutdown.drain("flush", |_left: Duration| Ok::<(), String>(()));
+//! let report = shutdown.wait();
+//! assert_eq!(report.cause(), &shutdown::Cause::ServiceFailed("db".into()));
+//! assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok); // api stopped cleanly
+//! assert_eq!(report.exit_code(), 1);
+//! println!("{report}");
+//! threads::assert_none_alive(Duration::from_secs(5));
+//! # Ok::<(), shutdown::Error>(())
+//! ```
+//!
+//! # Design
+//!
+//! * **Registration returns `Result<&mut Self, Error>`**: starting a thread or installing a
+//!   handler can fail, and homebound does not panic on it; `?` still chains like a builder.
+//! * **Services start at registration**, not in `wait`, so the program runs while `main` sets
+//!   up the rest, and a signal that arrives meanwhile is queued.
+//! * **Drains run only after every service ended**: producers stop before consumers drain. If
+//!   a service straggles, no time is left and the drains are reported as not started.
+//! * **Any signal during the shutdown forces it**, whatever began it: the operator is impatient
+//!   either way.
+//! * **The OS handler only writes to a pipe** (signal-hook); a registered thread forwards the
+//!   signal. signal-hook never uninstalls its handler, and without one a signal would be
+//!   ignored, so a process-wide flag restores the default action once no listener is open.
 
 mod pool_drain;
 mod report;
