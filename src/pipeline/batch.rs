@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::group::{self, Numbering, Tail};
-use super::link::{self, Next, Order, Shared, Stopped};
+use super::link::{self, Next, Order, Recycler, Shared, Stopped};
 use super::ordered::Inbox;
 use super::outbox::{Mode, Outbox};
 use super::pulse::Beat;
@@ -35,9 +35,9 @@ pub(crate) fn spawn<T: Send + 'static>(
         Numbering::Unordered => (Order::None, Mode::Coalesce),
         _ => (Order::Numbered, Mode::Numbered { next: 0 }),
     };
-    let (tx, link) = link::link(capacity, order);
+    let (sending, link) = link::link(capacity, order);
     let out = Outbox::new(
-        tx,
+        &sending,
         Arc::clone(&link.shared),
         rt.ctx.clone(),
         Arc::clone(&rt.stats[index]),
@@ -53,8 +53,8 @@ pub(crate) fn spawn<T: Send + 'static>(
             due: None,
             tickets: Tickets::new(),
         };
-        let shared = Arc::clone(&input.shared);
-        rt.spawn(index, move || batcher.run(inbox, &shared));
+        let (shared, recycler) = (Arc::clone(&input.shared), input.recycler());
+        rt.spawn(index, move || batcher.run(inbox, &shared, &recycler));
     }
     Tail::Link(link)
 }
@@ -72,7 +72,7 @@ struct Batcher<T> {
 }
 
 impl<T> Batcher<T> {
-    fn run(mut self, mut inbox: Inbox<T>, shared: &Shared) {
+    fn run(mut self, mut inbox: Inbox<T>, shared: &Shared, recycler: &Recycler<T>) {
         let ctx = self.out.ctx.clone();
         let stats = Arc::clone(&self.out.stats);
         let mut beat = Beat::new();
@@ -94,7 +94,10 @@ impl<T> Batcher<T> {
                     let n = chunk.items.len();
                     stats.add_in(n);
                     self.tickets.extend(chunk.tickets);
-                    if self.take(chunk.items).is_err() {
+                    let mut items = chunk.items;
+                    let taken = self.take(&mut items);
+                    recycler.give(items);
+                    if taken.is_err() {
                         break;
                     }
                     if self.batch.is_empty() {
@@ -134,8 +137,8 @@ impl<T> Batcher<T> {
     }
 
     /// Moves `items` into batches, sending each full one.
-    fn take(&mut self, items: Vec<T>) -> Result<(), Stopped> {
-        let mut rest = items.into_iter();
+    fn take(&mut self, items: &mut Vec<T>) -> Result<(), Stopped> {
+        let mut rest = items.drain(..);
         while let Some(item) = rest.next() {
             if self.batch.is_empty() {
                 self.due = Instant::now().checked_add(self.max_wait);
@@ -146,7 +149,7 @@ impl<T> Batcher<T> {
                 self.due = None;
                 if let Err(stopped) = self.send() {
                     self.out.stats.add_dropped(rest.len());
-                    drop_quietly(rest);
+                    drop_quietly(rest.collect::<Vec<T>>());
                     return Err(stopped);
                 }
             }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::error::{ErrorPolicy, ErrorStore, Failure, FailureSlot, StageError};
-use super::link::{Next, Shared};
+use super::link::{Next, Recycler, Shared};
 use super::ordered::Inbox;
 use super::pulse::Beat;
 use super::report::StageStats;
@@ -82,6 +82,7 @@ pub(crate) trait Pull<T>: Send {
 pub(crate) struct LinkEnd<T> {
     inbox: Inbox<T>,
     shared: Arc<Shared>,
+    recycler: Recycler<T>,
     /// The first stage of the chain: it receives these items.
     stats: Arc<StageStats>,
     current: Vec<T>,
@@ -89,10 +90,16 @@ pub(crate) struct LinkEnd<T> {
 }
 
 impl<T> LinkEnd<T> {
-    pub(crate) fn new(inbox: Inbox<T>, shared: Arc<Shared>, stats: Arc<StageStats>) -> Self {
+    pub(crate) fn new(
+        inbox: Inbox<T>,
+        shared: Arc<Shared>,
+        recycler: Recycler<T>,
+        stats: Arc<StageStats>,
+    ) -> Self {
         LinkEnd {
             inbox,
             shared,
+            recycler,
             stats,
             current: Vec::new(),
             tickets: Tickets::new(),
@@ -107,8 +114,10 @@ impl<T: Send> Pull<T> for LinkEnd<T> {
             return Pulled::Drained;
         }
         if out.is_empty() && self.current.len() <= want {
-            // The whole rest of the chunk: hand over the vector itself.
+            // The whole rest of the chunk: hand over the vector itself, and give the emptied
+            // one it replaces back to the sender.
             std::mem::swap(out, &mut self.current);
+            self.recycler.give(std::mem::take(&mut self.current));
         } else {
             let n = want.min(self.current.len());
             out.extend(self.current.drain(..n));
@@ -121,7 +130,8 @@ impl<T: Send> Pull<T> for LinkEnd<T> {
         match self.inbox.next(ctx, &self.stats, None, wait) {
             Next::Chunk(chunk) => {
                 let items = chunk.items.len();
-                self.current = chunk.items;
+                let drained = std::mem::replace(&mut self.current, chunk.items);
+                self.recycler.give(drained);
                 self.tickets = chunk.tickets;
                 Refill::Got {
                     seq: chunk.seq,

@@ -136,7 +136,8 @@ pub(crate) fn open<T: Send + 'static>(rt: &mut Runtime, index: usize, link: Link
         .into_iter()
         .map(|inbox| {
             let stats = Arc::clone(&rt.stats[index]);
-            Box::new(LinkEnd::new(inbox, Arc::clone(&link.shared), stats)) as Box<dyn Pull<T>>
+            let shared = Arc::clone(&link.shared);
+            Box::new(LinkEnd::new(inbox, shared, link.recycler(), stats)) as Box<dyn Pull<T>>
         })
         .collect();
     Group {
@@ -162,7 +163,7 @@ pub(crate) fn close<T: Send + 'static>(rt: &mut Runtime, tail: Tail<T>) -> Link<
         // per worker, so the window binds only when one chunk is much slower than the rest.
         Numbering::Parts => Order::Parts(Gate::new(capacity.slots + 2 * workers)),
     };
-    let (tx, link) = link::link(capacity, order.clone());
+    let (sending, link) = link::link(capacity, order.clone());
     let stats = Arc::clone(&rt.stats[group.last]);
     for mut chain in group.chains {
         chain.set_last();
@@ -175,7 +176,7 @@ pub(crate) fn close<T: Send + 'static>(rt: &mut Runtime, tail: Tail<T>) -> Link<
             },
         };
         let out = Outbox::new(
-            tx.clone(),
+            &sending,
             Arc::clone(&link.shared),
             rt.ctx.clone(),
             Arc::clone(&stats),

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::error::{Error, ErrorKind, ErrorStore, Failure, Outcome};
-use super::link::{Next, Shared};
+use super::link::{Next, Recycler, Shared};
 use super::ordered::Inbox;
 use super::report::Report;
 use super::runtime::Runtime;
@@ -58,6 +58,7 @@ enum State<T> {
         rt: Box<Runtime>,
         inbox: Inbox<T>,
         shared: Arc<Shared>,
+        recycler: Recycler<T>,
     },
     /// Bad configuration: nothing was started.
     Invalid(String),
@@ -68,14 +69,16 @@ impl<T: Send + 'static, E> Iter<T, E> {
     pub(crate) fn running(
         rt: Runtime,
         inbox: Inbox<T>,
-        shared: Arc<Shared>,
+        link: (Arc<Shared>, Recycler<T>),
         store: Arc<ErrorStore<E>>,
     ) -> Self {
+        let (shared, recycler) = link;
         Iter {
             state: State::Running {
                 rt: Box::new(rt),
                 inbox,
                 shared,
+                recycler,
             },
             store,
             current: Vec::new().into_iter(),
@@ -190,10 +193,33 @@ impl<T: Send + 'static, E> Iter<T, E> {
         if self.current.len() > 0 {
             return Some(std::mem::replace(&mut self.current, Vec::new().into_iter()));
         }
+        self.fetch().map(Vec::into_iter)
+    }
+
+    /// The next chunk as a vector: `for_each` and `collect` drain it and give it back with
+    /// [`give_back`](Iter::give_back), so its allocation returns to the sender.
+    pub(crate) fn next_vec(&mut self) -> Option<Vec<T>> {
+        if self.current.len() > 0 {
+            return Some(std::mem::replace(&mut self.current, Vec::new().into_iter()).collect());
+        }
+        self.fetch()
+    }
+
+    /// Returns an emptied chunk vector to the sender.
+    pub(crate) fn give_back(&mut self, spare: Vec<T>) {
+        if let State::Running { recycler, .. } = &self.state {
+            recycler.give(spare);
+        }
+    }
+
+    fn fetch(&mut self) -> Option<Vec<T>> {
         if self.ended {
             return None;
         }
-        let State::Running { rt, inbox, shared } = &mut self.state else {
+        let State::Running {
+            rt, inbox, shared, ..
+        } = &mut self.state
+        else {
             return None;
         };
         let sink = rt.sink();
@@ -213,7 +239,7 @@ impl<T: Send + 'static, E> Iter<T, E> {
                 self.arrived = Some(Instant::now());
                 self.tickets = chunk.tickets;
                 sink.add_in(self.handed);
-                Some(chunk.items.into_iter())
+                Some(chunk.items)
             }
             Next::End | Next::Stopped | Next::Timeout | Next::Empty => {
                 self.ended = true;

@@ -25,7 +25,7 @@ use super::split::{self, ReadAt};
 use crate::context::Context;
 
 /// Largest byte range a worker reads at once.
-const MAX_SPLIT: u64 = 1 << 20;
+const MAX_SPLIT: u64 = 1024 << 10;
 /// Smallest, however small the file (a few ranges per worker keep them all busy).
 const MIN_SPLIT: u64 = 64 << 10;
 /// Blocks the reading thread of [`Pipeline::from_reader`] may have in flight.
@@ -590,11 +590,11 @@ fn reading_thread(
         chunk: 1,
     };
     let (order, mode) = super::source::order_and_mode(rt);
-    let (tx, link) = link::link(capacity, order);
+    let (sending, link) = link::link(capacity, order);
     // The outbox counts blocks; the source stage counts lines (its workers do).
     let blocks = Arc::new(StageStats::new("blocks".to_string(), 1));
     let mut out = Outbox::new(
-        tx,
+        &sending,
         Arc::clone(&link.shared),
         rt.ctx.clone(),
         Arc::clone(&blocks),

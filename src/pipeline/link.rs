@@ -136,6 +136,41 @@ pub(crate) struct Link<T> {
     pub(crate) rx: Receiver<Chunk<T>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) order: Order,
+    /// Where the receivers give emptied chunk vectors back to the senders.
+    spares: Sender<Vec<T>>,
+}
+
+impl<T> Link<T> {
+    /// What a receiver of this link gives its emptied vectors back through.
+    pub(crate) fn recycler(&self) -> Recycler<T> {
+        Recycler(self.spares.clone())
+    }
+}
+
+/// The sending end of a link, before the senders' outboxes are made.
+pub(crate) struct Sending<T> {
+    pub(crate) tx: Sender<Chunk<T>>,
+    pub(crate) spares: Receiver<Vec<T>>,
+}
+
+/// Gives emptied chunk vectors back to a link's senders, so a chunk's allocation is made once
+/// and travels round, instead of being allocated by one thread and freed by another per chunk.
+pub(crate) struct Recycler<T>(Sender<Vec<T>>);
+
+impl<T> Clone for Recycler<T> {
+    fn clone(&self) -> Self {
+        Recycler(self.0.clone())
+    }
+}
+
+impl<T> Recycler<T> {
+    /// Offers `spare` (empty) to the senders; dropped if they have enough.
+    #[inline]
+    pub(crate) fn give(&self, spare: Vec<T>) {
+        if spare.is_empty() && spare.capacity() > 0 {
+            let _ = self.0.try_send(spare);
+        }
+    }
 }
 
 /// How a link with room for `buffer` items of weight `weight` is cut into chunks.
@@ -160,15 +195,18 @@ impl Capacity {
     }
 }
 
-/// A new link: its sender, its receiving end, and how to cut its chunks.
-pub(crate) fn link<T>(capacity: Capacity, order: Order) -> (Sender<Chunk<T>>, Link<T>) {
+/// A new link: its sending end and its receiving end.
+pub(crate) fn link<T>(capacity: Capacity, order: Order) -> (Sending<T>, Link<T>) {
     let (tx, rx) = crossbeam_channel::bounded(capacity.slots);
+    // Room for every chunk in flight to come back.
+    let (give, take) = crossbeam_channel::bounded(capacity.slots + SLOTS);
     let link = Link {
         rx,
         shared: Arc::default(),
         order,
+        spares: give,
     };
-    (tx, link)
+    (Sending { tx, spares: take }, link)
 }
 
 /// What a worker gets when it asks for input.

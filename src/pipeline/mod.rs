@@ -811,8 +811,9 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         F: FnMut(T),
     {
         let mut iter = self.into_iter();
-        while let Some(chunk) = iter.next_chunk() {
-            chunk.for_each(&mut f);
+        while let Some(mut chunk) = iter.next_vec() {
+            chunk.drain(..).for_each(&mut f);
+            iter.give_back(chunk);
         }
         iter.finish()
     }
@@ -849,10 +850,11 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     {
         let ctx = self.ctx.clone();
         let mut iter = self.into_iter();
-        while let Some(chunk) = iter.next_chunk() {
-            for item in chunk {
+        while let Some(mut chunk) = iter.next_vec() {
+            for item in chunk.drain(..) {
                 f(&ctx, item);
             }
+            iter.give_back(chunk);
         }
         iter.finish()
     }
@@ -866,8 +868,9 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     pub fn collect(self) -> Result<(Vec<T>, Outcome<S::Error>), Error<S::Error>> {
         let mut iter = self.into_iter();
         let mut items = Vec::new();
-        while let Some(chunk) = iter.next_chunk() {
-            items.extend(chunk);
+        while let Some(mut chunk) = iter.next_vec() {
+            items.append(&mut chunk);
+            iter.give_back(chunk);
         }
         iter.finish().map(|outcome| (items, outcome))
     }
@@ -888,12 +891,13 @@ impl<T: Send + 'static, S: ErrorMode> IntoIterator for Pipeline<T, S> {
         let sink = rt.stats.len() - 1;
         rt.add_drain(sink, link.rx.clone());
         let stats = Arc::clone(rt.sink());
+        let ends = (Arc::clone(&link.shared), link.recycler());
         let inbox = match link.order {
             Order::Parts(gate) => Inbox::Ordered(Reorder::new(link.rx, Some(gate), stats)),
             Order::None | Order::Numbered => Inbox::Plain(link.rx),
         };
         rt.start_progress();
-        Iter::running(rt, inbox, link.shared, self.store)
+        Iter::running(rt, inbox, ends, self.store)
     }
 }
 

@@ -11,10 +11,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use crossbeam_utils::Backoff;
 
-use super::link::{CHUNK_WORK, Chunk, Shared, Stopped};
+use super::link::{CHUNK_WORK, Chunk, Sending, Shared, Stopped};
 use super::ordered::Gate;
 use super::pulse::{self, FLUSH_TICKS};
 use super::report::StageStats;
@@ -36,6 +36,8 @@ pub(crate) enum Mode {
 /// The sending half of a link, as one worker sees it.
 pub(crate) struct Outbox<T> {
     tx: Sender<Chunk<T>>,
+    /// Emptied chunk vectors the receivers gave back.
+    spares: Receiver<Vec<T>>,
     /// The receiver's cost per item.
     shared: Arc<Shared>,
     pub(crate) ctx: Context,
@@ -60,7 +62,7 @@ pub(crate) struct Outbox<T> {
 
 impl<T> Outbox<T> {
     pub(crate) fn new(
-        tx: Sender<Chunk<T>>,
+        sending: &Sending<T>,
         shared: Arc<Shared>,
         ctx: Context,
         stats: Arc<StageStats>,
@@ -68,7 +70,8 @@ impl<T> Outbox<T> {
         max: usize,
     ) -> Self {
         Outbox {
-            tx,
+            tx: sending.tx.clone(),
+            spares: sending.spares.clone(),
             shared,
             ctx,
             stats,
@@ -262,7 +265,14 @@ impl<T> Outbox<T> {
         // The input being processed may still add items to the next chunk: it will be
         // covered again.
         self.covered = false;
-        let items = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity));
+        let next = match self.spares.try_recv() {
+            Ok(mut spare) => {
+                spare.reserve(capacity);
+                spare
+            }
+            Err(_) => Vec::with_capacity(capacity),
+        };
+        let items = std::mem::replace(&mut self.buf, next);
         (items, std::mem::take(&mut self.tickets))
     }
 

@@ -29,9 +29,9 @@ pub(crate) fn order_and_mode(rt: &Runtime) -> (Order, Mode) {
 pub(crate) fn outbox<T: Send + 'static>(rt: &mut Runtime) -> (Outbox<T>, Link<T>) {
     let capacity = rt.plan.capacity_after(0);
     let (order, mode) = order_and_mode(rt);
-    let (tx, link) = link::link(capacity, order);
+    let (sending, link) = link::link(capacity, order);
     let out = Outbox::new(
-        tx,
+        &sending,
         Arc::clone(&link.shared),
         rt.ctx.clone(),
         Arc::clone(&rt.stats[0]),
