@@ -1,5 +1,5 @@
 //! The log format of the `log_pipeline` example (shared with the pipeline bench): a synthetic
-//! log generator, a parser that allocates nothing beyond the line, and the enrich step.
+//! log generator, a scanner that finds a line's fields without copying it, and the enrich step.
 //!
 //! A line is `<timestamp> <LEVEL> <module> <message>`, for example
 //! `2026-11-23T08:15:02.123456Z WARN  db::pool slow checkout (id=4411, 212ms)`.
@@ -39,29 +39,52 @@ impl Level {
     }
 }
 
-/// A parsed line: the line itself plus the positions of its fields.
-#[derive(Debug)]
-pub struct Record {
-    line: String,
+/// Where a line's fields are, found without copying the line.
+#[derive(Clone, Copy, Debug)]
+pub struct Fields {
     pub level: Level,
     ts_end: usize,
     module: (usize, usize),
     message: usize,
 }
 
-impl Record {
-    pub fn timestamp(&self) -> &str {
-        &self.line[..self.ts_end]
-    }
-    pub fn module(&self) -> &str {
-        &self.line[self.module.0..self.module.1]
-    }
-    pub fn message(&self) -> &str {
-        &self.line[self.message..]
-    }
+impl Fields {
     /// The lines the pipeline keeps: errors and warnings.
     pub fn is_interesting(&self) -> bool {
         self.level >= Level::Warn
+    }
+}
+
+/// A parsed line: the line itself plus the positions of its fields.
+#[derive(Debug)]
+pub struct Record {
+    line: String,
+    pub fields: Fields,
+}
+
+impl Record {
+    /// A record of a line that was scanned in place: copies it.
+    pub fn new(line: &str, fields: Fields) -> Record {
+        Record {
+            line: line.to_string(),
+            fields,
+        }
+    }
+    pub fn level(&self) -> Level {
+        self.fields.level
+    }
+    pub fn timestamp(&self) -> &str {
+        &self.line[..self.fields.ts_end]
+    }
+    pub fn module(&self) -> &str {
+        &self.line[self.fields.module.0..self.fields.module.1]
+    }
+    pub fn message(&self) -> &str {
+        &self.line[self.fields.message..]
+    }
+    /// The lines the pipeline keeps: errors and warnings.
+    pub fn is_interesting(&self) -> bool {
+        self.fields.is_interesting()
     }
 }
 
@@ -81,15 +104,20 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// Parses one line.
-pub fn parse(line: String) -> Result<Record, ParseError> {
-    let fail = |line, reason| Err(ParseError { line, reason });
+/// Finds the fields of one line, borrowing it (a bad line is copied into the error).
+pub fn scan(line: &str) -> Result<Fields, ParseError> {
+    let fail = |reason| {
+        Err(ParseError {
+            line: line.to_string(),
+            reason,
+        })
+    };
     let bytes = line.as_bytes();
     let Some(ts_end) = bytes.iter().position(|&b| b == b' ') else {
-        return fail(line, "no fields");
+        return fail("no fields");
     };
     if ts_end < 20 || bytes[10] != b'T' || !line[..ts_end].ends_with('Z') {
-        return fail(line, "bad timestamp");
+        return fail("bad timestamp");
     }
     let skip = |mut i: usize| {
         while i < bytes.len() && bytes[i] == b' ' {
@@ -106,21 +134,25 @@ pub fn parse(line: String) -> Result<Record, ParseError> {
     let level_start = skip(ts_end);
     let level_end = word_end(level_start);
     let Some(level) = Level::parse(&line[level_start..level_end]) else {
-        return fail(line, "unknown level");
+        return fail("unknown level");
     };
     let module_start = skip(level_end);
     let module_end = word_end(module_start);
     if module_start == module_end || module_end == bytes.len() {
-        return fail(line, "no module or message");
+        return fail("no module or message");
     }
-    let message = skip(module_end);
-    Ok(Record {
-        ts_end,
+    Ok(Fields {
         level,
+        ts_end,
         module: (module_start, module_end),
-        message,
-        line,
+        message: skip(module_end),
     })
+}
+
+/// Parses one owned line.
+pub fn parse(line: String) -> Result<Record, ParseError> {
+    let fields = scan(&line)?;
+    Ok(Record { line, fields })
 }
 
 /// The team that owns a module.
@@ -140,7 +172,7 @@ pub fn enrich(record: &Record) -> String {
     let mut out = String::with_capacity(record.line.len() + 24);
     out.push_str(record.timestamp());
     out.push(' ');
-    out.push_str(record.level.as_str());
+    out.push_str(record.level().as_str());
     out.push_str(" team=");
     out.push_str(owner(record.module()));
     out.push(' ');

@@ -3,13 +3,16 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
-use super::chunk::Next;
 use super::error::{Error, ErrorKind, ErrorStore, Failure, Outcome};
+use super::link::{Next, Recycler, Shared};
 use super::ordered::Inbox;
 use super::report::Report;
 use super::runtime::Runtime;
+use super::ticket::Tickets;
 use crate::context::Cancelled;
+use crate::panic::drop_quietly;
 
 /// The output of a running pipeline, as an iterator (from
 /// [`Pipeline::into_iter`](crate::pipeline::Pipeline)).
@@ -40,6 +43,12 @@ pub struct Iter<T, E> {
     store: Arc<ErrorStore<E>>,
     /// The rest of the chunk being handed out.
     current: std::vec::IntoIter<T>,
+    /// The length of that chunk, and when it arrived (the consumer's time per item sizes the
+    /// chunks sent to it).
+    handed: usize,
+    arrived: Option<Instant>,
+    /// The tickets of the chunk being handed out: dropped once the consumer is done with it.
+    tickets: Tickets,
     /// The input ended (or the run stopped): no more chunks will come.
     ended: bool,
 }
@@ -48,6 +57,8 @@ enum State<T> {
     Running {
         rt: Box<Runtime>,
         inbox: Inbox<T>,
+        shared: Arc<Shared>,
+        recycler: Recycler<T>,
     },
     /// Bad configuration: nothing was started.
     Invalid(String),
@@ -55,14 +66,25 @@ enum State<T> {
 }
 
 impl<T: Send + 'static, E> Iter<T, E> {
-    pub(crate) fn running(rt: Runtime, inbox: Inbox<T>, store: Arc<ErrorStore<E>>) -> Self {
+    pub(crate) fn running(
+        rt: Runtime,
+        inbox: Inbox<T>,
+        link: (Arc<Shared>, Recycler<T>),
+        store: Arc<ErrorStore<E>>,
+    ) -> Self {
+        let (shared, recycler) = link;
         Iter {
             state: State::Running {
                 rt: Box::new(rt),
                 inbox,
+                shared,
+                recycler,
             },
             store,
             current: Vec::new().into_iter(),
+            handed: 0,
+            arrived: None,
+            tickets: Tickets::new(),
             ended: false,
         }
     }
@@ -72,6 +94,9 @@ impl<T: Send + 'static, E> Iter<T, E> {
             state: State::Invalid(message),
             store,
             current: Vec::new().into_iter(),
+            handed: 0,
+            arrived: None,
+            tickets: Tickets::new(),
             ended: true,
         }
     }
@@ -88,7 +113,7 @@ impl<T: Send + 'static, E> Iter<T, E> {
     pub fn finish(mut self) -> Result<Outcome<E>, Error<E>> {
         let state = std::mem::replace(&mut self.state, State::Finished);
         let (mut rt, inbox) = match state {
-            State::Running { rt, inbox } => (rt, inbox),
+            State::Running { rt, inbox, .. } => (rt, inbox),
             State::Invalid(message) => return Err(invalid(message)),
             State::Finished => return Err(invalid("pipeline already finished".to_string())),
         };
@@ -97,8 +122,13 @@ impl<T: Send + 'static, E> Iter<T, E> {
             rt.ctx.cancel_with("pipeline consumer stopped early");
         }
         let sink = Arc::clone(rt.sink());
-        sink.add_dropped(self.current.len());
-        self.current = Vec::new().into_iter();
+        let left = self.current.len();
+        sink.add_out(self.handed - left);
+        sink.add_dropped(left);
+        self.handed = 0;
+        drop_quietly(std::mem::replace(&mut self.current, Vec::new().into_iter()));
+        // After a cancel (an early stop included) these acknowledge nothing.
+        self.tickets.clear();
         drop(inbox);
         sink.add_alive(rt.elapsed_since_start());
         let complete = rt.source.complete.load(Ordering::Acquire);
@@ -163,19 +193,55 @@ impl<T: Send + 'static, E> Iter<T, E> {
         if self.current.len() > 0 {
             return Some(std::mem::replace(&mut self.current, Vec::new().into_iter()));
         }
+        self.fetch().map(Vec::into_iter)
+    }
+
+    /// The next chunk as a vector: `for_each` and `collect` drain it and give it back with
+    /// [`give_back`](Iter::give_back), so its allocation returns to the sender.
+    pub(crate) fn next_vec(&mut self) -> Option<Vec<T>> {
+        if self.current.len() > 0 {
+            return Some(std::mem::replace(&mut self.current, Vec::new().into_iter()).collect());
+        }
+        self.fetch()
+    }
+
+    /// Returns an emptied chunk vector to the sender.
+    pub(crate) fn give_back(&mut self, spare: Vec<T>) {
+        if let State::Running { recycler, .. } = &self.state {
+            recycler.give(spare);
+        }
+    }
+
+    fn fetch(&mut self) -> Option<Vec<T>> {
         if self.ended {
             return None;
         }
-        let State::Running { rt, inbox } = &mut self.state else {
+        let State::Running {
+            rt, inbox, shared, ..
+        } = &mut self.state
+        else {
             return None;
         };
         let sink = rt.sink();
-        match inbox.next(&rt.ctx, sink, None, &mut || Ok(())) {
-            Next::Chunk(chunk) => {
-                sink.add_in(chunk.items.len());
-                Some(chunk.items.into_iter())
+        // The previous chunk was handed out whole: the consumer finished with it.
+        // The consumer is done with the previous chunk's items: their tickets go.
+        self.tickets.clear();
+        if self.handed > 0 {
+            let n = std::mem::take(&mut self.handed);
+            sink.add_out(n);
+            if let Some(arrived) = self.arrived.take() {
+                shared.record(n, arrived.elapsed());
             }
-            Next::End | Next::Stopped | Next::Timeout => {
+        }
+        match inbox.next(&rt.ctx, sink, None, true) {
+            Next::Chunk(chunk) => {
+                self.handed = chunk.items.len();
+                self.arrived = Some(Instant::now());
+                self.tickets = chunk.tickets;
+                sink.add_in(self.handed);
+                Some(chunk.items)
+            }
+            Next::End | Next::Stopped | Next::Timeout | Next::Empty => {
                 self.ended = true;
                 None
             }

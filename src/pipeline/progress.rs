@@ -1,5 +1,6 @@
-//! The progress bar of the `progress` feature: a small thread that samples the source's
-//! counter ten times a second and draws it with indicatif on stderr.
+//! The progress bar of the `progress` feature: a small thread that samples how many items the
+//! consumer has received (what made it through the last stage) ten times a second and draws it
+//! with indicatif on stderr.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +19,9 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    /// Starts drawing `source`'s output count; `None` if the thread could not start (the run
-    /// goes on without a bar).
-    pub(crate) fn start(source: Arc<StageStats>, total: Option<u64>) -> Option<Progress> {
+    /// Starts drawing the consumer's (`sink`'s) count; `None` if the thread could not start (the
+    /// run goes on without a bar).
+    pub(crate) fn start(sink: Arc<StageStats>, total: Option<u64>) -> Option<Progress> {
         let (stop, stopped) = bounded::<()>(0);
         let handle = threads::spawn("progress", move || {
             let bar = match total {
@@ -38,10 +39,15 @@ impl Progress {
                 .recv_timeout(Duration::from_millis(100))
                 .is_err_and(|e| e.is_timeout())
             {
-                bar.set_position(source.items_out());
+                bar.set_position(sink.items_out());
             }
-            bar.set_position(source.items_out());
+            bar.set_position(sink.items_out());
             bar.finish();
+            // indicatif leaves the cursor on the bar's line: end it, so that what is printed
+            // next starts on a line of its own.
+            if !bar.is_hidden() {
+                eprintln!();
+            }
         })
         .ok()?;
         Some(Progress { stop, handle })

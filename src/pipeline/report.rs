@@ -1,6 +1,7 @@
 //! What a run did, per stage: [`Report`] and [`StageReport`].
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ use crate::context::Cause;
 pub(crate) struct StageStats {
     pub(crate) name: String,
     pub(crate) workers: usize,
+    /// The stage (index, name) whose workers run this one (fusion).
+    fused_into: OnceLock<(usize, String)>,
     items_in: AtomicU64,
     items_out: AtomicU64,
     filtered: AtomicU64,
@@ -21,6 +24,8 @@ pub(crate) struct StageStats {
     dropped: AtomicU64,
     /// Sum over the stage's threads of their lifetimes.
     alive_ns: AtomicU64,
+    /// A fused stage's own share of its group's time (estimated by sampling).
+    own_busy_ns: AtomicU64,
     send_wait_ns: AtomicU64,
     recv_wait_ns: AtomicU64,
 }
@@ -37,29 +42,55 @@ impl StageStats {
             ..StageStats::default()
         }
     }
+    /// Records that this stage runs in the workers of stage `index`, called `name`.
+    pub(crate) fn fuse_into(&self, index: usize, name: String) {
+        let _ = self.fused_into.set((index, name));
+    }
+
+    /// The stage whose workers run this one, if fused.
+    pub(crate) fn leader(&self) -> Option<usize> {
+        self.fused_into.get().map(|(index, _)| *index)
+    }
     #[inline]
     pub(crate) fn add_in(&self, n: usize) {
-        self.items_in.fetch_add(n as u64, Relaxed);
+        self.add_in_u64(n as u64);
     }
     #[inline]
-    pub(crate) fn add_out(&self, n: usize) {
-        self.items_out.fetch_add(n as u64, Relaxed);
-    }
-    #[inline]
-    pub(crate) fn add_filtered(&self, n: usize) {
+    pub(crate) fn add_in_u64(&self, n: u64) {
         if n > 0 {
-            self.filtered.fetch_add(n as u64, Relaxed);
+            self.items_in.fetch_add(n, Relaxed);
         }
     }
     #[inline]
-    pub(crate) fn add_errors(&self, n: usize) {
-        self.errors.fetch_add(n as u64, Relaxed);
+    pub(crate) fn add_out(&self, n: usize) {
+        self.add_out_u64(n as u64);
+    }
+    #[inline]
+    pub(crate) fn add_out_u64(&self, n: u64) {
+        if n > 0 {
+            self.items_out.fetch_add(n, Relaxed);
+        }
+    }
+    #[inline]
+    pub(crate) fn add_filtered_u64(&self, n: u64) {
+        if n > 0 {
+            self.filtered.fetch_add(n, Relaxed);
+        }
+    }
+    #[inline]
+    pub(crate) fn add_errors_u64(&self, n: u64) {
+        if n > 0 {
+            self.errors.fetch_add(n, Relaxed);
+        }
     }
     #[inline]
     pub(crate) fn add_dropped(&self, n: usize) {
         if n > 0 {
             self.dropped.fetch_add(n as u64, Relaxed);
         }
+    }
+    pub(crate) fn add_own_busy(&self, d: Duration) {
+        self.own_busy_ns.fetch_add(nanos(d), Relaxed);
     }
     pub(crate) fn add_alive(&self, d: Duration) {
         self.alive_ns.fetch_add(nanos(d), Relaxed);
@@ -79,15 +110,23 @@ impl StageStats {
         let alive = self.alive_ns.load(Relaxed);
         let send = self.send_wait_ns.load(Relaxed);
         let recv = self.recv_wait_ns.load(Relaxed);
+        let fused_into = self.fused_into.get().map(|(_, name)| name.clone());
+        // A fused stage's busy time is its own share; its group's first stage gets the rest
+        // (see `Report::split_fused_time`).
+        let busy = match fused_into {
+            Some(_) => self.own_busy_ns.load(Relaxed),
+            None => alive.saturating_sub(send).saturating_sub(recv),
+        };
         StageReport {
             name: self.name.clone(),
             workers: self.workers,
+            fused_into,
             items_in: self.items_in.load(Relaxed),
             items_out: self.items_out.load(Relaxed),
             filtered: self.filtered.load(Relaxed),
             errors: self.errors.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
-            busy: Duration::from_nanos(alive.saturating_sub(send).saturating_sub(recv)),
+            busy: Duration::from_nanos(busy),
             blocked_send: Duration::from_nanos(send),
             blocked_recv: Duration::from_nanos(recv),
         }
@@ -97,10 +136,14 @@ impl StageStats {
 /// What one stage did during a run. The first stage is the source (`"source"`), the last the
 /// consumer (`"sink"`: your `for_each`, `collect` or iterator).
 ///
-/// For every stage, `items_in = items_out + filtered + errors + dropped` when each input makes
-/// at most one output (map, filter, try_map, inspect); `flat_map` and `batch` change the count.
-/// Items left in a link when the run stops count as dropped by the stage that would have
-/// received them.
+/// For every stage that makes at most one output per input (map, filter, try_map, inspect),
+/// `items_in = items_out + filtered + errors + dropped`, and `items_in` is what the stage before
+/// it passed on: nothing is lost without a count. Items left in a link when the run stops count
+/// as received and dropped by the stage they were sent to. `flat_map` and `batch` change the
+/// count (after `batch`, stages count batches).
+///
+/// Stages fused into one loop ([`fused_into`](StageReport::fused_into)) keep their own counts;
+/// their time is their group's, reported on its first stage.
 ///
 /// # Examples
 ///
@@ -125,15 +168,18 @@ pub struct StageReport {
     pub name: String,
     /// Its worker threads.
     pub workers: usize,
+    /// The stage whose workers ran this one, when it was fused with the stages before it (its
+    /// times are then zero: they are counted on that stage).
+    pub fused_into: Option<String>,
     /// Items it received.
     pub items_in: u64,
-    /// Items it passed on.
+    /// Items it passed on (for the sink: handed to your code).
     pub items_out: u64,
     /// Items its predicate rejected (`filter`).
     pub filtered: u64,
     /// Items its function failed on (`try_map`), whatever the error policy.
     pub errors: u64,
-    /// Items it held or was about to receive when the run stopped early.
+    /// Items it received but did not finish because the run stopped early.
     pub dropped: u64,
     /// Time its workers spent working (summed over workers): alive minus blocked.
     pub busy: Duration,
@@ -144,19 +190,28 @@ pub struct StageReport {
 }
 
 impl StageReport {
-    /// Busy time per worker: the stage with the largest one limits the pipeline's throughput.
+    /// Busy time per worker.
     pub fn busy_per_worker(&self) -> Duration {
         self.busy / u32::try_from(self.workers.max(1)).unwrap_or(u32::MAX)
     }
 }
 
+/// A stage is the bottleneck only if its workers were busy at least this share of the run.
+const SATURATED: f64 = 0.5;
+
 /// The report of one pipeline run: every stage's counts and times, how long it took, and
 /// whether it was cancelled.
 ///
-/// `Display` prints a table, one row per stage, with times per worker: `busy/w` (working),
-/// `send/w` (blocked sending: the next stage is slower), `recv/w` (blocked receiving: the
-/// previous stage is slower). Times are wall-clock, so on a machine with more runnable threads
-/// than cores they include time spent waiting for a core.
+/// `Display` prints a table, one row per stage; the alternate form (`{:#}`) adds one line per
+/// column explaining it, and the reasoning behind the bottleneck:
+///
+/// * `busy/w`: time a worker spent working; `util`: that, divided by the run's wall time. A
+///   stage near 100% is saturated: it limits the throughput, and the others wait on it.
+/// * `send/w`: time a worker was blocked sending (the next stage was slower); `recv/w`:
+///   blocked waiting for input (the previous stage was slower).
+///
+/// Times are wall-clock, so on a machine with more runnable threads than cores they include
+/// time spent waiting for a core.
 ///
 /// # Examples
 ///
@@ -166,7 +221,7 @@ impl StageReport {
 ///
 /// let ctx = Context::new();
 /// let (_, outcome) = Pipeline::from_iter(&ctx, 0..1000u64)
-///     .map(2, |x| { std::thread::sleep(Duration::from_micros(20)); x })
+///     .map(2, |x| { std::thread::sleep(Duration::from_micros(200)); x })
 ///     .named("slow")
 ///     .map(1, |x| x + 1)
 ///     .collect()
@@ -175,7 +230,7 @@ impl StageReport {
 /// assert_eq!(report.items_delivered(), 1000);
 /// assert!(report.cancelled().is_none());
 /// assert_eq!(report.bottleneck().unwrap().name, "slow");
-/// println!("{report}");
+/// println!("{report:#}");
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug)]
@@ -220,9 +275,9 @@ impl Report {
         self.stages.first().map_or(0, |s| s.items_out)
     }
 
-    /// Items the consumer received.
+    /// Items handed to the consumer.
     pub fn items_delivered(&self) -> u64 {
-        self.stages.last().map_or(0, |s| s.items_in)
+        self.stages.last().map_or(0, |s| s.items_out)
     }
 
     /// Items dropped because the run stopped early, over all stages.
@@ -240,13 +295,57 @@ impl Report {
         }
     }
 
-    /// The stage that limits throughput: the one with the most busy time per worker (the
-    /// consumer included). `None` if nothing was busy.
-    pub fn bottleneck(&self) -> Option<&StageReport> {
+    /// The share of the run's wall time that `stage`'s workers spent on it, per worker: 1.0
+    /// means they never waited. For stages fused into one loop, each gets its own share of
+    /// the workers' time (estimated by timing some of its calls).
+    pub fn utilisation(&self, stage: &StageReport) -> f64 {
+        let wall = self.elapsed.as_secs_f64();
+        if wall > 0.0 {
+            stage.busy_per_worker().as_secs_f64() / wall
+        } else {
+            0.0
+        }
+    }
+
+    /// The share of the run's wall time that the workers running `stage` were busy: its own
+    /// utilisation, or its fused group's (all the stages its workers run).
+    pub fn group_utilisation(&self, stage: &StageReport) -> f64 {
+        let leader = stage.fused_into.as_deref().unwrap_or(&stage.name);
         self.stages
             .iter()
-            .filter(|s| !s.busy.is_zero())
-            .max_by_key(|s| s.busy_per_worker())
+            .filter(|s| s.name == leader || s.fused_into.as_deref() == Some(leader))
+            .map(|s| self.utilisation(s))
+            .sum()
+    }
+
+    /// The stage that limits throughput: in the group of workers busy the largest share of the
+    /// run (a stage, or stages fused into one loop; the consumer included), the stage that took
+    /// most of their time. `None` if nothing was busy.
+    ///
+    /// It limits throughput only if its workers were saturated: see
+    /// [`group_utilisation`](Report::group_utilisation). The printed report (`{report:#}`) says
+    /// "no bottleneck" when they were busy less than half the run: the stages then mostly
+    /// waited for each other, or for a core.
+    pub fn bottleneck(&self) -> Option<&StageReport> {
+        let (leader, busy) = self
+            .stages
+            .iter()
+            .filter(|s| s.fused_into.is_none())
+            .map(|s| (s, self.group_utilisation(s)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))?;
+        if busy <= 0.0 {
+            return None;
+        }
+        self.stages
+            .iter()
+            .filter(|s| s.name == leader.name || s.fused_into.as_deref() == Some(&leader.name))
+            .max_by_key(|s| s.busy)
+    }
+
+    /// The bottleneck, if its workers were busy at least half the run.
+    fn saturated(&self) -> Option<&StageReport> {
+        self.bottleneck()
+            .filter(|b| self.group_utilisation(b) >= SATURATED)
     }
 }
 
@@ -254,7 +353,7 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<12} {:>3} {:>10} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}",
+            "{:<12} {:>3} {:>10} {:>10} {:>8} {:>7} {:>7} {:>8} {:>5} {:>8} {:>8}",
             "stage",
             "w",
             "in",
@@ -263,6 +362,7 @@ impl fmt::Display for Report {
             "errors",
             "dropped",
             "busy/w",
+            "util",
             "send/w",
             "recv/w"
         )?;
@@ -270,9 +370,9 @@ impl fmt::Display for Report {
             // Times per worker, so stages with different worker counts compare.
             let ms =
                 |d: Duration| format!("{:.0}ms", d.as_secs_f64() * 1e3 / s.workers.max(1) as f64);
-            writeln!(
+            write!(
                 f,
-                "{:<12} {:>3} {:>10} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}",
+                "{:<12} {:>3} {:>10} {:>10} {:>8} {:>7} {:>7} {:>8} {:>4.0}%",
                 s.name,
                 s.workers,
                 s.items_in,
@@ -281,13 +381,17 @@ impl fmt::Display for Report {
                 s.errors,
                 s.dropped,
                 ms(s.busy),
-                ms(s.blocked_send),
-                ms(s.blocked_recv)
+                self.utilisation(s) * 100.0,
             )?;
+            match &s.fused_into {
+                Some(leader) => writeln!(f, "  fused into {leader}")?,
+                None => writeln!(f, " {:>8} {:>8}", ms(s.blocked_send), ms(s.blocked_recv))?,
+            }
         }
         write!(f, "elapsed {:.0}ms", self.elapsed.as_secs_f64() * 1e3)?;
-        if let Some(b) = self.bottleneck() {
-            write!(f, ", bottleneck: {}", b.name)?;
+        match self.saturated() {
+            Some(b) => write!(f, ", bottleneck: {}", b.name)?,
+            None => write!(f, ", no bottleneck")?,
         }
         if let Some(cause) = &self.cancelled {
             write!(f, ", cancelled: {cause}")?;
@@ -295,6 +399,85 @@ impl fmt::Display for Report {
         if self.intake_stopped {
             write!(f, ", intake stopped early")?;
         }
+        if f.alternate() {
+            writeln!(f)?;
+            self.explain(f)?;
+        }
         Ok(())
+    }
+}
+
+impl Report {
+    /// The alternate form's legend and bottleneck reasoning.
+    fn explain(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f)?;
+        writeln!(f, "w         worker threads of the stage")?;
+        writeln!(
+            f,
+            "in, out   items received, and passed on to the next stage"
+        )?;
+        writeln!(f, "filtered  items a filter rejected")?;
+        writeln!(f, "errors    items a try_map failed on")?;
+        writeln!(f, "dropped   items abandoned because the run stopped early")?;
+        writeln!(f, "busy/w    time a worker spent working on the stage")?;
+        writeln!(
+            f,
+            "util      busy/w divided by the run's wall time: near 100%, the stage's workers never rest"
+        )?;
+        writeln!(
+            f,
+            "send/w    time a worker waited to send: the stages after it were slower"
+        )?;
+        writeln!(
+            f,
+            "recv/w    time a worker waited for input: the stages before it were slower"
+        )?;
+        writeln!(
+            f,
+            "fused     stages run in the same loop by the same workers: their utilisations add up"
+        )?;
+        let groups: Vec<(&StageReport, f64)> = self
+            .stages
+            .iter()
+            .filter(|s| s.fused_into.is_none())
+            .map(|s| (s, self.group_utilisation(s)))
+            .collect();
+        let mut sorted = groups.clone();
+        sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let others = |skip: &str| {
+            sorted
+                .iter()
+                .filter(|(s, _)| s.name != skip)
+                .map(|(s, u)| format!("{} {:.0}%", s.name, u * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match (self.saturated(), sorted.first()) {
+            (Some(b), Some((leader, busy))) => {
+                let group = if b.fused_into.is_some() || leader.name != b.name {
+                    format!(
+                        "the workers of {} (with the stages fused into it)",
+                        leader.name
+                    )
+                } else {
+                    "its workers".to_string()
+                };
+                write!(
+                    f,
+                    "bottleneck: {} - {group} were busy {:.0}% of the run, the most of any stage ({}), and {} took the largest share of that",
+                    b.name,
+                    busy * 100.0,
+                    others(&leader.name),
+                    b.name,
+                )
+            }
+            (None, Some((top, u))) => write!(
+                f,
+                "no bottleneck: the busiest workers, {}'s, were busy {:.0}% of the run; the stages mostly waited for each other, or for a core",
+                top.name,
+                u * 100.0
+            ),
+            _ => write!(f, "no bottleneck: nothing ran"),
+        }
     }
 }

@@ -5,21 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 
-use super::chunk::{Chunk, LINK_CAPACITY};
 use super::error::{ErrorPolicy, Failure, FailureSlot};
+use super::link::{Capacity, Chunk, DEFAULT_BUFFER};
+use super::pulse;
 use super::report::{Report, StageStats};
-use crate::context::Context;
-use crate::panic::Panicked;
+use crate::context::{Context, WakeGuard};
+use crate::panic::{Panicked, drop_quietly};
 use crate::threads::{self, JoinHandle};
-
-/// The receiving end of a link, as the builder hands it to the next stage.
-pub(crate) struct Link<T> {
-    pub(crate) rx: Receiver<Chunk<T>>,
-    /// Ordered pipelines: gives credits back to the start of the current segment.
-    pub(crate) credits: Option<Sender<()>>,
-}
 
 /// One stage as the builder recorded it.
 #[derive(Clone, Debug)]
@@ -28,6 +22,27 @@ pub(crate) struct StageMeta {
     pub(crate) name: Option<String>,
     pub(crate) workers: usize,
     pub(crate) policy: ErrorPolicy,
+    /// Items that may wait between this stage and the next (`buffer`); setting it keeps the
+    /// next stage out of this one's fused chain.
+    pub(crate) buffer: Option<usize>,
+    /// `unfused()`: this stage runs on threads of its own, never fused with the one before.
+    pub(crate) unfused: bool,
+    /// Source items one element of this stage's output stands for (a batch of `n` weighs `n`).
+    pub(crate) weight: usize,
+}
+
+impl StageMeta {
+    pub(crate) fn new(kind: &'static str, workers: usize, weight: usize) -> Self {
+        StageMeta {
+            kind,
+            name: None,
+            workers,
+            policy: ErrorPolicy::FailFast,
+            buffer: None,
+            unfused: false,
+            weight,
+        }
+    }
 }
 
 /// Everything the builder methods record; read when the run starts.
@@ -40,8 +55,12 @@ pub(crate) struct Plan {
     pub(crate) error: Option<String>,
     /// Graceful stop: the source stops taking input when this is cancelled.
     pub(crate) stop: Option<Context>,
-    /// Items the source will produce, if known (for the progress bar).
+    /// Items the consumer will receive, as the caller of `progress` says.
+    #[cfg_attr(not(feature = "progress"), allow(dead_code))]
     pub(crate) total: Option<u64>,
+    /// Items the source will produce, if it knows.
+    #[cfg_attr(not(feature = "progress"), allow(dead_code))]
+    pub(crate) source_len: Option<u64>,
     #[cfg_attr(not(feature = "progress"), allow(dead_code))]
     pub(crate) progress: bool,
 }
@@ -60,6 +79,17 @@ impl Plan {
     /// Records the first configuration error.
     pub(crate) fn invalid(&mut self, message: String) {
         self.error.get_or_insert(message);
+    }
+
+    /// The capacity of the link after stage `index`.
+    pub(crate) fn capacity_after(&self, index: usize) -> Capacity {
+        let meta = &self.stages[index];
+        Capacity::new(meta.buffer.unwrap_or(DEFAULT_BUFFER), meta.weight)
+    }
+
+    /// Whether stage `index` may run in the same chain as the stage before it.
+    pub(crate) fn may_fuse(&self, index: usize) -> bool {
+        index > 0 && !self.stages[index].unfused && self.stages[index - 1].buffer.is_none()
     }
 }
 
@@ -84,6 +114,9 @@ pub(crate) struct Runtime {
     /// Counters of what is left in each link, by the index of the stage it feeds.
     drains: Vec<(usize, Box<dyn FnOnce() -> usize + Send>)>,
     started: Instant,
+    /// Cancelling the run (or stopping its intake) moves the pulse, so every stage looks up.
+    _on_cancel: Vec<WakeGuard>,
+    _pulse: pulse::Running,
     #[cfg(feature = "progress")]
     progress: Option<super::progress::Progress>,
     finished: bool,
@@ -95,6 +128,11 @@ impl Runtime {
             .map(|i| Arc::new(StageStats::new(plan.name(i), plan.stages[i].workers)))
             .collect();
         stats.push(Arc::new(StageStats::new("sink".to_string(), 1)));
+        let running = pulse::run();
+        let mut on_cancel = vec![ctx.wake_on_cancel(pulse::bump)];
+        if let Some(stop) = &plan.stop {
+            on_cancel.push(stop.wake_on_cancel(pulse::bump));
+        }
         Runtime {
             ctx,
             plan,
@@ -104,6 +142,8 @@ impl Runtime {
             handles: Vec::new(),
             drains: Vec::new(),
             started: Instant::now(),
+            _on_cancel: on_cancel,
+            _pulse: running,
             #[cfg(feature = "progress")]
             progress: None,
             finished: false,
@@ -122,24 +162,15 @@ impl Runtime {
         &self.stats[self.stats.len() - 1]
     }
 
-    /// Reorder window (in chunks) of the ordered segment that starts at stage `index`: room
-    /// for every link and two chunks per worker up to the next sequence point, so the window
-    /// only binds when one chunk is much slower than the others.
-    pub(crate) fn window_after(&self, index: usize) -> usize {
-        let stages = &self.plan.stages;
-        let mut window = LINK_CAPACITY;
-        for meta in stages.iter().skip(index + 1) {
-            if meta.workers <= 1 {
-                break;
-            }
-            window += LINK_CAPACITY + 2 * meta.workers;
-        }
-        window
-    }
-
-    /// Remembers `rx` so that whatever is left in it at the end counts as dropped by `stage`.
+    /// Remembers `rx` so that whatever is left in it at the end counts as received and dropped
+    /// by `stage`.
     pub(crate) fn add_drain<T: Send + 'static>(&mut self, stage: usize, rx: Receiver<Chunk<T>>) {
-        let drain = move || rx.try_iter().map(|chunk| chunk.items.len()).sum();
+        let drain = move || {
+            let chunks: Vec<Chunk<T>> = rx.try_iter().collect();
+            let n = chunks.iter().map(|c| c.items.len()).sum();
+            drop_quietly(chunks);
+            n
+        };
         self.drains.push((stage, Box::new(drain)));
     }
 
@@ -178,8 +209,16 @@ impl Runtime {
     pub(crate) fn start_progress(&mut self) {
         #[cfg(feature = "progress")]
         if self.plan.progress {
-            self.progress =
-                super::progress::Progress::start(Arc::clone(&self.stats[0]), self.plan.total);
+            // Without a total given, the source's length is the consumer's if no stage changes
+            // the count.
+            let one_to_one = self.plan.stages[1..]
+                .iter()
+                .all(|m| matches!(m.kind, "map" | "inspect"));
+            let total = self
+                .plan
+                .total
+                .or(self.plan.source_len.filter(|_| one_to_one));
+            self.progress = super::progress::Progress::start(Arc::clone(self.sink()), total);
         }
     }
 
@@ -188,10 +227,21 @@ impl Runtime {
     pub(crate) fn finish(&mut self) -> (Report, Option<Failure>) {
         self.join_all();
         for (stage, drain) in self.drains.drain(..) {
-            self.stats[stage].add_dropped(drain());
+            let left = drain();
+            self.stats[stage].add_in(left);
+            self.stats[stage].add_dropped(left);
+        }
+        let mut stages: Vec<_> = self.stats.iter().map(|s| s.snapshot()).collect();
+        // A fused stage's time was measured as part of its group's: the group's first stage
+        // keeps the rest.
+        for (i, stats) in self.stats.iter().enumerate() {
+            if let Some(leader) = stats.leader() {
+                let own = stages[i].busy;
+                stages[leader].busy = stages[leader].busy.saturating_sub(own);
+            }
         }
         let report = Report {
-            stages: self.stats.iter().map(|s| s.snapshot()).collect(),
+            stages,
             elapsed: self.started.elapsed(),
             cancelled: self.ctx.cause(),
             intake_stopped: self.source.intake_stopped.load(Ordering::Acquire),

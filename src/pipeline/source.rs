@@ -1,36 +1,48 @@
-//! The source stage: one thread that pulls from your iterator or receiver and chunks the items.
+//! The source threads: one thread that pulls from your iterator or receiver and chunks the
+//! items. (The file source that splits its work across workers is in `lines.rs`.)
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, TryRecvError, bounded};
+use crossbeam_channel::{Receiver, TryRecvError};
 
-use super::chunk::{CHUNK, LINK_CAPACITY, Mode, Outbox};
-use super::ordered::window;
-use super::runtime::{Link, Runtime, SourceFlags};
+use super::group::Tail;
+use super::link::Stopped;
+use super::link::{self, Link, Order};
+use super::outbox::{Mode, Outbox};
+use super::pulse::Beat;
+use super::runtime::{Runtime, SourceFlags};
+use super::ticket::Ticket;
 use crate::context::Context;
 
-/// The source's outbox and the link it feeds.
-fn link<T: Send + 'static>(rt: &mut Runtime) -> (Outbox<T>, Link<T>) {
-    let (tx, rx) = bounded(LINK_CAPACITY);
-    rt.add_drain(1, rx.clone());
-    let (mode, credits) = if rt.ordered() {
-        let (give, take) = window(rt.window_after(0));
-        let mode = Mode::Sequence {
-            next: 0,
-            credits: take,
-        };
-        (mode, Some(give))
+/// How the only sender of a link numbers its chunks.
+pub(crate) fn order_and_mode(rt: &Runtime) -> (Order, Mode) {
+    if rt.ordered() {
+        (Order::Numbered, Mode::Numbered { next: 0 })
     } else {
-        (Mode::Coalesce, None)
-    };
-    let out = Outbox::new(tx, rt.ctx.clone(), Arc::clone(&rt.stats[0]), mode, CHUNK);
-    (out, Link { rx, credits })
+        (Order::None, Mode::Coalesce)
+    }
+}
+
+/// The outbox of a single-threaded source (stage 0) and the link it feeds.
+pub(crate) fn outbox<T: Send + 'static>(rt: &mut Runtime) -> (Outbox<T>, Link<T>) {
+    let capacity = rt.plan.capacity_after(0);
+    let (order, mode) = order_and_mode(rt);
+    let (sending, link) = link::link(capacity, order);
+    let out = Outbox::new(
+        &sending,
+        Arc::clone(&link.shared),
+        rt.ctx.clone(),
+        Arc::clone(&rt.stats[0]),
+        mode,
+        capacity.chunk,
+    );
+    (out, link)
 }
 
 /// Marks the source complete once everything it read has been sent.
-fn complete<T>(out: &mut Outbox<T>, flags: &SourceFlags, intake_stopped: bool) {
+pub(crate) fn complete<T>(out: &mut Outbox<T>, flags: &SourceFlags, intake_stopped: bool) {
     if out.flush().is_ok() {
         flags
             .intake_stopped
@@ -39,66 +51,112 @@ fn complete<T>(out: &mut Outbox<T>, flags: &SourceFlags, intake_stopped: bool) {
     }
 }
 
+/// How a source loop ended.
+enum End {
+    /// The input ended (false) or the intake was stopped (true).
+    Complete(bool),
+    Stopped,
+}
+
+/// Looks up after the pulse moved: the run cancelled, the intake stopped, a chunk due.
+fn look_up<T>(out: &mut Outbox<T>, ctx: &Context, stop: Option<&Context>) -> Option<End> {
+    if ctx.is_cancelled() {
+        return Some(End::Stopped);
+    }
+    if stop.is_some_and(Context::is_cancelled) {
+        return Some(End::Complete(true));
+    }
+    out.on_beat().err().map(|_| End::Stopped)
+}
+
 /// Starts the thread that drains `iter`.
-pub(crate) fn from_iter<I>(rt: &mut Runtime, iter: I) -> Link<I::Item>
+pub(crate) fn from_iter<I>(rt: &mut Runtime, iter: I) -> Tail<I::Item>
 where
     I: Iterator + Send + 'static,
     I::Item: Send + 'static,
 {
-    let (mut out, link) = link(rt);
+    let (mut out, link) = outbox(rt);
     let (ctx, stop, flags) = (rt.ctx.clone(), rt.plan.stop.clone(), Arc::clone(&rt.source));
     rt.spawn(0, move || {
         if ctx.is_cancelled() {
             return;
         }
+        if stop.as_ref().is_some_and(Context::is_cancelled) {
+            complete(&mut out, &flags, true);
+            return;
+        }
         let mut iter = iter;
-        let mut read = 0usize;
-        let outcome = loop {
-            // Cancellation is checked by `push` at its checkpoints (every item when they are
-            // slow); the intake stop, only when there is one, here.
-            if let Some(stop) = &stop
-                && stop.is_cancelled()
-            {
-                break Some(true);
+        let mut beat = Beat::new();
+        let mut read = 0u64;
+        let end = loop {
+            // Fill the chunk in a local vector (its length in a register), looking at the
+            // pulse after every item: cancellation, the intake stop and the flush by time are
+            // noticed when it moves.
+            let room = out.room();
+            let was_empty = out.buf.is_empty();
+            let mut chunk = std::mem::take(&mut out.buf);
+            let before = chunk.len();
+            chunk.reserve(room);
+            let probe = beat.probe();
+            let (mut ended, mut moved) = (false, false);
+            for _ in 0..room {
+                let Some(item) = iter.next() else {
+                    ended = true;
+                    break;
+                };
+                chunk.push(item);
+                if probe.moved() {
+                    moved = true;
+                    break;
+                }
             }
-            let Some(item) = iter.next() else {
-                break Some(false);
-            };
-            read += 1;
-            if out.push(item).is_err() {
-                break None;
+            read += (chunk.len() - before) as u64;
+            out.buf = chunk;
+            out.appended(was_empty);
+            if out.full() && out.flush().is_err() {
+                break End::Stopped;
+            }
+            if ended {
+                break End::Complete(false);
+            }
+            if moved {
+                beat.catch_up();
+                if let Some(end) = look_up(&mut out, &ctx, stop.as_ref()) {
+                    break end;
+                }
             }
         };
-        out.stats.add_in(read);
-        if let Some(intake_stopped) = outcome {
+        out.stats.add_in_u64(read);
+        if let End::Complete(intake_stopped) = end {
             complete(&mut out, &flags, intake_stopped);
         }
     });
-    link
+    Tail::Link(link)
 }
 
 /// Starts the thread that drains `rx` until it disconnects.
-pub(crate) fn from_receiver<T: Send + 'static>(rt: &mut Runtime, rx: Receiver<T>) -> Link<T> {
-    let (mut out, link) = link(rt);
+pub(crate) fn from_receiver<T: Send + 'static>(rt: &mut Runtime, rx: Receiver<T>) -> Tail<T> {
+    let (mut out, link) = outbox(rt);
     let (ctx, stop, flags) = (rt.ctx.clone(), rt.plan.stop.clone(), Arc::clone(&rt.source));
     rt.spawn(0, move || {
         let never = crossbeam_channel::never();
         let stop_done = stop.as_ref().map_or(&never, Context::done);
-        let mut read = 0usize;
-        let outcome = loop {
+        let mut beat = Beat::new();
+        let mut read = 0u64;
+        let end = loop {
             if ctx.is_cancelled() {
-                break None;
+                break End::Stopped;
             }
             if stop.as_ref().is_some_and(Context::is_cancelled) {
-                break Some(true);
+                break End::Complete(true);
             }
             let item = match rx.try_recv() {
                 Ok(item) => item,
-                Err(TryRecvError::Disconnected) => break Some(false),
+                Err(TryRecvError::Disconnected) => break End::Complete(false),
                 Err(TryRecvError::Empty) => {
                     // Nothing to read: never sit on items while waiting.
-                    if out.flush().is_err() {
-                        break None;
+                    if out.before_wait().is_err() {
+                        break End::Stopped;
                     }
                     let waited = Instant::now();
                     // `None`: the context or the intake stop fired; the loop head sorts it out.
@@ -110,20 +168,100 @@ pub(crate) fn from_receiver<T: Send + 'static>(rt: &mut Runtime, rx: Receiver<T>
                     out.stats.add_recv_wait(waited.elapsed());
                     match item {
                         Some(Some(item)) => item,
-                        Some(None) => break Some(false),
+                        Some(None) => break End::Complete(false),
                         None => continue,
                     }
                 }
             };
             read += 1;
             if out.push(item).is_err() {
-                break None;
+                break End::Stopped;
+            }
+            if beat.moved() {
+                beat.catch_up();
+                if let Some(end) = look_up(&mut out, &ctx, stop.as_ref()) {
+                    break end;
+                }
             }
         };
-        out.stats.add_in(read);
-        if let Some(intake_stopped) = outcome {
+        out.stats.add_in_u64(read);
+        if let End::Complete(intake_stopped) = end {
             complete(&mut out, &flags, intake_stopped);
         }
     });
-    link
+    Tail::Link(link)
+}
+
+/// What a source written inside homebound (such as a Redis stream's) uses to send items on:
+/// the seam for sources that must learn when their items have been fully handled (see
+/// [`super::ticket`]).
+#[allow(dead_code)] // the seam for sources that acknowledge
+pub(crate) struct Emitter<'a, T> {
+    out: &'a mut Outbox<T>,
+    ctx: Context,
+    stop: Option<Context>,
+    beat: Beat,
+    read: u64,
+}
+
+#[allow(dead_code)] // the seam for sources that acknowledge
+impl<T> Emitter<'_, T> {
+    /// Sends `item` on, covered by `ticket` if any. `Err` when the run has stopped or the
+    /// intake was stopped ([`intake_stopped`](Emitter::intake_stopped)): return then.
+    pub(crate) fn emit(&mut self, item: T, ticket: Option<Ticket>) -> Result<(), Stopped> {
+        if let Some(ticket) = ticket {
+            self.out.attach(ticket);
+        }
+        self.read += 1;
+        self.out.push(item)?;
+        if self.beat.moved() {
+            self.beat.catch_up();
+            if let Some(_end) = look_up(self.out, &self.ctx, self.stop.as_ref()) {
+                return Err(Stopped);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what is buffered: call it before waiting for the outside world.
+    pub(crate) fn idle(&mut self) -> Result<(), Stopped> {
+        self.out.before_wait()
+    }
+
+    /// The run's context: cancelled when the run stops (select on its `done()` while waiting).
+    pub(crate) fn ctx(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Whether the graceful stop (`stop_intake_on`) was asked for: read nothing more.
+    pub(crate) fn intake_stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(Context::is_cancelled)
+    }
+}
+
+/// Starts a source thread that runs `body` with an [`Emitter`]. The source is complete when
+/// `body` returns, unless the run was cancelled.
+#[allow(dead_code)] // the seam for sources that acknowledge
+pub(crate) fn from_emitter<T: Send + 'static>(
+    rt: &mut Runtime,
+    body: impl FnOnce(&mut Emitter<'_, T>) + Send + 'static,
+) -> Tail<T> {
+    let (mut out, link) = outbox(rt);
+    let (ctx, stop, flags) = (rt.ctx.clone(), rt.plan.stop.clone(), Arc::clone(&rt.source));
+    rt.spawn(0, move || {
+        let mut emitter = Emitter {
+            out: &mut out,
+            ctx: ctx.clone(),
+            stop,
+            beat: Beat::new(),
+            read: 0,
+        };
+        body(&mut emitter);
+        let (read, intake_stopped) = (emitter.read, emitter.intake_stopped());
+        out.stats.add_in_u64(read);
+        if !ctx.is_cancelled() {
+            complete(&mut out, &flags, intake_stopped);
+        }
+    });
+    Tail::Link(link)
 }

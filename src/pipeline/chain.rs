@@ -1,0 +1,781 @@
+//! Fusion: consecutive stateless stages (`map`, `filter`, `flat_map`, `inspect`, `try_map` and
+//! their `_ctx` forms) with the same number of workers run as one **chain** in each worker, as
+//! Flink chains operators: no channel, no thread hand-off and no cross-thread free between them.
+//!
+//! A chain is pulled from its top: each stage asks the one below for a batch of items (at most
+//! what the worker's outbox has room for), runs its function on them one at a time in a tight,
+//! monomorphic loop, and hands its output up. The stages below are behind a `Box<dyn Pull>`, so
+//! a stage costs one virtual call per batch, not per item. After every item each loop looks at
+//! the [pulse](super::pulse): when it has moved, the chain returns at once, leaving what it has
+//! not processed where it is, so the worker can stop or flush and then resume.
+//!
+//! Every stage keeps its counts locally and adds them to its own [`StageStats`] once per input
+//! chunk, so the report counts per logical stage even when several run in one loop.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::error::{ErrorPolicy, ErrorStore, Failure, FailureSlot, StageError};
+use super::link::{Next, Recycler, Shared};
+use super::ordered::Inbox;
+use super::pulse::Beat;
+use super::report::StageStats;
+use super::runtime::Runtime;
+use super::ticket::Tickets;
+use crate::context::Context;
+use crate::panic::{Panicked, drop_quietly};
+
+/// What a [`Pull::pull`] call did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pulled {
+    /// It appended output; there may be more.
+    More,
+    /// The pulse moved: look up (the run may be cancelled, a chunk may be due) before pulling
+    /// again. There may be output.
+    Beat,
+    /// Everything the chain took in has come out: the current input chunk is done.
+    Drained,
+    /// A stage failed the run (fail-fast error).
+    Stopped,
+}
+
+/// What a [`Pull::refill`] call found.
+pub(crate) enum Refill {
+    /// A new input chunk, with its number and its item count (0 if unknown).
+    Got { seq: u64, items: usize },
+    /// Nothing now (only when not waiting).
+    Empty,
+    /// The input has ended.
+    End,
+    /// The run was cancelled.
+    Stopped,
+}
+
+/// A chain of fused stages (or just the end of a link), as one worker runs it.
+pub(crate) trait Pull<T>: Send {
+    /// Appends output to `out`: at most about `want` items, returning early after any item at
+    /// which the pulse moved.
+    fn pull(&mut self, out: &mut Vec<T>, want: usize, beat: &Beat) -> Pulled;
+
+    /// Takes the next input chunk, once the chain is drained; waits for it only if `wait`.
+    fn refill(&mut self, ctx: &Context, wait: bool) -> Refill;
+
+    /// Adds the locally kept counts to the stages' counters. With `stopped`, what the chain
+    /// still holds is dropped and counted as dropped by the stage that held it.
+    fn settle(&mut self, stopped: bool);
+
+    /// The top stage's output goes to an outbox, which counts it when it is sent.
+    fn set_last(&mut self);
+
+    /// What the link feeding the chain shares with its sender (where to publish the chain's
+    /// cost per item), if it is fed by a link.
+    fn input(&self) -> Option<Arc<Shared>>;
+
+    /// The tickets of the input chunk just taken (see [`super::ticket`]).
+    fn tickets(&mut self) -> Tickets {
+        Tickets::new()
+    }
+}
+
+/// The bottom of a chain fed by a link: hands on the items of one chunk at a time.
+pub(crate) struct LinkEnd<T> {
+    inbox: Inbox<T>,
+    shared: Arc<Shared>,
+    recycler: Recycler<T>,
+    /// The first stage of the chain: it receives these items.
+    stats: Arc<StageStats>,
+    current: Vec<T>,
+    tickets: Tickets,
+}
+
+impl<T> LinkEnd<T> {
+    pub(crate) fn new(
+        inbox: Inbox<T>,
+        shared: Arc<Shared>,
+        recycler: Recycler<T>,
+        stats: Arc<StageStats>,
+    ) -> Self {
+        LinkEnd {
+            inbox,
+            shared,
+            recycler,
+            stats,
+            current: Vec::new(),
+            tickets: Tickets::new(),
+        }
+    }
+}
+
+impl<T: Send> Pull<T> for LinkEnd<T> {
+    #[inline]
+    fn pull(&mut self, out: &mut Vec<T>, want: usize, _beat: &Beat) -> Pulled {
+        if self.current.is_empty() {
+            return Pulled::Drained;
+        }
+        if out.is_empty() && self.current.len() <= want {
+            // The whole rest of the chunk: hand over the vector itself, and give the emptied
+            // one it replaces back to the sender.
+            std::mem::swap(out, &mut self.current);
+            self.recycler.give(std::mem::take(&mut self.current));
+        } else {
+            let n = want.min(self.current.len());
+            out.extend(self.current.drain(..n));
+        }
+        Pulled::More
+    }
+
+    fn refill(&mut self, ctx: &Context, wait: bool) -> Refill {
+        debug_assert!(self.current.is_empty());
+        match self.inbox.next(ctx, &self.stats, None, wait) {
+            Next::Chunk(chunk) => {
+                let items = chunk.items.len();
+                let drained = std::mem::replace(&mut self.current, chunk.items);
+                self.recycler.give(drained);
+                self.tickets = chunk.tickets;
+                Refill::Got {
+                    seq: chunk.seq,
+                    items,
+                }
+            }
+            Next::Empty => Refill::Empty,
+            Next::End | Next::Timeout => Refill::End,
+            Next::Stopped => Refill::Stopped,
+        }
+    }
+
+    fn settle(&mut self, stopped: bool) {
+        if stopped && !self.current.is_empty() {
+            let n = self.current.len();
+            self.stats.add_in(n);
+            self.stats.add_dropped(n);
+            drop_quietly(std::mem::take(&mut self.current));
+        }
+    }
+
+    fn set_last(&mut self) {}
+
+    fn input(&self) -> Option<Arc<Shared>> {
+        Some(Arc::clone(&self.shared))
+    }
+
+    fn tickets(&mut self) -> Tickets {
+        std::mem::take(&mut self.tickets)
+    }
+}
+
+/// One stage's counts, kept by a worker between settlements.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) items_in: u64,
+    pub(crate) items_out: u64,
+    pub(crate) filtered: u64,
+    pub(crate) errors: u64,
+}
+
+impl Counts {
+    pub(crate) fn settle(&mut self, stats: &StageStats, count_out: bool) {
+        let c = std::mem::take(self);
+        stats.add_in_u64(c.items_in);
+        if count_out {
+            stats.add_out_u64(c.items_out);
+        }
+        stats.add_filtered_u64(c.filtered);
+        stats.add_errors_u64(c.errors);
+    }
+}
+
+/// What one stage does to a batch of items.
+pub(crate) trait Op<T, U>: Send {
+    /// Processes `items` from the front, appending output to `out`; returns early after an item
+    /// at which the pulse moved (or, for an expanding stage, once `out` holds `want` items),
+    /// leaving the rest in `items`.
+    fn run(
+        &mut self,
+        items: &mut Vec<T>,
+        out: &mut Vec<U>,
+        want: usize,
+        beat: &Beat,
+        counts: &mut Counts,
+    ) -> Ran;
+
+    /// Whether it holds unfinished work of its own (a `flat_map`'s current iterator).
+    fn holds(&self) -> bool {
+        false
+    }
+
+    /// How many inputs to ask for, to make about `want` outputs.
+    fn inputs_for(&self, want: usize) -> usize {
+        want
+    }
+
+    /// Drops its unfinished work (the run stopped); returns how many inputs it abandons.
+    fn abandon(&mut self) -> usize {
+        0
+    }
+}
+
+/// How an [`Op::run`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Ran {
+    /// Every item was processed.
+    Done,
+    /// The pulse moved, or `out` is full: come back for the rest.
+    Paused,
+    /// The stage failed the run.
+    Stopped,
+}
+
+/// One call in this many to a fused stage's function is timed: the stage's share of its
+/// group's time, at a sixteenth of the cost of timing every call.
+const SAMPLE_EVERY: u64 = 16;
+
+/// One fused stage on top of the chain below it.
+pub(crate) struct Node<T, U, O> {
+    below: Box<dyn Pull<T>>,
+    op: O,
+    /// Items the stage below handed up, not yet processed.
+    items: Vec<T>,
+    counts: Counts,
+    stats: Arc<StageStats>,
+    last: bool,
+    /// Calls to `op`, and the time of the timed ones.
+    calls: u64,
+    timed: u64,
+    timed_ns: u64,
+    /// Where a panic of the stage's function is recorded (with the stage's name: the thread is
+    /// named after its group).
+    failure: Arc<FailureSlot>,
+    ctx: Context,
+    _out: std::marker::PhantomData<fn() -> U>,
+}
+
+impl<T, U, O> Node<T, U, O> {
+    pub(crate) fn new(below: Box<dyn Pull<T>>, op: O, rt: &Runtime, index: usize) -> Self {
+        Node {
+            below,
+            op,
+            items: Vec::new(),
+            counts: Counts::default(),
+            stats: Arc::clone(&rt.stats[index]),
+            last: false,
+            calls: 0,
+            timed: 0,
+            timed_ns: 0,
+            failure: Arc::clone(&rt.failure),
+            ctx: rt.ctx.clone(),
+            _out: std::marker::PhantomData,
+        }
+    }
+
+    /// Runs the stage's function on what it holds: timed now and then, a panic caught and
+    /// recorded under the stage's own name.
+    fn run(&mut self, out: &mut Vec<U>, want: usize, beat: &Beat) -> Ran
+    where
+        T: Send,
+        O: Op<T, U>,
+    {
+        let timed = self.calls.is_multiple_of(SAMPLE_EVERY);
+        self.calls += 1;
+        let started = timed.then(Instant::now);
+        let (op, items, counts) = (&mut self.op, &mut self.items, &mut self.counts);
+        let ran = panic::catch_unwind(AssertUnwindSafe(|| op.run(items, out, want, beat, counts)));
+        if let Some(started) = started {
+            self.timed += 1;
+            self.timed_ns += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        }
+        match ran {
+            Ok(ran) => ran,
+            Err(payload) => {
+                let stage = self.stats.name.clone();
+                let reason = format!("stage '{stage}' panicked");
+                self.failure.claim(Failure::Panicked {
+                    stage,
+                    panic: Panicked::from_payload(payload),
+                });
+                self.ctx.cancel_with(reason);
+                Ran::Stopped
+            }
+        }
+    }
+}
+
+impl<T: Send, U, O: Op<T, U>> Pull<U> for Node<T, U, O> {
+    fn pull(&mut self, out: &mut Vec<U>, want: usize, beat: &Beat) -> Pulled {
+        let start = out.len();
+        loop {
+            if self.items.is_empty() && !self.op.holds() {
+                let ask = self.op.inputs_for(want - (out.len() - start)).max(1);
+                match self.below.pull(&mut self.items, ask, beat) {
+                    Pulled::More => {}
+                    Pulled::Drained if self.items.is_empty() => {
+                        return if out.len() > start {
+                            Pulled::More
+                        } else {
+                            Pulled::Drained
+                        };
+                    }
+                    Pulled::Drained => {}
+                    // Leave what came up for the next call: the worker must look up now.
+                    Pulled::Beat => return Pulled::Beat,
+                    Pulled::Stopped => return Pulled::Stopped,
+                }
+            }
+            match self.run(out, want, beat) {
+                Ran::Done if out.len() - start < want => {}
+                Ran::Done => return Pulled::More,
+                Ran::Paused if beat.moved() => return Pulled::Beat,
+                Ran::Paused => return Pulled::More,
+                Ran::Stopped => return Pulled::Stopped,
+            }
+        }
+    }
+
+    fn refill(&mut self, ctx: &Context, wait: bool) -> Refill {
+        self.below.refill(ctx, wait)
+    }
+
+    fn settle(&mut self, stopped: bool) {
+        if stopped {
+            let held = self.items.len() as u64 + self.op.abandon() as u64;
+            // Handed up by the stage below, never finished here.
+            self.counts.items_in += self.items.len() as u64;
+            self.stats.add_dropped(held as usize);
+            drop_quietly(std::mem::take(&mut self.items));
+        }
+        self.counts.settle(&self.stats, !self.last);
+        if self.timed > 0 {
+            // The calls not timed are assumed to take as long as the timed ones.
+            let estimate =
+                u128::from(self.timed_ns) * u128::from(self.calls) / u128::from(self.timed);
+            self.stats.add_own_busy(Duration::from_nanos(
+                u64::try_from(estimate).unwrap_or(u64::MAX),
+            ));
+            (self.calls, self.timed, self.timed_ns) = (0, 0, 0);
+        }
+        self.below.settle(stopped);
+    }
+
+    fn set_last(&mut self) {
+        self.last = true;
+    }
+
+    fn input(&self) -> Option<Arc<Shared>> {
+        self.below.input()
+    }
+
+    fn tickets(&mut self) -> Tickets {
+        self.below.tickets()
+    }
+}
+
+/// Runs `each` on the items from the front, pausing after any item at which the pulse moved.
+/// The output vector is moved into a local for the loop, so that its length and pointer live
+/// in registers: the loop is a load, the function, a store and the pulse check.
+#[inline(always)]
+fn each_item<T, U>(
+    items: &mut Vec<T>,
+    out: &mut Vec<U>,
+    beat: &Beat,
+    mut each: impl FnMut(T, &mut Vec<U>) -> bool,
+) -> Ran {
+    let probe = beat.probe();
+    let mut local = std::mem::take(out);
+    local.reserve(items.len());
+    let mut rest = items.drain(..);
+    let mut ran = Ran::Done;
+    for item in rest.by_ref() {
+        if !each(item, &mut local) {
+            ran = Ran::Stopped;
+            break;
+        }
+        if probe.moved() {
+            ran = Ran::Paused;
+            break;
+        }
+    }
+    // Empty (and no allocation) unless the loop stopped early.
+    let left: Vec<T> = rest.collect();
+    *out = local;
+    if !left.is_empty() {
+        *items = left;
+    }
+    ran
+}
+
+/// `map`.
+pub(crate) struct MapOp<F>(pub(crate) Arc<F>);
+
+impl<T, U, F> Op<T, U> for MapOp<F>
+where
+    F: Fn(T) -> U + Send + Sync,
+{
+    #[inline]
+    fn run(
+        &mut self,
+        items: &mut Vec<T>,
+        out: &mut Vec<U>,
+        _: usize,
+        beat: &Beat,
+        c: &mut Counts,
+    ) -> Ran {
+        let f = &*self.0;
+        let before = items.len();
+        let ran = each_item(items, out, beat, |item, out| {
+            out.push(f(item));
+            true
+        });
+        let n = (before - items.len()) as u64;
+        c.items_in += n;
+        c.items_out += n;
+        ran
+    }
+}
+
+/// `map_ctx`: the function also receives the run's context.
+pub(crate) struct MapCtxOp<F> {
+    pub(crate) f: Arc<F>,
+    pub(crate) ctx: Context,
+}
+
+impl<T, U, F> Op<T, U> for MapCtxOp<F>
+where
+    F: Fn(&Context, T) -> U + Send + Sync,
+{
+    fn run(
+        &mut self,
+        items: &mut Vec<T>,
+        out: &mut Vec<U>,
+        _: usize,
+        beat: &Beat,
+        c: &mut Counts,
+    ) -> Ran {
+        let (f, ctx) = (&*self.f, &self.ctx);
+        let before = items.len();
+        let ran = each_item(items, out, beat, |item, out| {
+            out.push(f(ctx, item));
+            true
+        });
+        let n = (before - items.len()) as u64;
+        c.items_in += n;
+        c.items_out += n;
+        ran
+    }
+}
+
+/// `filter`.
+pub(crate) struct FilterOp<F>(pub(crate) Arc<F>);
+
+impl<T, F> Op<T, T> for FilterOp<F>
+where
+    F: Fn(&T) -> bool + Send + Sync,
+{
+    #[inline]
+    fn run(
+        &mut self,
+        items: &mut Vec<T>,
+        out: &mut Vec<T>,
+        _: usize,
+        beat: &Beat,
+        c: &mut Counts,
+    ) -> Ran {
+        let f = &*self.0;
+        let before = items.len();
+        let kept_before = out.len();
+        let ran = each_item(items, out, beat, |item, out| {
+            if f(&item) {
+                out.push(item);
+            }
+            true
+        });
+        let n = (before - items.len()) as u64;
+        let kept = (out.len() - kept_before) as u64;
+        c.items_in += n;
+        c.items_out += kept;
+        c.filtered += n - kept;
+        ran
+    }
+}
+
+/// `inspect`.
+pub(crate) struct InspectOp<F>(pub(crate) Arc<F>);
+
+impl<T, F> Op<T, T> for InspectOp<F>
+where
+    F: Fn(&T) + Send + Sync,
+{
+    fn run(
+        &mut self,
+        items: &mut Vec<T>,
+        out: &mut Vec<T>,
+        _: usize,
+        beat: &Beat,
+        c: &mut Counts,
+    ) -> Ran {
+        let f = &*self.0;
+        let before = items.len();
+        let ran = each_item(items, out, beat, |item, out| {
+            f(&item);
+            out.push(item);
+            true
+        });
+        let n = (before - items.len()) as u64;
+        c.items_in += n;
+        c.items_out += n;
+        ran
+    }
+}
+
+/// `flat_map`: holds the iterator of the item it is expanding, so one item that expands into
+/// a million never makes more than `want` items at a time.
+pub(crate) struct FlatMapOp<F, I> {
+    pub(crate) f: Arc<F>,
+    pub(crate) current: Option<I>,
+    /// Inputs taken and outputs made, to guess how many inputs make `want` outputs.
+    pub(crate) taken: u64,
+    pub(crate) made: u64,
+}
+
+impl<F, I> FlatMapOp<F, I> {
+    pub(crate) fn new(f: Arc<F>) -> Self {
+        FlatMapOp {
+            f,
+            current: None,
+            taken: 0,
+            made: 0,
+        }
+    }
+}
+
+impl<T, U, F, R> Op<T, U> for FlatMapOp<F, R::IntoIter>
+where
+    F: Fn(T) -> R + Send + Sync,
+    R: IntoIterator<Item = U>,
+    R::IntoIter: Send,
+{
+    fn run(
+        &mut self,
+        items: &mut Vec<T>,
+        out: &mut Vec<U>,
+        want: usize,
+        beat: &Beat,
+        c: &mut Counts,
+    ) -> Ran {
+        let room = out.len() + want;
+        let made_before = out.len();
+        let mut ran = Ran::Done;
+        'expand: loop {
+            if let Some(current) = &mut self.current {
+                while out.len() < room {
+                    match current.next() {
+                        Some(item) => {
+                            out.push(item);
+                            if beat.moved() {
+                                ran = Ran::Paused;
+                                break 'expand;
+                            }
+                        }
+                        None => break,
+                    }
+                }
+                if out.len() >= room {
+                    ran = Ran::Paused;
+                    break;
+                }
+                self.current = None;
+            }
+            if items.is_empty() {
+                break;
+            }
+            // One input at a time: the rest waits in `items` while this one expands.
+            let item = items.remove(0);
+            c.items_in += 1;
+            self.taken += 1;
+            self.current = Some((self.f)(item).into_iter());
+            if beat.moved() {
+                ran = Ran::Paused;
+                break;
+            }
+        }
+        let made = (out.len() - made_before) as u64;
+        self.made += made;
+        c.items_out += made;
+        ran
+    }
+
+    fn holds(&self) -> bool {
+        self.current.is_some()
+    }
+
+    fn inputs_for(&self, want: usize) -> usize {
+        // Ask for about as many inputs as make `want` outputs at the ratio seen so far (and
+        // few at first): inputs left over would only wait here.
+        let ratio = (self.made / self.taken.max(1)).max(1);
+        (want as u64 / ratio).clamp(1, 64) as usize
+    }
+
+    fn abandon(&mut self) -> usize {
+        if let Some(current) = self.current.take() {
+            drop_quietly(current);
+        }
+        0
+    }
+}
+
+/// What a fallible stage does with an error: its policy, and where the error goes.
+pub(crate) struct Fail<E> {
+    ctx: Context,
+    stage: String,
+    policy: ErrorPolicy,
+    store: Arc<ErrorStore<E>>,
+    failure: Arc<FailureSlot>,
+}
+
+impl<E> Fail<E> {
+    /// For stage `index` of the run, storing its errors in `store`.
+    pub(crate) fn new(rt: &Runtime, index: usize, store: Arc<ErrorStore<E>>) -> Self {
+        Fail {
+            ctx: rt.ctx.clone(),
+            stage: rt.plan.name(index),
+            policy: rt.plan.stages[index].policy,
+            store,
+            failure: Arc::clone(&rt.failure),
+        }
+    }
+
+    /// Records an error by the stage's policy; returns whether the stage may go on.
+    #[cold]
+    pub(crate) fn failed(&self, error: E) -> bool {
+        let error = StageError {
+            stage: self.stage.clone(),
+            error,
+        };
+        match self.policy {
+            ErrorPolicy::Skip => {
+                drop(error);
+                true
+            }
+            ErrorPolicy::Collect => {
+                self.store.collected.lock().push(error);
+                true
+            }
+            ErrorPolicy::FailFast => {
+                // Store the error before cancelling: the consumer reads it after the
+                // cancellation has stopped everything.
+                let lost = if self.failure.claim(Failure::Error) {
+                    *self.store.first.lock() = Some(error);
+                    None
+                } else {
+                    Some(error)
+                };
+                self.ctx
+                    .cancel_with(format!("stage '{}' failed", self.stage));
+                // An error that lost the claim is dropped only now, in a cancelled run: a
+                // value it carries (a queue entry's acknowledgement token) must not see a
+                // healthy run when it is dropped.
+                drop(lost);
+                false
+            }
+        }
+    }
+}
+
+/// `try_map` (and `try_map_ctx`), with its error policy.
+pub(crate) struct TryMapOp<F, E> {
+    pub(crate) f: Arc<F>,
+    pub(crate) ctx: Context,
+    pub(crate) fail: Fail<E>,
+}
+
+/// `filter_map`.
+pub(crate) struct FilterMapOp<F>(pub(crate) Arc<F>);
+
+impl<T, U, F> Op<T, U> for FilterMapOp<F>
+where
+    F: Fn(T) -> Option<U> + Send + Sync,
+{
+    fn run(
+        &mut self,
+        items: &mut Vec<T>,
+        out: &mut Vec<U>,
+        _: usize,
+        beat: &Beat,
+        c: &mut Counts,
+    ) -> Ran {
+        let f = &*self.0;
+        let before = items.len();
+        let kept_before = out.len();
+        let ran = each_item(items, out, beat, |item, out| {
+            if let Some(value) = f(item) {
+                out.push(value);
+            }
+            true
+        });
+        let n = (before - items.len()) as u64;
+        let kept = (out.len() - kept_before) as u64;
+        c.items_in += n;
+        c.items_out += kept;
+        c.filtered += n - kept;
+        ran
+    }
+}
+
+/// Adapts `try_map`'s function and `try_map_ctx`'s to one shape.
+pub(crate) trait TryFn<T, U, E>: Send + Sync {
+    fn call(&self, ctx: &Context, item: T) -> Result<U, E>;
+}
+
+/// A `try_map` function.
+pub(crate) struct Plain<F>(pub(crate) F);
+/// A `try_map_ctx` function.
+pub(crate) struct WithCtx<F>(pub(crate) F);
+
+impl<T, U, E, F: Fn(T) -> Result<U, E> + Send + Sync> TryFn<T, U, E> for Plain<F> {
+    #[inline(always)]
+    fn call(&self, _: &Context, item: T) -> Result<U, E> {
+        (self.0)(item)
+    }
+}
+
+impl<T, U, E, F: Fn(&Context, T) -> Result<U, E> + Send + Sync> TryFn<T, U, E> for WithCtx<F> {
+    #[inline(always)]
+    fn call(&self, ctx: &Context, item: T) -> Result<U, E> {
+        (self.0)(ctx, item)
+    }
+}
+
+impl<T, U, E, F> Op<T, U> for TryMapOp<F, E>
+where
+    F: TryFn<T, U, E>,
+    E: Send,
+{
+    fn run(
+        &mut self,
+        items: &mut Vec<T>,
+        out: &mut Vec<U>,
+        _: usize,
+        beat: &Beat,
+        c: &mut Counts,
+    ) -> Ran {
+        let before = items.len();
+        let made_before = out.len();
+        let mut errors = 0u64;
+        let this = &*self;
+        let ran = each_item(items, out, beat, |item, out| {
+            match this.f.call(&this.ctx, item) {
+                Ok(value) => {
+                    out.push(value);
+                    true
+                }
+                Err(error) => {
+                    errors += 1;
+                    this.fail.failed(error)
+                }
+            }
+        });
+        c.items_in += (before - items.len()) as u64;
+        c.items_out += (out.len() - made_before) as u64;
+        c.errors += errors;
+        ran
+    }
+}
