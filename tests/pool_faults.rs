@@ -485,3 +485,27 @@ fn a_forgotten_cancel_callback_never_fires_for_a_later_task() {
     pool.shutdown();
     leak_check();
 }
+
+/// Issue 12 item 6: a detached task (`execute`) that panics on a pool with no panic handler has
+/// nobody to observe it; the leak check's query of lost panics reports it, with its message.
+#[test]
+fn a_detached_tasks_panic_with_no_handler_is_reported_as_lost() {
+    let pool = Pool::builder().name("lost").workers(1).build().unwrap();
+    pool.execute(|_| panic!("nobody is watching")).unwrap();
+    // With a handler the panic is observed and not lost.
+    let (seen_tx, seen) = crossbeam_channel::unbounded();
+    let watched = Pool::builder()
+        .name("watched")
+        .workers(1)
+        .panic_handler(move |p| seen_tx.send(p.message().to_string()).unwrap())
+        .build()
+        .unwrap();
+    watched.execute(|_| panic!("the handler sees this")).unwrap();
+    assert!(pool.shutdown().is_complete());
+    assert!(watched.shutdown().is_complete());
+    assert_eq!(seen.try_recv().unwrap(), "the handler sees this");
+    let lost = homebound::threads::take_lost_panics();
+    let messages: Vec<&str> = lost.iter().map(|l| l.panic().message()).collect();
+    assert_eq!(messages, ["nobody is watching"], "{lost:?}");
+    leak_check();
+}

@@ -40,6 +40,10 @@ pub(crate) trait Host {
     /// A user value the executor had to drop (a closure that will not run, a result nobody
     /// reads) panicked in its `Drop`.
     fn drop_panicked(&self, info: &Self::Info, panic: Panicked);
+
+    /// A task without a handle panicked: nobody will join it. The default drops the report,
+    /// for hosts that already recorded the panic elsewhere (a group's result).
+    fn unread_panic(&self, _info: &Self::Info, _panic: Panicked) {}
 }
 
 /// Why a job is consumed without running.
@@ -196,6 +200,10 @@ pub(crate) fn abandoned() -> JoinError {
 pub(crate) trait Outlet<X: Host, V>: Send {
     fn info(&self) -> &X::Info;
     fn end(&self, settled: Settled<V>);
+    /// Ends a task that ran; an outlet with no reader hands a panic to its host instead.
+    fn end_run(&self, _host: &X, settled: Settled<V>) {
+        self.end(settled);
+    }
     /// Gives the outlet up once the task has ended; a result nobody reads dies here.
     fn release(self, host: &X);
 }
@@ -209,6 +217,12 @@ impl<X: Host> Outlet<X, ()> for NoHandle<X::Info> {
     }
 
     fn end(&self, _: Settled<()>) {}
+
+    fn end_run(&self, host: &X, settled: Settled<()>) {
+        if let Err(JoinError::Panicked(panic)) = settled.result {
+            host.unread_panic(&self.0, panic);
+        }
+    }
 
     fn release(self, _: &X) {}
 }
@@ -255,7 +269,7 @@ where
     fn run(self: Box<Self>, host: &X, ctx: &Context) {
         let Cell { f, outlet } = *self;
         let settled = R::settle(Panicked::catch(move || f(ctx)), host, outlet.info());
-        outlet.end(settled);
+        outlet.end_run(host, settled);
         outlet.release(host);
     }
 

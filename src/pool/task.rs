@@ -12,6 +12,7 @@ use crate::exec::job::{Cell, Host, Job, NoHandle, NotRun, Output, Settled};
 use crate::exec::slot::Slot;
 use crate::panic::Panicked;
 use crate::task::JoinError;
+use crate::threads;
 
 use super::builder::PanicHook;
 use super::metrics::{add_own, bump};
@@ -103,6 +104,19 @@ impl Host for Ending {
     /// own outcome is already recorded, so this counts with the pool's contained panics.
     fn drop_panicked(&self, _: &PoolTask, _: Panicked) {
         self.hook_panicked();
+    }
+
+    /// A task submitted with `execute` panicked and the pool has no panic handler: the panic
+    /// goes to the thread registry's lost panics, which the leak check of the pool's creator
+    /// reports (a worker's origin is its pool's creator).
+    fn unread_panic(&self, _: &PoolTask, panic: Panicked) {
+        if self.panic_handler.is_none() {
+            threads::record_lost_panic(
+                Some(threads::current_origin()),
+                "a pool task without a handle (execute) and no panic handler",
+                panic,
+            );
+        }
     }
 }
 
