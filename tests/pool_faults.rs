@@ -500,7 +500,9 @@ fn a_detached_tasks_panic_with_no_handler_is_reported_as_lost() {
         .panic_handler(move |p| seen_tx.send(p.message().to_string()).unwrap())
         .build()
         .unwrap();
-    watched.execute(|_| panic!("the handler sees this")).unwrap();
+    watched
+        .execute(|_| panic!("the handler sees this"))
+        .unwrap();
     assert!(pool.shutdown().is_complete());
     assert!(watched.shutdown().is_complete());
     assert_eq!(seen.try_recv().unwrap(), "the handler sees this");
