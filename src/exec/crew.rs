@@ -75,6 +75,11 @@ pub(crate) enum Claim {
 
 pub(crate) struct Crew {
     word: CachePadded<AtomicUsize>,
+    /// `live` again, on a line of its own that changes only when a worker starts or leaves:
+    /// submitters check it on every hand-off, while `word` changes each time a worker parks or
+    /// wakes, so reading `word` per task would miss the cache. Updated (by the same amounts)
+    /// right after `word`, so it lags only for that moment.
+    live: CachePadded<AtomicUsize>,
     /// Workers that never retire.
     min: usize,
     max: usize,
@@ -86,6 +91,7 @@ impl Crew {
         debug_assert!(min <= max && max <= MAX_CREW);
         Crew {
             word: CachePadded::new(AtomicUsize::new(0)),
+            live: CachePadded::new(AtomicUsize::new(0)),
             min,
             max,
         }
@@ -97,6 +103,21 @@ impl Crew {
 
     pub(crate) fn max(&self) -> usize {
         self.max
+    }
+
+    /// Whether every permitted worker exists (read from the quiet mirror: one load of a line
+    /// that changes only when workers start or leave).
+    #[inline]
+    pub(crate) fn at_max(&self) -> bool {
+        self.live.load(Ordering::Relaxed) >= self.max
+    }
+
+    fn lived(&self, delta: isize) {
+        if delta > 0 {
+            self.live.fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
+        } else {
+            self.live.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+        }
     }
 
     /// Adds the (wrapping) delta `change` picks for the current count, with a compare-and-swap
@@ -131,25 +152,39 @@ impl Crew {
                 None
             }
         });
+        if claim == Claim::Start {
+            self.lived(1);
+        }
         claim
     }
 
     /// Reserves a slot for a worker that starts busy (with a task, or to take one queued).
     pub(crate) fn reserve(&self) -> bool {
-        self.update(|c| (c.live < self.max).then_some(LIVE))
-            .is_some()
+        let reserved = self
+            .update(|c| (c.live < self.max).then_some(LIVE))
+            .is_some();
+        if reserved {
+            self.lived(1);
+        }
+        reserved
     }
 
     /// Reserves a worker that starts parked (idle at once, before its thread runs).
     pub(crate) fn start_parked(&self) -> bool {
-        self.update(|c| (c.live < self.max).then_some(LIVE + IDLE))
-            .is_some()
+        let reserved = self
+            .update(|c| (c.live < self.max).then_some(LIVE + IDLE))
+            .is_some();
+        if reserved {
+            self.lived(1);
+        }
+        reserved
     }
 
     /// Undoes a reservation whose thread could not be started.
     pub(crate) fn start_failed(&self, parked: bool) {
         let reserved = if parked { LIVE + IDLE } else { LIVE };
         self.word.fetch_sub(reserved, Ordering::SeqCst);
+        self.lived(-1);
     }
 
     /// A worker found nothing to do: it is idle from now on, before it spins or blocks.
@@ -174,11 +209,16 @@ impl Crew {
     /// A parked worker has waited its keep-alive: it may leave if nobody counts on a parked
     /// worker and the executor keeps more than `min`.
     pub(crate) fn retire(&self) -> bool {
-        self.update(|c| {
-            (c.claims == 0 && c.idle > 0 && c.live > self.min)
-                .then_some((LIVE + IDLE).wrapping_neg())
-        })
-        .is_some()
+        let retired = self
+            .update(|c| {
+                (c.claims == 0 && c.idle > 0 && c.live > self.min)
+                    .then_some((LIVE + IDLE).wrapping_neg())
+            })
+            .is_some();
+        if retired {
+            self.lived(-1);
+        }
+        retired
     }
 
     /// A parked worker leaves because the executor closed.
@@ -193,11 +233,13 @@ impl Crew {
                 .wrapping_neg(),
             )
         });
+        self.lived(-1);
     }
 
     /// A busy worker leaves.
     pub(crate) fn leave_busy(&self) {
         self.word.fetch_sub(LIVE, Ordering::SeqCst);
+        self.lived(-1);
     }
 }
 

@@ -205,7 +205,7 @@ impl<J> Queue<J> {
                 Claim::Full => Handoff::Full(job),
             };
         }
-        if start && self.grows {
+        if start && self.grows && !self.crew.at_max() {
             // The growth rule: with no worker idle, one more worker starts, with this task.
             let c = self.crew.count();
             if c.idle == 0 && c.live < self.crew.max() && self.crew.reserve() {
@@ -216,7 +216,7 @@ impl<J> Queue<J> {
         loop {
             job = match self.tx.try_send(job) {
                 Ok(()) => {
-                    if self.grows {
+                    if self.grows && !self.crew.at_max() {
                         // While the executor may still grow, count on an idle worker for it, so
                         // the next task does not count on the same one (it grows instead). At
                         // the maximum nothing depends on it: skip the contended update.

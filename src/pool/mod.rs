@@ -243,7 +243,7 @@ impl Pool {
             returned: Mutex::new(Vec::new()),
             stats: Mutex::new(Vec::new()),
             epoch: Instant::now(),
-            clock: CachePadded::new(AtomicU64::new(0)),
+            clock: CachePadded::new(AtomicU64::new(worker::STALE)),
             origin: crate::threads::current_origin(),
         });
         let pool = Pool { shared };

@@ -126,6 +126,9 @@ pub(crate) enum Begin {
 /// per step per worker.
 const CLOCK_STEP: u64 = 10_000;
 
+/// The pool's clock while no busy worker refreshes it.
+pub(crate) const STALE: u64 = u64::MAX;
+
 impl Shared {
     pub(crate) fn id(&self) -> u64 {
         self.queue.id()
@@ -139,13 +142,12 @@ impl Shared {
             .saturating_add(u64::from(d.subsec_nanos()))
     }
 
-    /// A submit's time stamp: the clock the busy workers publish, or the system clock when a
-    /// worker is idle (nothing else refreshes the pool's clock then).
+    /// A submit's time stamp: the clock the busy workers publish, or the system clock when the
+    /// last worker to publish has parked since (nothing refreshes the pool's clock then).
     pub(crate) fn stamp(&self) -> u64 {
-        if self.queue.crew.count().idle > 0 {
-            self.now()
-        } else {
-            self.clock.load(Ordering::Relaxed)
+        match self.clock.load(Ordering::Relaxed) {
+            STALE => self.now(),
+            now => now,
         }
     }
 
@@ -344,6 +346,16 @@ impl Work for PoolWorker {
             }
             None => false,
         }
+    }
+
+    fn idle(&mut self) {
+        // About to park: submits must not take their stamps from this worker's last time. (A
+        // load first: with another worker publishing, this writes at most once per step.)
+        let clock = &self.shared.clock;
+        if clock.load(Ordering::Relaxed) != STALE {
+            clock.store(STALE, Ordering::Relaxed);
+        }
+        self.published = 0;
     }
 
     fn panicked(&mut self, _: Panicked) {
