@@ -14,8 +14,9 @@
 //! Ctrl-C stops reading, lets every line already read flow through (open batches are flushed)
 //! and exits 0 with the report; a second Ctrl-C aborts (exit 130), a third exits at once. At
 //! the end it prints lines read, parsed, kept and written, the throughput, and the pipeline's
-//! report: one row per stage, each column explained, each stage's utilisation (busy time per worker ÷ wall time) and the
-//! bottleneck named from it. It checks that every kept line was written (exit code 1 if not).
+//! report: one row per stage, each column explained, each stage's utilisation (busy time per
+//! worker ÷ wall time) and the bottleneck named from it. It checks that every kept line was
+//! written (exit code 1 if not).
 //!
 //! `HOMEBOUND_QUICK=1` uses 200k generated lines. With `--features progress` it draws a
 //! progress bar.
