@@ -10,7 +10,7 @@
 //! | [`JoinError::Panicked`] | the task panicked; the [`Panicked`](crate::Panicked) value has the message and thread | pool, group |
 //! | [`JoinError::NotStarted`] | cancelled (through its handle, its group or a shutdown) before it ran; carries the cause | pool, group |
 //! | [`JoinError::Failed`] | the task returned `Err`; the error itself is in the group's result | group |
-//! | [`JoinError::SpawnFailed`] | the OS refused the thread the task needed | group |
+//! | [`JoinError::Spawn`] | the OS refused the thread the task needed | group |
 //!
 //! # Guarantees
 //!

@@ -99,7 +99,7 @@ fn collect_all_gets_every_failure_and_panic_of_executed_tasks() {
                 assert_eq!(panic.message(), format!("task {i} panicked"));
                 panics += 1;
             }
-            group::Error::Cancelled { .. } => {}
+            group::Error::NotStarted { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -124,7 +124,7 @@ fn tasks_executed_into_a_cancelled_group_are_reported_not_run() {
         .unwrap_err();
     assert_eq!(ran.load(Ordering::SeqCst), 0);
     assert_eq!(failures.len(), 3);
-    assert!(failures.iter().all(group::Error::is_cancelled));
+    assert!(failures.iter().all(group::Error::is_not_started));
     no_leaks();
 }
 
@@ -174,7 +174,7 @@ fn a_result_whose_handle_is_gone_dies_on_the_worker_and_its_panic_is_the_tasks()
     // `run` would wait forever for that task.
     let ends: Vec<(String, bool)> = failures
         .iter()
-        .map(|f| (f.task().label(), f.is_panic()))
+        .map(|f| (f.task().label(), f.is_panicked()))
         .collect();
     assert_eq!(ends, [("grenade".into(), true), ("behind".into(), false)]);
     match failures.iter().next() {

@@ -92,7 +92,12 @@ fn ending_without_ready_and_panicking_before_ready_are_told_apart() {
             ));
         })
         .unwrap_err();
-    assert!(failures.iter().next().is_some_and(group::Error::is_panic));
+    assert!(
+        failures
+            .iter()
+            .next()
+            .is_some_and(group::Error::is_panicked)
+    );
     no_leaks();
 }
 

@@ -94,7 +94,7 @@ fn stop_on_the_handle_stops_only_that_job() {
         .spawn(&root, "one", move |_| ran_tx.send(()))
         .unwrap();
     ran.recv().unwrap();
-    job.stop();
+    job.cancel();
     let report = job.join().unwrap();
     assert!(report.runs() >= 1);
     assert!(!root.is_cancelled());
@@ -110,7 +110,7 @@ fn a_huge_period_runs_once_then_waits_for_cancel() {
         .spawn(&root, "never-again", move |_| ran_tx.send(()))
         .unwrap();
     ran.recv().unwrap();
-    job.stop();
+    job.cancel();
     assert_eq!(job.join().unwrap().runs(), 1);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -293,7 +293,7 @@ fn a_spawned_job_survives_panics_whose_payload_panics_when_dropped() {
     for _ in 0..3 {
         ran.recv().unwrap();
     }
-    job.stop();
+    job.cancel();
     let report = job.join().expect("the loop survived");
     assert!(report.runs() >= 3);
     assert_eq!(report.panics(), report.runs());

@@ -44,7 +44,7 @@ pub enum Error<E> {
         panic: Panicked,
     },
     /// The task never started: the group was cancelled (or had ended) before it could.
-    Cancelled {
+    NotStarted {
         /// The task.
         task: TaskInfo,
         /// Why the group was cancelled.
@@ -65,7 +65,7 @@ impl<E> Error<E> {
         match self {
             Error::Failed { task, .. }
             | Error::Panicked { task, .. }
-            | Error::Cancelled { task, .. }
+            | Error::NotStarted { task, .. }
             | Error::Spawn { task, .. } => task,
         }
     }
@@ -79,13 +79,13 @@ impl<E> Error<E> {
     }
 
     /// Whether the task panicked.
-    pub fn is_panic(&self) -> bool {
+    pub fn is_panicked(&self) -> bool {
         matches!(self, Error::Panicked { .. })
     }
 
-    /// Whether the task never started because the group was cancelled.
-    pub fn is_cancelled(&self) -> bool {
-        matches!(self, Error::Cancelled { .. })
+    /// Whether the task never started (the group was cancelled or had ended first).
+    pub fn is_not_started(&self) -> bool {
+        matches!(self, Error::NotStarted { .. })
     }
 }
 
@@ -96,7 +96,7 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::Panicked { task, panic } => {
                 write!(f, "{task} spawned at {} {panic}", task.location())
             }
-            Error::Cancelled { task, cause } => write!(f, "{task} was not started: {cause}"),
+            Error::NotStarted { task, cause } => write!(f, "{task} was not started: {cause}"),
             Error::Spawn { task, error } => {
                 write!(
                     f,
@@ -112,7 +112,7 @@ impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
         match self {
             Error::Failed { error, .. } => Some(error),
             Error::Panicked { panic, .. } => Some(panic),
-            Error::Cancelled { cause, .. } => Some(cause),
+            Error::NotStarted { cause, .. } => Some(cause),
             Error::Spawn { error, .. } => Some(error),
         }
     }

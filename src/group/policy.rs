@@ -142,7 +142,7 @@ impl Policy for FirstSuccess {
     const KEEP_ALL: bool = true;
 
     fn finish<E>(failures: Vec<Error<E>>, any_success: bool) -> Result<(), Failures<E>> {
-        let panicked = failures.iter().any(Error::is_panic);
+        let panicked = failures.iter().any(Error::is_panicked);
         if failures.is_empty() || (any_success && !panicked) {
             Ok(())
         } else {

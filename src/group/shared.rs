@@ -150,7 +150,7 @@ impl<E> Shared<E> {
 impl<E> Outcome<E> {
     /// Removes and returns the first panic recorded, if any.
     pub(super) fn take_panic(&mut self) -> Option<Panicked> {
-        if let Some(at) = self.failures.iter().position(Error::is_panic)
+        if let Some(at) = self.failures.iter().position(Error::is_panicked)
             && let Error::Panicked { panic, .. } = self.failures.remove(at)
         {
             return Some(panic);

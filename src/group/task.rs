@@ -101,7 +101,7 @@ impl<E> Host for Shared<E> {
                     .check()
                     .err()
                     .unwrap_or_else(|| Cancelled::new(Cause::Cancelled));
-                self.fail(Error::Cancelled {
+                self.fail(Error::NotStarted {
                     task: task.clone(),
                     cause: cause.clone(),
                 });
@@ -112,7 +112,7 @@ impl<E> Host for Shared<E> {
                     task: task.clone(),
                     error,
                 });
-                JoinError::SpawnFailed
+                JoinError::Spawn
             }
         }
     }

@@ -405,7 +405,7 @@ impl Every {
     /// let job = Every::new(Duration::from_millis(1))?
     ///     .spawn(&Context::new(), "heartbeat", move |_| tx.send(()))?;
     /// rx.recv().unwrap();
-    /// job.stop();
+    /// job.cancel();
     /// let report = job.join().unwrap();
     /// assert!(report.runs() >= 1);
     /// threads::assert_none_alive(Duration::from_secs(5));
@@ -478,12 +478,12 @@ impl Handle {
     /// let job = Every::new(Duration::from_secs(3600))?
     ///     .spawn(&Context::new(), "hourly", move |_| ran.send(()))?;
     /// first_run.recv().unwrap();
-    /// job.stop(); // wakes it from its wait for the next tick
+    /// job.cancel(); // wakes it from its wait for the next tick
     /// assert_eq!(job.join().unwrap().runs(), 1);
     /// threads::assert_none_alive(Duration::from_secs(5));
     /// # Ok::<(), homebound::periodic::Error>(())
     /// ```
-    pub fn stop(&self) {
+    pub fn cancel(&self) {
         self.ctx.cancel();
     }
 
@@ -498,7 +498,7 @@ impl Handle {
     /// let root = Context::new();
     /// let job = Every::new(Duration::from_secs(1))?
     ///     .spawn(&root, "tick", |_| Ok::<(), String>(()))?;
-    /// job.stop();
+    /// job.cancel();
     /// assert!(job.context().is_cancelled() && !root.is_cancelled()); // a child of root
     /// job.join().unwrap();
     /// threads::assert_none_alive(Duration::from_secs(5));

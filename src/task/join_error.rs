@@ -41,7 +41,7 @@ pub enum JoinError {
     /// The task returned `Err`; its group's result carries the error (group handles only).
     Failed,
     /// The task never started: its thread could not be spawned.
-    SpawnFailed,
+    Spawn,
 }
 
 impl JoinError {
@@ -59,10 +59,10 @@ impl JoinError {
     ///
     /// ```
     /// use homebound::task::JoinError;
-    /// assert!(JoinError::SpawnFailed.is_not_started());
+    /// assert!(JoinError::Spawn.is_not_started());
     /// ```
     pub fn is_not_started(&self) -> bool {
-        matches!(self, JoinError::NotStarted(_) | JoinError::SpawnFailed)
+        matches!(self, JoinError::NotStarted(_) | JoinError::Spawn)
     }
 }
 
@@ -72,7 +72,7 @@ impl fmt::Display for JoinError {
             JoinError::Panicked(p) => write!(f, "the task {p}"),
             JoinError::NotStarted(cause) => write!(f, "the task was not started: {cause}"),
             JoinError::Failed => f.write_str("the task returned an error (see its group's result)"),
-            JoinError::SpawnFailed => {
+            JoinError::Spawn => {
                 f.write_str("the task was not started: its thread could not be spawned")
             }
         }
@@ -84,7 +84,7 @@ impl std::error::Error for JoinError {
         match self {
             JoinError::Panicked(p) => Some(p),
             JoinError::NotStarted(c) => Some(c),
-            JoinError::Failed | JoinError::SpawnFailed => None,
+            JoinError::Failed | JoinError::Spawn => None,
         }
     }
 }
