@@ -97,6 +97,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod clock;
 pub mod context;
 mod exec;
 pub mod fan;
@@ -116,6 +117,9 @@ mod shim;
 pub mod shutdown;
 pub mod sync;
 pub mod task;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod threads;
 
 pub use context::{Cancelled, Cause, Context};

@@ -1,0 +1,1 @@
+//! Deterministic time for tests (feature `testing`).
