@@ -32,6 +32,12 @@ pub(crate) fn after(timeout: Duration) -> Option<Instant> {
     now().checked_add(timeout)
 }
 
+/// Time since `earlier` on homebound's clock (zero if it is later).
+#[inline]
+pub(crate) fn since(earlier: Instant) -> Duration {
+    now().saturating_duration_since(earlier)
+}
+
 /// Time left until `deadline` (zero once it has passed).
 #[inline]
 pub(crate) fn until(deadline: Instant) -> Duration {
@@ -90,6 +96,7 @@ pub(crate) fn select<'a>(
 
 /// Sleeps the calling thread until `deadline` on homebound's clock (no cancel: callers that
 /// need one wait on a context instead).
+#[cfg(feature = "testing")]
 #[track_caller]
 pub(crate) fn sleep_until(deadline: Instant) {
     wait(Some(deadline), |limit| {
