@@ -73,7 +73,7 @@ impl<T> TaskHandle<T> {
     /// [`JoinTimeoutError::TimedOut`] with this handle if the task is still going, or
     /// [`JoinTimeoutError::Task`] as for [`join`](TaskHandle::join).
     pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinTimeoutError<T>> {
-        match Instant::now().checked_add(timeout) {
+        match crate::clock::after(timeout) {
             Some(deadline) => self.join_deadline(deadline),
             None => self.join().map_err(JoinTimeoutError::Task),
         }

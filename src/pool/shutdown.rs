@@ -155,7 +155,7 @@ impl Pool {
     /// workers still running as stragglers. Their handles stay with the pool: a later
     /// `shutdown` or the pool's drop joins them.
     pub fn shutdown_timeout(&self, timeout: Duration) -> ShutdownReport {
-        self.shutdown_until(Some(Instant::now().checked_add(timeout)))
+        self.shutdown_until(Some(crate::clock::after(timeout)))
     }
 
     /// Immediate shutdown: stop accepting, cancel the root context (every running task's
