@@ -2,7 +2,7 @@
 
 use std::panic::Location;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::error::{BuildError, Error};
 use super::policy::{FailFast, Policy};
@@ -281,7 +281,7 @@ impl<P: Policy> Group<P> {
         let g = Scope::new(shared.clone(), &DETACHED, joins, self.limit);
         let body = run_body(&shared, || f(&g));
         drop(g);
-        if !shared.life.wait_idle(Instant::now().checked_add(timeout)) {
+        if !shared.life.wait_idle(crate::clock::after(timeout)) {
             shared
                 .ctx
                 .cancel_with(format!("the group did not end within {timeout:?}"));

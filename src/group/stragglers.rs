@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
@@ -84,11 +84,7 @@ impl Stragglers {
     ///
     /// `self` (with an updated task list) if tasks are still running after `timeout`.
     pub fn join_timeout(mut self, timeout: Duration) -> Result<(), Stragglers> {
-        if self
-            .inner
-            .life
-            .wait_idle(Instant::now().checked_add(timeout))
-        {
+        if self.inner.life.wait_idle(crate::clock::after(timeout)) {
             self.join();
             Ok(())
         } else {
