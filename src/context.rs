@@ -499,8 +499,7 @@ impl Context {
     /// assert!(ctx.remaining().unwrap() <= Duration::from_secs(60));
     /// ```
     pub fn remaining(&self) -> Option<Duration> {
-        self.deadline()
-            .map(crate::clock::until)
+        self.deadline().map(crate::clock::until)
     }
 
     /// Blocks until the context is cancelled and returns the cause.

@@ -133,10 +133,7 @@ impl Closed {
     fn to_real(self, at: Instant) -> Instant {
         match at.checked_duration_since(self.virt) {
             Some(later) => self.real.checked_add(later).unwrap_or(at),
-            None => self
-                .real
-                .checked_sub(self.virt - at)
-                .unwrap_or(self.real),
+            None => self.real.checked_sub(self.virt - at).unwrap_or(self.real),
         }
     }
 }
@@ -327,7 +324,8 @@ impl Scope {
                         let until = Instant::now() + DEADLOCK_GRACE;
                         while state.epoch == epoch
                             && !self.changed.wait_until(&mut state, until).timed_out()
-                        {}
+                        {
+                        }
                         if state.closed.is_none()
                             && state.epoch == epoch
                             && state.settled()
@@ -377,9 +375,8 @@ impl Scope {
                 return None;
             }
             let epoch = state.epoch;
-            let got = MutexGuard::unlocked(&mut state, || {
-                attempt(Instant::now().checked_add(SLICE))
-            });
+            let got =
+                MutexGuard::unlocked(&mut state, || attempt(Instant::now().checked_add(SLICE)));
             if got.is_some() {
                 state.set_waiting(id, None);
                 return got;
