@@ -119,6 +119,8 @@ struct Waiting {
     deadline: Option<Instant>,
     /// The epoch a fruitless real slice confirmed, begun after that epoch started.
     confirmed: Option<u64>,
+    /// A plain sleep: nothing but the clock can end it, so it never needs confirming.
+    sleep: bool,
 }
 
 /// The real and virtual instants at which the scope closed: from then on its clock runs at the
@@ -155,7 +157,7 @@ impl State {
             && self.members.values().all(|m| {
                 m.waiting
                     .as_ref()
-                    .is_some_and(|w| w.confirmed == Some(self.epoch))
+                    .is_some_and(|w| w.sleep || w.confirmed == Some(self.epoch))
             })
     }
 
@@ -313,6 +315,7 @@ impl Scope {
                             due.push(entry.remove());
                         }
                         state.epoch += 1;
+                        self.changed.notify_all(); // sleepers
                         if !due.is_empty() {
                             MutexGuard::unlocked(&mut state, || timer::fire(due));
                         }
@@ -333,6 +336,7 @@ impl Scope {
                         {
                             state.deadlock = Some(state.deadlock_report().into());
                             state.epoch += 1;
+                            self.changed.notify_all(); // sleepers
                         }
                         continue;
                     }
@@ -357,6 +361,7 @@ impl Scope {
                 at,
                 deadline,
                 confirmed: None,
+                sleep: false,
             }),
         );
         loop {
@@ -388,6 +393,55 @@ impl Scope {
                 self.changed.notify_all();
             }
         }
+    }
+}
+
+impl Scope {
+    /// A plain sleep of member `id` until `deadline`: it waits on the scope itself, woken each
+    /// time the clock moves.
+    fn sleep(&self, id: u64, at: &'static Location<'static>, deadline: Instant) {
+        let mut state = self.state.lock();
+        state.epoch += 1;
+        state.set_waiting(
+            id,
+            Some(Waiting {
+                at,
+                deadline: Some(deadline),
+                confirmed: None,
+                sleep: true,
+            }),
+        );
+        self.changed.notify_all();
+        loop {
+            if let Some(report) = state.deadlock.clone() {
+                state.set_waiting(id, None);
+                drop(state);
+                panic!("{report}");
+            }
+            if let Some(closed) = state.closed {
+                state.set_waiting(id, None);
+                drop(state);
+                let real = closed.to_real(deadline);
+                std::thread::sleep(real.saturating_duration_since(Instant::now()));
+                return;
+            }
+            if state.now >= deadline {
+                state.set_waiting(id, None);
+                return;
+            }
+            self.changed.wait(&mut state);
+        }
+    }
+}
+
+/// A plain sleep on this thread's virtual clock; `false` if the thread is in no scope.
+pub(crate) fn sleep(at: &'static Location<'static>, deadline: Instant) -> bool {
+    match current() {
+        Some((scope, id)) => {
+            scope.sleep(id, at, deadline);
+            true
+        }
+        None => false,
     }
 }
 
