@@ -107,6 +107,9 @@ struct State {
     moved: HashMap<u64, RealKey>,
     closed: Option<Closed>,
     deadlock: Option<Arc<str>>,
+    /// The clock thread is cancelling contexts due at `now`: waits due at the same instant end
+    /// only after it (deadlines fire before timed waits that end at the same instant).
+    firing: bool,
 }
 
 struct Member {
@@ -151,13 +154,15 @@ impl State {
         }
     }
 
-    /// Every member waits and has confirmed the current epoch.
+    /// Every member waits, has confirmed the current epoch, and is not due to wake (a member
+    /// whose deadline the clock reached is about to run).
     fn settled(&self) -> bool {
         !self.members.is_empty()
             && self.members.values().all(|m| {
-                m.waiting
-                    .as_ref()
-                    .is_some_and(|w| w.sleep || w.confirmed == Some(self.epoch))
+                m.waiting.as_ref().is_some_and(|w| {
+                    (w.sleep || w.confirmed == Some(self.epoch))
+                        && w.deadline.is_none_or(|at| at > self.now)
+                })
             })
     }
 
@@ -204,6 +209,7 @@ impl Scope {
                 moved: HashMap::new(),
                 closed: None,
                 deadlock: None,
+                firing: false,
             }),
             changed: Condvar::new(),
         })
@@ -314,11 +320,13 @@ impl Scope {
                             }
                             due.push(entry.remove());
                         }
+                        if !due.is_empty() {
+                            state.firing = true;
+                            MutexGuard::unlocked(&mut state, || timer::fire(due));
+                            state.firing = false;
+                        }
                         state.epoch += 1;
                         self.changed.notify_all(); // sleepers
-                        if !due.is_empty() {
-                            MutexGuard::unlocked(&mut state, || timer::fire(due));
-                        }
                         continue;
                     }
                     None => {
@@ -375,7 +383,7 @@ impl Scope {
                 drop(state);
                 return attempt(deadline.map(|at| closed.to_real(at)));
             }
-            if deadline.is_some_and(|at| state.now >= at) {
+            if !state.firing && deadline.is_some_and(|at| state.now >= at) {
                 state.set_waiting(id, None);
                 return None;
             }
@@ -425,7 +433,7 @@ impl Scope {
                 std::thread::sleep(real.saturating_duration_since(Instant::now()));
                 return;
             }
-            if state.now >= deadline {
+            if !state.firing && state.now >= deadline {
                 state.set_waiting(id, None);
                 return;
             }
