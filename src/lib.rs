@@ -98,6 +98,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
+#[doc(hidden)]
+pub use clock::now_for_bench as __clock_now;
 pub mod context;
 mod exec;
 pub mod fan;

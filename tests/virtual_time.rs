@@ -87,7 +87,8 @@ fn a_service_overrunning_a_30s_grace_is_reported_at_exactly_30s() {
             .service("stubborn", |_ctx| {
                 // Ignores its context: needs 45 s whatever happens.
                 let own = Context::new();
-                own.sleep(Duration::from_secs(45)).map_err(|e| e.to_string())
+                own.sleep(Duration::from_secs(45))
+                    .map_err(|e| e.to_string())
             })
             .unwrap();
         trigger.fire();
@@ -152,7 +153,10 @@ fn a_deadlock_fails_with_the_blocked_threads_named() {
         message.contains("a_deadlock_fails_with_the_blocked_threads_named"),
         "the test thread is named: {message}"
     );
-    assert!(message.contains("homebound-group"), "the task is named: {message}");
+    assert!(
+        message.contains("homebound-group"),
+        "the task is named: {message}"
+    );
     leak_check();
 }
 

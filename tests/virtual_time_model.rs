@@ -19,18 +19,20 @@ struct Timer {
 }
 
 fn timers() -> impl Strategy<Value = Vec<Timer>> {
-    prop::collection::vec((any::<usize>(), 1u64..40, prop::option::of(0u64..40)), 1..10).prop_map(
-        |raw| {
-            raw.into_iter()
-                .enumerate()
-                .map(|(i, (parent, timeout, cancel))| Timer {
-                    parent: (parent % (i + 1)).checked_sub(1),
-                    timeout: 2 * timeout,
-                    cancel_at: cancel.map(|c| 2 * c + 1),
-                })
-                .collect()
-        },
+    prop::collection::vec(
+        (any::<usize>(), 1u64..40, prop::option::of(0u64..40)),
+        1..10,
     )
+    .prop_map(|raw| {
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, (parent, timeout, cancel))| Timer {
+                parent: (parent % (i + 1)).checked_sub(1),
+                timeout: 2 * timeout,
+                cancel_at: cancel.map(|c| 2 * c + 1),
+            })
+            .collect()
+    })
 }
 
 /// When each context ends and whether by a deadline: the earliest of its own timeout, its
