@@ -193,3 +193,37 @@ fn wait_group_and_join_timeouts_are_exact() {
     });
     leak_check();
 }
+
+#[test]
+fn a_batch_is_flushed_at_exactly_its_max_wait() {
+    use homebound::pipeline::Pipeline;
+    let batches = virtual_time(|clock| {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let producer = threads::spawn("producer", move || {
+            for i in 0..3 {
+                tx.send(i).unwrap();
+            }
+            let _ = Context::new().sleep(Duration::from_secs(10));
+            for i in 3..5 {
+                tx.send(i).unwrap();
+            }
+        })
+        .unwrap();
+        let start = clock.now();
+        let mut batches = Vec::new();
+        Pipeline::from_receiver(&Context::new(), rx)
+            .batch(100, Duration::from_secs(2))
+            .for_each(|batch| batches.push((clock.now() - start, batch)))
+            .unwrap();
+        producer.join().unwrap();
+        batches
+    });
+    assert_eq!(
+        batches,
+        [
+            (Duration::from_secs(2), vec![0, 1, 2]), // the max-wait, to the nanosecond
+            (Duration::from_secs(10), vec![3, 4]),   // the end flushes the rest
+        ]
+    );
+    leak_check();
+}
