@@ -252,7 +252,7 @@ fn spawn(
                 })
             };
             let Some((i, spec)) = next else { break };
-            let remaining = deadline.map_or(Duration::MAX, |at| crate::clock::until(at));
+            let remaining = deadline.map_or(Duration::MAX, crate::clock::until);
             let started = crate::clock::now();
             let outcome = outcome(|| spec.drain.drain(remaining));
             let _ = events.send(Event::DrainEnded(i, outcome, crate::clock::since(started)));
