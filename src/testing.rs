@@ -17,6 +17,7 @@
 //!   group tasks, an idle pool worker, a shutdown waiting on its services. A thread blocked
 //!   anywhere else (a raw channel, a std lock, I/O, `std::thread::sleep`) is *running* as far as
 //!   the clock knows: time does not move until it reaches a homebound wait or ends.
+//!   [`Clock::dump`] lists the scope's threads and names the ones time is waiting for.
 //! * **Auto-advance** (Go's `testing/synctest` rule). When every thread in the scope is blocked,
 //!   the clock jumps to the earliest deadline (of a timed wait or of a context) and wakes what
 //!   is due there; everything due at the same instant sees the same `now`. Before it jumps, each
@@ -86,6 +87,26 @@ impl Clock {
     /// ```
     pub fn elapsed(&self) -> Duration {
         self.now().duration_since(self.scope.start())
+    }
+
+    /// The scope's threads, one line each: where each is blocked in a homebound wait (and
+    /// until which virtual instant), or that it is running, which includes being blocked
+    /// outside homebound (a raw channel, I/O). When time does not move, this names the thread
+    /// it waits for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::testing::virtual_time;
+    ///
+    /// virtual_time(|clock| {
+    ///     let dump = clock.dump();
+    ///     let me = std::thread::current().name().unwrap().to_owned();
+    ///     assert!(dump.contains(&format!("thread '{me}' running")), "{dump}");
+    /// });
+    /// ```
+    pub fn dump(&self) -> String {
+        self.scope.dump()
     }
 
     /// Sleeps the calling thread for `d` of virtual time: the clock moves through every

@@ -227,3 +227,46 @@ fn a_batch_is_flushed_at_exactly_its_max_wait() {
     );
     leak_check();
 }
+
+#[test]
+fn a_thread_blocked_outside_homebound_holds_the_clock_and_the_dump_names_it() {
+    virtual_time(|clock| {
+        let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(0);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+        let raw = threads::spawn("raw-wait", move || {
+            let _ = release_rx.recv(); // a raw channel: not a homebound wait
+            done_tx.send(()).unwrap();
+        })
+        .unwrap();
+        let watcher = clock.clone();
+        let me = std::thread::current().name().unwrap().to_owned();
+        // Outside the scope (a plain std thread): real time. It releases the raw waiter once the
+        // test thread is blocked in its 10 s homebound wait.
+        let outside = std::thread::spawn(move || {
+            let give_up = Instant::now() + Duration::from_secs(30);
+            let dump = loop {
+                let dump = watcher.dump();
+                if dump.contains(&format!("thread '{me}' blocked")) || Instant::now() > give_up {
+                    break dump;
+                }
+                std::thread::yield_now();
+            };
+            drop(release_tx);
+            dump
+        });
+        let got = Context::new().recv_timeout(&done_rx, Duration::from_secs(10));
+        assert!(
+            got.is_ok(),
+            "time moved while a thread was blocked outside homebound"
+        );
+        assert_eq!(clock.elapsed(), Duration::ZERO);
+        let dump = outside.join().unwrap();
+        assert!(
+            dump.contains("raw-wait") && dump.contains("running (or blocked outside homebound)"),
+            "{dump}"
+        );
+        assert!(dump.contains("until 10s"), "{dump}");
+        raw.join().unwrap();
+    });
+    leak_check();
+}

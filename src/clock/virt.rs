@@ -183,14 +183,31 @@ impl State {
              is armed:",
             self.now.duration_since(self.start)
         );
+        self.list_members(&mut report);
+        report
+    }
+
+    /// One line per member: where it waits and until when, or that it runs.
+    fn list_members(&self, out: &mut String) {
         for member in self.members.values() {
-            let at = member.waiting.as_ref().map(|w| w.at);
-            let _ = match at {
-                Some(at) => write!(report, "\n  thread '{}' blocked at {at}", member.name),
-                None => write!(report, "\n  thread '{}' running", member.name),
+            let _ = match &member.waiting {
+                Some(w) => match w.deadline {
+                    Some(at) => write!(
+                        out,
+                        "\n  thread '{}' blocked at {} until {:?}",
+                        member.name,
+                        w.at,
+                        at.saturating_duration_since(self.start)
+                    ),
+                    None => write!(out, "\n  thread '{}' blocked at {}", member.name, w.at),
+                },
+                None => write!(
+                    out,
+                    "\n  thread '{}' running (or blocked outside homebound)",
+                    member.name
+                ),
             };
         }
-        report
     }
 }
 
@@ -222,6 +239,17 @@ impl Scope {
             Some(closed) => closed.virt + closed.real.elapsed(),
             None => state.now,
         }
+    }
+
+    /// The scope's threads, one line each: where each waits, or that it runs.
+    pub(crate) fn dump(&self) -> String {
+        let state = self.state.lock();
+        let mut out = format!(
+            "virtual time {:?}:",
+            state.now.saturating_duration_since(state.start)
+        );
+        state.list_members(&mut out);
+        out
     }
 
     /// Where the scope's clock started.
