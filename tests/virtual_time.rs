@@ -246,7 +246,9 @@ fn a_thread_blocked_outside_homebound_holds_the_clock_and_the_dump_names_it() {
             let give_up = Instant::now() + Duration::from_secs(30);
             let dump = loop {
                 let dump = watcher.dump();
-                if dump.contains(&format!("thread '{me}' blocked")) || Instant::now() > give_up {
+                let settled =
+                    dump.contains(&format!("thread '{me}' blocked")) && dump.contains("raw-wait"); // started: named
+                if settled || Instant::now() > give_up {
                     break dump;
                 }
                 std::thread::yield_now();
