@@ -11,7 +11,7 @@ use super::group::Tail;
 use super::link::Stopped;
 use super::link::{self, Link, Order};
 use super::outbox::{Mode, Outbox};
-use super::pulse::Beat;
+use super::pulse::{Beat, Pace};
 use super::runtime::{Runtime, SourceFlags};
 use super::ticket::Ticket;
 use crate::context::Context;
@@ -88,27 +88,31 @@ where
         let mut iter = iter;
         let mut beat = Beat::new();
         let mut read = 0u64;
+        let mut pace = Pace::new();
         let end = loop {
-            // Fill the chunk in a local vector (its length in a register), looking at the
-            // pulse after every item: cancellation, the intake stop and the flush by time are
-            // noticed when it moves.
+            // Fill the chunk in blind blocks (see `Pace`), looking at the pulse between them:
+            // cancellation, the intake stop and the flush by time are noticed when it moves.
             let room = out.room();
             let was_empty = out.buf.is_empty();
             let mut chunk = std::mem::take(&mut out.buf);
-            let before = chunk.len();
+            let (before, full) = (chunk.len(), chunk.len() + room);
             chunk.reserve(room);
             let probe = beat.probe();
             let (mut ended, mut moved) = (false, false);
-            for _ in 0..room {
-                let Some(item) = iter.next() else {
+            while chunk.len() < full {
+                let block = pace.block().min(full - chunk.len());
+                let had = chunk.len();
+                chunk.extend(iter.by_ref().take(block));
+                if chunk.len() - had < block {
                     ended = true;
                     break;
-                };
-                chunk.push(item);
+                }
                 if probe.moved() {
+                    pace.moved();
                     moved = true;
                     break;
                 }
+                pace.quiet();
             }
             read += (chunk.len() - before) as u64;
             out.buf = chunk;
