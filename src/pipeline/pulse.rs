@@ -181,3 +181,22 @@ fn beat() {
         PULSE.fetch_add(1, Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_double_to_the_cap_and_shrink_to_one_when_the_pulse_moves() {
+        let mut pace = Pace::new();
+        let mut sizes = vec![pace.block()];
+        for _ in 0..6 {
+            pace.quiet();
+            sizes.push(pace.block());
+        }
+        assert_eq!(sizes, [1, 2, 4, 8, 16, 16, 16]);
+        assert_eq!(BLIND_MAX, 16);
+        pace.moved();
+        assert_eq!(pace.block(), 1);
+    }
+}
