@@ -58,8 +58,15 @@ enum End {
     Stopped,
 }
 
-/// Looks up after the pulse moved: the run cancelled, the intake stopped, a chunk due.
-fn look_up<T>(out: &mut Outbox<T>, ctx: &Context, stop: Option<&Context>) -> Option<End> {
+/// Looks up after the pulse moved (and notes it): the run cancelled, the intake stopped, a
+/// chunk due.
+fn look_up<T>(
+    beat: &mut Beat,
+    out: &mut Outbox<T>,
+    ctx: &Context,
+    stop: Option<&Context>,
+) -> Option<End> {
+    beat.catch_up();
     if ctx.is_cancelled() {
         return Some(End::Stopped);
     }
@@ -67,6 +74,15 @@ fn look_up<T>(out: &mut Outbox<T>, ctx: &Context, stop: Option<&Context>) -> Opt
         return Some(End::Complete(true));
     }
     out.on_beat().err().map(|_| End::Stopped)
+}
+
+/// Ends a source thread: counts what it read, and marks the source complete unless the run
+/// stopped it.
+fn finish<T>(out: &mut Outbox<T>, flags: &SourceFlags, read: u64, end: End) {
+    out.stats.add_in_u64(read);
+    if let End::Complete(intake_stopped) = end {
+        complete(out, flags, intake_stopped);
+    }
 }
 
 /// Starts the thread that drains `iter`.
@@ -124,16 +140,12 @@ where
                 break End::Complete(false);
             }
             if moved {
-                beat.catch_up();
-                if let Some(end) = look_up(&mut out, &ctx, stop.as_ref()) {
+                if let Some(end) = look_up(&mut beat, &mut out, &ctx, stop.as_ref()) {
                     break end;
                 }
             }
         };
-        out.stats.add_in_u64(read);
-        if let End::Complete(intake_stopped) = end {
-            complete(&mut out, &flags, intake_stopped);
-        }
+        finish(&mut out, &flags, read, end);
     });
     Tail::Link(link)
 }
@@ -182,16 +194,12 @@ pub(crate) fn from_receiver<T: Send + 'static>(rt: &mut Runtime, rx: Receiver<T>
                 break End::Stopped;
             }
             if beat.moved() {
-                beat.catch_up();
-                if let Some(end) = look_up(&mut out, &ctx, stop.as_ref()) {
+                if let Some(end) = look_up(&mut beat, &mut out, &ctx, stop.as_ref()) {
                     break end;
                 }
             }
         };
-        out.stats.add_in_u64(read);
-        if let End::Complete(intake_stopped) = end {
-            complete(&mut out, &flags, intake_stopped);
-        }
+        finish(&mut out, &flags, read, end);
     });
     Tail::Link(link)
 }
@@ -219,8 +227,7 @@ impl<T> Emitter<'_, T> {
         self.read += 1;
         self.out.push(item)?;
         if self.beat.moved() {
-            self.beat.catch_up();
-            if let Some(_end) = look_up(self.out, &self.ctx, self.stop.as_ref()) {
+            if let Some(_end) = look_up(&mut self.beat, self.out, &self.ctx, self.stop.as_ref()) {
                 return Err(Stopped);
             }
         }
