@@ -139,10 +139,8 @@ where
             if ended {
                 break End::Complete(false);
             }
-            if moved {
-                if let Some(end) = look_up(&mut beat, &mut out, &ctx, stop.as_ref()) {
-                    break end;
-                }
+            if moved && let Some(end) = look_up(&mut beat, &mut out, &ctx, stop.as_ref()) {
+                break end;
             }
         };
         finish(&mut out, &flags, read, end);
@@ -193,10 +191,10 @@ pub(crate) fn from_receiver<T: Send + 'static>(rt: &mut Runtime, rx: Receiver<T>
             if out.push(item).is_err() {
                 break End::Stopped;
             }
-            if beat.moved() {
-                if let Some(end) = look_up(&mut beat, &mut out, &ctx, stop.as_ref()) {
-                    break end;
-                }
+            if beat.moved()
+                && let Some(end) = look_up(&mut beat, &mut out, &ctx, stop.as_ref())
+            {
+                break end;
             }
         };
         finish(&mut out, &flags, read, end);
@@ -226,10 +224,10 @@ impl<T> Emitter<'_, T> {
         }
         self.read += 1;
         self.out.push(item)?;
-        if self.beat.moved() {
-            if let Some(_end) = look_up(&mut self.beat, self.out, &self.ctx, self.stop.as_ref()) {
-                return Err(Stopped);
-            }
+        if self.beat.moved()
+            && look_up(&mut self.beat, self.out, &self.ctx, self.stop.as_ref()).is_some()
+        {
+            return Err(Stopped);
         }
         Ok(())
     }
