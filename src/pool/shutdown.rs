@@ -230,7 +230,7 @@ impl Pool {
     /// `deadline`: `None` waits without limit; `Some(None)` is a timeout too large for
     /// `Instant`, also without limit.
     fn shutdown_until(&self, deadline: Option<Option<Instant>>) -> ShutdownReport {
-        let start = Instant::now();
+        let start = crate::clock::now();
         self.close();
         let mut joined = 0;
         let mut stragglers = Vec::new();
@@ -254,7 +254,7 @@ impl Pool {
             joined,
             stragglers,
             from_own_worker,
-            elapsed: start.elapsed(),
+            elapsed: crate::clock::since(start),
             metrics: self.metrics(),
         }
     }
