@@ -272,3 +272,34 @@ fn a_thread_blocked_outside_homebound_holds_the_clock_and_the_dump_names_it() {
     });
     leak_check();
 }
+
+#[test]
+fn a_deadlock_with_a_pool_in_scope_fails_cleanly() {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        virtual_time(|_| {
+            let pool = Pool::new(2).unwrap();
+            let wg = WaitGroup::new();
+            let guard = wg.enter();
+            let (_tx, rx) = crossbeam_channel::bounded::<()>(0);
+            let stuck = pool
+                .submit(move |ctx| {
+                    let _guard = guard;
+                    let _ = ctx.recv(&rx); // nobody ever sends
+                })
+                .unwrap();
+            wg.wait(); // never: the task holds the guard; the pool is dropped while unwinding
+            drop(stuck);
+        })
+    }));
+    let payload = outcome.expect_err("a deadlock must fail the scope");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("deadlock"), "{message}");
+    assert!(
+        message.contains("homebound-pool"),
+        "the workers are named: {message}"
+    );
+    leak_check();
+}

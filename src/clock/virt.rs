@@ -403,7 +403,13 @@ impl Scope {
         loop {
             if let Some(report) = state.deadlock.clone() {
                 state.set_waiting(id, None);
+                let left = deadline.map(|at| at.saturating_duration_since(state.now));
                 drop(state);
+                if std::thread::panicking() {
+                    // Unwinding from the deadlock already (a drop that waits): a second panic
+                    // would abort, so wait what is left on the real clock instead.
+                    return attempt(left.and_then(|left| Instant::now().checked_add(left)));
+                }
                 panic!("{report}");
             }
             if let Some(closed) = state.closed {
@@ -452,6 +458,9 @@ impl Scope {
             if let Some(report) = state.deadlock.clone() {
                 state.set_waiting(id, None);
                 drop(state);
+                if std::thread::panicking() {
+                    return; // unwinding from the deadlock: a second panic would abort
+                }
                 panic!("{report}");
             }
             if let Some(closed) = state.closed {
