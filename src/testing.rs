@@ -8,7 +8,7 @@
 //!
 //! * **Who is in the scope.** The thread that calls `virtual_time`, and every thread homebound
 //!   starts from a thread in the scope (pool workers, group tasks, pipeline stages, periodic
-//!   jobs, shutdown services, [`threads::spawn`](crate::threads::spawn)). Threads started any
+//!   jobs, shutdown services, [`threads::spawn`]). Threads started any
 //!   other way (`std::thread::spawn`), homebound's own process-wide helpers (the deadline timer,
 //!   the callback runner that runs `after_cancel` callbacks) and every other test's threads are
 //!   outside it and see real time.
