@@ -387,7 +387,7 @@ impl Every {
     }
 
     /// Runs the job on its own registered thread (`homebound-periodic-<name>-<n>`) with a child
-    /// of `ctx`, until `ctx` is cancelled, [`Handle::stop`] is called or a policy stops
+    /// of `ctx`, until `ctx` is cancelled, [`Handle::cancel`] is called or a policy stops
     /// it. Join the handle to get the report.
     ///
     /// # Errors
