@@ -419,8 +419,12 @@ impl Report {
     /// let mut iter = Pipeline::from_iter(&Context::new(), 0..u32::MAX).map(1, |x| x).into_iter();
     /// assert_eq!(iter.next(), Some(0)); // then stop early
     /// let report = iter.finish().unwrap().into_report();
-    /// // Every item read was delivered or, cut off by the early stop, counted as dropped.
-    /// assert_eq!(report.items_read(), report.items_delivered() + report.dropped());
+    /// // Cut off by the early stop, items are counted as dropped where they were.
+    /// let (map, sink) = (report.stage("map-1").unwrap(), report.stage("sink").unwrap());
+    /// assert_eq!(map.items_in, map.items_out + map.dropped);
+    /// assert_eq!(sink.items_in, map.items_out); // what the map passed on, the consumer got
+    /// assert_eq!(sink.items_in, sink.items_out + sink.dropped);
+    /// assert_eq!(report.dropped(), report.stages().iter().map(|s| s.dropped).sum::<u64>());
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn dropped(&self) -> u64 {
