@@ -106,6 +106,7 @@
 //!   cannot deadlock. A worker
 //!   reuses a task context nobody touched (no clone, child, callback, cancel or `done()`).
 
+mod cause;
 mod error;
 mod in_flight;
 mod life;
@@ -118,8 +119,9 @@ mod start;
 mod stragglers;
 mod task;
 
+pub use self::cause::{CauseRule, ErrorAsCause, ErrorCause, TaskAsCause, TaskFailed};
 pub use self::error::{BuildError, Error, Failures, TrySpawnError};
-pub use self::policy::{CollectAll, FailFast, FirstSuccess, Policy};
+pub use self::policy::{CollectAll, FailFast, FailFastCollect, FirstSuccess, Policy, RunAll};
 pub use self::run::{Builder, Group};
 pub use self::scope::Scope;
 pub use self::start::{Ready, StartError};
