@@ -135,7 +135,7 @@ pub struct FirstSuccess;
 /// let failures = group
 ///     .run(&Context::new(), |g| {
 ///         g.spawn_named("db", |_ctx| Err::<(), _>("connection refused".to_string()));
-///         g.spawn_named("cache", |ctx| Err(format!("gave up: {}", ctx.wait()))); // woken by "db"
+///         g.spawn_named("cache", |ctx| Err::<(), _>(format!("gave up: {}", ctx.wait())));
 ///     })
 ///     .unwrap_err();
 /// assert_eq!(failures.len(), 2); // both errors, not only the first
