@@ -8,15 +8,34 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crossbeam_channel::unbounded;
+use crossbeam_channel::{Receiver, unbounded};
 use homebound::{
     Cause, Context, Panicked, group,
-    group::{ErrorAsCause, FailFastCollect, Group, TaskFailed},
+    group::{ErrorAsCause, FailFastCollect, Group, Scope, TaskFailed},
     scope, threads,
 };
 
 fn no_leaks() {
     threads::assert_none_alive(Duration::from_secs(10));
+}
+
+/// Spawns `n` tasks that report the cause they see once the group is cancelled, and returns
+/// once all of them run (a task not yet started when the group is cancelled never starts).
+fn watchers<'scope, 'env, E: Send + 'env>(g: &Scope<'scope, 'env, E>, n: usize) -> Receiver<Cause> {
+    let (seen_tx, seen) = unbounded();
+    let (started_tx, started) = unbounded::<()>();
+    for _ in 0..n {
+        let (seen_tx, started_tx) = (seen_tx.clone(), started_tx.clone());
+        g.spawn(move |ctx| {
+            started_tx.send(()).unwrap();
+            seen_tx.send(ctx.wait()).unwrap();
+            Ok(())
+        });
+    }
+    for _ in 0..n {
+        started.recv().unwrap();
+    }
+    seen
 }
 
 /// An error that counts its clones and drops: every copy the group makes must go away.
@@ -64,16 +83,13 @@ impl std::error::Error for Counted {}
 
 #[test]
 fn by_default_an_error_cancels_with_a_task_failed_naming_the_task() {
-    let (seen_tx, seen) = unbounded();
+    let mut seen = None;
     let err = scope(&Context::new(), |g| {
-        let seen_tx = seen_tx.clone();
-        g.spawn_named("watcher", move |ctx| {
-            seen_tx.send(ctx.wait()).unwrap();
-            Ok(())
-        });
+        seen = Some(watchers(g, 1));
         g.spawn_named("bad", |_ctx| Err::<(), _>("boom"));
     })
     .unwrap_err();
+    let seen = seen.unwrap();
     assert_eq!(err.into_error(), Some("boom"));
     let cause = seen.recv().unwrap();
     let failed = cause
@@ -91,17 +107,11 @@ fn by_default_an_error_cancels_with_a_task_failed_naming_the_task() {
 #[test]
 fn error_as_cause_gives_the_context_the_error_itself_and_run_the_original() {
     let (clones, drops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let (seen_tx, seen) = unbounded::<Cause>();
+    let mut seen = None;
     let group = Group::builder().cause(ErrorAsCause).build().unwrap();
     let err = group
         .run(&Context::new(), |g| {
-            for _ in 0..3 {
-                let seen_tx = seen_tx.clone();
-                g.spawn(move |ctx| {
-                    seen_tx.send(ctx.wait()).unwrap();
-                    Ok(())
-                });
-            }
+            seen = Some(watchers(g, 3));
             let failing = Counted::new(42, &clones, &drops);
             g.spawn_named("bad", move |_ctx| Err::<(), _>(failing));
         })
@@ -112,9 +122,8 @@ fn error_as_cause_gives_the_context_the_error_itself_and_run_the_original() {
     };
     assert_eq!((task.name(), error.code), (Some("bad"), 42));
     drop(error);
-    drop(seen_tx);
     // Every sibling saw the error itself, downcastable: one shared copy, not one per task.
-    let causes: Vec<Cause> = seen.iter().collect();
+    let causes: Vec<Cause> = seen.unwrap().iter().collect();
     assert_eq!(causes.len(), 3);
     let first = causes[0]
         .reason()
@@ -200,18 +209,15 @@ fn only_the_failure_that_cancels_the_group_is_cloned() {
 fn a_panic_cancels_with_its_panicked_and_run_keeps_the_payload() {
     #[derive(Debug, PartialEq)]
     struct Code(u16);
-    let (seen_tx, seen) = unbounded::<Cause>();
+    let mut seen = None;
     let err = scope(&Context::new(), |g| {
-        g.spawn(move |ctx| {
-            seen_tx.send(ctx.wait()).unwrap();
-            Ok::<_, ()>(())
-        });
+        seen = Some(watchers(g, 1));
         g.spawn_named("bad", |_ctx| -> Result<(), ()> {
             panic::panic_any(Code(503))
         });
     })
     .unwrap_err();
-    let cause = seen.recv().unwrap();
+    let cause = seen.unwrap().recv().unwrap();
     let panicked = cause.reason().unwrap().downcast_ref::<Panicked>().unwrap();
     // A copy without the payload (which is not `Clone`): message, thread, site.
     assert!(panicked.thread().unwrap().starts_with("homebound-bad"));
@@ -274,18 +280,15 @@ fn an_error_whose_clone_panics_is_reported_and_still_cancels_the_group() {
         .cause(ErrorAsCause)
         .build()
         .unwrap();
-    let (seen_tx, seen) = unbounded::<Cause>();
+    let mut seen = None;
     let failures = group
         .run(&Context::new(), |g| {
-            g.spawn(move |ctx| {
-                seen_tx.send(ctx.wait()).unwrap();
-                Ok(())
-            });
+            seen = Some(watchers(g, 1));
             g.spawn_named("bomb", |_ctx| Err::<(), _>(CloneBomb));
         })
         .unwrap_err();
     // The group was cancelled (the sibling woke) with a cause naming the task.
-    let cause = seen.recv().unwrap();
+    let cause = seen.unwrap().recv().unwrap();
     let failed = cause
         .reason()
         .unwrap()
