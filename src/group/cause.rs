@@ -59,8 +59,8 @@ pub struct TaskAsCause;
 /// itself as the cause, so `cause.reason().unwrap().downcast_ref::<E>()` finds it (Go's
 /// `context.Cause(ctx) == err`). `run` still returns the original error.
 ///
-/// It needs `E: Error + Clone + Send + Sync + 'static`, and clones the error once, for the
-/// failure that cancels the group (later failures find it cancelled and are not cloned). An
+/// It needs `E: Error + Clone + Send + Sync + 'static`, and clones the error for the failure
+/// that cancels the group (a failure that finds the group already cancelled is not cloned). An
 /// error type that is not `Clone` (`std::io::Error`) can be shared as `Arc<E>`: the cause then
 /// downcasts to `Arc<E>`. A `Clone` that panics is reported as that task's panic, and the
 /// group is cancelled with a [`TaskFailed`] instead.

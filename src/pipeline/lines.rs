@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::Pipeline;
-use super::chain::{Counts, Fail, Pull, Pulled, Refill};
+use super::chain::{Counts, Pull, Pulled, Refill};
 use super::error::ErrorStore;
 use super::group::{self, Group, Numbering, Tail};
 use super::link::{self, Capacity, Next, Shared};
@@ -22,6 +22,7 @@ use super::pulse::Beat;
 use super::report::StageStats;
 use super::runtime::{Plan, Runtime, SourceFlags, StageMeta};
 use super::split::{self, ReadAt};
+use super::stages::Fail;
 use crate::context::Context;
 
 /// Largest byte range a worker reads at once.

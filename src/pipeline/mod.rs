@@ -21,7 +21,9 @@
 //!   slows the ones before it.
 //! * **Prompt with slow stages.** A cancel stops every stage within one item's time plus a few
 //!   milliseconds; a slow stage's results reach the consumer within about one item's time (a
-//!   partly filled chunk is sent after about 2 ms).
+//!   partly filled chunk is sent after about 2 ms). One exception, once per change: when a
+//!   stage's items turn from fast (microseconds) to slow at once, up to 16 slow items can pass
+//!   before it looks up (the blind block under way; see the pulse below).
 //! * **Stops cleanly.** Cancelling the context, a fail-fast error, a panic in any stage (caught,
 //!   named with its stage) or dropping the output iterator cancels every stage, wakes the blocked
 //!   ones and joins every thread before the terminal returns.
@@ -64,9 +66,11 @@
 //!   between them. Each stage keeps its own counts; a group's time is split between its stages
 //!   by timing one call in sixteen.
 //! * **The pulse.** A process-wide counter, advanced every millisecond by one daemon thread while
-//!   a pipeline runs, and at once by every cancel. Every stage loop compares it after *each
-//!   item* (one load): when it moved, the loop looks up (stop, or send a partly filled chunk).
-//!   So no stage ever processes a chunk blind, whatever its items cost.
+//!   a pipeline runs, and at once by every cancel. Stage loops compare it (one load) between
+//!   **blind blocks** of items: one item after it moved, doubling while blocks end before it
+//!   moves, up to 16. Inside a block there is no check, so a trivial stage's loop is as tight
+//!   as a hand-written one; a stage whose items take a millisecond or more looks up after every
+//!   item. When the pulse moved, the loop looks up (stop, or send a partly filled chunk).
 //! * **Chunks sized by the receiver.** Items travel in chunks; the receiver publishes its cost
 //!   per item, the sender cuts chunks of about 250 µs of that work (one item until it is known,
 //!   at most 512 and `buffer / 8`). A trivial stage gets full chunks; a 20 ms stage one item per
@@ -92,9 +96,10 @@
 //!
 //! Files: `runtime.rs` (one run: threads, counters, teardown), `source.rs` (iterator and
 //! receiver sources), `lines.rs` and `split.rs` (the line sources), `group.rs` (fused groups and
-//! their worker loop), `chain.rs` (the fused stages), `link.rs` (chunked links bounded in items),
-//! `outbox.rs` (the sending half), `ordered.rs` (reordering in bounded memory), `pulse.rs` (the
-//! per-item check), `ticket.rs` (completion of items, for sources that acknowledge), `batch.rs`,
+//! their worker loop), `chain.rs` (how fused stages are pulled), `stages.rs` (what each kind of
+//! fused stage does), `link.rs` (chunked links bounded in items), `outbox.rs` (the sending
+//! half), `ordered.rs` (reordering in bounded memory), `pulse.rs` (the check between blind
+//! blocks), `ticket.rs` (completion of items, for sources that acknowledge), `batch.rs`,
 //! `iter.rs` (the consumer end), `error.rs`, `report.rs`, `progress.rs`.
 
 mod batch;
@@ -113,6 +118,7 @@ mod report;
 mod runtime;
 mod source;
 mod split;
+mod stages;
 mod ticket;
 
 use std::any::Any;
@@ -137,15 +143,15 @@ pub use self::iter::Iter;
 use self::marker::{Accepts, ErrorMode, NoErrors};
 pub use self::report::{Report, StageReport};
 
-use self::chain::{
-    FilterOp, FlatMapOp, InspectOp, MapCtxOp, MapOp, Node, Op, Plain, Pull, TryFn, TryMapOp,
-    WithCtx,
-};
+use self::chain::{Node, Op, Pull};
 use self::error::ErrorStore;
 use self::group::Tail;
 use self::link::Order;
 use self::ordered::{Inbox, Reorder};
 use self::runtime::{Plan, Runtime, StageMeta};
+use self::stages::{
+    Call, Each, Filter, FilterMap, FlatMapOp, Inspect, Map, Plain, TryMap, WithCtx,
+};
 use crate::context::Context;
 
 /// How a pipeline builds its stages when the run starts.
@@ -173,10 +179,11 @@ type Build<T> = Box<dyn FnOnce(&mut Runtime) -> Tail<T> + Send>;
 ///   ([`DEFAULT_BUFFER`] unless set) wait in front of each stage, a batch counting as its
 ///   items, in every mode. A slow stage slows down the ones before it instead of letting work
 ///   pile up.
-/// * **Prompt with slow stages**: a stage looks up after every item (one atomic load). A
-///   cancel stops it within one item's time plus a few milliseconds, and a partly filled chunk
-///   is sent after about 2 ms, so a slow stage's first result reaches the consumer within
-///   about one item's time.
+/// * **Prompt with slow stages**: a stage looks up between blind blocks of items (one atomic
+///   load), which shrink to one item as soon as items take about a millisecond. A cancel stops
+///   it within one item's time plus a few milliseconds, and a partly filled chunk is sent after
+///   about 2 ms, so a slow stage's first result reaches the consumer within about one item's
+///   time. When items turn from fast to slow at once, up to 16 of them can pass first.
 /// * **Fast**: items travel in chunks sized to about 250 µs of the receiving stage's work (up
 ///   to 512), so a trivial stage costs nanoseconds per item, and a slow stage gets one item per
 ///   chunk so that all its workers are busy. [`from_lines`](Pipeline::from_lines) reads a file
@@ -443,11 +450,7 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         U: Send + 'static,
         F: Fn(T) -> U + Send + Sync + 'static,
     {
-        let store = Arc::clone(&self.store);
-        let f = Arc::new(f);
-        self.stateless("map", workers, None, store, move |_, _| {
-            MapOp(Arc::clone(&f))
-        })
+        self.mapped(workers, Plain(f))
     }
 
     /// Like [`map`](Pipeline::map), and `f` also receives the run's context: a function that
@@ -479,11 +482,21 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         U: Send + 'static,
         F: Fn(&Context, T) -> U + Send + Sync + 'static,
     {
+        self.mapped(workers, WithCtx(f))
+    }
+
+    fn mapped<U, F>(self, workers: usize, f: F) -> Pipeline<U, S>
+    where
+        U: Send + 'static,
+        F: Call<T, U> + 'static,
+    {
         let store = Arc::clone(&self.store);
         let f = Arc::new(f);
-        self.stateless("map", workers, None, store, move |rt, _| MapCtxOp {
-            f: Arc::clone(&f),
-            ctx: rt.ctx.clone(),
+        self.stateless("map", workers, None, store, move |rt, _| {
+            Each::new(Map {
+                f: Arc::clone(&f),
+                ctx: rt.ctx.clone(),
+            })
         })
     }
 
@@ -495,7 +508,7 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         let store = Arc::clone(&self.store);
         let pred = Arc::new(pred);
         self.stateless("filter", workers, None, store, move |_, _| {
-            FilterOp(Arc::clone(&pred))
+            Each::new(Filter(Arc::clone(&pred)))
         })
     }
 
@@ -526,7 +539,7 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         let store = Arc::clone(&self.store);
         let f = Arc::new(f);
         self.stateless("filter_map", workers, None, store, move |_, _| {
-            chain::FilterMapOp(Arc::clone(&f))
+            Each::new(FilterMap(Arc::clone(&f)))
         })
     }
 
@@ -539,7 +552,7 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         let store = Arc::clone(&self.store);
         let f = Arc::new(f);
         self.stateless("inspect", 1, None, store, move |_, _| {
-            InspectOp(Arc::clone(&f))
+            Each::new(Inspect(Arc::clone(&f)))
         })
     }
 
@@ -609,15 +622,17 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         S: Accepts<E>,
         U: Send + 'static,
         E: Send + 'static,
-        F: TryFn<T, U, E> + 'static,
+        F: Call<T, Result<U, E>> + 'static,
     {
         let store: Arc<ErrorStore<E>> = carry(self.store.clone());
         let stage_store = Arc::clone(&store);
         let f = Arc::new(f);
-        self.stateless("try_map", workers, None, store, move |rt, i| TryMapOp {
-            f: Arc::clone(&f),
-            ctx: rt.ctx.clone(),
-            fail: chain::Fail::new(rt, i, Arc::clone(&stage_store)),
+        self.stateless("try_map", workers, None, store, move |rt, i| {
+            Each::new(TryMap {
+                f: Arc::clone(&f),
+                ctx: rt.ctx.clone(),
+                fail: stages::Fail::new(rt, i, Arc::clone(&stage_store)),
+            })
         })
     }
 

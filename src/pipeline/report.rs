@@ -112,7 +112,7 @@ impl StageStats {
         let recv = self.recv_wait_ns.load(Relaxed);
         let fused_into = self.fused_into.get().map(|(_, name)| name.clone());
         // A fused stage's busy time is its own share; its group's first stage gets the rest
-        // (see `Report::split_fused_time`).
+        // (see `Runtime::finish`).
         let busy = match fused_into {
             Some(_) => self.own_busy_ns.load(Relaxed),
             None => alive.saturating_sub(send).saturating_sub(recv),
@@ -142,8 +142,9 @@ impl StageStats {
 /// as received and dropped by the stage they were sent to. `flat_map` and `batch` change the
 /// count (after `batch`, stages count batches).
 ///
-/// Stages fused into one loop ([`fused_into`](StageReport::fused_into)) keep their own counts;
-/// their time is their group's, reported on its first stage.
+/// Stages fused into one loop ([`fused_into`](StageReport::fused_into)) keep their own counts
+/// and their own share of the busy time; the group's blocked times are reported on its first
+/// stage.
 ///
 /// # Examples
 ///
@@ -168,8 +169,9 @@ pub struct StageReport {
     pub name: String,
     /// Its worker threads.
     pub workers: usize,
-    /// The stage whose workers ran this one, when it was fused with the stages before it (its
-    /// times are then zero: they are counted on that stage).
+    /// The stage whose workers ran this one, when it was fused with the stages before it. Its
+    /// `busy` is then its own share of those workers' time (estimated by timing some of its
+    /// calls), and its blocked times are zero: the workers block on that stage's links.
     pub fused_into: Option<String>,
     /// Items it received.
     pub items_in: u64,
@@ -452,32 +454,39 @@ impl Report {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        match (self.saturated(), sorted.first()) {
-            (Some(b), Some((leader, busy))) => {
-                let group = if b.fused_into.is_some() || leader.name != b.name {
-                    format!(
-                        "the workers of {} (with the stages fused into it)",
-                        leader.name
-                    )
-                } else {
-                    "its workers".to_string()
-                };
-                write!(
-                    f,
-                    "bottleneck: {} - {group} were busy {:.0}% of the run, the most of any stage ({}), and {} took the largest share of that",
-                    b.name,
-                    busy * 100.0,
-                    others(&leader.name),
-                    b.name,
-                )
-            }
-            (None, Some((top, u))) => write!(
-                f,
-                "no bottleneck: the busiest workers, {}'s, were busy {:.0}% of the run; the stages mostly waited for each other, or for a core",
+        let Some((top, busy)) = sorted.first() else {
+            return write!(f, "no bottleneck: nothing ran");
+        };
+        // The share is the whole group's: name the stages it adds up.
+        let fused: Vec<&str> = self
+            .stages
+            .iter()
+            .filter(|s| s.fused_into.as_deref() == Some(top.name.as_str()))
+            .map(|s| s.name.as_str())
+            .collect();
+        let group = if fused.is_empty() {
+            format!("{}'s workers", top.name)
+        } else {
+            format!(
+                "the workers of {} (running {} fused with it)",
                 top.name,
-                u * 100.0
+                fused.join(", ")
+            )
+        };
+        match self.saturated() {
+            Some(b) => write!(
+                f,
+                "bottleneck: {} - {group} were busy {:.0}% of the run, the most of any stage ({}), and {} took the largest share of that",
+                b.name,
+                busy * 100.0,
+                others(&top.name),
+                b.name,
             ),
-            _ => write!(f, "no bottleneck: nothing ran"),
+            None => write!(
+                f,
+                "no bottleneck: the busiest, {group}, were busy {:.0}% of the run; the stages mostly waited for each other, or for a core",
+                busy * 100.0
+            ),
         }
     }
 }
