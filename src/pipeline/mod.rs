@@ -234,6 +234,21 @@ impl<T: Send + 'static> Pipeline<T, NoErrors> {
     /// A pipeline whose source thread drains `items`. The pipeline runs under a child of `ctx`.
     ///
     /// A panic in the iterator is caught and reported as the source stage's panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let ctx = Context::new();
+    /// let (lengths, _) = Pipeline::from_iter(&ctx, vec!["alpha", "be", "c"])
+    ///     .map(2, str::len)
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(lengths, [5, 2, 1]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn from_iter<I>(ctx: &Context, items: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -347,6 +362,21 @@ impl Pipeline<String, NoErrors> {
 
     /// Like [`from_lines`](Pipeline::from_lines), over any [`ReadAt`] source of known length
     /// (a byte slice, your own storage), split across the workers the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let bytes = b"warn: low disk\ninfo: ok\nwarn: hot\n".to_vec(); // any ReadAt: bytes, a file
+    /// let (warnings, _) = Pipeline::from_read_at(&Context::new(), bytes)
+    ///     .filter_map(2, |line| line.ok()?.strip_prefix("warn: ").map(str::to_string))
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(warnings, ["low disk", "hot"]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn from_read_at(ctx: &Context, source: impl ReadAt + 'static) -> Lines {
         Lines::read_at(ctx, Arc::new(source))
     }
@@ -445,6 +475,20 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     }
 
     /// Applies `f` to every item on `workers` threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (squares, _) = Pipeline::from_iter(&Context::new(), 1..=5u64)
+    ///     .map(2, |x| x * x)
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(squares, [1, 4, 9, 16, 25]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn map<U, F>(self, workers: usize, f: F) -> Pipeline<U, S>
     where
         U: Send + 'static,
@@ -501,6 +545,22 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     }
 
     /// Keeps the items for which `pred` returns `true`, on `workers` threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (evens, outcome) = Pipeline::from_iter(&Context::new(), 0..10u32)
+    ///     .filter(2, |x| x % 2 == 0)
+    ///     .named("evens")
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(evens, [0, 2, 4, 6, 8]);
+    /// assert_eq!(outcome.report().stage("evens").unwrap().filtered, 5);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn filter<F>(self, workers: usize, pred: F) -> Pipeline<T, S>
     where
         F: Fn(&T) -> bool + Send + Sync + 'static,
@@ -515,6 +575,20 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     /// Replaces every item with the items `f` returns for it, on `workers` threads. One item
     /// may expand into any number: they are made as the next stage takes them, so memory stays
     /// bounded (ordered or not).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (chars, _) = Pipeline::from_iter(&Context::new(), ["ab", "", "cde"])
+    ///     .flat_map(2, |s: &str| s.chars().collect::<Vec<_>>())
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(chars, ['a', 'b', 'c', 'd', 'e']);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn flat_map<U, I, F>(self, workers: usize, f: F) -> Pipeline<U, S>
     where
         U: Send + 'static,
@@ -531,6 +605,22 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
 
     /// Keeps the values `f` returns `Some` for (a fused `filter` and `map`), on `workers`
     /// threads. Items for which it returns `None` count as filtered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (ports, outcome) = Pipeline::from_iter(&Context::new(), ["80", "http", "443"])
+    ///     .filter_map(2, |s: &str| s.parse::<u16>().ok())
+    ///     .named("ports")
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(ports, [80, 443]);
+    /// assert_eq!(outcome.report().stage("ports").unwrap().filtered, 1);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn filter_map<U, F>(self, workers: usize, f: F) -> Pipeline<U, S>
     where
         U: Send + 'static,
@@ -545,6 +635,24 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
 
     /// Calls `f` on every item as it passes, on one thread (in source order when the pipeline
     /// is [`ordered`](Pipeline::ordered)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let bytes = Arc::new(AtomicU64::new(0));
+    /// let counter = Arc::clone(&bytes);
+    /// let (_, _) = Pipeline::from_iter(&Context::new(), ["abc", "de"])
+    ///     .inspect(move |s| { counter.fetch_add(s.len() as u64, Ordering::Relaxed); })
+    ///     .map(1, str::to_uppercase)
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(bytes.load(Ordering::Relaxed), 5);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn inspect<F>(self, f: F) -> Pipeline<T, S>
     where
         F: Fn(&T) + Send + Sync + 'static,
@@ -682,6 +790,21 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
 
     /// Names the last stage added (or the source): the name appears in thread names, errors
     /// and the report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let err = Pipeline::from_iter(&Context::new(), ["1", "x"])
+    ///     .try_map(1, |s| s.parse::<u8>())
+    ///     .named("parse") // names the try_map just added
+    ///     .for_each(|_| {})
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "stage 'parse' failed: invalid digit found in string");
+    /// assert!(err.report().stage("parse").is_some());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn named(mut self, name: &str) -> Self {
         if name.is_empty() {
             self.plan
@@ -693,6 +816,22 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     }
 
     /// Sets the error policy of the last stage, which must be a [`try_map`](Pipeline::try_map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::{ErrorPolicy, Pipeline}};
+    ///
+    /// let (ok, outcome) = Pipeline::from_iter(&Context::new(), ["1", "x", "3"])
+    ///     .try_map(1, |s| s.parse::<u32>())
+    ///     .on_error(ErrorPolicy::Skip) // count the failures and go on
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(ok.len(), 2);
+    /// assert_eq!(outcome.report().stage("try_map-1").unwrap().errors, 1);
+    /// assert!(outcome.errors().is_empty()); // Skip counts them; Collect would keep them
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn on_error(mut self, policy: ErrorPolicy) -> Self {
         let index = self.plan.stages.len() - 1;
         if self.plan.stages[index].kind == "try_map" {
@@ -742,6 +881,22 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     /// before it (fusion is on by default for consecutive stateless stages with the same number
     /// of workers). Two slow one-worker stages, for instance, then work at the same time on
     /// different items instead of one after the other.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let run = |unfused: bool| {
+    ///     let p = Pipeline::from_iter(&Context::new(), 0..10u32).map(1, |x| x + 1).named("a");
+    ///     let p = p.map(1, |x| x * 2).named("b");
+    ///     let p = if unfused { p.unfused() } else { p };
+    ///     p.for_each(|_| {}).unwrap().into_report()
+    /// };
+    /// assert_eq!(run(false).stage("b").unwrap().fused_into.as_deref(), Some("a")); // one loop
+    /// assert_eq!(run(true).stage("b").unwrap().fused_into, None); // threads of its own
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn unfused(mut self) -> Self {
         if let Some(last) = self.plan.stages.last_mut() {
             last.unfused = true;
@@ -753,6 +908,20 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     /// whole pipeline). Stages with one worker (and `inspect`, `batch`) also see their input in
     /// source order. Memory stays bounded by items, as unordered: a parallel stage may run
     /// ahead of the slowest chunk by a few chunks per worker, never by more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (out, _) = Pipeline::from_iter(&Context::new(), 0..1_000u32)
+    ///     .map(4, |x| x + 1) // four workers, finishing in any order
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert!(out.windows(2).all(|w| w[0] < w[1])); // delivered in source order
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn ordered(mut self) -> Self {
         self.plan.ordered = true;
         self
@@ -821,6 +990,21 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     ///
     /// If `f` panics, the pipeline is cancelled and every stage joined before the panic
     /// continues.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let mut total = 0u64;
+    /// let outcome = Pipeline::from_iter(&Context::new(), 1..=100u64)
+    ///     .map(2, |x| x * 2)
+    ///     .for_each(|x| total += x) // on the calling thread: may borrow mutably
+    ///     .unwrap();
+    /// assert_eq!(total, 10_100);
+    /// assert_eq!(outcome.report().items_delivered(), 100);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn for_each<F>(self, mut f: F) -> Result<Outcome<S::Error>, Error<S::Error>>
     where
         F: FnMut(T),
@@ -879,6 +1063,21 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     /// # Errors
     ///
     /// As for [`Iter::finish`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (mut words, outcome) = Pipeline::from_iter(&Context::new(), ["b a", "c"])
+    ///     .flat_map(2, |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>())
+    ///     .collect()
+    ///     .unwrap();
+    /// words.sort();
+    /// assert_eq!(words, ["a", "b", "c"]);
+    /// assert_eq!(outcome.report().items_read(), 2);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     #[allow(clippy::type_complexity)]
     pub fn collect(self) -> Result<(Vec<T>, Outcome<S::Error>), Error<S::Error>> {
         let mut iter = self.into_iter();
