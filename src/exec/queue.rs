@@ -38,6 +38,7 @@
 //! that nothing is queued after `close`.
 
 use std::io;
+use std::mem;
 use std::time::{Duration, Instant};
 
 use super::chan::{self, Receiver, Sender, TrySendError};
@@ -213,6 +214,9 @@ impl<J> Queue<J> {
             }
         }
         let backoff = Backoff::new();
+        // Whether the crew, looked at before this send, had a worker about to take a task
+        // (none looked at yet: assume so).
+        let mut taking = true;
         loop {
             job = match self.tx.try_send(job) {
                 Ok(()) => {
@@ -234,12 +238,17 @@ impl<J> Queue<J> {
             };
             // A worker that counts itself idle (it found the queue empty a moment ago) or that
             // is counted on for a queued task takes a task as soon as it runs: yield to it, then
-            // retry.
+            // retry. Full only once a send failed *after* the crew was seen without such a
+            // worker: a worker stops counting as idle or claimed only after its take, so a
+            // quiet crew seen after the send that failed may hide the room that take made.
             let c = self.crew.count();
-            if c.idle == 0 && c.claims == 0 {
+            let was_taking = mem::replace(&mut taking, c.idle > 0 || c.claims > 0);
+            if !taking && !was_taking {
                 break;
             }
-            backoff.snooze();
+            if taking {
+                backoff.snooze();
+            }
         }
         if start && self.crew.reserve() {
             Handoff::Start(job)
