@@ -298,13 +298,23 @@ fn worker_main(
         unread: 0,
         read_every: 1,
     };
-    let begin = match first {
+    let mut begin = Some(match first {
         Some(job) => core::Begin::With(job),
         None if parked => core::Begin::Parked,
         // Its first task was taken back by a spawn that reported failure after all.
         None => core::Begin::Busy,
+    });
+    let ended = loop {
+        let from = begin.take().unwrap_or(core::Begin::Busy);
+        // Each task's job contains its panics and the drop of a result nobody reads; a panic
+        // that escapes the bookkeeping around it anyway (a bug) must not take the worker down:
+        // it goes on serving, busy (it was running a task).
+        match Panicked::catch(|| core::work(&mut worker, from)) {
+            Ok(exit) => break exit,
+            Err(_) => bump(&shared.counters.workers.hook_panics),
+        }
     };
-    if core::work(&mut worker, begin) == Exit::Retired {
+    if ended == Exit::Retired {
         bump(&shared.counters.workers.retired);
     }
     // A worker stopped by `shutdown_now` leaves busy: count its last stretch.
@@ -425,20 +435,18 @@ fn run_one(
     // Only this worker's thread writes its slot.
     let w = &*slot.work;
     add_own(&w.dequeued, 1);
-    add_own(&w.queue_wait_ns, start.saturating_sub(job.info().enqueued));
+    let info = job.info();
+    add_own(&w.queue_wait_ns, start.saturating_sub(info.enqueued));
     let outer_since = slot.busy_since.load(Ordering::Relaxed);
     slot.busy_since.store(start + 1, Ordering::Release);
-    let named = job.info().name.is_some();
-    let outer_name = match &job.info().name {
+    let named = info.name.is_some();
+    let outer_name = match &info.name {
         Some(name) => slot.task_name.lock().replace(name.clone()),
         None => None,
     };
-    // The job contains the task's panics and the drop of a result nobody reads; a panic that
-    // escapes anyway (a bug) must not take the worker down.
-    match Panicked::catch(|| job.run(ending, ctx)) {
-        Ok(true) => {}
-        Ok(false) => add_own(&w.cancelled_before_start, 1),
-        Err(_) => bump(&shared.counters.workers.hook_panics),
+    // The job contains the task's panics (the worker loop catches a bug's).
+    if !job.run(ending, ctx) {
+        add_own(&w.cancelled_before_start, 1);
     }
     // A helped task (run inside another task's `join`) restores the outer task's entry.
     slot.busy_since.store(outer_since, Ordering::Release);
@@ -479,9 +487,12 @@ pub(crate) fn wait_helping<T>(
             };
             let ctx = shared.root.child();
             let start = shared.now();
-            if !run_one(&shared, &worker, &ending, job, &ctx, start) {
+            // A panic escaping the bookkeeping (a bug) must not reach the joining task.
+            match Panicked::catch(|| run_one(&shared, &worker, &ending, job, &ctx, start)) {
+                Ok(true) => {}
                 // shutdown_now: the task went back to its caller; keep waiting.
-                continue;
+                Ok(false) => continue,
+                Err(_) => bump(&shared.counters.workers.hook_panics),
             }
             add_own(&worker.work.run_ns, shared.now().saturating_sub(start));
             if let Err(_panic) = crate::panic::drop_caught(ctx) {
