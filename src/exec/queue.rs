@@ -265,7 +265,19 @@ impl<J> Queue<J> {
         wait: Wait<'_>,
         start: &mut Start<'_, J>,
     ) -> Result<(), (J, Refusal)> {
-        let mut job = job;
+        // The common case first: a queue with room, on an executor that starts no workers on
+        // demand (what `try_handoff` would do first, without its set-up).
+        let mut job = if !self.rendezvous && !self.grows {
+            match self.tx.try_send(job) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(job)) => job,
+                Err(TrySendError::Disconnected(_)) => {
+                    unreachable!("the queue holds its own receiver")
+                }
+            }
+        } else {
+            job
+        };
         let mut may_start = true;
         let mut waiter: Option<Waiter<'_>> = None;
         let backoff = Backoff::new();
