@@ -265,9 +265,9 @@ impl<J> Queue<J> {
         wait: Wait<'_>,
         start: &mut Start<'_, J>,
     ) -> Result<(), (J, Refusal)> {
-        // The common case first: a queue with room, on an executor that starts no workers on
-        // demand (what `try_handoff` would do first, without its set-up).
-        let mut job = if !self.rendezvous && !self.grows {
+        // The common case first: a queue with room, on an executor that starts no more workers
+        // on demand (what `try_handoff` would do first, without its set-up).
+        let mut job = if !self.rendezvous && (!self.grows || self.crew.at_max()) {
             match self.tx.try_send(job) {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Full(job)) => job,
