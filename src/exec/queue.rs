@@ -400,26 +400,46 @@ impl<J> Queue<J> {
     /// Worker side: nothing was queued. Counts the worker idle at once (it is about to park),
     /// tells waiting submitters, spins briefly, then blocks until a task arrives, the executor
     /// closes (after the queue is drained) or, with a keep-alive, the worker may retire.
+    #[cfg(loom)] // the models drive a worker's park in one call
     pub(crate) fn park(&self, keep_alive: Option<Duration>) -> Parked<J> {
         self.crew.park();
         self.parked(keep_alive)
     }
 
     /// Like [`park`](Queue::park), for a worker already counted idle.
+    #[cfg(loom)] // the models drive a worker's park in one call
     pub(crate) fn parked(&self, keep_alive: Option<Duration>) -> Parked<J> {
+        match self.spin(true) {
+            Some(job) => Parked::Job(job),
+            None => self.block(keep_alive),
+        }
+    }
+
+    /// The first half of [`park`](Queue::park): counts the worker idle (unless `counted`
+    /// already), tells waiting submitters, and spins briefly for a task. `None`: nothing came;
+    /// the worker is still counted idle and goes on to [`block`](Queue::block).
+    pub(crate) fn spin(&self, counted: bool) -> Option<J> {
+        if !counted {
+            self.crew.park();
+        }
         self.room.made(|| true);
         let backoff = Backoff::new();
         while !backoff.is_completed() {
             if let Ok(job) = self.rx.try_recv() {
-                return self.woke(job);
+                self.crew.woke();
+                self.made_room();
+                return Some(job);
             }
             backoff.snooze();
         }
-        self.block(keep_alive)
+        None
     }
 
+    /// The second half of [`park`](Queue::park), after [`spin`](Queue::spin) found nothing:
+    /// blocks until a task arrives, the executor closes (after the queue is drained) or, with
+    /// a keep-alive, the worker may retire.
     #[cfg(not(loom))]
-    fn block(&self, keep_alive: Option<Duration>) -> Parked<J> {
+    pub(crate) fn block(&self, keep_alive: Option<Duration>) -> Parked<J> {
         use crossbeam_channel::select;
         loop {
             let got = match keep_alive {
@@ -454,7 +474,7 @@ impl<J> Queue<J> {
     }
 
     #[cfg(loom)]
-    fn block(&self, _: Option<Duration>) -> Parked<J> {
+    pub(crate) fn block(&self, _: Option<Duration>) -> Parked<J> {
         match self.rx.recv() {
             Ok(job) => self.woke(job),
             Err(_) => Parked::Closed,

@@ -401,7 +401,9 @@ impl Work for PoolWorker {
         ran
     }
 
-    fn idle(&mut self) {
+    /// Only once the worker blocks: a worker that finds a task while it spins goes on with its
+    /// stretch (a worker faster than its submitters runs out of tasks every few of them).
+    fn blocking(&mut self) {
         self.read_clock();
         // About to park: submits must not take their stamps from this worker's last time. (A
         // load first: with another worker publishing, this writes at most once per step.)
