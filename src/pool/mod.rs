@@ -89,6 +89,7 @@
 mod builder;
 mod error;
 mod handle;
+mod lifecycle;
 mod metrics;
 mod pending;
 mod shutdown;
@@ -112,7 +113,7 @@ use crate::sync::WaitGroup;
 pub use self::builder::{
     Builder, DEFAULT_QUEUE_PER_WORKER, MAX_QUEUE_CAPACITY, MAX_WORKERS, MIN_STACK_SIZE,
 };
-pub use self::error::{BuildError, JoinTimeoutError, SubmitError};
+pub use self::error::{BuildError, IdleError, JoinTimeoutError, SubmitError};
 pub use self::handle::TaskHandle;
 pub use self::metrics::Metrics;
 pub use self::pending::PendingTask;
@@ -245,6 +246,7 @@ impl Pool {
             epoch: Instant::now(),
             clock: CachePadded::new(AtomicU64::new(worker::STALE)),
             origin: crate::threads::current_origin(),
+            life: lifecycle::Life::default(),
         });
         let pool = Pool { shared };
         for _ in 0..workers {
@@ -494,6 +496,7 @@ impl Pool {
         if before & CLOSED != 0 {
             // Counted after closing: not one `close` waits for, so it does not settle.
             bump(&c.submit.rejected_closed);
+            self.shared.life.idle.ring();
             return Err((job, Refusal::Closed));
         }
         let offered = self.hand_over(job, wait);
@@ -504,6 +507,8 @@ impl Pool {
             Ok(()) if nth.is_multiple_of(QUEUE_LEN_SAMPLE) => c.saw_queue_len(queue.len()),
             Ok(()) => {}
             Err((_, why)) => {
+                // A refused task was counted as queued while in flight.
+                self.shared.life.idle.ring();
                 if matches!(why, Refusal::Full | Refusal::OwnWorker) {
                     c.saw_queue_len(queue.len());
                 }

@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     /// The thread that built the pool: every worker belongs to its leak check, whichever thread
     /// made the pool grow.
     pub(crate) origin: ThreadId,
+    /// Closed flag and idle bell (see `lifecycle`).
+    pub(crate) life: super::lifecycle::Life,
 }
 
 pub(crate) struct Threads {
@@ -356,6 +358,8 @@ impl Work for PoolWorker {
             clock.store(STALE, Ordering::Relaxed);
         }
         self.published = 0;
+        // This worker's last task is counted: a `wait_idle` may be over.
+        self.shared.life.idle.ring();
     }
 
     fn panicked(&mut self, _: Panicked) {
