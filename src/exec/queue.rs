@@ -447,11 +447,13 @@ impl<J> Queue<J> {
     }
 
     /// For a thread that waits for something else (a helping join): a queued task, or `None`
-    /// once `done` is ready (disconnected) or `deadline` passes. The caller is not counted idle.
+    /// once `done` or `stop` is ready (disconnected) or `deadline` passes. The caller is not
+    /// counted idle.
     #[cfg(not(loom))]
     pub(crate) fn take_or_until(
         &self,
         done: &crossbeam_channel::Receiver<()>,
+        stop: Option<&crossbeam_channel::Receiver<()>>,
         deadline: Option<Instant>,
     ) -> Option<J> {
         if let Some(job) = self.take() {
@@ -459,19 +461,29 @@ impl<J> Queue<J> {
         }
         let mut sel = crossbeam_channel::Select::new();
         let queued = sel.recv(&self.rx);
-        sel.recv(done);
+        let finished = sel.recv(done);
+        if let Some(stop) = stop {
+            sel.recv(stop);
+        }
         let op = match deadline {
             Some(at) => sel.select_deadline(at).ok()?,
             None => sel.select(),
         };
-        if op.index() == queued {
-            let job = op.recv(&self.rx).ok()?;
-            self.crew.took();
-            self.made_room();
-            Some(job)
-        } else {
-            let _ = op.recv(done);
-            None
+        match op.index() {
+            i if i == queued => {
+                let job = op.recv(&self.rx).ok()?;
+                self.crew.took();
+                self.made_room();
+                Some(job)
+            }
+            i if i == finished => {
+                let _ = op.recv(done);
+                None
+            }
+            _ => {
+                let _ = op.recv(stop.expect("the third operation is `stop`"));
+                None
+            }
         }
     }
 

@@ -16,6 +16,10 @@ use crate::task::JoinError;
 ///   ([`JoinError::Panicked`]), or [`JoinError::NotStarted`] for a task that never started.
 /// * [`cancel`](TaskHandle::cancel) stops a queued task from starting, or cancels the
 ///   [`Context`](crate::Context) of a running one (it sees that at its next check).
+/// * [`join_ctx`](TaskHandle::join_ctx) stops waiting when the caller's context is cancelled,
+///   and hands the handle back.
+/// * `.await` on the handle (it implements `IntoFuture`; see [`Join`](super::Join)) waits from
+///   async code, on any executor: no runtime needed.
 /// * Dropping the handle *detaches* the task: it still runs, and a panic is still counted in the
 ///   pool's metrics and passed to the pool's panic handler. It never aborts the process.
 ///
@@ -43,6 +47,10 @@ impl<T> TaskHandle<T> {
         TaskHandle { slot }
     }
 
+    pub(crate) fn view(&self) -> &dyn SlotView<PoolTask, T> {
+        &*self.slot
+    }
+
     /// Waits for the task and returns its value.
     ///
     /// **On one of a pool's workers** (a task joining another task), the waiting worker runs
@@ -61,7 +69,7 @@ impl<T> TaskHandle<T> {
     /// [`JoinError::Panicked`] if the task panicked, [`JoinError::NotStarted`] if it was
     /// cancelled before it started (or returned by `shutdown_now` and then dropped).
     pub fn join(self) -> Result<T, JoinError> {
-        wait_helping(&*self.slot, None)
+        wait_helping(&*self.slot, None, None)
             .expect("an untimed wait returns only once the task has finished")
     }
 
@@ -85,7 +93,7 @@ impl<T> TaskHandle<T> {
     ///
     /// As for [`join_timeout`](TaskHandle::join_timeout).
     pub fn join_deadline(self, deadline: Instant) -> Result<T, JoinTimeoutError<T>> {
-        match wait_helping(&*self.slot, Some(deadline)) {
+        match wait_helping(&*self.slot, Some(deadline), None) {
             Some(result) => result.map_err(JoinTimeoutError::Task),
             None => Err(JoinTimeoutError::TimedOut(self)),
         }

@@ -89,6 +89,7 @@
 mod builder;
 mod error;
 mod handle;
+mod join;
 mod lifecycle;
 mod metrics;
 mod pending;
@@ -115,6 +116,7 @@ pub use self::builder::{
 };
 pub use self::error::{BuildError, IdleError, JoinTimeoutError, SubmitError};
 pub use self::handle::TaskHandle;
+pub use self::join::{Join, JoinCtxError};
 pub use self::metrics::Metrics;
 pub use self::pending::PendingTask;
 pub use self::shutdown::{ShutdownReport, Straggler};

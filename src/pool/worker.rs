@@ -417,6 +417,7 @@ fn run_one(
 pub(crate) fn wait_helping<T>(
     slot: &dyn crate::exec::slot::SlotView<super::task::PoolTask, T>,
     deadline: Option<Instant>,
+    stop: Option<&Context>,
 ) -> Option<Result<T, crate::task::JoinError>> {
     let helper = HELPER.try_with(|h| h.borrow().clone()).ok().flatten();
     if let Some(Helper {
@@ -426,14 +427,17 @@ pub(crate) fn wait_helping<T>(
     {
         let ending = Ending::worker(Arc::clone(&shared), Arc::clone(&worker));
         loop {
-            if slot.is_finished() {
+            if slot.is_finished() || stop.is_some_and(Context::is_cancelled) {
                 break;
             }
             let job = match shared.queue.take() {
                 Some(job) => job,
                 None => {
                     let Some(done) = slot.waker() else { break };
-                    match shared.queue.take_or_until(&done, deadline) {
+                    match shared
+                        .queue
+                        .take_or_until(&done, stop.map(Context::done), deadline)
+                    {
                         Some(job) => job,
                         None => break,
                     }
@@ -449,13 +453,14 @@ pub(crate) fn wait_helping<T>(
             }
         }
     }
-    slot.wait(deadline)
+    super::join::wait_or_stop(slot, deadline, stop)
 }
 
 #[cfg(loom)]
 pub(crate) fn wait_helping<T>(
     slot: &dyn crate::exec::slot::SlotView<super::task::PoolTask, T>,
     deadline: Option<Instant>,
+    _stop: Option<&Context>,
 ) -> Option<Result<T, crate::task::JoinError>> {
     slot.wait(deadline)
 }
