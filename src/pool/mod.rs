@@ -27,7 +27,7 @@
 //!   thread; a worker submitting to its own full pool grows it if it may, and otherwise gets
 //!   `Full` at once (run it inline); a worker waiting in `join` runs its pool's queued tasks.
 //! * **Conserved metrics.** Every [`Metrics`] snapshot obeys `accepted = completed + panicked +
-//!   cancelled_before_start + returned_by_shutdown_now + running + queued`.
+//!   cancelled_before_start + returned_by_shutdown_now + discarded + running + queued`.
 //!
 //! # Examples
 //!
@@ -95,6 +95,7 @@ mod metrics;
 mod pending;
 mod shutdown;
 mod task;
+mod when_full;
 mod worker;
 
 use std::fmt;
@@ -120,6 +121,7 @@ pub use self::join::{Join, JoinCtxError};
 pub use self::metrics::Metrics;
 pub use self::pending::PendingTask;
 pub use self::shutdown::{ShutdownReport, Straggler};
+pub use self::when_full::WhenFull;
 
 use self::builder::Capacity;
 use self::metrics::{CLOSED, Counters, bump};
@@ -236,6 +238,7 @@ impl Pool {
                 on_exit: b.on_exit,
                 panic_handler: b.panic_handler,
                 fail_spawns_after: b.fail_spawns_after,
+                full: when_full::FullPolicy::new(b.when_full, b.max_blocked, b.on_discard),
             },
             counters: Counters::default(),
             threads: Mutex::new(Threads {
@@ -436,6 +439,7 @@ impl Pool {
         let info = PoolTask::new(None, self.shared.stamp());
         let task = Detached::new(f, crate::exec::job::NoHandle(info));
         self.offer(Job::owned(Box::new(task)), wait)
+            .or_else(|(job, why)| self.caller_runs(job, &why, &wait).map_err(|job| (job, why)))
             .map_err(|(job, why)| {
                 let Refused::Owned(task) = job.refused() else {
                     unreachable!("execute queues owned tasks only")
@@ -477,6 +481,10 @@ impl Pool {
         match self.offer(Job::shared(slot.clone()), wait) {
             Ok(()) => Ok(TaskHandle::new(slot)),
             Err((job, why)) => {
+                let job = match self.caller_runs(job, &why, &wait) {
+                    Ok(()) => return Ok(TaskHandle::new(slot)),
+                    Err(job) => job,
+                };
                 // Never shown to a worker: take the job out without resolving it, then the
                 // closure back out of the slot.
                 drop(job.refused());
@@ -525,6 +533,9 @@ impl Pool {
             }
         }
         c.submit.settled.fetch_add(1, Ordering::Release);
+        if let Some(policy) = &self.shared.cfg.full {
+            self.after_full(policy);
+        }
         offered
     }
 
@@ -534,6 +545,13 @@ impl Pool {
         {
             return Err((job, Refusal::Cancelled));
         }
+        if let Some(policy) = &self.shared.cfg.full {
+            return self.hand_over_full(policy, job, wait);
+        }
+        self.hand_over_plain(job, wait)
+    }
+
+    fn hand_over_plain(&self, job: PoolJob, wait: Wait<'_>) -> Result<(), (PoolJob, Refusal)> {
         self.shared.queue.offer(job, wait, &mut |first| {
             self.shared
                 .spawn_worker(Begin::With(first))

@@ -52,6 +52,8 @@ pub(crate) struct Config {
     pub(crate) on_exit: Option<ThreadHook>,
     pub(crate) panic_handler: Option<PanicHook>,
     pub(crate) fail_spawns_after: Option<u64>,
+    /// `None` for the default `WhenFull::Block` without a cap (see `when_full`).
+    pub(crate) full: Option<super::when_full::FullPolicy>,
 }
 
 pub(crate) struct Shared {
