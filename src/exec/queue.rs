@@ -173,6 +173,13 @@ impl<J> Queue<J> {
         self.id
     }
 
+    /// Starts workers on demand even with `min == max` (an executor whose first `min` workers
+    /// start lazily, one per task that finds none idle).
+    pub(crate) fn growing(mut self) -> Self {
+        self.grows = true;
+        self
+    }
+
     /// Tasks waiting in the queue (a rendezvous queue holds none: its tasks are handed over).
     pub(crate) fn len(&self) -> usize {
         if self.rendezvous { 0 } else { self.rx.len() }
@@ -407,6 +414,19 @@ impl<J> Queue<J> {
                     recv(self.closed.done()) -> _ => None,
                     default(idle_for) => {
                         if self.crew.retire() {
+                            // A task queued as this worker retired (at the maximum, so it
+                            // claimed nobody) would be stranded if this was the last worker:
+                            // the submitter checks `live` after queueing, this worker checks
+                            // the queue after leaving, and one of them sees the other.
+                            if !self.rx.is_empty() && self.crew.reserve() {
+                                if let Ok(job) = self.rx.try_recv() {
+                                    self.crew.took();
+                                    self.made_room();
+                                    return Parked::Job(job);
+                                }
+                                self.crew.park();
+                                continue;
+                            }
                             self.room.made(|| true); // a slot to start a worker is free
                             return Parked::Retired;
                         }

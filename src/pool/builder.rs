@@ -88,6 +88,7 @@ pub struct Builder {
     pub(crate) when_full: WhenFull,
     pub(crate) max_blocked: Option<usize>,
     pub(crate) on_discard: Option<DiscardHook>,
+    pub(crate) prestart: bool,
 }
 
 impl Default for Builder {
@@ -106,6 +107,7 @@ impl Default for Builder {
             when_full: WhenFull::Block,
             max_blocked: None,
             on_discard: None,
+            prestart: true,
         }
     }
 }
@@ -116,7 +118,28 @@ impl Builder {
         Builder::default()
     }
 
-    /// Workers started by `build` and kept alive until shutdown (at least 1).
+    /// Core workers: started by `build` (see [`prestart`](Builder::prestart)) and kept alive
+    /// until shutdown. **Zero is allowed with `max_workers(n)`, n ≥ 1**: a pool that costs no
+    /// thread while idle (Java's cached pool, `allowCoreThreadTimeOut`): workers start as tasks
+    /// arrive and every one retires after `keep_alive` without work.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder()
+    ///     .workers(0)
+    ///     .max_workers(4)
+    ///     .keep_alive(Duration::from_millis(1))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.metrics().workers_live, 0); // no thread until there is work
+    /// assert_eq!(pool.submit(|_| 7).unwrap().join().unwrap(), 7);
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = Some(n);
         self
@@ -281,21 +304,23 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// A configuration error (0 workers, `max_workers < workers`, more than [`MAX_WORKERS`],
+    /// A configuration error (`workers` and `max_workers` both 0, `max_workers < workers`, more than [`MAX_WORKERS`],
     /// a queue capacity above [`MAX_QUEUE_CAPACITY`], a stack below [`MIN_STACK_SIZE`], an
     /// empty name), or the spawn error if a first worker could not be started; the workers
     /// that had started are then shut down and joined before `build` returns.
     pub fn build(self) -> Result<Pool, BuildError> {
         let workers = self.workers.unwrap_or_else(num_cpus::get);
-        if workers == 0 {
-            return Err(BuildError::config("workers must be at least 1"));
-        }
         if workers > MAX_WORKERS {
             return Err(BuildError::config(format!(
                 "workers is {workers}, more than the limit of {MAX_WORKERS}"
             )));
         }
         let max = self.max_workers.unwrap_or(workers);
+        if max == 0 {
+            return Err(BuildError::config(
+                "workers and max_workers are both 0; a pool that starts workers on demand needs max_workers(n) with n ≥ 1",
+            ));
+        }
         if max < workers {
             return Err(BuildError::config(format!(
                 "max_workers ({max}) is less than workers ({workers})"

@@ -157,8 +157,8 @@ impl<T> std::error::Error for JoinTimeoutError<T> {}
 /// ```
 /// use homebound::pool::Pool;
 ///
-/// let err = Pool::builder().workers(0).build().unwrap_err();
-/// assert_eq!(err.to_string(), "invalid pool configuration: workers must be at least 1");
+/// let err = Pool::builder().workers(2).max_workers(1).build().unwrap_err();
+/// assert_eq!(err.to_string(), "invalid pool configuration: max_workers (1) is less than workers (2)");
 /// ```
 #[derive(Debug)]
 pub struct BuildError {

@@ -92,6 +92,7 @@ mod handle;
 mod join;
 mod lifecycle;
 mod metrics;
+mod on_demand;
 mod pending;
 mod shutdown;
 mod task;
@@ -219,7 +220,7 @@ impl Pool {
 
     pub(crate) fn start(b: Builder, workers: usize, max: usize) -> Result<Pool, BuildError> {
         let capacity = match b.capacity {
-            Capacity::Default => QueueCapacity::Bounded(workers * DEFAULT_QUEUE_PER_WORKER),
+            Capacity::Default => QueueCapacity::Bounded(workers.max(1) * DEFAULT_QUEUE_PER_WORKER),
             Capacity::Bounded(c) => QueueCapacity::Bounded(c),
             Capacity::Unbounded => QueueCapacity::Unbounded,
         };
@@ -228,7 +229,10 @@ impl Pool {
             .map(|_| b.keep_alive);
         let shared = Arc::new(Shared {
             name: b.name,
-            queue: Queue::new(new_id(), capacity, workers, max),
+            queue: match b.prestart {
+                true => Queue::new(new_id(), capacity, workers, max),
+                false => Queue::new(new_id(), capacity, workers, max).growing(),
+            },
             root: Context::new(),
             cfg: Config {
                 min: workers,
@@ -253,8 +257,9 @@ impl Pool {
             origin: crate::threads::current_origin(),
             life: lifecycle::Life::default(),
         });
+        let prestart = b.prestart;
         let pool = Pool { shared };
-        for _ in 0..workers {
+        for _ in 0..if prestart { workers } else { 0 } {
             // The first workers count as idle before their threads run: a hand-off right after
             // `build` finds them.
             let crew = &pool.shared.queue.crew;
@@ -510,6 +515,10 @@ impl Pool {
             return Err((job, Refusal::Closed));
         }
         let offered = self.hand_over(job, wait);
+        if self.shared.cfg.min == 0 && offered.is_ok() {
+            // No worker need stay: make sure one is alive for what was just queued.
+            self.keep_one_worker();
+        }
         let queue = &self.shared.queue;
         let nth = before;
         match &offered {

@@ -123,6 +123,8 @@ pub(crate) enum Begin {
     Parked,
     /// With the task that needed it.
     With(PoolJob),
+    /// Busy, to take a queued task (reserved with `reserve`).
+    Busy,
 }
 
 /// How often a busy worker publishes the pool's clock: a submit stamp is at most this much (or
@@ -183,7 +185,7 @@ impl Shared {
         let refuse = |begin: Begin, error: io::Error| {
             let job = match begin {
                 Begin::With(job) => Some(job),
-                Begin::Parked => None,
+                Begin::Parked | Begin::Busy => None,
             };
             Err((error, job))
         };
@@ -211,7 +213,7 @@ impl Shared {
         // The first task stays reachable, so a failed spawn can hand it back.
         let first = match begin {
             Begin::With(job) => Some(Arc::new(Mutex::new(Some(job)))),
-            Begin::Parked => None,
+            Begin::Parked | Begin::Busy => None,
         };
         let (shared, worker_slot, in_thread) = (Arc::clone(self), Arc::clone(&slot), first.clone());
         self.stats.lock().push(Arc::clone(&slot));
