@@ -210,8 +210,9 @@ fn submitter(pool: &Pool, runs: &Arc<[AtomicU8]>, who: usize, seed: u64) -> Vec<
 }
 
 /// Issue 14: the same accounting with the full policies (`CallerRuns`, `DiscardOldest` whose
-/// hook runs or drops what it gets, `Reject`, `Block` with a cap on blocked submitters) and the
-/// lifecycle calls (`close` + `await_termination`, `wait_idle_timeout`) racing the submitters.
+/// hook runs or drops what it gets, `Reject`, `Block` with a cap on blocked submitters),
+/// `resize` and the lifecycle calls (`close` + `await_termination`, `wait_idle_timeout`)
+/// racing the submitters.
 #[test]
 fn randomised_policies_close_and_wait_idle_account_for_every_task_exactly_once() {
     let seed = std::env::var("HOMEBOUND_SEED")
@@ -266,6 +267,12 @@ fn one_policy_iteration(seed: u64, iteration: u64) {
     let seeds: Vec<u64> = (0..SUBMITTERS).map(|_| rng.next()).collect();
     let ending = rng.below(4);
     let spin = rng.below(20_000);
+    let resizes: Vec<(usize, usize)> = (0..rng.below(3))
+        .map(|_| {
+            let w = rng.below(3) as usize;
+            (w, (w + rng.below(2) as usize).max(1))
+        })
+        .collect();
     let run_pending = rng.next();
 
     let (records, pending_ran) = std::thread::scope(|s| {
@@ -279,6 +286,12 @@ fn one_policy_iteration(seed: u64, iteration: u64) {
             .collect();
         for _ in 0..spin {
             std::hint::spin_loop();
+        }
+        // Resizes race the submitters (and, when the pool closes first, are refused).
+        for (w, max) in resizes {
+            if let Err(e) = pool.resize(w, max) {
+                assert!(e.to_string().contains("closed"), "{at}: {e}");
+            }
         }
         let mut pending_ran = 0u64;
         match ending {

@@ -45,6 +45,7 @@ use super::crew::{Claim, Crew};
 use super::room::{Room, Waiter};
 use super::worker::is_worker_of;
 use crate::context::Context;
+use crate::shim::{AtomicBool, Ordering};
 
 #[cfg(not(loom))]
 use crossbeam_utils::Backoff;
@@ -120,6 +121,9 @@ pub(crate) enum Parked<J> {
     Closed,
     /// The keep-alive passed with nothing to do: leave (the crew already let this worker go).
     Retired,
+    /// The executor was resized: park again with the keep-alive that applies now.
+    #[cfg_attr(loom, allow(dead_code))]
+    Nudged,
 }
 
 pub(crate) struct Queue<J> {
@@ -131,8 +135,13 @@ pub(crate) struct Queue<J> {
     bounded: bool,
     /// Blocked submitters are woken once the queue holds at most this many tasks.
     low_water: usize,
-    /// Whether workers are started on demand (then a hand-off claims or grows).
-    grows: bool,
+    /// Whether workers are started on demand (then a hand-off claims or grows). Set once it
+    /// may (at construction, or by a resize to `min < max`); never cleared.
+    grows: AtomicBool,
+    /// Wakes parked workers after a resize (one message per worker that was idle).
+    nudge_tx: Sender<()>,
+    #[cfg_attr(loom, allow(dead_code))]
+    nudge_rx: Receiver<()>,
     pub(crate) crew: Crew,
     room: Room,
     /// Cancelled when the executor stops accepting: blocked submitters give up.
@@ -151,6 +160,7 @@ impl<J> Queue<J> {
             Capacity::Bounded(c) => chan::bounded(c),
         };
         let bounded = matches!(capacity, Capacity::Bounded(c) if c > 0);
+        let (nudge_tx, nudge_rx) = chan::unbounded();
         Queue {
             id,
             tx,
@@ -161,7 +171,9 @@ impl<J> Queue<J> {
                 Capacity::Bounded(c) => c / 2,
                 Capacity::Unbounded => usize::MAX,
             },
-            grows: min < max,
+            grows: AtomicBool::new(min < max),
+            nudge_tx,
+            nudge_rx,
             crew: Crew::new(min, max),
             room: Room::new(),
             closing: Context::new(),
@@ -175,9 +187,29 @@ impl<J> Queue<J> {
 
     /// Starts workers on demand even with `min == max` (an executor whose first `min` workers
     /// start lazily, one per task that finds none idle).
-    pub(crate) fn growing(mut self) -> Self {
-        self.grows = true;
+    pub(crate) fn growing(self) -> Self {
+        self.grows.store(true, Ordering::Relaxed);
         self
+    }
+
+    #[inline]
+    fn grows(&self) -> bool {
+        self.grows.load(Ordering::Relaxed)
+    }
+
+    /// New worker limits. Growing wakes blocked submitters (a hand-off may now start a
+    /// worker); shrinking wakes idle workers, so those above the new maximum leave now and the
+    /// others park again under the new keep-alive rule. A busy worker above the maximum
+    /// finishes its task and leaves when it next finds nothing to do.
+    pub(crate) fn resize(&self, min: usize, max: usize) {
+        if min < max {
+            self.grows.store(true, Ordering::SeqCst);
+        }
+        self.crew.set_limits(min, max);
+        for _ in 0..self.crew.count().idle {
+            let _ = self.nudge_tx.try_send(());
+        }
+        self.room.wake();
     }
 
     /// Tasks waiting in the queue (a rendezvous queue holds none: its tasks are handed over).
@@ -191,7 +223,7 @@ impl<J> Queue<J> {
             let c = self.crew.count();
             c.idle > 0 || c.live < self.crew.max()
         } else {
-            self.rx.len() <= self.low_water
+            self.rx.len() <= self.low_water || (self.grows() && !self.crew.at_max())
         }
     }
 
@@ -212,7 +244,7 @@ impl<J> Queue<J> {
                 Claim::Full => Handoff::Full(job),
             };
         }
-        if start && self.grows && !self.crew.at_max() {
+        if start && self.grows() && !self.crew.at_max() {
             // The growth rule: with no worker idle, one more worker starts, with this task.
             let c = self.crew.count();
             if c.idle == 0 && c.live < self.crew.max() && self.crew.reserve() {
@@ -223,7 +255,7 @@ impl<J> Queue<J> {
         loop {
             job = match self.tx.try_send(job) {
                 Ok(()) => {
-                    if self.grows && !self.crew.at_max() {
+                    if self.grows() && !self.crew.at_max() {
                         // While the executor may still grow, count on an idle worker for it, so
                         // the next task does not count on the same one (it grows instead). At
                         // the maximum nothing depends on it: skip the contended update.
@@ -393,6 +425,11 @@ impl<J> Queue<J> {
 
     /// Like [`park`](Queue::park), for a worker already counted idle.
     pub(crate) fn parked(&self, keep_alive: Option<Duration>) -> Parked<J> {
+        if self.crew.retire_over_max() {
+            // Above the maximum after a shrink: leave rather than wait.
+            self.room.made(|| true);
+            return Parked::Retired;
+        }
         self.room.made(|| true);
         let backoff = Backoff::new();
         while !backoff.is_completed() {
@@ -412,6 +449,7 @@ impl<J> Queue<J> {
                 Some(idle_for) => select! {
                     recv(self.rx) -> job => Some(job),
                     recv(self.closed.done()) -> _ => None,
+                    recv(self.nudge_rx) -> _ => return self.nudged(),
                     default(idle_for) => {
                         if self.crew.retire() {
                             // A task queued as this worker retired (at the maximum, so it
@@ -436,6 +474,7 @@ impl<J> Queue<J> {
                 None => select! {
                     recv(self.rx) -> job => Some(job),
                     recv(self.closed.done()) -> _ => None,
+                    recv(self.nudge_rx) -> _ => return self.nudged(),
                 },
             };
             return match got {
@@ -458,6 +497,16 @@ impl<J> Queue<J> {
             Ok(job) => self.woke(job),
             Err(_) => Parked::Closed,
         }
+    }
+
+    /// A parked worker woken by a resize: above the maximum it leaves, else it parks again.
+    #[cfg(not(loom))]
+    fn nudged(&self) -> Parked<J> {
+        if self.crew.retire_over_max() {
+            self.room.made(|| true);
+            return Parked::Retired;
+        }
+        Parked::Nudged
     }
 
     fn woke(&self, job: J) -> Parked<J> {

@@ -233,6 +233,8 @@ impl Pool {
 pub(crate) struct Life {
     pub(crate) idle: IdleBell,
     pub(crate) closed: Flag,
+    /// Serialises `resize` calls (and their check that the pool is open).
+    pub(crate) resizing: Mutex<()>,
 }
 
 /// Set once, when the pool has closed for good (no worker will be started any more); waited

@@ -94,6 +94,7 @@ mod lifecycle;
 mod metrics;
 mod on_demand;
 mod pending;
+mod resize;
 mod shutdown;
 mod task;
 mod when_full;
@@ -235,13 +236,13 @@ impl Pool {
             },
             root: Context::new(),
             cfg: Config {
-                min: workers,
                 keep_alive,
                 stack_size: b.stack_size,
                 on_start: b.on_start,
                 on_exit: b.on_exit,
                 panic_handler: b.panic_handler,
                 fail_spawns_after: b.fail_spawns_after,
+                prestart: b.prestart,
                 full: when_full::FullPolicy::new(b.when_full, b.max_blocked, b.on_discard),
             },
             counters: Counters::default(),
@@ -515,7 +516,7 @@ impl Pool {
             return Err((job, Refusal::Closed));
         }
         let offered = self.hand_over(job, wait);
-        if self.shared.cfg.min == 0 && offered.is_ok() {
+        if offered.is_ok() && self.shared.queue.crew.min() == 0 {
             // No worker need stay: make sure one is alive for what was just queued.
             self.keep_one_worker();
         }

@@ -65,7 +65,7 @@ impl Pool {
     pub fn prestart(&self) -> Result<usize, BuildError> {
         let crew = &self.shared.queue.crew;
         let mut started = 0;
-        while crew.count().live < self.shared.cfg.min && crew.start_parked() {
+        while crew.count().live < crew.min() && crew.start_parked() {
             if let Err((e, _)) = self.shared.spawn_worker(Begin::Parked) {
                 crew.start_failed(true);
                 return Err(BuildError::spawn(e));

@@ -44,7 +44,8 @@ pub(crate) fn on_worker_of(pool_id: u64) -> bool {
 }
 
 pub(crate) struct Config {
-    pub(crate) min: usize,
+    /// Whether core workers start eagerly (`build`, `resize`).
+    pub(crate) prestart: bool,
     /// `None`: extra workers never retire.
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) stack_size: Option<usize>,
@@ -335,8 +336,8 @@ impl Work for PoolWorker {
 
     fn keep_alive(&self) -> Option<Duration> {
         let cfg = &self.shared.cfg;
-        cfg.keep_alive
-            .filter(|_| self.shared.queue.crew.count().live > cfg.min)
+        let crew = &self.shared.queue.crew;
+        cfg.keep_alive.filter(|_| crew.count().live > crew.min())
     }
 
     fn run(&mut self, job: PoolJob, ctx: &Context, parked: bool) -> bool {
