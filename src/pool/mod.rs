@@ -97,6 +97,7 @@ mod pending;
 mod resize;
 mod shutdown;
 mod task;
+mod task_builder;
 mod when_full;
 mod worker;
 
@@ -123,6 +124,7 @@ pub use self::join::{Join, JoinCtxError};
 pub use self::metrics::Metrics;
 pub use self::pending::PendingTask;
 pub use self::shutdown::{ShutdownReport, Straggler};
+pub use self::task_builder::TaskBuilder;
 pub use self::when_full::WhenFull;
 
 use self::builder::Capacity;

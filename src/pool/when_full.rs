@@ -24,6 +24,7 @@ use super::Pool;
 use super::metrics::bump;
 use super::pending::PendingTask;
 use super::task::{Ending, PoolJob};
+use crate::exec::job::NotRun;
 use crate::exec::queue::{Refusal, Wait};
 use crate::exec::worker::Serving;
 use crate::panic::{Panicked, drop_caught};
@@ -247,7 +248,20 @@ impl Pool {
         // own queue, and its `wait_idle` does not wait for itself.
         let _serving = Serving::enter(self.shared.id());
         let ctx = self.shared.root.child();
-        job.run(&Ending::caller(self.shared.cfg.panic_handler.clone()), &ctx);
+        let ending = Ending::caller(self.shared.cfg.panic_handler.clone());
+        // A task submitted with options runs under its own context, as on a worker.
+        match job.info().opts.as_deref().map(|opts| opts.enter(&ctx)) {
+            None => {
+                job.run(&ending, &ctx);
+            }
+            Some(Some(scope)) => {
+                job.run(&ending, scope.ctx());
+                if drop_caught(scope).is_err() {
+                    bump(&self.shared.counters.workers.hook_panics);
+                }
+            }
+            Some(None) => job.not_run(&ending, NotRun::Cancelled),
+        }
         if drop_caught(ctx).is_err() {
             bump(&self.shared.counters.workers.hook_panics);
         }

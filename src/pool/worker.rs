@@ -390,6 +390,18 @@ fn run_one(
     // Only this worker's thread writes its slot.
     let w = &*slot.work;
     add_own(&w.dequeued, 1);
+    // A task submitted with options runs under its own context (see `task_builder`).
+    let scope = match job.info().opts.as_deref().map(|opts| opts.enter(ctx)) {
+        None => None,
+        Some(Some(scope)) => Some(scope),
+        Some(None) => {
+            // Its caller's context was cancelled (or its deadline passed) while it waited.
+            job.not_run(ending, crate::exec::job::NotRun::Cancelled);
+            add_own(&w.cancelled_before_start, 1);
+            return Some(start);
+        }
+    };
+    let ctx = scope.as_ref().map_or(ctx, |s| s.ctx());
     add_own(&w.queue_wait_ns, start.saturating_sub(job.info().enqueued));
     let outer_since = slot.busy_since.load(Ordering::Relaxed);
     slot.busy_since.store(start + 1, Ordering::Release);
@@ -404,6 +416,11 @@ fn run_one(
         Ok(true) => {}
         Ok(false) => add_own(&w.cancelled_before_start, 1),
         Err(_) => bump(&shared.counters.workers.hook_panics),
+    }
+    if let Some(scope) = scope
+        && crate::panic::drop_caught(scope).is_err()
+    {
+        bump(&shared.counters.workers.hook_panics);
     }
     let end = shared.now();
     add_own(&w.run_ns, end.saturating_sub(start));
