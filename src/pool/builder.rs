@@ -89,6 +89,9 @@ pub struct Builder {
     pub(crate) max_blocked: Option<usize>,
     pub(crate) on_discard: Option<DiscardHook>,
     pub(crate) prestart: bool,
+    pub(crate) before_task: Option<super::hooks::TaskHook>,
+    pub(crate) after_task: Option<super::hooks::TaskHook>,
+    pub(crate) histograms: bool,
 }
 
 impl Default for Builder {
@@ -108,6 +111,9 @@ impl Default for Builder {
             max_blocked: None,
             on_discard: None,
             prestart: true,
+            before_task: None,
+            after_task: None,
+            histograms: false,
         }
     }
 }

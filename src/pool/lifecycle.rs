@@ -218,7 +218,11 @@ impl Pool {
         }
         let idle = || {
             let m = self.shared.metrics();
-            m.queued == 0 && m.running == 0
+            // A task's end is counted before its `after_task` hook runs: wait for that too.
+            let observing = self.shared.cfg.observe.as_ref();
+            m.queued == 0
+                && m.running == 0
+                && observing.is_none_or(|o| o.in_flight.load(Ordering::SeqCst) == 0)
         };
         if self.shared.life.idle.wait(deadline, idle) {
             Ok(())

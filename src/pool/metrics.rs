@@ -220,6 +220,8 @@ impl Counters {
             ran_by_caller: load(&s.ran_by_caller),
             total_queue_wait: Duration::from_nanos(sum(|w| &w.queue_wait_ns)),
             total_run_time: Duration::from_nanos(sum(|w| &w.run_ns)),
+            queue_wait_histogram: None,
+            run_time_histogram: None,
         }
     }
 }
@@ -314,6 +316,12 @@ pub struct Metrics {
     pub total_queue_wait: Duration,
     /// Total time workers spent running tasks.
     pub total_run_time: Duration,
+    /// Every task's queue wait in power-of-two buckets (`p50`, `p99`), when the pool was
+    /// built with [`histograms(true)`](super::Builder::histograms); read just after the
+    /// counters above, so it may include a task or two they do not.
+    pub queue_wait_histogram: Option<super::Histogram>,
+    /// Every task's run time, likewise (tasks that never started are not in it).
+    pub run_time_histogram: Option<super::Histogram>,
 }
 
 impl Metrics {

@@ -89,6 +89,8 @@
 mod builder;
 mod error;
 mod handle;
+mod histogram;
+mod hooks;
 mod join;
 mod lifecycle;
 mod metrics;
@@ -120,6 +122,8 @@ pub use self::builder::{
 };
 pub use self::error::{BuildError, IdleError, JoinTimeoutError, SubmitError};
 pub use self::handle::TaskHandle;
+pub use self::histogram::{HISTOGRAM_BUCKETS, Histogram};
+pub use self::hooks::{TaskEvent, TaskOutcome};
 pub use self::join::{Join, JoinCtxError};
 pub use self::metrics::Metrics;
 pub use self::pending::PendingTask;
@@ -227,6 +231,7 @@ impl Pool {
             Capacity::Bounded(c) => QueueCapacity::Bounded(c),
             Capacity::Unbounded => QueueCapacity::Unbounded,
         };
+        let observe = hooks::Observe::of(&b);
         let keep_alive = Instant::now()
             .checked_add(b.keep_alive)
             .map(|_| b.keep_alive);
@@ -245,6 +250,7 @@ impl Pool {
                 panic_handler: b.panic_handler,
                 fail_spawns_after: b.fail_spawns_after,
                 prestart: b.prestart,
+                observe,
                 full: when_full::FullPolicy::new(b.when_full, b.max_blocked, b.on_discard),
             },
             counters: Counters::default(),

@@ -46,6 +46,8 @@ pub(crate) fn on_worker_of(pool_id: u64) -> bool {
 pub(crate) struct Config {
     /// Whether core workers start eagerly (`build`, `resize`).
     pub(crate) prestart: bool,
+    /// Task hooks and histograms; `None` when none is set (see `hooks`).
+    pub(crate) observe: Option<Box<super::hooks::Observe>>,
     /// `None`: extra workers never retire.
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) stack_size: Option<usize>,
@@ -164,8 +166,20 @@ impl Shared {
         let queue_len = self.queue.len();
         self.counters.saw_queue_len(queue_len);
         let crew = self.queue.crew.count();
-        self.counters
-            .snapshot(queue_len, crew.live, crew.idle, &workers)
+        let mut m = self
+            .counters
+            .snapshot(queue_len, crew.live, crew.idle, &workers);
+        if let Some(h) = self
+            .cfg
+            .observe
+            .as_ref()
+            .and_then(|o| o.histograms.as_ref())
+        {
+            let (wait, run) = h.snapshot();
+            m.queue_wait_histogram = Some(wait);
+            m.run_time_histogram = Some(run);
+        }
+        m
     }
 
     /// A worker leaving: its counters move into the pool's, atomically for snapshots.
@@ -390,6 +404,16 @@ fn run_one(
     // Only this worker's thread writes its slot.
     let w = &*slot.work;
     add_own(&w.dequeued, 1);
+    let wait_ns = start.saturating_sub(job.info().enqueued);
+    // Hooks and histograms (see `hooks`): one branch when none is set.
+    let watch = shared.cfg.observe.as_deref().map(|observe| {
+        observe.took();
+        super::hooks::Watch {
+            observe,
+            name: job.info().name.clone(),
+            panics_before: w.panicked.load(Ordering::Relaxed),
+        }
+    });
     // A task submitted with options runs under its own context (see `task_builder`).
     let scope = match job.info().opts.as_deref().map(|opts| opts.enter(ctx)) {
         None => None,
@@ -398,11 +422,21 @@ fn run_one(
             // Its caller's context was cancelled (or its deadline passed) while it waited.
             job.not_run(ending, crate::exec::job::NotRun::Cancelled);
             add_own(&w.cancelled_before_start, 1);
+            if let Some(watch) = watch {
+                let outcome = super::hooks::TaskOutcome::NotStarted;
+                watch
+                    .observe
+                    .after(shared, watch.name.as_deref(), wait_ns, 0, outcome);
+                return Some(shared.now());
+            }
             return Some(start);
         }
     };
+    if let Some(watch) = &watch {
+        watch.observe.before(shared, watch.name.as_deref(), wait_ns);
+    }
     let ctx = scope.as_ref().map_or(ctx, |s| s.ctx());
-    add_own(&w.queue_wait_ns, start.saturating_sub(job.info().enqueued));
+    add_own(&w.queue_wait_ns, wait_ns);
     let outer_since = slot.busy_since.load(Ordering::Relaxed);
     slot.busy_since.store(start + 1, Ordering::Release);
     let named = job.info().name.is_some();
@@ -412,11 +446,17 @@ fn run_one(
     };
     // The job contains the task's panics and the drop of a result nobody reads; a panic that
     // escapes anyway (a bug) must not take the worker down.
-    match Panicked::catch(|| job.run(ending, ctx)) {
-        Ok(true) => {}
-        Ok(false) => add_own(&w.cancelled_before_start, 1),
-        Err(_) => bump(&shared.counters.workers.hook_panics),
-    }
+    let ran = match Panicked::catch(|| job.run(ending, ctx)) {
+        Ok(true) => true,
+        Ok(false) => {
+            add_own(&w.cancelled_before_start, 1);
+            false
+        }
+        Err(_) => {
+            bump(&shared.counters.workers.hook_panics);
+            true
+        }
+    };
     if let Some(scope) = scope
         && crate::panic::drop_caught(scope).is_err()
     {
@@ -428,6 +468,15 @@ fn run_one(
     slot.busy_since.store(outer_since, Ordering::Release);
     if named || outer_name.is_some() {
         *slot.task_name.lock() = outer_name;
+    }
+    if let Some(watch) = watch {
+        let outcome = watch.outcome(ran, &w.panicked);
+        let run_ns = end.saturating_sub(start);
+        watch
+            .observe
+            .after(shared, watch.name.as_deref(), wait_ns, run_ns, outcome);
+        // The hook's time is not the next task's.
+        return Some(shared.now());
     }
     Some(end)
 }
