@@ -88,6 +88,7 @@
 
 mod builder;
 mod error;
+mod getters;
 mod handle;
 mod histogram;
 mod hooks;
@@ -250,6 +251,10 @@ impl Pool {
                 panic_handler: b.panic_handler,
                 fail_spawns_after: b.fail_spawns_after,
                 prestart: b.prestart,
+                capacity: match capacity {
+                    QueueCapacity::Bounded(c) => Some(c),
+                    QueueCapacity::Unbounded => None,
+                },
                 observe,
                 full: when_full::FullPolicy::new(b.when_full, b.max_blocked, b.on_discard),
             },

@@ -46,6 +46,8 @@ pub(crate) fn on_worker_of(pool_id: u64) -> bool {
 pub(crate) struct Config {
     /// Whether core workers start eagerly (`build`, `resize`).
     pub(crate) prestart: bool,
+    /// The queue's capacity (`None`: unbounded), for `Pool::queue_capacity`.
+    pub(crate) capacity: Option<usize>,
     /// Task hooks and histograms; `None` when none is set (see `hooks`).
     pub(crate) observe: Option<Box<super::hooks::Observe>>,
     /// `None`: extra workers never retire.
