@@ -110,8 +110,9 @@ impl Pool {
     ///
     /// let pool = Pool::builder().workers(2).build().unwrap();
     /// let mut g = pool.group().start(&Context::new());
-    /// g.spawn(|_| Err::<u8, _>("bad input")).unwrap();
     /// g.spawn(|ctx| { ctx.wait(); Ok(1) }).unwrap(); // cancelled by its sibling's failure
+    /// g.spawn(|_| Err::<u8, _>("bad input")).unwrap();
+    /// // (A spawn after the failure gets its task back as `SubmitError::Cancelled`.)
     /// let err = g.wait().unwrap_err();
     /// assert_eq!(err.into_error(), Some("bad input"));
     /// # pool.shutdown();
@@ -277,7 +278,8 @@ where
     /// # Errors
     ///
     /// [`SubmitError::Cancelled`] if the group's context is (or, while waiting, gets)
-    /// cancelled; otherwise as for [`Pool::submit`]. The task comes back.
+    /// cancelled, for instance because a task of the group has failed already; otherwise as
+    /// for [`Pool::submit`]. The task comes back.
     ///
     /// # Examples
     ///
