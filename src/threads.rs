@@ -665,6 +665,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let f = crate::clock::inherit(f, self.daemon);
         let location = Location::caller();
         let (builder, key, origin) = self.prepare(location);
         let watch = Arc::new(Watch::default());
@@ -711,6 +712,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
+        let f = crate::clock::inherit(f, self.daemon);
         let location = Location::caller();
         let (builder, key, origin) = self.prepare(location);
         // A scoped thread's panic is never lost: the scope re-raises it if nobody joins.

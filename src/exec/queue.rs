@@ -370,10 +370,7 @@ impl<J> Queue<J> {
         if let Some(ctx) = ctx {
             sel.recv(ctx.done());
         }
-        let op = match deadline {
-            Some(at) => sel.select_deadline(at).map_err(|_| Refusal::Timeout)?,
-            None => sel.select(),
-        };
+        let op = crate::clock::select(&mut sel, deadline).ok_or(Refusal::Timeout)?;
         match op.index() {
             i if i == token => {
                 let _ = op.recv(self.room.tokens());
@@ -443,39 +440,43 @@ impl<J> Queue<J> {
 
     #[cfg(not(loom))]
     fn block(&self, keep_alive: Option<Duration>) -> Parked<J> {
-        use crossbeam_channel::select;
         loop {
-            let got = match keep_alive {
-                Some(idle_for) => select! {
-                    recv(self.rx) -> job => Some(job),
-                    recv(self.closed.done()) -> _ => None,
-                    recv(self.nudge_rx) -> _ => return self.nudged(),
-                    default(idle_for) => {
-                        if self.crew.retire() {
-                            // A task queued as this worker retired (at the maximum, so it
-                            // claimed nobody) would be stranded if this was the last worker:
-                            // the submitter checks `live` after queueing, this worker checks
-                            // the queue after leaving, and one of them sees the other.
-                            if !self.rx.is_empty() && self.crew.reserve() {
-                                if let Ok(job) = self.rx.try_recv() {
-                                    self.crew.took();
-                                    self.made_room();
-                                    return Parked::Job(job);
-                                }
-                                self.crew.park();
-                                continue;
+            // Through homebound's clock, so a virtual-time test sees the exact keep-alive.
+            let mut sel = crossbeam_channel::Select::new();
+            let queued = sel.recv(&self.rx);
+            let closed = sel.recv(self.closed.done());
+            sel.recv(&self.nudge_rx);
+            let got = match crate::clock::select(&mut sel, keep_alive.and_then(crate::clock::after))
+            {
+                Some(op) if op.index() == queued => Some(op.recv(&self.rx)),
+                Some(op) if op.index() == closed => {
+                    let _ = op.recv(self.closed.done());
+                    None
+                }
+                Some(op) => {
+                    let _ = op.recv(&self.nudge_rx);
+                    return self.nudged();
+                }
+                None => {
+                    if self.crew.retire() {
+                        // A task queued as this worker retired (at the maximum, so it
+                        // claimed nobody) would be stranded if this was the last worker:
+                        // the submitter checks `live` after queueing, this worker checks
+                        // the queue after leaving, and one of them sees the other.
+                        if !self.rx.is_empty() && self.crew.reserve() {
+                            if let Ok(job) = self.rx.try_recv() {
+                                self.crew.took();
+                                self.made_room();
+                                return Parked::Job(job);
                             }
-                            self.room.made(|| true); // a slot to start a worker is free
-                            return Parked::Retired;
+                            self.crew.park();
+                            continue;
                         }
-                        continue;
+                        self.room.made(|| true); // a slot to start a worker is free
+                        return Parked::Retired;
                     }
-                },
-                None => select! {
-                    recv(self.rx) -> job => Some(job),
-                    recv(self.closed.done()) -> _ => None,
-                    recv(self.nudge_rx) -> _ => return self.nudged(),
-                },
+                    continue;
+                }
             };
             return match got {
                 Some(job) => self.woke(job.expect("the queue holds its own sender")),
@@ -534,10 +535,7 @@ impl<J> Queue<J> {
         if let Some(stop) = stop {
             sel.recv(stop);
         }
-        let op = match deadline {
-            Some(at) => sel.select_deadline(at).ok()?,
-            None => sel.select(),
-        };
+        let op = crate::clock::select(&mut sel, deadline)?;
         match op.index() {
             i if i == queued => {
                 let job = op.recv(&self.rx).ok()?;

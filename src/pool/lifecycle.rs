@@ -115,7 +115,7 @@ impl Pool {
         if on_worker_of(self.shared.id()) {
             return false;
         }
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = crate::clock::after(timeout);
         // Closing first, so a worker started meanwhile is waited for too.
         if !self.shared.life.closed.wait_until(deadline) {
             return false;
@@ -209,7 +209,7 @@ impl Pool {
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// ```
     pub fn wait_idle_timeout(&self, timeout: Duration) -> Result<(), IdleError> {
-        self.wait_idle_until(Instant::now().checked_add(timeout))
+        self.wait_idle_until(crate::clock::after(timeout))
     }
 
     fn wait_idle_until(&self, deadline: Option<Instant>) -> Result<(), IdleError> {

@@ -275,7 +275,7 @@ where
         if !may_wait && ctx.is_some_and(Context::is_cancelled) {
             return Err(SubmitError::Cancelled(f));
         }
-        let deadline = timeout.and_then(|d| Instant::now().checked_add(d));
+        let deadline = timeout.and_then(crate::clock::after);
         let mut info = PoolTask::new(name, pool.shared.stamp());
         if ctx.is_some() || deadline.is_some() {
             info.opts = Some(Box::new(TaskOpts {
