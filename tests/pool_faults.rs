@@ -16,7 +16,10 @@ use common::{BOUND, gate, leak_check, occupy_until_cancel as occupy};
 #[test]
 fn bad_configuration_is_rejected_with_a_clear_message() {
     let cases: Vec<(homebound::pool::Builder, &str)> = vec![
-        (Pool::builder().workers(0), "workers must be at least 1"),
+        (
+            Pool::builder().workers(0),
+            "workers and max_workers are both 0",
+        ),
         (
             Pool::builder().workers(4).max_workers(2),
             "max_workers (2) is less than workers (4)",

@@ -208,3 +208,177 @@ fn submitter(pool: &Pool, runs: &Arc<[AtomicU8]>, who: usize, seed: u64) -> Vec<
     }
     records
 }
+
+/// Issue 14: the same accounting with the full policies (`CallerRuns`, `DiscardOldest` whose
+/// hook runs or drops what it gets, `Reject`, `Block` with a cap on blocked submitters),
+/// `resize` and the lifecycle calls (`close` + `await_termination`, `wait_idle_timeout`)
+/// racing the submitters.
+#[test]
+fn randomised_policies_close_and_wait_idle_account_for_every_task_exactly_once() {
+    let seed = std::env::var("HOMEBOUND_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_2027);
+    for iteration in 0..common::stress_reps(ITERATIONS / 2) {
+        one_policy_iteration(seed, iteration);
+    }
+    threads::assert_none_alive(Duration::from_secs(10));
+}
+
+fn one_policy_iteration(seed: u64, iteration: u64) {
+    use homebound::pool::WhenFull;
+    use std::sync::atomic::AtomicU64;
+
+    let at = format!("seed {seed} iteration {iteration}");
+    let mut rng = Rng::new(seed ^ iteration.wrapping_mul(0x9FB2_1C65_1E98_DF25));
+    let workers = 1 + rng.below(2) as usize;
+    let capacity = 1 + rng.below(3) as usize;
+    let policy = match rng.below(4) {
+        0 => WhenFull::Block,
+        1 => WhenFull::Reject,
+        2 => WhenFull::CallerRuns,
+        _ => WhenFull::DiscardOldest,
+    };
+    let hook_ran = Arc::new(AtomicU64::new(0));
+    let mut builder = Pool::builder()
+        .name("stress-policy")
+        .workers(workers)
+        .max_workers(workers + rng.below(2) as usize)
+        .keep_alive(Duration::from_micros(rng.below(500)))
+        .queue_capacity(capacity)
+        .when_full(policy);
+    match policy {
+        WhenFull::Block => builder = builder.max_blocked_submitters(1 + rng.below(2) as usize),
+        WhenFull::DiscardOldest => {
+            let (hook_ran, every) = (Arc::clone(&hook_ran), AtomicU64::new(rng.next()));
+            builder = builder.on_discard(move |task| {
+                // Run some of the displaced tasks, drop the others.
+                if every.fetch_add(1, Ordering::Relaxed) % 2 == 0 && task.run() {
+                    hook_ran.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+        _ => {}
+    }
+    let pool = builder.build().unwrap();
+    let runs: Arc<[AtomicU8]> = (0..SUBMITTERS * MAX_OPS)
+        .map(|_| AtomicU8::new(0))
+        .collect();
+    let seeds: Vec<u64> = (0..SUBMITTERS).map(|_| rng.next()).collect();
+    let ending = rng.below(4);
+    let spin = rng.below(20_000);
+    let resizes: Vec<(usize, usize)> = (0..rng.below(3))
+        .map(|_| {
+            let w = rng.below(3) as usize;
+            (w, (w + rng.below(2) as usize).max(1))
+        })
+        .collect();
+    let run_pending = rng.next();
+
+    let (records, pending_ran) = std::thread::scope(|s| {
+        let submitters: Vec<_> = seeds
+            .iter()
+            .enumerate()
+            .map(|(who, &seed)| {
+                let (pool, runs) = (&pool, &runs);
+                s.spawn(move || submitter(pool, runs, who, seed))
+            })
+            .collect();
+        for _ in 0..spin {
+            std::hint::spin_loop();
+        }
+        // Resizes race the submitters (and, when the pool closes first, are refused).
+        for (w, max) in resizes {
+            if let Err(e) = pool.resize(w, max) {
+                assert!(e.to_string().contains("closed"), "{at}: {e}");
+            }
+        }
+        let mut pending_ran = 0u64;
+        match ending {
+            0 => {
+                pool.close();
+                assert!(pool.await_termination(Duration::from_secs(10)), "{at}");
+                assert!(pool.is_terminated(), "{at}");
+            }
+            1 => {
+                let _ = pool.wait_idle_timeout(Duration::from_micros(rng.below(500)));
+                pool.shutdown();
+            }
+            2 => {
+                pool.close();
+                for (i, p) in pool.shutdown_now().into_iter().enumerate() {
+                    if run_pending >> (i % 64) & 1 == 1 && p.run() {
+                        pending_ran += 1;
+                    }
+                }
+            }
+            _ => {
+                let _ = pool.shutdown_timeout(Duration::ZERO);
+                pool.shutdown();
+            }
+        }
+        let records: Vec<(usize, Record)> = submitters
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        (records, pending_ran)
+    });
+    let report = pool.shutdown();
+    assert!(report.is_complete(), "{at}");
+    pool.wait_idle().unwrap();
+    let m = report.metrics().clone();
+
+    let (mut accepted, mut ran_with_value, mut panicked) = (0u64, 0u64, 0u64);
+    for (id, record) in records {
+        let runs_now = runs[id].load(Ordering::SeqCst);
+        match record {
+            Record::Rejected => assert_eq!(runs_now, 0, "{at}: rejected task {id} ran"),
+            Record::Accepted(h) => {
+                accepted += 1;
+                match h.join() {
+                    Ok(v) => {
+                        assert_eq!(v, id, "{at}");
+                        assert_eq!(runs_now, 1, "{at}: task {id} ran {runs_now} times");
+                        ran_with_value += 1;
+                    }
+                    Err(JoinError::Panicked(_)) => {
+                        assert_eq!(runs_now, 1, "{at}: task {id}");
+                        panicked += 1;
+                    }
+                    Err(JoinError::NotStarted(_)) => {
+                        assert_eq!(runs_now, 0, "{at}: cancelled task {id} ran")
+                    }
+                    Err(e) => panic!("{at}: {e}"),
+                }
+            }
+        }
+    }
+    assert!(m.is_conserved(), "{at}: {m:?}");
+    assert_eq!((m.queued, m.running), (0, 0), "{at}: {m:?}");
+    // CallerRuns tasks never entered the pool: refused as Full there, accepted here.
+    assert_eq!(m.accepted + m.ran_by_caller, accepted, "{at}: {m:?}");
+    assert_eq!(
+        m.completed
+            + m.panicked
+            + m.cancelled_before_start
+            + m.returned_by_shutdown_now
+            + m.discarded,
+        m.accepted,
+        "{at}: {m:?}"
+    );
+    if policy != WhenFull::DiscardOldest {
+        assert_eq!(m.discarded, 0, "{at}: {m:?}");
+    }
+    if policy != WhenFull::CallerRuns {
+        assert_eq!(m.ran_by_caller, 0, "{at}: {m:?}");
+    }
+    // Every run is accounted for: by a worker, by shutdown_now's caller, by the discard hook
+    // or by a submitter (CallerRuns).
+    assert_eq!(
+        m.completed + m.panicked + pending_ran + hook_ran.load(Ordering::SeqCst) + m.ran_by_caller,
+        ran_with_value + panicked,
+        "{at}: {m:?}"
+    );
+    drop(pool);
+    threads::assert_none_alive(Duration::from_secs(10));
+}

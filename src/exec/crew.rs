@@ -80,9 +80,9 @@ pub(crate) struct Crew {
     /// wakes, so reading `word` per task would miss the cache. Updated (by the same amounts)
     /// right after `word`, so it lags only for that moment.
     live: CachePadded<AtomicUsize>,
-    /// Workers that never retire.
-    min: usize,
-    max: usize,
+    /// Workers that never retire. Atomic (read `Relaxed`) only so a pool can be resized.
+    min: AtomicUsize,
+    max: AtomicUsize,
 }
 
 impl Crew {
@@ -92,8 +92,8 @@ impl Crew {
         Crew {
             word: CachePadded::new(AtomicUsize::new(0)),
             live: CachePadded::new(AtomicUsize::new(0)),
-            min,
-            max,
+            min: AtomicUsize::new(min),
+            max: AtomicUsize::new(max),
         }
     }
 
@@ -102,14 +102,49 @@ impl Crew {
     }
 
     pub(crate) fn max(&self) -> usize {
-        self.max
+        self.max.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn min(&self) -> usize {
+        self.min.load(Ordering::Relaxed)
+    }
+
+    /// New limits (`min ≤ max ≤ MAX_CREW`, checked by the caller). Live workers above the new
+    /// maximum leave as they park ([`Crew::retire_over_max`]); none is stopped here.
+    pub(crate) fn set_limits(&self, min: usize, max: usize) {
+        debug_assert!(min <= max && max <= MAX_CREW);
+        // Raising: the maximum first, so `min ≤ max` holds for every reader in between.
+        if max >= self.max() {
+            self.max.store(max, Ordering::SeqCst);
+            self.min.store(min, Ordering::SeqCst);
+        } else {
+            self.min.store(min, Ordering::SeqCst);
+            self.max.store(max, Ordering::SeqCst);
+        }
+    }
+
+    /// A parked worker above the maximum (after a shrink) leaves, if nobody counts on it.
+    pub(crate) fn retire_over_max(&self) -> bool {
+        if self.live.load(Ordering::Relaxed) <= self.max() {
+            return false;
+        }
+        let retired = self
+            .update(|c| {
+                (c.claims == 0 && c.idle > 0 && c.live > self.max())
+                    .then_some((LIVE + IDLE).wrapping_neg())
+            })
+            .is_some();
+        if retired {
+            self.lived(-1);
+        }
+        retired
     }
 
     /// Whether every permitted worker exists (read from the quiet mirror: one load of a line
     /// that changes only when workers start or leave).
     #[inline]
     pub(crate) fn at_max(&self) -> bool {
-        self.live.load(Ordering::Relaxed) >= self.max
+        self.live.load(Ordering::Relaxed) >= self.max()
     }
 
     fn lived(&self, delta: isize) {
@@ -144,7 +179,7 @@ impl Crew {
             if c.idle > 0 {
                 claim = Claim::Idle;
                 Some(CLAIM.wrapping_sub(IDLE))
-            } else if start && c.live < self.max {
+            } else if start && c.live < self.max() {
                 claim = Claim::Start;
                 Some(LIVE)
             } else {
@@ -161,7 +196,7 @@ impl Crew {
     /// Reserves a slot for a worker that starts busy (with a task, or to take one queued).
     pub(crate) fn reserve(&self) -> bool {
         let reserved = self
-            .update(|c| (c.live < self.max).then_some(LIVE))
+            .update(|c| (c.live < self.max()).then_some(LIVE))
             .is_some();
         if reserved {
             self.lived(1);
@@ -172,7 +207,7 @@ impl Crew {
     /// Reserves a worker that starts parked (idle at once, before its thread runs).
     pub(crate) fn start_parked(&self) -> bool {
         let reserved = self
-            .update(|c| (c.live < self.max).then_some(LIVE + IDLE))
+            .update(|c| (c.live < self.max()).then_some(LIVE + IDLE))
             .is_some();
         if reserved {
             self.lived(1);
@@ -211,7 +246,7 @@ impl Crew {
     pub(crate) fn retire(&self) -> bool {
         let retired = self
             .update(|c| {
-                (c.claims == 0 && c.idle > 0 && c.live > self.min)
+                (c.claims == 0 && c.idle > 0 && c.live > self.min())
                     .then_some((LIVE + IDLE).wrapping_neg())
             })
             .is_some();

@@ -47,7 +47,7 @@ impl Model {
     fn parked_worker(&self) -> u32 {
         match self.queue.parked(None) {
             Parked::Job(job) => job,
-            Parked::Closed | Parked::Retired => panic!("the model never closes"),
+            Parked::Closed | Parked::Retired | Parked::Nudged => panic!("the model never closes"),
         }
     }
 }
@@ -176,7 +176,7 @@ fn loom_exec_a_submit_at_the_cap_meets_the_worker_going_idle() {
         let w = m.clone();
         let worker = thread::spawn(move || match w.queue.park(None) {
             Parked::Job(job) => job,
-            Parked::Closed | Parked::Retired => panic!("the model never closes"),
+            Parked::Closed | Parked::Retired | Parked::Nudged => panic!("the model never closes"),
         });
         assert!(m.offer(7, UNTIL_ROOM).is_ok());
         assert_eq!(worker.join().unwrap(), 7);

@@ -46,6 +46,7 @@ use super::crew::{Claim, Crew};
 use super::room::{Room, Waiter};
 use super::worker::is_worker_of;
 use crate::context::Context;
+use crate::shim::{AtomicBool, Ordering};
 
 #[cfg(not(loom))]
 use crossbeam_utils::Backoff;
@@ -121,6 +122,9 @@ pub(crate) enum Parked<J> {
     Closed,
     /// The keep-alive passed with nothing to do: leave (the crew already let this worker go).
     Retired,
+    /// The executor was resized: park again with the keep-alive that applies now.
+    #[cfg_attr(loom, allow(dead_code))]
+    Nudged,
 }
 
 pub(crate) struct Queue<J> {
@@ -132,8 +136,13 @@ pub(crate) struct Queue<J> {
     bounded: bool,
     /// Blocked submitters are woken once the queue holds at most this many tasks.
     low_water: usize,
-    /// Whether workers are started on demand (then a hand-off claims or grows).
-    grows: bool,
+    /// Whether workers are started on demand (then a hand-off claims or grows). Set once it
+    /// may (at construction, or by a resize to `min < max`); never cleared.
+    grows: AtomicBool,
+    /// Wakes parked workers after a resize (one message per worker that was idle).
+    nudge_tx: Sender<()>,
+    #[cfg_attr(loom, allow(dead_code))]
+    nudge_rx: Receiver<()>,
     pub(crate) crew: Crew,
     room: Room,
     /// Cancelled when the executor stops accepting: blocked submitters give up.
@@ -152,6 +161,7 @@ impl<J> Queue<J> {
             Capacity::Bounded(c) => chan::bounded(c),
         };
         let bounded = matches!(capacity, Capacity::Bounded(c) if c > 0);
+        let (nudge_tx, nudge_rx) = chan::unbounded();
         Queue {
             id,
             tx,
@@ -162,7 +172,9 @@ impl<J> Queue<J> {
                 Capacity::Bounded(c) => c / 2,
                 Capacity::Unbounded => usize::MAX,
             },
-            grows: min < max,
+            grows: AtomicBool::new(min < max),
+            nudge_tx,
+            nudge_rx,
             crew: Crew::new(min, max),
             room: Room::new(),
             closing: Context::new(),
@@ -172,6 +184,33 @@ impl<J> Queue<J> {
 
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Starts workers on demand even with `min == max` (an executor whose first `min` workers
+    /// start lazily, one per task that finds none idle).
+    pub(crate) fn growing(self) -> Self {
+        self.grows.store(true, Ordering::Relaxed);
+        self
+    }
+
+    #[inline]
+    fn grows(&self) -> bool {
+        self.grows.load(Ordering::Relaxed)
+    }
+
+    /// New worker limits. Growing wakes blocked submitters (a hand-off may now start a
+    /// worker); shrinking wakes idle workers, so those above the new maximum leave now and the
+    /// others park again under the new keep-alive rule. A busy worker above the maximum
+    /// finishes its task and leaves when it next finds nothing to do.
+    pub(crate) fn resize(&self, min: usize, max: usize) {
+        if min < max {
+            self.grows.store(true, Ordering::SeqCst);
+        }
+        self.crew.set_limits(min, max);
+        for _ in 0..self.crew.count().idle {
+            let _ = self.nudge_tx.try_send(());
+        }
+        self.room.wake();
     }
 
     /// Tasks waiting in the queue (a rendezvous queue holds none: its tasks are handed over).
@@ -185,7 +224,7 @@ impl<J> Queue<J> {
             let c = self.crew.count();
             c.idle > 0 || c.live < self.crew.max()
         } else {
-            self.rx.len() <= self.low_water
+            self.rx.len() <= self.low_water || (self.grows() && !self.crew.at_max())
         }
     }
 
@@ -206,7 +245,7 @@ impl<J> Queue<J> {
                 Claim::Full => Handoff::Full(job),
             };
         }
-        if start && self.grows && !self.crew.at_max() {
+        if start && self.grows() && !self.crew.at_max() {
             // The growth rule: with no worker idle, one more worker starts, with this task.
             let c = self.crew.count();
             if c.idle == 0 && c.live < self.crew.max() && self.crew.reserve() {
@@ -220,7 +259,7 @@ impl<J> Queue<J> {
         loop {
             job = match self.tx.try_send(job) {
                 Ok(()) => {
-                    if self.grows && !self.crew.at_max() {
+                    if self.grows() && !self.crew.at_max() {
                         // While the executor may still grow, count on an idle worker for it, so
                         // the next task does not count on the same one (it grows instead). At
                         // the maximum nothing depends on it: skip the contended update.
@@ -267,7 +306,7 @@ impl<J> Queue<J> {
     ) -> Result<(), (J, Refusal)> {
         // The common case first: a queue with room, on an executor that starts no more workers
         // on demand (what `try_handoff` would do first, without its set-up).
-        let mut job = if !self.rendezvous && (!self.grows || self.crew.at_max()) {
+        let mut job = if !self.rendezvous && (!self.grows() || self.crew.at_max()) {
             match self.tx.try_send(job) {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Full(job)) => job,
@@ -437,20 +476,43 @@ impl<J> Queue<J> {
     /// a keep-alive, the worker may retire.
     #[cfg(not(loom))]
     pub(crate) fn block(&self, keep_alive: Option<Duration>) -> Parked<J> {
+        if self.crew.retire_over_max() {
+            // Above the maximum after a shrink: leave rather than wait.
+            self.room.made(|| true);
+            return Parked::Retired;
+        }
         loop {
             // Through homebound's clock, so a virtual-time test sees the exact keep-alive.
             let mut sel = crossbeam_channel::Select::new();
             let queued = sel.recv(&self.rx);
-            sel.recv(self.closed.done());
+            let closed = sel.recv(self.closed.done());
+            sel.recv(&self.nudge_rx);
             let got = match crate::clock::select(&mut sel, keep_alive.and_then(crate::clock::after))
             {
                 Some(op) if op.index() == queued => Some(op.recv(&self.rx)),
-                Some(op) => {
+                Some(op) if op.index() == closed => {
                     let _ = op.recv(self.closed.done());
                     None
                 }
+                Some(op) => {
+                    let _ = op.recv(&self.nudge_rx);
+                    return self.nudged();
+                }
                 None => {
                     if self.crew.retire() {
+                        // A task queued as this worker retired (at the maximum, so it
+                        // claimed nobody) would be stranded if this was the last worker:
+                        // the submitter checks `live` after queueing, this worker checks
+                        // the queue after leaving, and one of them sees the other.
+                        if !self.rx.is_empty() && self.crew.reserve() {
+                            if let Ok(job) = self.rx.try_recv() {
+                                self.crew.took();
+                                self.made_room();
+                                return Parked::Job(job);
+                            }
+                            self.crew.park();
+                            continue;
+                        }
                         self.room.made(|| true); // a slot to start a worker is free
                         return Parked::Retired;
                     }
@@ -479,6 +541,16 @@ impl<J> Queue<J> {
         }
     }
 
+    /// A parked worker woken by a resize: above the maximum it leaves, else it parks again.
+    #[cfg(not(loom))]
+    fn nudged(&self) -> Parked<J> {
+        if self.crew.retire_over_max() {
+            self.room.made(|| true);
+            return Parked::Retired;
+        }
+        Parked::Nudged
+    }
+
     fn woke(&self, job: J) -> Parked<J> {
         self.crew.woke();
         self.made_room();
@@ -486,11 +558,13 @@ impl<J> Queue<J> {
     }
 
     /// For a thread that waits for something else (a helping join): a queued task, or `None`
-    /// once `done` is ready (disconnected) or `deadline` passes. The caller is not counted idle.
+    /// once `done` or `stop` is ready (disconnected) or `deadline` passes. The caller is not
+    /// counted idle.
     #[cfg(not(loom))]
     pub(crate) fn take_or_until(
         &self,
         done: &crossbeam_channel::Receiver<()>,
+        stop: Option<&crossbeam_channel::Receiver<()>>,
         deadline: Option<Instant>,
     ) -> Option<J> {
         if let Some(job) = self.take() {
@@ -498,16 +572,26 @@ impl<J> Queue<J> {
         }
         let mut sel = crossbeam_channel::Select::new();
         let queued = sel.recv(&self.rx);
-        sel.recv(done);
+        let finished = sel.recv(done);
+        if let Some(stop) = stop {
+            sel.recv(stop);
+        }
         let op = crate::clock::select(&mut sel, deadline)?;
-        if op.index() == queued {
-            let job = op.recv(&self.rx).ok()?;
-            self.crew.took();
-            self.made_room();
-            Some(job)
-        } else {
-            let _ = op.recv(done);
-            None
+        match op.index() {
+            i if i == queued => {
+                let job = op.recv(&self.rx).ok()?;
+                self.crew.took();
+                self.made_room();
+                Some(job)
+            }
+            i if i == finished => {
+                let _ = op.recv(done);
+                None
+            }
+            _ => {
+                let _ = op.recv(stop.expect("the third operation is `stop`"));
+                None
+            }
         }
     }
 

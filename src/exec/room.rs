@@ -49,6 +49,14 @@ impl Room {
         }
     }
 
+    /// Wakes a waiting submitter whatever the room (after a resize), to retry its hand-off.
+    pub(crate) fn wake(&self) {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            let _ = self.token_tx.try_send(());
+        }
+    }
+
     /// Submitter side: registers a waiter until the guard drops. Retry the hand-off after this
     /// and before waiting on [`tokens`](Room::tokens).
     pub(crate) fn enter(&self) -> Waiter<'_> {

@@ -11,6 +11,7 @@
 //!    and contexts are moved out first and dropped after unlocking.
 
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::Instant;
 
 use super::chan::{self, Receiver, Sender};
@@ -32,8 +33,9 @@ struct Inner<V, F> {
     /// in the allocator's fast size classes when it is freed on another thread.
     result: Option<Result<V, Box<JoinError>>>,
     won: bool,
-    /// A helping joiner waits on this as well as on its queue; dropped when the task ends.
-    waker: Option<Sender<()>>,
+    /// A helping joiner waits on this as well as on its queue, or an awaiting one gets its
+    /// `Waker` called; taken when the task ends.
+    waker: Option<Joiner>,
 }
 
 enum Stage<F> {
@@ -53,11 +55,29 @@ impl<F> Stage<F> {
     }
 }
 
+/// Who waits for the task to end, besides threads on the condition variable.
+enum Joiner {
+    /// Dropped when the task ends, which disconnects the joiner's receiver.
+    Chan(#[allow(dead_code)] Sender<()>),
+    /// Woken when the task ends (boxed: the slot stays as small as with a sender alone).
+    Task(Box<Waker>),
+}
+
 /// What [`Slot::end`] and friends move out of the lock, to drop after it.
-struct Leftovers(
-    #[allow(dead_code)] Option<Context>,
-    #[allow(dead_code)] Option<Sender<()>>,
-);
+struct Leftovers(#[allow(dead_code)] Option<Context>, Option<Joiner>);
+
+impl Drop for Leftovers {
+    /// Wakes an awaiting joiner, after the slot's lock is released.
+    fn drop(&mut self) {
+        if let Some(Joiner::Task(waker)) = self.1.take() {
+            // An executor's waker only schedules its task; should one panic anyway, the task's
+            // end is recorded already and the runner must carry on.
+            if let Err(panic) = Panicked::catch(move || waker.wake()) {
+                drop_quietly(panic);
+            }
+        }
+    }
+}
 
 impl<I, V, F> Slot<I, V, F> {
     /// A slot for a queued task (holding its closure, or `()`).
@@ -217,8 +237,27 @@ impl<I, V, F> Slot<I, V, F> {
             return None;
         }
         let (tx, rx) = chan::bounded(1);
-        inner.waker = Some(tx);
+        inner.waker = Some(Joiner::Chan(tx));
         Some(rx)
+    }
+
+    /// For a joiner that awaits: `waker` is woken when the task ends (replacing a waker given
+    /// before). Returns whether the task has ended already (nothing is registered then).
+    pub(crate) fn wake_on_end(&self, waker: &Waker) -> bool {
+        let mut inner = self.inner.lock();
+        if inner.stage.is_terminal() {
+            return true;
+        }
+        if let Some(Joiner::Task(current)) = &inner.waker
+            && current.will_wake(waker)
+        {
+            return false;
+        }
+        let old = inner.waker.replace(Joiner::Task(Box::new(waker.clone())));
+        drop(inner);
+        // A replaced waker is not woken: its task polls again with the new one.
+        drop(old);
+        false
     }
 
     /// Gives up one reference after the task ended: if it was the last (the handle is gone),
@@ -300,6 +339,7 @@ pub(crate) trait SlotView<I, V>: Send + Sync {
     fn is_finished(&self) -> bool;
     fn cancel(&self) -> bool;
     fn waker(&self) -> Option<Receiver<()>>;
+    fn wake_on_end(&self, waker: &Waker) -> bool;
 }
 
 impl<I: Send + Sync, V: Send, F: Send> SlotView<I, V> for Slot<I, V, F> {
@@ -317,5 +357,9 @@ impl<I: Send + Sync, V: Send, F: Send> SlotView<I, V> for Slot<I, V, F> {
 
     fn waker(&self) -> Option<Receiver<()>> {
         Slot::waker(self)
+    }
+
+    fn wake_on_end(&self, waker: &Waker) -> bool {
+        Slot::wake_on_end(self, waker)
     }
 }

@@ -147,6 +147,10 @@ pub(crate) fn work<W: Work>(w: &mut W, begin: Begin<W::Job>) -> Exit {
                             Parked::Job(job) => (job, true),
                             Parked::Closed => break Exit::Closed,
                             Parked::Retired => break Exit::Retired,
+                            Parked::Nudged => {
+                                registered = true;
+                                continue;
+                            }
                         }
                     }
                 }

@@ -8,6 +8,8 @@ use crate::panic::Panicked;
 
 use super::Pool;
 use super::error::BuildError;
+use super::pending::PendingTask;
+use super::when_full::{DiscardHook, WhenFull};
 
 /// More workers than this is rejected as a configuration mistake.
 pub const MAX_WORKERS: usize = 4096;
@@ -40,6 +42,8 @@ pub(crate) enum Capacity {
 /// | [`queue_capacity`](Builder::queue_capacity) | `workers × 1024` ([`DEFAULT_QUEUE_PER_WORKER`]) |
 /// | [`name`](Builder::name) (threads are `homebound-<name>-<n>`) | `"pool"` |
 /// | [`stack_size`](Builder::stack_size) | the platform's default |
+/// | [`when_full`](Builder::when_full) | [`WhenFull::Block`] (wait for room) |
+/// | [`max_blocked_submitters`](Builder::max_blocked_submitters) | no limit |
 ///
 /// **Growth rule**: when a task arrives and no worker is idle, the pool starts one more worker
 /// with it, up to `max_workers` (non-blocking submits included). Extra workers retire after `keep_alive` without work; the first
@@ -81,6 +85,13 @@ pub struct Builder {
     pub(crate) panic_handler: Option<PanicHook>,
     /// Fault injection for tests: spawns after this many succeed fail.
     pub(crate) fail_spawns_after: Option<u64>,
+    pub(crate) when_full: WhenFull,
+    pub(crate) max_blocked: Option<usize>,
+    pub(crate) on_discard: Option<DiscardHook>,
+    pub(crate) prestart: bool,
+    pub(crate) before_task: Option<super::hooks::TaskHook>,
+    pub(crate) after_task: Option<super::hooks::TaskHook>,
+    pub(crate) histograms: bool,
 }
 
 impl Default for Builder {
@@ -96,6 +107,13 @@ impl Default for Builder {
             on_exit: None,
             panic_handler: None,
             fail_spawns_after: None,
+            when_full: WhenFull::Block,
+            max_blocked: None,
+            on_discard: None,
+            prestart: true,
+            before_task: None,
+            after_task: None,
+            histograms: false,
         }
     }
 }
@@ -117,18 +135,27 @@ impl Builder {
         Builder::default()
     }
 
-    /// Workers started by `build` and kept alive until shutdown (at least 1).
+    /// Core workers: started by `build` (see [`prestart`](Builder::prestart)) and kept alive
+    /// until shutdown. **Zero is allowed with `max_workers(n)`, n ≥ 1**: a pool that costs no
+    /// thread while idle (Java's cached pool, `allowCoreThreadTimeOut`): workers start as tasks
+    /// arrive and every one retires after `keep_alive` without work.
     ///
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use homebound::pool::Pool;
     ///
-    /// let pool = Pool::builder().workers(3).build().unwrap();
-    /// assert_eq!(pool.metrics().workers_spawned, 3); // started by `build`
-    /// assert!(Pool::builder().workers(0).build().is_err());
+    /// let pool = Pool::builder()
+    ///     .workers(0)
+    ///     .max_workers(4)
+    ///     .keep_alive(Duration::from_millis(1))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.metrics().workers_live, 0); // no thread until there is work
+    /// assert_eq!(pool.submit(|_| 7).unwrap().join().unwrap(), 7);
     /// pool.shutdown();
-    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// ```
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = Some(n);
@@ -373,6 +400,90 @@ impl Builder {
         self
     }
 
+    /// What a submit that would wait for room does instead; see [`WhenFull`] (default
+    /// `Block`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::{Pool, WhenFull};
+    ///
+    /// // Backpressure without blocked submitters: a full pool makes the caller do the work.
+    /// let pool = Pool::builder().workers(1).queue_capacity(1).when_full(WhenFull::CallerRuns).build().unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let busy = pool.submit(move |_| { let _ = gate.recv(); }).unwrap();
+    /// # while pool.metrics().running == 0 { std::thread::yield_now(); }
+    /// let queued = pool.submit(|_| "queued").unwrap();
+    /// let here = std::thread::current().id();
+    /// let inline = pool.submit(move |_| std::thread::current().id() == here).unwrap();
+    /// assert!(inline.join().unwrap()); // ran on this thread, at once
+    /// drop(release);
+    /// assert_eq!(queued.join().unwrap(), "queued");
+    /// busy.join().unwrap();
+    /// assert_eq!(pool.shutdown().metrics().ran_by_caller, 1);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn when_full(mut self, policy: WhenFull) -> Self {
+        self.when_full = policy;
+        self
+    }
+
+    /// With [`WhenFull::Block`]: at most `n` submitters wait for room at once; the next one
+    /// that would wait gets its task back at once as `Full` (ants' `WithMaxBlockingTasks`).
+    /// Zero is a build error (use [`WhenFull::Reject`] so that no submitter waits), and so is
+    /// setting it with another policy (no submitter waits under those).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(1).queue_capacity(1).max_blocked_submitters(4).build().unwrap();
+    /// assert_eq!(pool.max_blocked_submitters(), Some(4));
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn max_blocked_submitters(mut self, n: usize) -> Self {
+        self.max_blocked = Some(n);
+        self
+    }
+
+    /// With [`WhenFull::DiscardOldest`]: receives each task a newer one displaced, on the
+    /// submitting thread, after the submit (no pool lock held). Run it, log it by
+    /// [`name`](PendingTask::name), or drop it (its handle then resolves as `NotStarted`). A
+    /// panic in the hook is caught and counted in `hook_panics`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::{Pool, WhenFull};
+    ///
+    /// let (displaced_tx, displaced) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder()
+    ///     .workers(1)
+    ///     .queue_capacity(1)
+    ///     .when_full(WhenFull::DiscardOldest)
+    ///     .on_discard(move |task| displaced_tx.send(task.name().map(str::to_owned)).unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let busy = pool.submit(move |_| { let _ = gate.recv(); }).unwrap();
+    /// # while pool.metrics().running == 0 { std::thread::yield_now(); }
+    /// let old = pool.submit_named("reading 1", |_| 1).unwrap();
+    /// let new = pool.submit_named("reading 2", |_| 2).unwrap(); // displaces reading 1
+    /// assert_eq!(displaced.recv().unwrap().as_deref(), Some("reading 1"));
+    /// drop(release);
+    /// assert!(old.join().unwrap_err().is_not_started());
+    /// assert_eq!(new.join().unwrap(), 2);
+    /// busy.join().unwrap();
+    /// assert_eq!(pool.shutdown().metrics().discarded, 1);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn on_discard(mut self, hook: impl Fn(PendingTask) + Send + Sync + 'static) -> Self {
+        self.on_discard = Some(std::sync::Arc::new(hook));
+        self
+    }
+
     /// Fault injection for tests: after `n` worker threads have started, every further spawn
     /// fails as if the OS had refused it.
     ///
@@ -395,7 +506,7 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// A configuration error (0 workers, `max_workers < workers`, more than [`MAX_WORKERS`],
+    /// A configuration error (`workers` and `max_workers` both 0, `max_workers < workers`, more than [`MAX_WORKERS`],
     /// a queue capacity above [`MAX_QUEUE_CAPACITY`], a stack below [`MIN_STACK_SIZE`], an
     /// empty name), or the spawn error if a first worker could not be started; the workers
     /// that had started are then shut down and joined before `build` returns.
@@ -415,15 +526,17 @@ impl Builder {
     /// ```
     pub fn build(self) -> Result<Pool, BuildError> {
         let workers = self.workers.unwrap_or_else(num_cpus::get);
-        if workers == 0 {
-            return Err(BuildError::config("workers must be at least 1"));
-        }
         if workers > MAX_WORKERS {
             return Err(BuildError::config(format!(
                 "workers is {workers}, more than the limit of {MAX_WORKERS}"
             )));
         }
         let max = self.max_workers.unwrap_or(workers);
+        if max == 0 {
+            return Err(BuildError::config(
+                "workers and max_workers are both 0; a pool that starts workers on demand needs max_workers(n) with n ≥ 1",
+            ));
+        }
         if max < workers {
             return Err(BuildError::config(format!(
                 "max_workers ({max}) is less than workers ({workers})"
@@ -451,6 +564,7 @@ impl Builder {
         if self.name.is_empty() {
             return Err(BuildError::config("the pool's name is empty"));
         }
+        self.check_when_full()?;
         Pool::start(self, workers, max)
     }
 }

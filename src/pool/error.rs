@@ -227,8 +227,8 @@ impl<T> std::error::Error for JoinTimeoutError<T> {}
 /// ```
 /// use homebound::pool::Pool;
 ///
-/// let err = Pool::builder().workers(0).build().unwrap_err();
-/// assert_eq!(err.to_string(), "invalid pool configuration: workers must be at least 1");
+/// let err = Pool::builder().workers(2).max_workers(1).build().unwrap_err();
+/// assert_eq!(err.to_string(), "invalid pool configuration: max_workers (1) is less than workers (2)");
 /// ```
 #[derive(Debug)]
 pub struct BuildError {
@@ -286,3 +286,43 @@ impl std::error::Error for BuildError {
         }
     }
 }
+
+/// Why [`Pool::wait_idle`](super::Pool::wait_idle) or
+/// [`wait_idle_timeout`](super::Pool::wait_idle_timeout) returned before the pool was idle.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::pool::{IdleError, Pool};
+///
+/// let pool = Pool::builder().workers(1).build().unwrap();
+/// let pool = std::sync::Arc::new(pool);
+/// let inner = pool.clone();
+/// // From one of the pool's own tasks, waiting for the pool to be idle would wait for itself.
+/// let from_task = pool.submit(move |_| inner.wait_idle()).unwrap().join().unwrap();
+/// assert_eq!(from_task, Err(IdleError::OwnTask));
+/// assert_eq!(IdleError::OwnTask.to_string(), "wait_idle called from one of the pool's own tasks");
+/// pool.shutdown();
+/// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdleError {
+    /// Tasks were still queued or running when the timeout passed.
+    TimedOut,
+    /// Called from one of the pool's own tasks, which keeps the pool busy while it waits: the
+    /// call returned at once instead of deadlocking.
+    OwnTask,
+}
+
+impl fmt::Display for IdleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdleError::TimedOut => "timed out waiting for the pool to be idle",
+            IdleError::OwnTask => "wait_idle called from one of the pool's own tasks",
+        })
+    }
+}
+
+impl std::error::Error for IdleError {}

@@ -16,6 +16,10 @@ use crate::task::JoinError;
 ///   ([`JoinError::Panicked`]), or [`JoinError::NotStarted`] for a task that never started.
 /// * [`cancel`](TaskHandle::cancel) stops a queued task from starting, or cancels the
 ///   [`Context`](crate::Context) of a running one (it sees that at its next check).
+/// * [`join_ctx`](TaskHandle::join_ctx) stops waiting when the caller's context is cancelled,
+///   and hands the handle back.
+/// * `.await` on the handle (it implements `IntoFuture`; see [`Join`](super::Join)) waits from
+///   async code, on any executor: no runtime needed.
 /// * Dropping the handle *detaches* the task: it still runs, and a panic is still counted in the
 ///   pool's metrics and passed to the pool's panic handler. It never aborts the process.
 ///
@@ -41,6 +45,10 @@ pub struct TaskHandle<T> {
 impl<T> TaskHandle<T> {
     pub(crate) fn new(slot: Arc<dyn SlotView<PoolTask, T>>) -> Self {
         TaskHandle { slot }
+    }
+
+    pub(crate) fn view(&self) -> &dyn SlotView<PoolTask, T> {
+        &*self.slot
     }
 
     /// Waits for the task and returns its value.
@@ -75,7 +83,7 @@ impl<T> TaskHandle<T> {
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        wait_helping(&*self.slot, None)
+        wait_helping(&*self.slot, None, None)
             .expect("an untimed wait returns only once the task has finished")
     }
 
@@ -132,7 +140,7 @@ impl<T> TaskHandle<T> {
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn join_deadline(self, deadline: Instant) -> Result<T, JoinTimeoutError<T>> {
-        match wait_helping(&*self.slot, Some(deadline)) {
+        match wait_helping(&*self.slot, Some(deadline), None) {
             Some(result) => result.map_err(JoinTimeoutError::Task),
             None => Err(JoinTimeoutError::TimedOut(self)),
         }

@@ -9,7 +9,7 @@
 //! later step it counts always has its earlier steps counted too. Hence every derived figure
 //! (`accepted`, `queued`, `running`) is non-negative and the conservation identity
 //! `accepted == completed + panicked + cancelled_before_start + returned_by_shutdown_now +
-//! running + queued` holds exactly in every snapshot, while the pool is busy or not.
+//! discarded + running + queued` holds exactly in every snapshot, while the pool is busy or not.
 //!
 //! Submitter-side and worker-side counters live on separate cache lines, so submitters and
 //! workers do not contend on them.
@@ -36,6 +36,8 @@ pub(crate) struct SubmitCounters {
     pub(crate) rejected_closed: AtomicU64,
     pub(crate) rejected_timeout: AtomicU64,
     pub(crate) rejected_cancelled: AtomicU64,
+    /// Of `rejected_full`: tasks the submitter ran itself (`WhenFull::CallerRuns`).
+    pub(crate) ran_by_caller: AtomicU64,
     pub(crate) queue_high_water: AtomicUsize,
 }
 
@@ -49,6 +51,7 @@ impl Default for SubmitCounters {
             rejected_closed: AtomicU64::new(0),
             rejected_timeout: AtomicU64::new(0),
             rejected_cancelled: AtomicU64::new(0),
+            ran_by_caller: AtomicU64::new(0),
             queue_high_water: AtomicUsize::new(0),
         }
     }
@@ -63,6 +66,8 @@ pub(crate) struct WorkCounters {
     pub(crate) panicked: AtomicU64,
     pub(crate) cancelled_before_start: AtomicU64,
     pub(crate) returned: AtomicU64,
+    /// Displaced by a newer task (`WhenFull::DiscardOldest`).
+    pub(crate) discarded: AtomicU64,
     pub(crate) queue_wait_ns: AtomicU64,
     pub(crate) run_ns: AtomicU64,
 }
@@ -86,13 +91,14 @@ impl WorkCounters {
         }
     }
 
-    fn fields(&self) -> [&AtomicU64; 7] {
+    fn fields(&self) -> [&AtomicU64; 8] {
         [
             &self.dequeued,
             &self.completed,
             &self.panicked,
             &self.cancelled_before_start,
             &self.returned,
+            &self.discarded,
             &self.queue_wait_ns,
             &self.run_ns,
         ]
@@ -155,6 +161,7 @@ impl Counters {
                 sum(|w| &w.panicked),
                 sum(|w| &w.cancelled_before_start),
                 sum(|w| &w.returned),
+                sum(|w| &w.discarded),
             ]
         };
         let (mut ends, mut dequeued) = (terminal(), 0);
@@ -173,6 +180,7 @@ impl Counters {
             panicked,
             cancelled_before_start,
             returned_by_shutdown_now,
+            discarded,
         ] = ends;
         let rejected_full = load(&s.rejected_full);
         let rejected_closed = load(&s.rejected_closed);
@@ -181,7 +189,8 @@ impl Counters {
         let submitted = load(&s.submitted) & !CLOSED;
         let rejected = rejected_full + rejected_closed + rejected_timeout + rejected_cancelled;
         let accepted = submitted - rejected;
-        let ended = completed + panicked + cancelled_before_start + returned_by_shutdown_now;
+        let ended =
+            completed + panicked + cancelled_before_start + returned_by_shutdown_now + discarded;
         let g = &self.workers;
         let idle = idle.min(live);
         Metrics {
@@ -207,8 +216,12 @@ impl Counters {
             panicked,
             cancelled_before_start,
             returned_by_shutdown_now,
+            discarded,
+            ran_by_caller: load(&s.ran_by_caller),
             total_queue_wait: Duration::from_nanos(sum(|w| &w.queue_wait_ns)),
             total_run_time: Duration::from_nanos(sum(|w| &w.run_ns)),
+            queue_wait_histogram: None,
+            run_time_histogram: None,
         }
     }
 }
@@ -217,7 +230,7 @@ impl Counters {
 ///
 /// Task counters only grow. They obey the conservation identity, in every snapshot:
 ///
-/// `accepted == completed + panicked + cancelled_before_start + returned_by_shutdown_now + running + queued`
+/// `accepted == completed + panicked + cancelled_before_start + returned_by_shutdown_now + discarded + running + queued`
 ///
 /// where `accepted = submitted - rejected_*`. `queued` counts accepted tasks no worker has taken
 /// yet, *including* tasks whose `submit` call is still waiting for room (they may yet be
@@ -289,6 +302,13 @@ pub struct Metrics {
     pub cancelled_before_start: u64,
     /// Tasks handed back by `shutdown_now`.
     pub returned_by_shutdown_now: u64,
+    /// Queued tasks displaced by a newer one under
+    /// [`WhenFull::DiscardOldest`](super::WhenFull::DiscardOldest) (handed to the
+    /// `on_discard` hook, or dropped).
+    pub discarded: u64,
+    /// Of `rejected_full`: tasks the submitting thread ran itself under
+    /// [`WhenFull::CallerRuns`](super::WhenFull::CallerRuns) (they never entered the pool).
+    pub ran_by_caller: u64,
     /// Total time tasks spent in the queue before a worker took them. While every worker is
     /// busy a submit is stamped from a clock the workers refresh as they finish tasks (so a
     /// submit need not read the system clock), which may run up to 10 µs, or one running
@@ -299,6 +319,12 @@ pub struct Metrics {
     /// Total time workers spent running tasks: each stretch of tasks a worker ran back to
     /// back, counted as the stretch ends or (short tasks) once per 16 tasks.
     pub total_run_time: Duration,
+    /// Every task's queue wait in power-of-two buckets (`p50`, `p99`), when the pool was
+    /// built with [`histograms(true)`](super::Builder::histograms); read just after the
+    /// counters above, so it may include a task or two they do not.
+    pub queue_wait_histogram: Option<super::Histogram>,
+    /// Every task's run time, likewise (tasks that never started are not in it).
+    pub run_time_histogram: Option<super::Histogram>,
 }
 
 impl Metrics {
@@ -324,6 +350,7 @@ impl Metrics {
                 + self.panicked
                 + self.cancelled_before_start
                 + self.returned_by_shutdown_now
+                + self.discarded
                 + self.running
                 + self.queued
             && self.submitted
@@ -339,7 +366,7 @@ impl fmt::Display for Metrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "workers {} live ({} idle, peak {}), queue {} (high-water {}); tasks: {} accepted, {} completed, {} panicked, {} cancelled, {} returned, {} running, {} queued; rejected: {} full, {} closed, {} timeout, {} cancelled; queue wait {:?}, run time {:?}",
+            "workers {} live ({} idle, peak {}), queue {} (high-water {}); tasks: {} accepted, {} completed, {} panicked, {} cancelled, {} returned, {} discarded, {} running, {} queued; rejected: {} full, {} closed, {} timeout, {} cancelled; queue wait {:?}, run time {:?}",
             self.workers_live,
             self.workers_idle,
             self.workers_peak,
@@ -350,6 +377,7 @@ impl fmt::Display for Metrics {
             self.panicked,
             self.cancelled_before_start,
             self.returned_by_shutdown_now,
+            self.discarded,
             self.running,
             self.queued,
             self.rejected_full,

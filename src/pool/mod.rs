@@ -27,7 +27,7 @@
 //!   thread; a worker submitting to its own full pool grows it if it may, and otherwise gets
 //!   `Full` at once (run it inline); a worker waiting in `join` runs its pool's queued tasks.
 //! * **Conserved metrics.** Every [`Metrics`] snapshot obeys `accepted = completed + panicked +
-//!   cancelled_before_start + returned_by_shutdown_now + running + queued`.
+//!   cancelled_before_start + returned_by_shutdown_now + discarded + running + queued`.
 //!
 //! # Examples
 //!
@@ -88,11 +88,21 @@
 
 mod builder;
 mod error;
+mod getters;
 mod handle;
+mod histogram;
+mod hooks;
+mod join;
+mod lifecycle;
 mod metrics;
+mod on_demand;
+mod on_pool;
 mod pending;
+mod resize;
 mod shutdown;
 mod task;
+mod task_builder;
+mod when_full;
 mod worker;
 
 use std::fmt;
@@ -112,11 +122,17 @@ use crate::sync::WaitGroup;
 pub use self::builder::{
     Builder, DEFAULT_QUEUE_PER_WORKER, MAX_QUEUE_CAPACITY, MAX_WORKERS, MIN_STACK_SIZE,
 };
-pub use self::error::{BuildError, JoinTimeoutError, SubmitError};
+pub use self::error::{BuildError, IdleError, JoinTimeoutError, SubmitError};
 pub use self::handle::TaskHandle;
+pub use self::histogram::{HISTOGRAM_BUCKETS, Histogram};
+pub use self::hooks::{TaskEvent, TaskOutcome};
+pub use self::join::{Join, JoinCtxError};
 pub use self::metrics::Metrics;
+pub use self::on_pool::{PoolGroup, PoolGroupBuilder};
 pub use self::pending::PendingTask;
 pub use self::shutdown::{ShutdownReport, Straggler};
+pub use self::task_builder::TaskBuilder;
+pub use self::when_full::WhenFull;
 
 use self::builder::Capacity;
 use self::metrics::{CLOSED, Counters, bump};
@@ -237,25 +253,35 @@ impl Pool {
 
     pub(crate) fn start(b: Builder, workers: usize, max: usize) -> Result<Pool, BuildError> {
         let capacity = match b.capacity {
-            Capacity::Default => QueueCapacity::Bounded(workers * DEFAULT_QUEUE_PER_WORKER),
+            Capacity::Default => QueueCapacity::Bounded(workers.max(1) * DEFAULT_QUEUE_PER_WORKER),
             Capacity::Bounded(c) => QueueCapacity::Bounded(c),
             Capacity::Unbounded => QueueCapacity::Unbounded,
         };
+        let observe = hooks::Observe::of(&b);
         let keep_alive = Instant::now()
             .checked_add(b.keep_alive)
             .map(|_| b.keep_alive);
         let shared = Arc::new(Shared {
             name: b.name,
-            queue: Queue::new(new_id(), capacity, workers, max),
+            queue: match b.prestart {
+                true => Queue::new(new_id(), capacity, workers, max),
+                false => Queue::new(new_id(), capacity, workers, max).growing(),
+            },
             root: Context::new(),
             cfg: Config {
-                min: workers,
                 keep_alive,
                 stack_size: b.stack_size,
                 on_start: b.on_start,
                 on_exit: b.on_exit,
                 panic_handler: b.panic_handler,
                 fail_spawns_after: b.fail_spawns_after,
+                prestart: b.prestart,
+                capacity: match capacity {
+                    QueueCapacity::Bounded(c) => Some(c),
+                    QueueCapacity::Unbounded => None,
+                },
+                observe,
+                full: when_full::FullPolicy::new(b.when_full, b.max_blocked, b.on_discard),
             },
             counters: Counters::default(),
             threads: Mutex::new(Threads {
@@ -268,9 +294,11 @@ impl Pool {
             epoch: Instant::now(),
             clock: CachePadded::new(AtomicU64::new(worker::STALE)),
             origin: crate::threads::current_origin(),
+            life: lifecycle::Life::default(),
         });
+        let prestart = b.prestart;
         let pool = Pool { shared };
-        for _ in 0..workers {
+        for _ in 0..if prestart { workers } else { 0 } {
             // The first workers count as idle before their threads run: a hand-off right after
             // `build` finds them.
             let crew = &pool.shared.queue.crew;
@@ -543,6 +571,7 @@ impl Pool {
         let info = PoolTask::new(None, self.shared.stamp());
         let task = Detached::new(f, info);
         self.offer(Job::owned(Box::new(task)), wait)
+            .or_else(|(job, why)| self.caller_runs(job, &why, &wait).map_err(|job| (job, why)))
             .map_err(|(job, why)| {
                 let Refused::Owned(task) = job.refused() else {
                     unreachable!("execute queues owned tasks only")
@@ -623,6 +652,10 @@ impl Pool {
         match self.offer(Job::shared(slot.clone()), wait) {
             Ok(()) => Ok(TaskHandle::new(slot)),
             Err((job, why)) => {
+                let job = match self.caller_runs(job, &why, &wait) {
+                    Ok(()) => return Ok(TaskHandle::new(slot)),
+                    Err(job) => job,
+                };
                 // Never shown to a worker: take the job out without resolving it, then the
                 // closure back out of the slot.
                 drop(job.refused());
@@ -644,9 +677,14 @@ impl Pool {
         if before & CLOSED != 0 {
             // Counted after closing: not one `close` waits for, so it does not settle.
             bump(&c.submit.rejected_closed);
+            self.shared.life.idle.ring();
             return Err((job, Refusal::Closed));
         }
         let offered = self.hand_over(job, wait);
+        if offered.is_ok() && self.shared.queue.crew.min() == 0 {
+            // No worker need stay: make sure one is alive for what was just queued.
+            self.keep_one_worker();
+        }
         let queue = &self.shared.queue;
         let nth = before;
         match &offered {
@@ -654,6 +692,8 @@ impl Pool {
             Ok(()) if nth.is_multiple_of(QUEUE_LEN_SAMPLE) => c.saw_queue_len(queue.len()),
             Ok(()) => {}
             Err((_, why)) => {
+                // A refused task was counted as queued while in flight.
+                self.shared.life.idle.ring();
                 if matches!(why, Refusal::Full | Refusal::OwnWorker) {
                     c.saw_queue_len(queue.len());
                 }
@@ -668,6 +708,9 @@ impl Pool {
             }
         }
         c.submit.settled.fetch_add(1, Ordering::Release);
+        if let Some(policy) = &self.shared.cfg.full {
+            self.after_full(policy);
+        }
         offered
     }
 
@@ -677,6 +720,13 @@ impl Pool {
         {
             return Err((job, Refusal::Cancelled));
         }
+        if let Some(policy) = &self.shared.cfg.full {
+            return self.hand_over_full(policy, job, wait);
+        }
+        self.hand_over_plain(job, wait)
+    }
+
+    fn hand_over_plain(&self, job: PoolJob, wait: Wait<'_>) -> Result<(), (PoolJob, Refusal)> {
         self.shared.queue.offer(job, wait, &mut |first| {
             self.shared
                 .spawn_worker(Begin::With(first))

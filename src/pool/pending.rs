@@ -48,6 +48,10 @@ impl PendingTask {
         }
     }
 
+    pub(crate) fn into_job(self) -> PoolJob {
+        self.task
+    }
+
     /// The name given with [`Pool::submit_named`](super::Pool::submit_named).
     ///
     /// # Examples

@@ -310,7 +310,7 @@ impl Pool {
     /// ```
     pub fn shutdown_now(&self) -> Vec<PendingTask> {
         self.shared.root.cancel();
-        self.close();
+        self.stop_accepting();
         let mut taken = self.shared.queue.drain();
         if !on_worker_of(self.shared.id()) {
             self.join_workers();
@@ -333,12 +333,13 @@ impl Pool {
             }
         }
         drop(cancelled);
+        self.shared.life.idle.ring();
         pending
     }
 
     /// Stops accepting: wakes blocked submitters, then, once no hand-off is in flight (so
     /// nothing is queued any more), lets the workers drain the queue and leave.
-    fn close(&self) {
+    pub(super) fn stop_accepting(&self) {
         let queue = &self.shared.queue;
         queue.close_accepting();
         let submit = &self.shared.counters.submit;
@@ -358,10 +359,11 @@ impl Pool {
         }
         queue.close();
         self.shared.threads.lock().closing = true;
+        self.shared.life.closed.set();
     }
 
     /// Joins every worker (blocking); returns how many this call joined.
-    fn join_workers(&self) -> usize {
+    pub(super) fn join_workers(&self) -> usize {
         let entries = mem::take(&mut self.shared.threads.lock().workers);
         let joined = join_all(entries);
         // A concurrent shutdown may hold handles this call did not get: wait for those
@@ -374,7 +376,7 @@ impl Pool {
     /// `Instant`, also without limit.
     fn shutdown_until(&self, deadline: Option<Option<Instant>>) -> ShutdownReport {
         let start = crate::clock::now();
-        self.close();
+        self.stop_accepting();
         let mut joined = 0;
         let mut stragglers = Vec::new();
         let from_own_worker = on_worker_of(self.shared.id());

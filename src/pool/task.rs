@@ -25,11 +25,17 @@ pub(crate) struct PoolTask {
     pub(crate) name: Option<Box<str>>,
     /// When it was submitted, in nanoseconds on the pool's clock (see `Shared::stamp`).
     pub(crate) enqueued: u64,
+    /// The caller's context and deadline of a task submitted with `Pool::task` (boxed: rare).
+    pub(crate) opts: Option<Box<super::task_builder::TaskOpts>>,
 }
 
 impl PoolTask {
     pub(crate) fn new(name: Option<Box<str>>, enqueued: u64) -> Self {
-        PoolTask { name, enqueued }
+        PoolTask {
+            name,
+            enqueued,
+            opts: None,
+        }
     }
 }
 

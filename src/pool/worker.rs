@@ -44,7 +44,12 @@ pub(crate) fn on_worker_of(pool_id: u64) -> bool {
 }
 
 pub(crate) struct Config {
-    pub(crate) min: usize,
+    /// Whether core workers start eagerly (`build`, `resize`).
+    pub(crate) prestart: bool,
+    /// The queue's capacity (`None`: unbounded), for `Pool::queue_capacity`.
+    pub(crate) capacity: Option<usize>,
+    /// Task hooks and histograms; `None` when none is set (see `hooks`).
+    pub(crate) observe: Option<Box<super::hooks::Observe>>,
     /// `None`: extra workers never retire.
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) stack_size: Option<usize>,
@@ -52,6 +57,8 @@ pub(crate) struct Config {
     pub(crate) on_exit: Option<ThreadHook>,
     pub(crate) panic_handler: Option<PanicHook>,
     pub(crate) fail_spawns_after: Option<u64>,
+    /// `None` for the default `WhenFull::Block` without a cap (see `when_full`).
+    pub(crate) full: Option<super::when_full::FullPolicy>,
 }
 
 pub(crate) struct Shared {
@@ -77,6 +84,8 @@ pub(crate) struct Shared {
     /// The thread that built the pool: every worker belongs to its leak check, whichever thread
     /// made the pool grow.
     pub(crate) origin: ThreadId,
+    /// Closed flag and idle bell (see `lifecycle`).
+    pub(crate) life: super::lifecycle::Life,
 }
 
 pub(crate) struct Threads {
@@ -120,6 +129,8 @@ pub(crate) enum Begin {
     Parked,
     /// With the task that needed it.
     With(PoolJob),
+    /// Busy, to take a queued task (reserved with `reserve`).
+    Busy,
 }
 
 /// How often a busy worker publishes the pool's clock: a submit stamp is at most this much (or
@@ -166,8 +177,20 @@ impl Shared {
         let queue_len = self.queue.len();
         self.counters.saw_queue_len(queue_len);
         let crew = self.queue.crew.count();
-        self.counters
-            .snapshot(queue_len, crew.live, crew.idle, &workers)
+        let mut m = self
+            .counters
+            .snapshot(queue_len, crew.live, crew.idle, &workers);
+        if let Some(h) = self
+            .cfg
+            .observe
+            .as_ref()
+            .and_then(|o| o.histograms.as_ref())
+        {
+            let (wait, run) = h.snapshot();
+            m.queue_wait_histogram = Some(wait);
+            m.run_time_histogram = Some(run);
+        }
+        m
     }
 
     /// A worker leaving: its counters move into the pool's, atomically for snapshots.
@@ -188,7 +211,7 @@ impl Shared {
         let refuse = |begin: Begin, error: io::Error| {
             let job = match begin {
                 Begin::With(job) => Some(job),
-                Begin::Parked => None,
+                Begin::Parked | Begin::Busy => None,
             };
             Err((error, job))
         };
@@ -216,7 +239,7 @@ impl Shared {
         // The first task stays reachable, so a failed spawn can hand it back.
         let first = match begin {
             Begin::With(job) => Some(Arc::new(Mutex::new(Some(job)))),
-            Begin::Parked => None,
+            Begin::Parked | Begin::Busy => None,
         };
         let (shared, worker_slot, in_thread) = (Arc::clone(self), Arc::clone(&slot), first.clone());
         self.stats.lock().push(Arc::clone(&slot));
@@ -381,8 +404,8 @@ impl Work for PoolWorker {
 
     fn keep_alive(&self) -> Option<Duration> {
         let cfg = &self.shared.cfg;
-        cfg.keep_alive
-            .filter(|_| self.shared.queue.crew.count().live > cfg.min)
+        let crew = &self.shared.queue.crew;
+        cfg.keep_alive.filter(|_| crew.count().live > crew.min())
     }
 
     fn run(&mut self, job: PoolJob, ctx: &Context, parked: bool) -> bool {
@@ -412,6 +435,8 @@ impl Work for PoolWorker {
             clock.store(STALE, Ordering::Relaxed);
         }
         self.published = 0;
+        // This worker's last task is counted: a `wait_idle` may be over.
+        self.shared.life.idle.ring();
     }
 
     fn panicked(&mut self, _: Panicked) {
@@ -437,23 +462,69 @@ fn run_one(
     // Only this worker's thread writes its slot.
     let w = &*slot.work;
     add_own(&w.dequeued, 1);
-    let info = job.info();
-    add_own(&w.queue_wait_ns, start.saturating_sub(info.enqueued));
+    // Hooks and histograms (see `hooks`): one branch when none is set. They are told each
+    // task's own times, so with them the clock is read around every task.
+    let watch = shared.cfg.observe.as_deref().map(|observe| {
+        observe.took();
+        super::hooks::Watch {
+            observe,
+            name: job.info().name.clone(),
+            panics_before: w.panicked.load(Ordering::Relaxed),
+        }
+    });
+    let start = if watch.is_some() { shared.now() } else { start };
+    let wait_ns = start.saturating_sub(job.info().enqueued);
+    // A task submitted with options runs under its own context (see `task_builder`).
+    let scope = match job.info().opts.as_deref().map(|opts| opts.enter(ctx)) {
+        None => None,
+        Some(Some(scope)) => Some(scope),
+        Some(None) => {
+            // Its caller's context was cancelled (or its deadline passed) while it waited.
+            job.not_run(ending, crate::exec::job::NotRun::Cancelled);
+            add_own(&w.cancelled_before_start, 1);
+            if let Some(watch) = watch {
+                let outcome = super::hooks::TaskOutcome::NotStarted;
+                watch
+                    .observe
+                    .after(shared, watch.name.as_deref(), wait_ns, 0, outcome);
+            }
+            return true;
+        }
+    };
+    if let Some(watch) = &watch {
+        watch.observe.before(shared, watch.name.as_deref(), wait_ns);
+    }
+    let ctx = scope.as_ref().map_or(ctx, |s| s.ctx());
+    add_own(&w.queue_wait_ns, wait_ns);
     let outer_since = slot.busy_since.load(Ordering::Relaxed);
     slot.busy_since.store(start + 1, Ordering::Release);
+    let info = job.info();
     let named = info.name.is_some();
     let outer_name = match &info.name {
         Some(name) => slot.task_name.lock().replace(name.clone()),
         None => None,
     };
     // The job contains the task's panics (the worker loop catches a bug's).
-    if !job.run(ending, ctx) {
+    let ran = job.run(ending, ctx);
+    if !ran {
         add_own(&w.cancelled_before_start, 1);
+    }
+    if let Some(scope) = scope
+        && crate::panic::drop_caught(scope).is_err()
+    {
+        bump(&shared.counters.workers.hook_panics);
     }
     // A helped task (run inside another task's `join`) restores the outer task's entry.
     slot.busy_since.store(outer_since, Ordering::Release);
     if named || outer_name.is_some() {
         *slot.task_name.lock() = outer_name;
+    }
+    if let Some(watch) = watch {
+        let outcome = watch.outcome(ran, &w.panicked);
+        let run_ns = shared.now().saturating_sub(start);
+        watch
+            .observe
+            .after(shared, watch.name.as_deref(), wait_ns, run_ns, outcome);
     }
     true
 }
@@ -465,6 +536,7 @@ fn run_one(
 pub(crate) fn wait_helping<T>(
     slot: &dyn crate::exec::slot::SlotView<super::task::PoolTask, T>,
     deadline: Option<Instant>,
+    stop: Option<&Context>,
 ) -> Option<Result<T, crate::task::JoinError>> {
     let helper = HELPER.try_with(|h| h.borrow().clone()).ok().flatten();
     if let Some(Helper {
@@ -474,14 +546,17 @@ pub(crate) fn wait_helping<T>(
     {
         let ending = Ending::worker(Arc::clone(&shared), Arc::clone(&worker));
         loop {
-            if slot.is_finished() {
+            if slot.is_finished() || stop.is_some_and(Context::is_cancelled) {
                 break;
             }
             let job = match shared.queue.take() {
                 Some(job) => job,
                 None => {
                     let Some(done) = slot.waker() else { break };
-                    match shared.queue.take_or_until(&done, deadline) {
+                    match shared
+                        .queue
+                        .take_or_until(&done, stop.map(Context::done), deadline)
+                    {
                         Some(job) => job,
                         None => break,
                     }
@@ -502,13 +577,14 @@ pub(crate) fn wait_helping<T>(
             }
         }
     }
-    slot.wait(deadline)
+    super::join::wait_or_stop(slot, deadline, stop)
 }
 
 #[cfg(loom)]
 pub(crate) fn wait_helping<T>(
     slot: &dyn crate::exec::slot::SlotView<super::task::PoolTask, T>,
     deadline: Option<Instant>,
+    _stop: Option<&Context>,
 ) -> Option<Result<T, crate::task::JoinError>> {
     slot.wait(deadline)
 }

@@ -1,0 +1,317 @@
+//! One submit that carries options: [`Pool::task`] → [`TaskBuilder`] with a name, the caller's
+//! context and a timeout, together.
+//!
+//! # The task's context
+//!
+//! Without options a task runs under its worker's context, a child of the pool's root. With a
+//! caller's context (or a timeout) it runs under a context of its own, made as it starts: a
+//! child of the caller's context, with the deadline. The worker's context is linked to it, so
+//! [`TaskHandle::cancel`](super::TaskHandle::cancel) and
+//! [`shutdown_now`](Pool::shutdown_now) still cancel it. A task whose caller's context was
+//! cancelled, or whose deadline passed, while it waited in the queue never starts: the next
+//! worker that takes it skips it without running it (its handle resolves as `NotStarted`,
+//! counted in `cancelled_before_start`). Until a worker takes it, it holds its queue slot: the
+//! pool has no `purge`, because its queue is a channel, which cannot remove from the middle.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Pool;
+use super::error::SubmitError;
+use super::handle::TaskHandle;
+use super::task::{PoolTask, TaskSlot};
+use crate::context::Context;
+use crate::context::WakeGuard;
+use crate::exec::job::Job;
+use crate::exec::queue::Wait;
+
+/// What a task submitted with options carries to the worker that runs it.
+pub(crate) struct TaskOpts {
+    parent: Option<Context>,
+    deadline: Option<Instant>,
+}
+
+/// A task's own context while it runs, and its link to the worker's context.
+pub(crate) struct TaskScope {
+    ctx: Context,
+    _link: Option<WakeGuard>,
+}
+
+impl TaskScope {
+    pub(crate) fn ctx(&self) -> &Context {
+        &self.ctx
+    }
+}
+
+impl TaskOpts {
+    /// The task's context for this run, or `None` if it must not start (its caller's context
+    /// is cancelled or its deadline has passed).
+    pub(crate) fn enter(&self, worker_ctx: &Context) -> Option<TaskScope> {
+        let (ctx, link) = match &self.parent {
+            // A child of the worker's context: the pool's cancels reach it directly.
+            None => (worker_ctx.child(), None),
+            Some(parent) => {
+                if parent.is_cancelled() {
+                    return None;
+                }
+                let ctx = parent.child();
+                let own = ctx.clone();
+                let link = worker_ctx.wake_on_cancel(move || {
+                    own.cancel();
+                });
+                (ctx, Some(link))
+            }
+        };
+        let ctx = match self.deadline {
+            Some(at) => ctx.with_deadline(at),
+            None => ctx,
+        };
+        if ctx.is_cancelled() {
+            return None;
+        }
+        Some(TaskScope { ctx, _link: link })
+    }
+}
+
+/// A task being given its options before it is submitted; made by [`Pool::task`].
+///
+/// Nothing is submitted until [`submit`](TaskBuilder::submit) or
+/// [`try_submit`](TaskBuilder::try_submit).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use homebound::{Context, pool::Pool};
+///
+/// let pool = Pool::builder().name("server").workers(2).build().unwrap();
+/// let request = Context::new();
+/// let handle = pool
+///     .task(|ctx| ctx.deadline().is_some())
+///     .name("conn-17")
+///     .context(&request)
+///     .timeout(Duration::from_secs(30))
+///     .submit()
+///     .unwrap();
+/// assert!(handle.join().unwrap());
+/// # pool.shutdown();
+/// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+/// ```
+#[must_use = "a TaskBuilder does nothing until submit is called"]
+pub struct TaskBuilder<'p, 'c, F> {
+    pool: &'p Pool,
+    f: F,
+    name: Option<Box<str>>,
+    ctx: Option<&'c Context>,
+    timeout: Option<Duration>,
+}
+
+impl Pool {
+    /// Starts a submit that carries options: a name, the caller's context, a timeout; see
+    /// [`TaskBuilder`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(1).build().unwrap();
+    /// let h = pool.task(|_| 2 + 2).name("sum").submit().unwrap();
+    /// assert_eq!(h.join().unwrap(), 4);
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn task<F, T>(&self, f: F) -> TaskBuilder<'_, '_, F>
+    where
+        F: FnOnce(&Context) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        TaskBuilder {
+            pool: self,
+            f,
+            name: None,
+            ctx: None,
+            timeout: None,
+        }
+    }
+}
+
+impl<'p, 'c, F, T> TaskBuilder<'p, 'c, F>
+where
+    F: FnOnce(&Context) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    /// The task's name: in straggler reports, on its [`PendingTask`](super::PendingTask), and
+    /// for the hooks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(1).build().unwrap();
+    /// pool.task(|_| ()).name("upload-7").submit().unwrap().join().unwrap();
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The caller's context: the task's context becomes a child of it (cancelling it cancels
+    /// the running task; a task still queued then never starts), and waiting for room stops
+    /// when it is cancelled (`SubmitError::Cancelled`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pool::Pool};
+    ///
+    /// let pool = Pool::builder().workers(1).build().unwrap();
+    /// let request = Context::new();
+    /// let (started_tx, started) = crossbeam_channel::bounded(1);
+    /// let h = pool
+    ///     .task(move |ctx| { started_tx.send(()).unwrap(); ctx.wait(); "stopped" })
+    ///     .context(&request)
+    ///     .submit()
+    ///     .unwrap();
+    /// started.recv().unwrap();
+    /// request.cancel(); // the request is gone: so is its work
+    /// assert_eq!(h.join().unwrap(), "stopped");
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn context(mut self, ctx: &'c Context) -> Self {
+        self.ctx = Some(ctx);
+        self
+    }
+
+    /// A deadline `timeout` from now for the whole task: waiting for room ends there
+    /// (`SubmitError::Timeout`), a task still queued then never starts, and a running task's
+    /// context is cancelled with `DeadlineExceeded`. A timeout too large for `Instant` means
+    /// none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(1).build().unwrap();
+    /// let h = pool
+    ///     .task(|ctx| { ctx.wait(); ctx.cause().unwrap().is_deadline_exceeded() })
+    ///     .timeout(Duration::from_millis(5))
+    ///     .submit()
+    ///     .unwrap();
+    /// assert!(h.join().unwrap());
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Submits the task, waiting for room as [`Pool::submit`] does (under the pool's
+    /// [`WhenFull`](super::WhenFull) policy), until the caller's context is cancelled or the
+    /// timeout passes.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Pool::submit`], plus [`SubmitError::Cancelled`] (the caller's context was
+    /// cancelled, also before the call) and [`SubmitError::Timeout`]. The task comes back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pool::Pool};
+    ///
+    /// let pool = Pool::builder().workers(1).build().unwrap();
+    /// let gone = Context::new();
+    /// gone.cancel();
+    /// let err = pool.task(|_| 1).context(&gone).submit().unwrap_err();
+    /// assert!(err.is_cancelled());
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn submit(self) -> Result<TaskHandle<T>, SubmitError<F>> {
+        self.send(true)
+    }
+
+    /// Submits the task only if that needs no waiting (the rule of [`Pool::try_submit`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Pool::try_submit`], plus [`SubmitError::Cancelled`] when the caller's context
+    /// is cancelled already.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(1).build().unwrap();
+    /// let h = pool.task(|_| "ok").name("quick").try_submit().unwrap();
+    /// assert_eq!(h.join().unwrap(), "ok");
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn try_submit(self) -> Result<TaskHandle<T>, SubmitError<F>> {
+        self.send(false)
+    }
+
+    fn send(self, may_wait: bool) -> Result<TaskHandle<T>, SubmitError<F>> {
+        let TaskBuilder {
+            pool,
+            f,
+            name,
+            ctx,
+            timeout,
+        } = self;
+        // A waiting submit finds a cancelled context in the pool's hand-off (and is counted
+        // there, as `submit_ctx` is); a non-waiting one never reaches the pool.
+        if !may_wait && ctx.is_some_and(Context::is_cancelled) {
+            return Err(SubmitError::Cancelled(f));
+        }
+        let deadline = timeout.and_then(crate::clock::after);
+        let mut info = PoolTask::new(name, pool.shared.stamp());
+        if ctx.is_some() || deadline.is_some() {
+            info.opts = Some(Box::new(TaskOpts {
+                parent: ctx.cloned(),
+                deadline,
+            }));
+        }
+        let wait = if may_wait {
+            Wait::Until { deadline, ctx }
+        } else {
+            Wait::No
+        };
+        let slot = Arc::new(TaskSlot::new(info, f));
+        match pool.offer(Job::shared(slot.clone()), wait) {
+            Ok(()) => Ok(TaskHandle::new(slot)),
+            Err((job, why)) => {
+                let job = match pool.caller_runs(job, &why, &wait) {
+                    Ok(()) => return Ok(TaskHandle::new(slot)),
+                    Err(job) => job,
+                };
+                drop(job.refused());
+                let f = slot
+                    .take_back()
+                    .expect("a refused task still holds its closure");
+                Err(why.with(f))
+            }
+        }
+    }
+}
+
+impl<F> fmt::Debug for TaskBuilder<'_, '_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskBuilder")
+            .field("name", &self.name)
+            .field("context", &self.ctx)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
