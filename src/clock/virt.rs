@@ -20,7 +20,7 @@
 //! panics with it instead of hanging.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::panic::Location;
 use std::sync::Arc;
@@ -107,6 +107,10 @@ struct State {
     moved: HashMap<u64, RealKey>,
     closed: Option<Closed>,
     deadlock: Option<Arc<str>>,
+    /// Members already failed with the deadlock report: each is told once. A thread that
+    /// caught that panic and waits again (a pool worker restarts its loop after a panic) waits
+    /// on the real clock instead of failing forever.
+    told: HashSet<u64>,
     /// The clock thread is cancelling contexts due at `now`: waits due at the same instant end
     /// only after it (deadlines fire before timed waits that end at the same instant).
     firing: bool,
@@ -226,6 +230,7 @@ impl Scope {
                 moved: HashMap::new(),
                 closed: None,
                 deadlock: None,
+                told: HashSet::new(),
                 firing: false,
             }),
             changed: Condvar::new(),
@@ -404,10 +409,11 @@ impl Scope {
             if let Some(report) = state.deadlock.clone() {
                 state.set_waiting(id, None);
                 let left = deadline.map(|at| at.saturating_duration_since(state.now));
+                let first = state.told.insert(id);
                 drop(state);
-                if std::thread::panicking() {
-                    // Unwinding from the deadlock already (a drop that waits): a second panic
-                    // would abort, so wait what is left on the real clock instead.
+                if std::thread::panicking() || !first {
+                    // Unwinding from the deadlock already (a drop that waits: a second panic
+                    // would abort), or told before: wait what is left on the real clock.
                     return attempt(left.and_then(|left| Instant::now().checked_add(left)));
                 }
                 panic!("{report}");
@@ -457,9 +463,15 @@ impl Scope {
         loop {
             if let Some(report) = state.deadlock.clone() {
                 state.set_waiting(id, None);
+                let left = deadline.saturating_duration_since(state.now);
+                let first = state.told.insert(id);
                 drop(state);
                 if std::thread::panicking() {
                     return; // unwinding from the deadlock: a second panic would abort
+                }
+                if !first {
+                    std::thread::sleep(left); // told before: the rest on the real clock
+                    return;
                 }
                 panic!("{report}");
             }
