@@ -583,6 +583,7 @@ impl Context {
     /// ```
     pub fn sleep(&self, duration: Duration) -> Result<(), Cancelled> {
         self.check()?;
+        let _state = crate::threads::enter_state(crate::threads::Kind::Sleeping);
         match self.done().recv_timeout(duration) {
             Err(ChanTimeout::Timeout) => Ok(()),
             _ => Err(self.cancelled_error()),
@@ -607,6 +608,7 @@ impl Context {
     /// ```
     pub fn sleep_until(&self, deadline: Instant) -> Result<(), Cancelled> {
         self.check()?;
+        let _state = crate::threads::enter_state(crate::threads::Kind::Sleeping);
         match self.done().recv_deadline(deadline) {
             Err(ChanTimeout::Timeout) => Ok(()),
             _ => Err(self.cancelled_error()),
@@ -640,6 +642,7 @@ impl Context {
             Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
             Err(TryRecvError::Empty) => {}
         }
+        let _state = crate::threads::enter_state(crate::threads::Kind::Receiving);
         crossbeam_channel::select! {
             recv(rx) -> msg => msg.map_err(|_| RecvError::Disconnected),
             recv(self.done()) -> _ => Err(RecvError::Cancelled(self.cancelled_error())),
@@ -673,6 +676,7 @@ impl Context {
         timeout: Duration,
     ) -> Result<T, RecvTimeoutError> {
         self.check().map_err(RecvTimeoutError::Cancelled)?;
+        let _state = crate::threads::enter_state(crate::threads::Kind::Receiving);
         crossbeam_channel::select! {
             recv(rx) -> msg => msg.map_err(|_| RecvTimeoutError::Disconnected),
             recv(self.done()) -> _ => Err(RecvTimeoutError::Cancelled(self.cancelled_error())),
@@ -711,6 +715,7 @@ impl Context {
             Err(TrySendError::Full(v)) => v,
         };
         // `Select` rather than `select!`: the value must stay ours until the send is chosen.
+        let _state = crate::threads::enter_state(crate::threads::Kind::Sending);
         let mut sel = Select::new();
         let send_op = sel.send(tx);
         let done_op = sel.recv(self.done());
