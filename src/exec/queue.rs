@@ -325,6 +325,7 @@ impl<J> Queue<J> {
         deadline: Option<Instant>,
         ctx: Option<&Context>,
     ) -> Result<(), Refusal> {
+        let _state = crate::threads::enter_state(crate::threads::Kind::Submitting);
         let mut sel = crossbeam_channel::Select::new();
         let token = sel.recv(self.room.tokens());
         let closing = sel.recv(self.closing.done());
@@ -399,6 +400,7 @@ impl<J> Queue<J> {
 
     #[cfg(not(loom))]
     fn block(&self, keep_alive: Option<Duration>) -> Parked<J> {
+        let _state = crate::threads::enter_state(crate::threads::Kind::Idle);
         use crossbeam_channel::select;
         loop {
             let got = match keep_alive {
