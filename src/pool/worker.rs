@@ -200,6 +200,7 @@ impl Shared {
         let slot = Arc::new(WorkerSlot::default());
         let exit = self.exits.enter();
         let mut builder = threads::Builder::new(&self.name).origin(self.origin);
+        builder = builder.context(&self.root);
         if let Some(bytes) = self.cfg.stack_size {
             builder = builder.stack_size(bytes);
         }
@@ -384,6 +385,7 @@ fn run_one(
     add_own(&w.queue_wait_ns, start.saturating_sub(job.info().enqueued));
     let outer_since = slot.busy_since.load(Ordering::Relaxed);
     slot.busy_since.store(start + 1, Ordering::Release);
+    let _state = threads::running_at(job.info().name.as_deref(), shared.epoch, start);
     let named = job.info().name.is_some();
     let outer_name = match &job.info().name {
         Some(name) => slot.task_name.lock().replace(name.clone()),
