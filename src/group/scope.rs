@@ -435,6 +435,7 @@ fn run_job<E>(shared: &Shared<E>, job: GroupJob<'_, E>, ctx: &Context) {
         job.not_run(shared, NotRun::Cancelled);
     } else {
         let _running = shared.life.track(job.info());
+        let _state = crate::threads::running_now(job.info().name());
         job.run(shared, ctx);
     }
 }
