@@ -184,6 +184,7 @@ impl Runtime {
         let name = stats.name.clone();
         let (ctx, failure) = (self.ctx.clone(), Arc::clone(&self.failure));
         let spawned = threads::spawn(&name, move || {
+            threads::owned_by(&ctx);
             let born = Instant::now();
             if let Err(panic) = Panicked::catch(body) {
                 let reason = format!("stage '{}' panicked", stats.name);
