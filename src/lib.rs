@@ -104,6 +104,8 @@ pub mod group;
 #[cfg(all(feature = "net", unix))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "net", unix))))]
 pub mod net;
+#[cfg(feature = "serde")]
+mod observe_serde;
 mod panic;
 pub mod periodic;
 pub mod pipeline;
