@@ -16,6 +16,7 @@ use std::time::Duration;
 /// assert_eq!(ServiceOutcome::Error("disk full".into()).to_string(), "error: disk full");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum ServiceOutcome {
     /// Returned `Ok(())`.
@@ -79,6 +80,7 @@ impl fmt::Display for ServiceOutcome {
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ServiceReport {
     pub(crate) name: String,
     pub(crate) outcome: ServiceOutcome,
