@@ -17,6 +17,7 @@ use std::io;
 /// assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Stop {
     /// The context was cancelled (the normal end).
@@ -47,6 +48,7 @@ pub enum Stop {
 /// assert_eq!((report.errors(), report.panics()), (0, 0));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Report {
     pub(super) runs: u64,
     pub(super) skipped: u64,
