@@ -104,6 +104,7 @@ pub mod group;
 #[cfg(all(feature = "net", unix))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "net", unix))))]
 pub mod net;
+mod observe;
 #[cfg(feature = "serde")]
 mod observe_serde;
 mod panic;
