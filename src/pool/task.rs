@@ -24,11 +24,16 @@ pub(crate) struct PoolTask {
     pub(crate) name: Option<Box<str>>,
     /// When it was submitted, in nanoseconds on the pool's clock (see `Shared::stamp`).
     pub(crate) enqueued: u64,
+    pub(crate) span: crate::observe::Span,
 }
 
 impl PoolTask {
     pub(crate) fn new(name: Option<Box<str>>, enqueued: u64) -> Self {
-        PoolTask { name, enqueued }
+        PoolTask {
+            name,
+            enqueued,
+            span: crate::observe::Span::current(),
+        }
     }
 }
 
@@ -67,6 +72,7 @@ impl Ending {
     /// Counted before the handle sees the result, so a joiner's next `metrics()` already
     /// includes the task.
     fn ended(&self, panicked: Option<&Panicked>) {
+        crate::observe::task_panicked(panicked);
         if let Some((_, slot)) = &self.worker {
             // Only this worker's thread writes its counters.
             add_own(
