@@ -386,6 +386,9 @@ fn run_one(
     let outer_since = slot.busy_since.load(Ordering::Relaxed);
     slot.busy_since.store(start + 1, Ordering::Release);
     let _state = threads::running_at(job.info().name.as_deref(), shared.epoch, start);
+    let _span = job.info().span.clone().entered();
+    let wait = start.saturating_sub(job.info().enqueued);
+    let event = crate::observe::task_started(&shared.name, job.info().name.as_deref(), wait);
     let named = job.info().name.is_some();
     let outer_name = match &job.info().name {
         Some(name) => slot.task_name.lock().replace(name.clone()),
@@ -400,6 +403,7 @@ fn run_one(
     }
     let end = shared.now();
     add_own(&w.run_ns, end.saturating_sub(start));
+    event.ended(end.saturating_sub(start));
     // A helped task (run inside another task's `join`) restores the outer task's entry.
     slot.busy_since.store(outer_since, Ordering::Release);
     if named || outer_name.is_some() {
