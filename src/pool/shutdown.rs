@@ -252,6 +252,7 @@ impl Pool {
                 }
             }
         }
+        crate::observe::pool_shut_down(&self.shared.name, joined, &stragglers, start);
         ShutdownReport {
             joined,
             stragglers,
