@@ -23,22 +23,24 @@ mod on {
 
     use crate::pool::Straggler;
 
-    /// The span current when work was handed over.
+    /// The span current when work was handed over; boxed (one pointer in every task's info)
+    /// and only when there is one.
     #[derive(Clone, Debug)]
-    pub(crate) struct Span(tracing::Span);
+    pub(crate) struct Span(Option<Box<tracing::Span>>);
 
     /// The span entered for as long as it lives.
-    pub(crate) struct Entered(#[allow(dead_code)] tracing::span::EnteredSpan);
+    pub(crate) struct Entered(#[allow(dead_code)] Option<tracing::span::EnteredSpan>);
 
     impl Span {
         #[inline]
         pub(crate) fn current() -> Span {
-            Span(tracing::Span::current())
+            let span = tracing::Span::current();
+            Span((!span.is_none()).then(|| Box::new(span)))
         }
 
         #[inline]
         pub(crate) fn entered(self) -> Entered {
-            Entered(self.0.entered())
+            Entered(self.0.map(|span| span.entered()))
         }
     }
 
