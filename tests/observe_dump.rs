@@ -119,9 +119,20 @@ fn tasks_blocked_in_recv_sleep_and_wait_group_are_named() {
     for _ in 0..3 {
         started_rx.recv().unwrap();
     }
-    wait_for("dump-waits", |t| *t.state() == State::Receiving);
-    wait_for("dump-waits", |t| *t.state() == State::Sleeping);
-    wait_for("dump-waits", |t| *t.state() == State::WaitingGroup);
+    for (task, state) in [
+        ("recv", State::Receiving),
+        ("sleep", State::Sleeping),
+        ("wait", State::WaitingGroup),
+    ] {
+        // The wait, and the task that waits.
+        let t = wait_for("dump-waits", |t| *t.state() == state);
+        assert_eq!(t.task().and_then(|t| t.name()), Some(task), "{t}");
+        assert!(
+            t.to_string()
+                .contains(&format!("running task '{task}' for ")),
+            "{t}"
+        );
+    }
     stop.cancel();
     for h in [a, b, c] {
         h.join().unwrap();

@@ -109,7 +109,9 @@ fn started_watchdog_hands_alerts_to_the_callback_even_when_one_blocks() {
         scope(&ctx, |g| {
             g.spawn_named("slow-fetch", move |ctx| {
                 in_first_tx.send(()).unwrap();
-                ctx.wait();
+                // Stuck in a wait homebound knows: still a stuck task.
+                let (_tx, never) = bounded::<()>(0);
+                let _ = ctx.recv(&never);
                 Ok::<_, ()>(())
             });
             g.spawn_named("slow-parse", move |ctx| {

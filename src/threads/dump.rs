@@ -61,7 +61,62 @@ pub struct ThreadDump {
     daemon: bool,
     state: State,
     state_for: Duration,
+    task: Option<RunningTask>,
     context: Option<ContextState>,
+}
+
+/// The task a thread runs, in a [`ThreadDump`]: also while the task waits (then the dump's
+/// [`state`](ThreadDump::state) is the wait).
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{pool::Pool, threads};
+///
+/// let pool = Pool::builder().name("rt-demo").workers(1).build().unwrap();
+/// let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+/// let (in_tx, in_task) = crossbeam_channel::bounded::<()>(1);
+/// let h = pool.submit_named("export", move |ctx| {
+///     in_tx.send(()).unwrap();
+///     let _ = ctx.recv(&rx);
+/// }).unwrap();
+/// in_task.recv().unwrap();
+/// let task = loop {
+///     let dump = threads::dump();
+///     let t = dump.threads().iter().find(|t| t.owner() == "rt-demo").unwrap();
+///     if let Some(task) = t.task() { break task.clone(); }
+/// };
+/// assert_eq!(task.name(), Some("export"));
+/// drop(tx);
+/// h.join().unwrap();
+/// pool.shutdown();
+/// # threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct RunningTask {
+    name: Option<std::sync::Arc<str>>,
+    running_for: Duration,
+}
+
+impl RunningTask {
+    /// The task's name, if it was given one.
+    ///
+    /// # Examples
+    ///
+    /// See [`RunningTask`].
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// How long it had been running when the dump was taken.
+    ///
+    /// # Examples
+    ///
+    /// See [`RunningTask`]; `task.running_for()` is at most the thread's age.
+    pub fn running_for(&self) -> Duration {
+        self.running_for
+    }
 }
 
 /// The cancel state of the context that owns a thread (a pool's, a group's, a pipeline's).
@@ -229,6 +284,22 @@ impl ThreadDump {
         &self.state
     }
 
+    /// The task it runs, if any: also while that task waits (in `ctx.recv`, a `submit`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = homebound::threads::spawn("no-task", || ()).unwrap();
+    /// let dump = homebound::threads::dump();
+    /// if let Some(t) = dump.threads().iter().find(|t| t.owner() == "no-task") {
+    ///     assert!(t.task().is_none()); // a plain thread runs no pool or group task
+    /// }
+    /// h.join().unwrap();
+    /// ```
+    pub fn task(&self) -> Option<&RunningTask> {
+        self.task.as_ref()
+    }
+
     /// How long it had been in that state.
     ///
     /// # Examples
@@ -268,11 +339,18 @@ impl ThreadDump {
 
 impl fmt::Display for ThreadDump {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} for {:.3?}",
-            self.name, self.state, self.state_for
-        )?;
+        write!(f, "{}: ", self.name)?;
+        match &self.task {
+            Some(task) if !self.state.is_running() => {
+                match &task.name {
+                    Some(name) => write!(f, "running task '{name}'")?,
+                    None => f.write_str("running a task")?,
+                }
+                write!(f, " for {:.3?}, ", task.running_for)?;
+            }
+            _ => {}
+        }
+        write!(f, "{} for {:.3?}", self.state, self.state_for)?;
         if let Some(ctx) = &self.context {
             write!(f, "; context {ctx}")?;
         }
@@ -358,7 +436,11 @@ pub fn dump() -> Dump {
     let threads = infos
         .into_iter()
         .map(|info| {
-            let (state, since) = info.slot.read();
+            let (state, since, task) = info.slot.read();
+            let task = task.map(|(name, at)| RunningTask {
+                name,
+                running_for: now.saturating_duration_since(at),
+            });
             let context = info.slot.context.get().map(|ctx| match ctx.cause() {
                 None => ContextState::Live,
                 Some(cause) => ContextState::Cancelled {
@@ -375,6 +457,7 @@ pub fn dump() -> Dump {
                 daemon: info.daemon,
                 state,
                 state_for: now.saturating_duration_since(since),
+                task,
                 context,
                 name: info.name,
                 owner: info.owner,

@@ -81,7 +81,7 @@ mod signal;
 mod state;
 mod watchdog;
 
-pub use dump::{ContextState, Dump, ThreadDump, dump, dump_to};
+pub use dump::{ContextState, Dump, RunningTask, ThreadDump, dump, dump_to};
 #[cfg(unix)]
 pub use signal::{DumpOnSignal, dump_on_sigusr1};
 use state::Slot;

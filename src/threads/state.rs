@@ -1,10 +1,12 @@
-//! What each registered thread is doing now: one word per thread, written only by that thread.
+//! What each registered thread is doing now: two words per thread, written only by that thread.
 //!
-//! A state change is a thread-local look-up and one relaxed store of a `u64` into the thread's
-//! own [`Slot`]: the state's kind in the low byte, the microseconds since the registry's epoch at
-//! which it began in the rest (2^56 µs is over 2,000 years). No lock, no allocation, no
-//! read-modify-write. Readers (the dump, the watchdog) load the word relaxed: a diagnostic view
-//! needs no ordering with the thread's other memory.
+//! One word says which task the thread runs (if any), the other which wait it is in (idle,
+//! `submit`, `ctx.recv`, ...), so a task blocked in a wait shows both. A state change is a
+//! thread-local look-up and one relaxed store of a `u64` into the thread's own [`Slot`]: the
+//! kind in the low byte, the microseconds since the registry's epoch at which it began in the
+//! rest (2^56 µs is over 2,000 years). No lock, no allocation, no read-modify-write. Readers (the
+//! dump, the watchdog) load the words relaxed: a diagnostic view needs no ordering with the
+//! thread's other memory.
 //!
 //! A task's name is the one thing that does not fit the word. It is kept beside it, behind a
 //! lock that only the thread itself and a dump ever take, and only for named tasks; a thread
@@ -83,7 +85,10 @@ impl Kind {
 
 /// One registered thread's state, shared by the thread (the only writer) and the registry.
 pub(crate) struct Slot {
-    word: AtomicU64,
+    /// The task it runs (`Working`: none).
+    task: AtomicU64,
+    /// The wait it is in (`Working`: none).
+    wait: AtomicU64,
     /// The name of the named task last started on this thread.
     name: Mutex<Option<Arc<str>>>,
     /// The context whose cancellation stops this thread, for the dump.
@@ -93,23 +98,32 @@ pub(crate) struct Slot {
 impl Slot {
     pub(super) fn new(context: Option<Context>) -> Slot {
         Slot {
-            word: AtomicU64::new(pack(Kind::Working, Instant::now())),
+            task: AtomicU64::new(pack(Kind::Working, Instant::now())),
+            wait: AtomicU64::new(pack(Kind::Working, Instant::now())),
             name: Mutex::new(None),
             context: context.map(OnceLock::from).unwrap_or_default(),
         }
     }
 
-    /// What the thread is doing now, and since when.
-    pub(super) fn read(&self) -> (State, Instant) {
-        let word = self.word.load(Ordering::Relaxed);
-        let since = epoch() + Duration::from_micros(word >> 8);
-        let state = match Kind::from_u8(word as u8) {
-            Kind::Working => State::Working,
+    /// What the thread is doing now (the wait it is in, else its task), since when, and the
+    /// task it runs, with its start.
+    pub(super) fn read(&self) -> (State, Instant, Option<(Option<Arc<str>>, Instant)>) {
+        let since = |word: u64| epoch() + Duration::from_micros(word >> 8);
+        let task_word = self.task.load(Ordering::Relaxed);
+        let task = match Kind::from_u8(task_word as u8) {
+            Kind::Task => Some((None, since(task_word))),
+            Kind::NamedTask => Some((self.name.lock().clone(), since(task_word))),
+            _ => None,
+        };
+        let wait = self.wait.load(Ordering::Relaxed);
+        let state = match Kind::from_u8(wait as u8) {
+            Kind::Working | Kind::Task | Kind::NamedTask => {
+                return match &task {
+                    Some((name, at)) => (State::Running { task: name.clone() }, *at, task),
+                    None => (State::Working, since(task_word.max(wait)), None),
+                };
+            }
             Kind::Idle => State::Idle,
-            Kind::Task => State::Running { task: None },
-            Kind::NamedTask => State::Running {
-                task: self.name.lock().clone(),
-            },
             Kind::Submitting => State::Submitting,
             Kind::Receiving => State::Receiving,
             Kind::Sending => State::Sending,
@@ -117,12 +131,12 @@ impl Slot {
             Kind::WaitGroup => State::WaitingGroup,
             Kind::Callback => State::InCallback,
         };
-        (state, since)
+        (state, since(wait), task)
     }
 
-    /// The raw word: the watchdog tells one task run from the next by it.
-    pub(super) fn word(&self) -> u64 {
-        self.word.load(Ordering::Relaxed)
+    /// The task word: the watchdog tells one task run from the next by it.
+    pub(super) fn task_word(&self) -> u64 {
+        self.task.load(Ordering::Relaxed)
     }
 }
 
@@ -141,14 +155,20 @@ pub(super) fn install(slot: Arc<Slot>) {
     let _ = SLOT.try_with(|s| s.set(slot));
 }
 
-/// Stores `word` in the calling thread's slot; returns the word it replaces (`None`: not a
+/// Which of a slot's words a change is to.
+fn word_of(slot: &Slot, task: bool) -> &AtomicU64 {
+    if task { &slot.task } else { &slot.wait }
+}
+
+/// Stores a word in the calling thread's slot; returns the word it replaces (`None`: not a
 /// registered thread).
 #[inline]
-fn swap_in(word: impl FnOnce(&Slot) -> u64) -> Option<u64> {
+fn swap_in(task: bool, word: impl FnOnce(&Slot) -> u64) -> Option<u64> {
     SLOT.try_with(|s| {
         let slot = s.get()?;
-        let before = slot.word.load(Ordering::Relaxed);
-        slot.word.store(word(slot), Ordering::Relaxed);
+        let at = word_of(slot, task);
+        let before = at.load(Ordering::Relaxed);
+        at.store(word(slot), Ordering::Relaxed);
         Some(before)
     })
     .ok()
@@ -159,6 +179,7 @@ fn swap_in(word: impl FnOnce(&Slot) -> u64) -> Option<u64> {
 #[must_use = "the state lasts as long as the guard"]
 pub(crate) struct Guard {
     before: Option<u64>,
+    task: bool,
 }
 
 impl Drop for Guard {
@@ -167,7 +188,7 @@ impl Drop for Guard {
         if let Some(before) = self.before {
             let _ = SLOT.try_with(|s| {
                 if let Some(slot) = s.get() {
-                    slot.word.store(before, Ordering::Relaxed);
+                    word_of(slot, self.task).store(before, Ordering::Relaxed);
                 }
             });
         }
@@ -179,7 +200,8 @@ impl Drop for Guard {
 #[inline]
 pub(crate) fn enter(kind: Kind) -> Guard {
     Guard {
-        before: swap_in(|_| pack(kind, Instant::now())),
+        before: swap_in(false, |_| pack(kind, Instant::now())),
+        task: false,
     }
 }
 
@@ -188,7 +210,8 @@ pub(crate) fn enter(kind: Kind) -> Guard {
 #[inline]
 pub(crate) fn running(name: Option<&str>, since: Instant) -> Guard {
     Guard {
-        before: swap_in(|slot| match name {
+        task: true,
+        before: swap_in(true, |slot| match name {
             None => pack(Kind::Task, since),
             Some(name) => {
                 let mut held = slot.name.lock();

@@ -15,7 +15,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::state::{self, State};
+use super::state;
 use super::{JoinHandle, REGISTRY};
 use crate::context::Context;
 
@@ -232,7 +232,7 @@ impl Watchdog {
         let mut count = 0;
         for (key, info) in threads {
             count += usize::from(!info.daemon);
-            let word = info.slot.word();
+            let word = info.slot.task_word();
             if !state::is_task(word) {
                 continue;
             }
@@ -240,14 +240,13 @@ impl Watchdog {
                 still.insert(key, word);
                 continue;
             }
-            let (state, since) = info.slot.read();
+            let Some((task, since)) = info.slot.read().2 else {
+                continue;
+            };
             let running_for = now.saturating_duration_since(since);
             if running_for < self.stuck_after {
                 continue;
             }
-            let State::Running { task } = state else {
-                continue;
-            };
             still.insert(key, word);
             alerts.push(Alert::Stuck {
                 thread: info.name,
