@@ -98,6 +98,9 @@ mod on {
         stragglers: &[Straggler],
         start: Instant,
     ) {
+        if joined == 0 && stragglers.is_empty() {
+            return; // a repeated shutdown (the pool's drop after an explicit one): nothing new
+        }
         tracing::info!(
             target: "homebound",
             pool,
