@@ -83,6 +83,9 @@ impl Kind {
     }
 }
 
+/// A task's name and start, as a slot holds them.
+pub(super) type TaskRun = (Option<Arc<str>>, Instant);
+
 /// One registered thread's state, shared by the thread (the only writer) and the registry.
 pub(crate) struct Slot {
     /// The task it runs (`Working`: none).
@@ -107,7 +110,7 @@ impl Slot {
 
     /// What the thread is doing now (the wait it is in, else its task), since when, and the
     /// task it runs, with its start.
-    pub(super) fn read(&self) -> (State, Instant, Option<(Option<Arc<str>>, Instant)>) {
+    pub(super) fn read(&self) -> (State, Instant, Option<TaskRun>) {
         let since = |word: u64| epoch() + Duration::from_micros(word >> 8);
         let task_word = self.task.load(Ordering::Relaxed);
         let task = match Kind::from_u8(task_word as u8) {
