@@ -112,6 +112,10 @@ pub mod periodic;
 pub mod pipeline;
 pub mod pool;
 pub mod prelude;
+#[cfg(feature = "progress")]
+#[cfg_attr(docsrs, doc(cfg(feature = "progress")))]
+#[path = "observe_progress.rs"]
+pub mod progress;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
