@@ -67,9 +67,11 @@ mod on {
             queue_wait_us = queue_wait_ns / 1_000,
             "task started"
         );
+        // The name is copied only when someone listens for the end.
+        let listening = tracing::enabled!(target: "homebound", tracing::Level::DEBUG);
         TaskEvent {
             pool,
-            task: task.map(Box::from),
+            task: task.filter(|_| listening).map(Box::from),
         }
     }
 

@@ -42,6 +42,17 @@
 //!   recorded for its origin, and takes those records ([`take_lost_panics`] takes them without
 //!   a check). A check called on a homebound thread (a watchdog) never counts that thread.
 //!
+//! # Seeing what the threads do
+//!
+//! Each registered thread keeps its state in a slot of its own, written only by itself with
+//! one relaxed store per change: the task it runs (name and start) and the wait it is in (idle,
+//! blocked in `submit`, in `ctx.recv` / `ctx.send` / `ctx.sleep` / `WaitGroup::wait`, in a cancel
+//! callback). [`dump`] reads every slot without stopping anyone and groups the threads by origin
+//! and owner, with spawn locations and the owning context's cancel state; [`dump_to`] writes it
+//! to any writer, [`dump_on_sigusr1`] (Unix) on a signal. A [`Watchdog`] scans the same slots
+//! for tasks running past a threshold (each reported once) and a thread count that keeps
+//! growing, and hands its [`Alert`]s to a callback on homebound's callback runner.
+//!
 //! # Examples
 //!
 //! ```
