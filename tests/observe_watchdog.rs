@@ -114,8 +114,10 @@ fn started_watchdog_hands_alerts_to_the_callback_even_when_one_blocks() {
                 let _ = ctx.recv(&never);
                 Ok::<_, ()>(())
             });
+            // The second task exists only once the test says so (a task waiting for the
+            // go-ahead would itself be a stuck task).
+            let _ = go_second.recv();
             g.spawn_named("slow-parse", move |ctx| {
-                let _ = go_second.recv();
                 in_second_tx.send(()).unwrap();
                 ctx.wait();
                 Ok::<_, ()>(())
