@@ -6,8 +6,8 @@
 //!
 //! * `task, no name`: a pool worker's task start and end; the worker passes the time it already
 //!   read, so this is two relaxed stores and two thread-local look-ups;
-//! * `task, same name`: a named task whose name the thread already holds (a compare under the
-//!   thread's own uncontended lock);
+//! * `task, same name`: a named task whose name the thread already holds (a compare, no lock;
+//!   a new name takes the thread's own uncontended lock once);
 //! * `wait (reads the clock)`: a blocking wait (`ctx.recv`, `sleep`, `submit` on a full queue),
 //!   which reads the clock: only on paths that are about to block;
 //! * peers: `today (nothing)`, the same loop without the state; `Instant::now()`, one clock

@@ -9,8 +9,9 @@
 //! thread's other memory.
 //!
 //! A task's name is the one thing that does not fit the word. It is kept beside it, behind a
-//! lock that only the thread itself and a dump ever take, and only for named tasks; a thread
-//! that runs tasks of the same name keeps the one it has, so repeated names cost a compare.
+//! lock that only the thread itself and a dump ever take, and only when a named task's name
+//! differs from the previous one: the thread remembers the name it stored, so a repeated name
+//! costs a compare and no lock.
 //!
 //! Threads that homebound did not register have no slot; their state changes do nothing.
 //!
@@ -38,6 +39,9 @@ pub(super) fn epoch() -> Instant {
 thread_local! {
     /// The calling thread's slot, if it is a registered thread.
     static SLOT: OnceCell<Arc<Slot>> = const { OnceCell::new() };
+    /// The name in this thread's slot (only this thread writes it): a repeated name is
+    /// recognised without taking the slot's lock.
+    static NAME: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// The kinds of state, as stored in a word's low byte.
@@ -217,10 +221,14 @@ pub(crate) fn running(name: Option<&str>, since: Instant) -> Guard {
         before: swap_in(true, |slot| match name {
             None => pack(Kind::Task, since),
             Some(name) => {
-                let mut held = slot.name.lock();
-                if held.as_deref() != Some(name) {
-                    *held = Some(Arc::from(name));
-                }
+                let _ = NAME.try_with(|held| {
+                    let mut held = held.borrow_mut();
+                    if held.as_deref() != Some(name) {
+                        let name: Arc<str> = Arc::from(name);
+                        *slot.name.lock() = Some(Arc::clone(&name));
+                        *held = Some(name);
+                    }
+                });
                 pack(Kind::NamedTask, since)
             }
         }),
