@@ -75,6 +75,12 @@ fn shutdown_pipeline_and_periodic_reports_round_trip() {
     let report = round_trip(&report);
     assert_eq!(report["runs"], json!(2));
     assert_eq!(report["stopped"], json!("Cancelled"));
+    // A panic serialises as its message.
+    let panic = homebound::Panicked::catch(|| panic!("tick failed")).unwrap_err();
+    assert_eq!(
+        round_trip(&periodic::Stop::Panicked(panic)),
+        json!({"Panicked": "tick failed"})
+    );
     threads::assert_none_alive(BOUND);
 }
 

@@ -51,7 +51,7 @@ fn runs_until_cancelled_and_counts_every_run() {
     })
     .unwrap();
     assert_eq!(report.runs(), 5);
-    assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
+    assert!(matches!(report.stopped(), periodic::Stop::Cancelled));
     assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -179,7 +179,7 @@ fn errors_are_counted_and_the_job_continues_by_default() {
     .unwrap();
     assert_eq!((report.runs(), report.errors()), (6, 3));
     assert_eq!(report.last_error(), Some("run 6 failed"));
-    assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
+    assert!(matches!(report.stopped(), periodic::Stop::Cancelled));
     assert!(report.into_result().is_ok());
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -192,7 +192,7 @@ fn stop_policy_ends_the_job_at_the_first_error() {
         .on_error(ErrorPolicy::FailFast)
         .run(&ctx, |_| Err("disk full"));
     assert_eq!((report.runs(), report.errors()), (1, 1));
-    assert_eq!(report.stopped(), &periodic::Stop::Error("disk full".into()));
+    assert!(matches!(report.stopped(), periodic::Stop::Error(m) if m == "disk full"));
     let err = report.into_result().unwrap_err();
     assert_eq!(err.to_string(), "periodic job failed: disk full");
     threads::assert_none_alive(LEAK_TIMEOUT);
@@ -215,7 +215,7 @@ fn panics_are_caught_counted_and_survived_by_default() {
     .unwrap();
     assert_eq!((report.runs(), report.panics()), (5, 2));
     assert_eq!(report.last_panic(), Some("bad record 3"));
-    assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
+    assert!(matches!(report.stopped(), periodic::Stop::Cancelled));
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -227,14 +227,60 @@ fn panic_stop_policy_ends_the_job_and_reports_the_message() {
         .on_panic(ErrorPolicy::FailFast)
         .run(&ctx, |_| -> Result<(), String> { panic!("corrupt index") });
     assert_eq!(report.runs(), 1);
-    assert_eq!(
+    assert!(matches!(
         report.stopped(),
-        &periodic::Stop::Panicked("corrupt index".into())
+        periodic::Stop::Panicked(p) if p.message() == "corrupt index"
+    ));
+    assert!(
+        report
+            .to_string()
+            .ends_with("stopped by panic: corrupt index")
     );
     assert!(matches!(
         report.into_result(),
-        Err(periodic::Error::JobPanicked(msg)) if msg == "corrupt index"
+        Err(periodic::Error::JobPanicked(p)) if p.message() == "corrupt index"
     ));
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[derive(Debug, PartialEq)]
+struct Corrupt {
+    page: u32,
+}
+
+#[test]
+fn a_fail_fast_panic_is_handed_back_whole_with_its_payload_thread_and_location() {
+    let job = Every::new(Duration::from_micros(100))
+        .unwrap()
+        .on_panic(ErrorPolicy::FailFast)
+        .spawn(&Context::new(), "indexer", |_| -> Result<(), String> {
+            std::panic::panic_any(Corrupt { page: 7 })
+        })
+        .unwrap();
+    let report = job.join().unwrap();
+    let Err(err) = report.into_result() else {
+        panic!("expected the job's panic");
+    };
+    assert_eq!(
+        err.to_string(),
+        "periodic job panicked: non-string panic payload"
+    );
+    let periodic::Error::JobPanicked(panic) = &err else {
+        panic!("expected JobPanicked: {err}");
+    };
+    assert_eq!(
+        *panic.downcast_ref::<Corrupt>().unwrap(),
+        Corrupt { page: 7 }
+    );
+    assert!(
+        panic
+            .thread()
+            .is_some_and(|t| t.contains("periodic-indexer")),
+        "{panic:?}"
+    );
+    assert!(panic.location().unwrap().contains(file!()), "{panic:?}");
+    let source = std::error::Error::source(&err).unwrap();
+    assert!(source.is::<homebound::Panicked>());
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -275,7 +321,7 @@ fn every_contains_a_panic_whose_payload_panics_when_dropped() {
     })
     .unwrap();
     assert_eq!((report.runs(), report.panics()), (2, 1));
-    assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
+    assert!(matches!(report.stopped(), periodic::Stop::Cancelled));
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 

@@ -277,6 +277,67 @@ fn fused_stages_count_on_their_own_and_panics_name_the_stage() {
     no_leaks();
 }
 
+/// A step that keeps its thread busy for about `d` (busy, not asleep: the report's busy time is
+/// the same either way, but a spin cannot oversleep on a loaded machine).
+fn spin(d: Duration) {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn the_bottleneck_of_a_fused_group_is_explained_as_the_whole_group() {
+    let ctx = Context::new();
+    // The slow stage leads its group, with a light one fused after it...
+    let (_, outcome) = Pipeline::from_iter(&ctx, 0..2_000u64)
+        .map(1, |x| {
+            spin(Duration::from_micros(50));
+            x
+        })
+        .named("heavy")
+        .map(1, |x| x + 1)
+        .named("light")
+        .collect()
+        .unwrap();
+    let report = outcome.report();
+    assert_eq!(
+        report.stage("light").unwrap().fused_into.as_deref(),
+        Some("heavy")
+    );
+    assert_eq!(report.bottleneck().unwrap().name, "heavy", "{report}");
+    let text = format!("{report:#}");
+    // ... so the share is the group's, and the explanation says which stages it adds up
+    // (whether or not the group was busy enough to be called the bottleneck).
+    assert!(
+        text.contains("the workers of heavy (running light fused with it)"),
+        "{text}"
+    );
+    // The slow stage follows a light one: the group is named after its first stage.
+    let (_, outcome) = Pipeline::from_iter(&ctx, 0..2_000u64)
+        .map(1, |x| x + 1)
+        .named("light")
+        .map(1, |x| {
+            spin(Duration::from_micros(50));
+            x
+        })
+        .named("heavy")
+        .collect()
+        .unwrap();
+    let report = outcome.report();
+    assert_eq!(report.bottleneck().unwrap().name, "heavy", "{report}");
+    let text = format!("{report:#}");
+    assert!(
+        text.contains("the workers of light (running heavy fused with it)"),
+        "{text}"
+    );
+    for s in report.stages() {
+        let util = report.utilisation(s);
+        assert!((0.0..=1.05).contains(&util), "{}: {util}\n{report}", s.name);
+    }
+    no_leaks();
+}
+
 #[test]
 fn unfused_stages_run_on_their_own_threads() {
     let ctx = Context::new();

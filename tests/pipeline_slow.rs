@@ -3,6 +3,8 @@
 //! the middle of a run (chunks are flushed by time, not only when full). Bounds are generous
 //! multiples of the item time: they fail by seconds, not milliseconds, when the promise breaks.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -97,6 +99,65 @@ fn results_keep_flowing_when_items_turn_slow() {
         "after the items turned slow, a result waited {worst:?} for the consumer (item {item:?})"
     );
     assert!(stop < item + SLACK, "dropping the output took {stop:?}");
+    no_leaks();
+}
+
+/// Most items a stage runs between two looks at the pulse (the pipeline's documented blind
+/// block).
+const BLIND_MAX: u64 = 16;
+
+#[test]
+fn a_fused_chain_whose_items_turn_slow_after_a_long_fast_stretch_stops_within_one_block() {
+    let item = ms(10);
+    // Long enough for every stage's blind blocks to have grown to their largest.
+    let turn = 300_000u64;
+    let ctx = Context::new();
+    let (turned_tx, turned) = crossbeam_channel::bounded::<()>(1);
+    let started_after_cancel = Arc::new(AtomicU64::new(0));
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let (counter, flag) = (Arc::clone(&started_after_cancel), Arc::clone(&cancelled));
+    // Three one-worker maps: one fused loop. The middle one turns slow at `turn`.
+    let run = Pipeline::from_iter(&ctx, 0..u64::MAX)
+        .map(1, |x| x.wrapping_mul(3))
+        .map(1, move |x| {
+            if x / 3 >= turn {
+                if flag.load(Ordering::SeqCst) {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+                let _ = turned_tx.try_send(());
+                thread::sleep(item);
+            }
+            x
+        })
+        .named("turns-slow")
+        .map(1, |x| x / 3);
+    let consumer = thread::spawn(move || run.for_each(|_| {}));
+    // Cancel as soon as the first slow item has begun: the stage is in the middle of a block,
+    // which it finishes (at most BLIND_MAX items, the one under way included) before it looks
+    // up.
+    turned.recv().unwrap();
+    cancelled.store(true, Ordering::SeqCst);
+    let cancelling = Instant::now();
+    ctx.cancel();
+    let err = consumer.join().unwrap().unwrap_err();
+    let stop = cancelling.elapsed();
+    let late = started_after_cancel.load(Ordering::SeqCst);
+    assert!(err.is_cancelled(), "{err:?}");
+    assert!(
+        late <= BLIND_MAX,
+        "{late} slow items began after the cancel (a blind block holds at most {BLIND_MAX})"
+    );
+    assert!(
+        stop < item * BLIND_MAX as u32 + SLACK,
+        "the fused chain took {stop:?} to stop (item {item:?})"
+    );
+    let report = err.report();
+    let stage = report.stage("turns-slow").unwrap();
+    assert_eq!(
+        stage.items_in,
+        stage.items_out + stage.dropped,
+        "the slow stage's books: {stage:?}"
+    );
     no_leaks();
 }
 

@@ -52,12 +52,7 @@ fn trigger_cancels_every_service_with_the_cause_and_reports_clean() {
     assert_eq!(report.stragglers().count(), 0);
     let names: Vec<_> = report.services().iter().map(|s| s.name()).collect();
     assert_eq!(names, ["a", "b", "c"]);
-    assert!(
-        report
-            .services()
-            .iter()
-            .all(|s| s.outcome() == &ServiceOutcome::Ok)
-    );
+    assert!(report.services().iter().all(|s| s.outcome().is_ok()));
     let causes: Vec<_> = seen.iter().collect();
     assert_eq!(causes, vec![Some(shutdown::Cause::Triggered); 3]);
     assert!(root.is_cancelled());
@@ -84,10 +79,10 @@ fn a_failing_service_stops_all_by_default() {
         seen.recv().unwrap(),
         Some(shutdown::Cause::ServiceFailed("db".into()))
     );
-    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(report.services()[0].outcome().to_string(), "ok");
     assert_eq!(
-        report.services()[1].outcome(),
-        &ServiceOutcome::Error("connection refused".into())
+        report.services()[1].outcome().to_string(),
+        "error: connection refused"
     );
     assert_eq!(report.exit_code(), 1);
     assert!(
@@ -118,11 +113,38 @@ fn a_panicking_service_is_reported_with_its_message_and_stops_all() {
         &shutdown::Cause::ServiceFailed("crashy".into())
     );
     assert_eq!(
-        report.services()[1].outcome(),
-        &ServiceOutcome::Panicked("index out of bounds in crashy".into())
+        report.services()[1].outcome().to_string(),
+        "panicked: index out of bounds in crashy"
     );
-    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(report.services()[0].outcome().to_string(), "ok");
     assert_eq!(report.exit_code(), 1);
+    threads::assert_none_alive(LEAK_TIMEOUT);
+}
+
+#[test]
+fn a_service_panic_is_reported_whole_with_its_payload_thread_and_location() {
+    #[derive(Debug, PartialEq)]
+    struct Fatal(u16);
+    let mut shutdown = Shutdown::new();
+    shutdown
+        .service("crashy", |_ctx| -> Result<(), String> {
+            std::panic::panic_any(Fatal(503))
+        })
+        .unwrap();
+    let report = shutdown.wait();
+    let ServiceOutcome::Panicked(panic) = report.services()[0].outcome() else {
+        panic!("expected the service's panic: {report}");
+    };
+    assert_eq!(*panic.downcast_ref::<Fatal>().unwrap(), Fatal(503));
+    assert!(
+        panic.thread().is_some_and(|t| t.contains("service-crashy")),
+        "{panic:?}"
+    );
+    assert!(panic.location().unwrap().contains(file!()), "{panic:?}");
+    assert_eq!(
+        report.services()[0].outcome().to_string(),
+        "panicked: non-string panic payload"
+    );
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -144,13 +166,10 @@ fn continue_policy_keeps_the_others_running_after_a_failure() {
         .unwrap();
     let report = shutdown.wait();
     assert_eq!(report.cause(), &shutdown::Cause::ServicesEnded);
+    assert_eq!(report.services()[0].outcome().to_string(), "error: no GPU");
     assert_eq!(
-        report.services()[0].outcome(),
-        &ServiceOutcome::Error("no GPU".into())
-    );
-    assert_eq!(
-        report.services()[1].outcome(),
-        &ServiceOutcome::Panicked("no disk".into())
+        report.services()[1].outcome().to_string(),
+        "panicked: no disk"
     );
     assert_eq!(
         report.exit_code(),
@@ -188,12 +207,7 @@ fn no_services_runs_the_drains_in_reverse_order_and_returns() {
     let report = shutdown.wait();
     assert_eq!(report.cause(), &shutdown::Cause::ServicesEnded);
     assert_eq!(*order.lock(), ["log", "pipeline", "pool"]);
-    assert!(
-        report
-            .drains()
-            .iter()
-            .all(|d| d.outcome() == &ServiceOutcome::Ok)
-    );
+    assert!(report.drains().iter().all(|d| d.outcome().is_ok()));
     assert_eq!(report.exit_code(), 0);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -232,15 +246,11 @@ fn drain_errors_and_panics_are_reported_and_the_next_drain_still_runs() {
     let outcomes: Vec<_> = report
         .drains()
         .iter()
-        .map(|d| d.outcome().clone())
+        .map(|d| d.outcome().to_string())
         .collect();
     assert_eq!(
         outcomes,
-        [
-            ServiceOutcome::Ok,
-            ServiceOutcome::Panicked("drain blew up".into()),
-            ServiceOutcome::Error("flush failed".into())
-        ]
+        ["ok", "panicked: drain blew up", "error: flush failed"]
     );
     assert_eq!(*ran.lock(), ["first"]);
     assert_eq!(report.exit_code(), 1);
@@ -280,11 +290,7 @@ fn a_drain_whose_panic_payload_panics_when_dropped_is_reported_as_panicked_and_t
         matches!(report.drains()[1].outcome(), ServiceOutcome::Panicked(_)),
         "{report}"
     );
-    assert_eq!(
-        report.drains()[0].outcome(),
-        &ServiceOutcome::Ok,
-        "{report}"
-    );
+    assert_eq!(report.drains()[0].outcome().to_string(), "ok", "{report}");
     assert_eq!(*ran.lock(), ["runs-last"], "the next drain really ran");
     assert_eq!(report.exit_code(), 1);
     threads::assert_none_alive(LEAK_TIMEOUT);
@@ -312,7 +318,7 @@ fn a_service_whose_panic_payload_panics_when_dropped_reports_its_end() {
         report.services()[1].outcome(),
         ServiceOutcome::Panicked(_)
     ));
-    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(report.services()[0].outcome().to_string(), "ok");
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -329,14 +335,16 @@ fn a_drain_that_never_starts_and_panics_when_dropped_is_reported_and_wait_return
     shutdown.drain("plain", |_: Duration| Ok::<(), String>(()));
     shutdown.trigger().fire();
     let mut report = shutdown.wait();
-    let ServiceOutcome::Panicked(message) = report.drains()[0].outcome() else {
+    let ServiceOutcome::Panicked(panic) = report.drains()[0].outcome() else {
         panic!("expected the drop's panic: {report}");
     };
     assert!(
-        message.contains("the unstarted drain panicked in its drop"),
-        "{message}"
+        panic
+            .message()
+            .contains("the unstarted drain panicked in its drop"),
+        "{panic}"
     );
-    assert_eq!(report.drains()[1].outcome(), &ServiceOutcome::NotStarted);
+    assert_eq!(report.drains()[1].outcome().to_string(), "not started");
     drop(release_tx);
     assert!(report.join_stragglers(LEAK_TIMEOUT));
     threads::assert_none_alive(LEAK_TIMEOUT);
@@ -423,7 +431,7 @@ fn with_a_parent_and_nothing_else_wait_waits_for_the_parent() {
     parent.cancel();
     let report = waiter.join().unwrap();
     assert_eq!(report.cause(), &shutdown::Cause::ContextCancelled);
-    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(report.drains()[0].outcome().to_string(), "ok");
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -489,8 +497,8 @@ fn stop_on_any_end_still_names_a_failure_and_spares_continue_services() {
         report.cause(),
         &shutdown::Cause::ServiceFailed("main".into())
     );
-    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
-    assert_eq!(report.services()[3].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(report.services()[0].outcome().to_string(), "ok");
+    assert_eq!(report.services()[3].outcome().to_string(), "ok");
     assert_eq!(report.exit_code(), 1);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -517,14 +525,14 @@ fn stragglers_taken_out_of_the_report_can_be_joined_on_their_own() {
     assert!(stragglers.is_empty());
     assert_eq!(late.len(), 1);
     assert_eq!(
-        (late[0].name(), late[0].outcome()),
-        ("stubborn", &ServiceOutcome::Ok)
+        (late[0].name(), late[0].outcome().to_string().as_str()),
+        ("stubborn", "ok")
     );
     assert!(late[0].overran());
     // The report itself still says what happened by the end of the grace period.
     assert_eq!(
-        report.services()[0].outcome(),
-        &ServiceOutcome::StillRunning
+        report.services()[0].outcome().to_string(),
+        "still running after the grace period"
     );
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -549,10 +557,10 @@ fn a_service_that_ignores_cancellation_is_a_named_straggler_and_can_be_joined_la
     let stragglers: Vec<_> = report.stragglers().map(|s| s.name().to_owned()).collect();
     assert_eq!(stragglers, ["stubborn"]);
     assert_eq!(
-        report.services()[0].outcome(),
-        &ServiceOutcome::StillRunning
+        report.services()[0].outcome().to_string(),
+        "still running after the grace period"
     );
-    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
+    assert_eq!(report.drains()[0].outcome().to_string(), "not started");
     assert_eq!(report.exit_code(), 1);
     let text = report.to_string();
     assert!(
@@ -566,7 +574,7 @@ fn a_service_that_ignores_cancellation_is_a_named_straggler_and_can_be_joined_la
     drop(release_tx);
     assert!(report.join_stragglers(LEAK_TIMEOUT));
     let late = &report.services()[0];
-    assert_eq!(late.outcome(), &ServiceOutcome::Ok);
+    assert_eq!(late.outcome().to_string(), "ok");
     assert!(late.overran());
     assert_eq!(
         report.exit_code(),
@@ -587,10 +595,10 @@ fn zero_grace_does_not_wait_at_all() {
     let mut report = shutdown.wait();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(
-        report.services()[0].outcome(),
-        &ServiceOutcome::StillRunning
+        report.services()[0].outcome().to_string(),
+        "still running after the grace period"
     );
-    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
+    assert_eq!(report.drains()[0].outcome().to_string(), "not started");
     assert_eq!(report.exit_code(), 1);
     drop(release_tx);
     assert!(report.join_stragglers(LEAK_TIMEOUT));
@@ -611,15 +619,18 @@ fn a_drain_that_overruns_the_grace_period_is_a_straggler_and_later_drains_do_not
     });
     let mut report = shutdown.wait();
     entered.recv().unwrap();
-    assert_eq!(report.drains()[1].outcome(), &ServiceOutcome::StillRunning);
-    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
+    assert_eq!(
+        report.drains()[1].outcome().to_string(),
+        "still running after the grace period"
+    );
+    assert_eq!(report.drains()[0].outcome().to_string(), "not started");
     assert_eq!(report.stragglers().count(), 1);
 
     drop(release_tx);
     assert!(report.join_stragglers(LEAK_TIMEOUT));
-    assert_eq!(report.drains()[1].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(report.drains()[1].outcome().to_string(), "ok");
     assert!(report.drains()[1].overran());
-    assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::NotStarted);
+    assert_eq!(report.drains()[0].outcome().to_string(), "not started");
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -672,7 +683,7 @@ fn a_periodic_job_runs_as_a_service() {
     }
     trigger.fire();
     let report = waiter.join().unwrap();
-    assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok);
+    assert_eq!(report.services()[0].outcome().to_string(), "ok");
     assert_eq!(report.exit_code(), 0);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
@@ -980,11 +991,7 @@ fn a_registered_pool_is_drained_and_its_queue_runs() {
         .unwrap();
     shutdown.drain("pool", pool.clone());
     let report = shutdown.wait();
-    assert_eq!(
-        report.drains()[0].outcome(),
-        &homebound::shutdown::ServiceOutcome::Ok,
-        "{report}"
-    );
+    assert_eq!(report.drains()[0].outcome().to_string(), "ok", "{report}");
     assert_eq!(ran.load(Ordering::SeqCst), 100, "every accepted task ran");
     assert!(
         pool.execute(|_| ()).is_err(),

@@ -61,6 +61,20 @@ pub enum Error<E> {
 
 impl<E> Error<E> {
     /// The task that failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// let err = scope(&Context::new(), |g| {
+    ///     g.spawn(|_ctx| Ok::<_, &str>(()));
+    ///     g.spawn_named("fetch", |_ctx| Err::<(), _>("timeout"));
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(err.task().name(), Some("fetch"));
+    /// assert_eq!(err.task().index(), 1); // the second task spawned
+    /// ```
     pub fn task(&self) -> &TaskInfo {
         match self {
             Error::Failed { task, .. }
@@ -71,6 +85,18 @@ impl<E> Error<E> {
     }
 
     /// The task's own error, if it returned one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// let err = scope(&Context::new(), |g| {
+    ///     g.spawn(|_ctx| Err::<(), _>(404));
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(err.into_error(), Some(404)); // the task's own error, by value
+    /// ```
     pub fn into_error(self) -> Option<E> {
         match self {
             Error::Failed { error, .. } => Some(error),
@@ -79,11 +105,42 @@ impl<E> Error<E> {
     }
 
     /// Whether the task panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// let err = scope(&Context::new(), |g| {
+    ///     g.spawn(|_ctx| -> Result<(), ()> { panic!("index out of range") });
+    /// })
+    /// .unwrap_err();
+    /// assert!(err.is_panicked());
+    /// assert!(err.into_error().is_none()); // a panic is not the task's own error
+    /// ```
     pub fn is_panicked(&self) -> bool {
         matches!(self, Error::Panicked { .. })
     }
 
     /// Whether the task never started (the group was cancelled or had ended first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::{CollectAll, Group}};
+    ///
+    /// let group = Group::builder().policy(CollectAll).build().unwrap();
+    /// let failures = group
+    ///     .run(&Context::new(), |g| {
+    ///         g.spawn(|_ctx| Err::<(), _>("fatal"));
+    ///         g.context().cancel(); // as a failing fail-fast task would
+    ///         g.spawn(|_ctx| Ok(())); // too late: never runs
+    ///     })
+    ///     .unwrap_err();
+    /// let last = failures.iter().last().unwrap();
+    /// assert_eq!(last.task().index(), 1);
+    /// assert!(last.is_not_started());
+    /// ```
     pub fn is_not_started(&self) -> bool {
         matches!(self, Error::NotStarted { .. })
     }
@@ -150,21 +207,84 @@ impl<E> Failures<E> {
     }
 
     /// How many tasks failed (at least one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::{CollectAll, Group}};
+    ///
+    /// let group = Group::builder().policy(CollectAll).build().unwrap();
+    /// let failures = group
+    ///     .run(&Context::new(), |g| {
+    ///         for i in 0..5 {
+    ///             g.spawn(move |_ctx| if i < 3 { Err(i) } else { Ok(()) });
+    ///         }
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(failures.len(), 3); // every failure, none dropped
+    /// ```
     pub fn len(&self) -> usize {
         self.failures.len()
     }
 
     /// Always `false`: a group reports `Failures` only when something failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::{CollectAll, Group}};
+    ///
+    /// let group = Group::builder().policy(CollectAll).build().unwrap();
+    /// let failures = group
+    ///     .run(&Context::new(), |g| {
+    ///         g.spawn(|_ctx| Err::<(), _>("only one"));
+    ///     })
+    ///     .unwrap_err();
+    /// assert!(!failures.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.failures.is_empty()
     }
 
     /// The failures, in task index order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::{CollectAll, Group}};
+    ///
+    /// let group = Group::builder().policy(CollectAll).build().unwrap();
+    /// let failures = group
+    ///     .run(&Context::new(), |g| {
+    ///         for name in ["a.csv", "b.csv", "c.csv"] {
+    ///             g.spawn_named(name, move |_ctx| if name == "b.csv" { Ok(()) } else { Err("bad row") });
+    ///         }
+    ///     })
+    ///     .unwrap_err();
+    /// let names: Vec<_> = failures.iter().map(|f| f.task().name().unwrap()).collect();
+    /// assert_eq!(names, ["a.csv", "c.csv"]);
+    /// ```
     pub fn iter(&self) -> std::slice::Iter<'_, Error<E>> {
         self.failures.iter()
     }
 
     /// The failures, in task index order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::{CollectAll, Group}};
+    ///
+    /// let group = Group::builder().policy(CollectAll).build().unwrap();
+    /// let failures = group
+    ///     .run(&Context::new(), |g| {
+    ///         g.spawn(|_ctx| Err::<(), _>("disk full"));
+    ///         g.spawn(|_ctx| Err::<(), _>("quota exceeded"));
+    ///     })
+    ///     .unwrap_err();
+    /// let errors: Vec<&str> = failures.into_vec().into_iter().filter_map(|f| f.into_error()).collect();
+    /// assert_eq!(errors, ["disk full", "quota exceeded"]);
+    /// ```
     pub fn into_vec(self) -> Vec<Error<E>> {
         self.failures
     }
@@ -229,6 +349,20 @@ pub enum TrySpawnError<F> {
 
 impl<F> TrySpawnError<F> {
     /// Takes back the closure that was not spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group, scope};
+    ///
+    /// let r: Result<(), group::Error<()>> = scope(&Context::new(), |g| {
+    ///     g.context().cancel();
+    ///     let err = g.try_spawn(|_ctx| Ok(6 * 7)).unwrap_err();
+    ///     let job = err.into_inner(); // the closure, unrun: run it elsewhere
+    ///     assert_eq!(job(&Context::new()), Ok(42));
+    /// });
+    /// assert!(r.is_ok());
+    /// ```
     pub fn into_inner(self) -> F {
         match self {
             TrySpawnError::Full(f) | TrySpawnError::Cancelled(f) => f,
@@ -236,11 +370,46 @@ impl<F> TrySpawnError<F> {
     }
 
     /// Whether the group was full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crossbeam_channel::bounded;
+    /// use homebound::{Context, group::Group};
+    ///
+    /// let group = Group::builder().limit(1).queue(0).build().unwrap();
+    /// let (release, wait) = bounded::<()>(0);
+    /// group
+    ///     .run(&Context::new(), |g| {
+    ///         g.spawn(move |_ctx| {
+    ///             let _ = wait.recv(); // holds the only worker
+    ///             Ok::<_, ()>(())
+    ///         });
+    ///         let err = g.try_spawn(|_ctx| Ok(())).unwrap_err();
+    ///         assert!(err.is_full() && !err.is_cancelled());
+    ///         drop(release);
+    ///     })
+    ///     .unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, TrySpawnError::Full(_))
     }
 
     /// Whether the group was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group, scope};
+    ///
+    /// let r: Result<(), group::Error<()>> = scope(&Context::new(), |g| {
+    ///     g.context().cancel();
+    ///     let err = g.try_spawn(|_ctx| Ok(())).unwrap_err();
+    ///     assert!(err.is_cancelled() && !err.is_full());
+    /// });
+    /// assert!(r.is_ok());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, TrySpawnError::Cancelled(_))
     }

@@ -74,6 +74,21 @@ pub struct Builder<P: Policy = FailFast> {
 
 impl Group<FailFast> {
     /// An unlimited fail-fast group: what [`scope`](crate::scope) runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::Group};
+    ///
+    /// let answer = Group::new()
+    ///     .run(&Context::new(), |g| {
+    ///         let half = g.spawn(|_ctx| Ok::<_, ()>(21));
+    ///         half.join().unwrap() * 2
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(answer, 42);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn new() -> Self {
         Group {
             limit: None,
@@ -85,6 +100,22 @@ impl Group<FailFast> {
     }
 
     /// A builder, starting from [`Group::new`]'s configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::Group};
+    ///
+    /// let group = Group::builder().limit(2).name("resize").build().unwrap();
+    /// let sizes = group
+    ///     .run(&Context::new(), |g| {
+    ///         let handles: Vec<_> = (1..=4).map(|i| g.spawn(move |_ctx| Ok::<_, ()>(i * 100))).collect();
+    ///         handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(sizes, [100, 200, 300, 400]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn builder() -> Builder<FailFast> {
         Builder {
             limit: None,
@@ -106,6 +137,32 @@ impl Default for Group<FailFast> {
 impl<P: Policy> Builder<P> {
     /// At most `workers` tasks run at once, on at most `workers` threads that take tasks from a
     /// queue (not a thread per task). Must be at least 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    /// use homebound::{Context, group::Group};
+    ///
+    /// let (running, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    /// Group::builder()
+    ///     .limit(2)
+    ///     .build()
+    ///     .unwrap()
+    ///     .run(&Context::new(), |g| {
+    ///         for _ in 0..8 {
+    ///             g.spawn(|_ctx| {
+    ///                 peak.fetch_max(running.fetch_add(1, SeqCst) + 1, SeqCst);
+    ///                 running.fetch_sub(1, SeqCst);
+    ///                 Ok::<_, ()>(())
+    ///             });
+    ///         }
+    ///     })
+    ///     .unwrap();
+    /// assert!(peak.load(SeqCst) <= 2);
+    /// assert!(Group::builder().limit(0).build().is_err()); // at least one worker
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn limit(mut self, workers: usize) -> Self {
         self.limit = Some(workers);
         self
@@ -119,6 +176,24 @@ impl<P: Policy> Builder<P> {
     /// The limit bounds the tasks that *run*; the queue only bounds memory. A deep default
     /// keeps the spawning thread from being woken once per task when the queue is full (each
     /// wake-up costs 10-50 µs of CPU that the workers need on a small machine).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::Group};
+    ///
+    /// // errgroup.SetLimit(4): `spawn` waits for a free worker instead of queueing.
+    /// let group = Group::builder().limit(4).queue(0).build().unwrap();
+    /// let total: u32 = group
+    ///     .run(&Context::new(), |g| {
+    ///         let handles: Vec<_> = (1..=10u32).map(|i| g.spawn(move |_ctx| Ok::<_, ()>(i))).collect();
+    ///         handles.into_iter().map(|h| h.join().unwrap()).sum()
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(total, 55);
+    /// assert!(Group::builder().queue(8).build().is_err()); // a queue needs a limit
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn queue(mut self, capacity: usize) -> Self {
         self.queue = Some(capacity);
         self
@@ -126,6 +201,23 @@ impl<P: Policy> Builder<P> {
 
     /// The owner name of the group's threads (`homebound-<name>-<n>`; default `group`). Tasks
     /// spawned with a name on an unlimited group use their own name instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::Group};
+    ///
+    /// let group = Group::builder().name("thumbnail").build().unwrap();
+    /// let thread = group
+    ///     .run(&Context::new(), |g| {
+    ///         g.spawn(|_ctx| Ok::<_, ()>(std::thread::current().name().map(str::to_owned)))
+    ///     })
+    ///     .unwrap()
+    ///     .join()
+    ///     .unwrap();
+    /// assert!(thread.unwrap().starts_with("homebound-thumbnail"));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
@@ -134,6 +226,21 @@ impl<P: Policy> Builder<P> {
     /// The stack size of the group's threads, in bytes. If the OS cannot create a thread this
     /// large, the tasks are reported as [`Error::Spawn`] (not a panic). A task that overflows
     /// its stack is not contained like a panic: a stack overflow aborts the whole process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::Group};
+    ///
+    /// fn depth(n: u64) -> u64 { if n == 0 { 0 } else { 1 + depth(n - 1) } }
+    ///
+    /// let group = Group::builder().stack_size(8 << 20).build().unwrap(); // 8 MiB per thread
+    /// let deep = group
+    ///     .run(&Context::new(), |g| g.spawn(|_ctx| Ok::<_, ()>(depth(10_000))).join())
+    ///     .unwrap();
+    /// assert_eq!(deep.unwrap(), 10_000);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -141,6 +248,23 @@ impl<P: Policy> Builder<P> {
 
     /// With `true`, `run` re-raises the first task panic with `resume_unwind` after every task
     /// has ended (std's behaviour) instead of returning it as an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::panic::{catch_unwind, AssertUnwindSafe};
+    /// use homebound::{Context, group::Group, task::panic_message};
+    ///
+    /// let group = Group::builder().resume_panics(true).build().unwrap();
+    /// let payload = catch_unwind(AssertUnwindSafe(|| {
+    ///     group.run(&Context::new(), |g| {
+    ///         g.spawn(|_ctx| -> Result<(), ()> { panic!("corrupt input") });
+    ///     })
+    /// }))
+    /// .unwrap_err(); // re-raised in the caller, as std::thread::scope does
+    /// assert_eq!(panic_message(&*payload), "corrupt input");
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn resume_panics(mut self, resume: bool) -> Self {
         self.resume_panics = resume;
         self
@@ -148,6 +272,19 @@ impl<P: Policy> Builder<P> {
 
     /// The error policy: [`FailFast`] (default), [`CollectAll`](crate::group::CollectAll) or
     /// [`FirstSuccess`](crate::group::FirstSuccess). It decides the type of `run`'s error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::{CollectAll, Failures, Group}};
+    ///
+    /// let group = Group::builder().policy(CollectAll).build().unwrap();
+    /// let result: Result<(), Failures<&str>> = group.run(&Context::new(), |g| {
+    ///     g.spawn(|_ctx| Err::<(), _>("first"));
+    ///     g.spawn(|_ctx| Err::<(), _>("second")); // not cancelled by the first failure
+    /// });
+    /// assert_eq!(result.unwrap_err().len(), 2);
+    /// ```
     pub fn policy<Q: Policy>(self, policy: Q) -> Builder<Q> {
         Builder {
             limit: self.limit,
@@ -164,6 +301,17 @@ impl<P: Policy> Builder<P> {
     /// # Errors
     ///
     /// [`BuildError`] for `limit(0)`, a `queue` without a `limit`, or an empty name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::group::Group;
+    ///
+    /// assert!(Group::builder().limit(8).build().is_ok());
+    /// let err = Group::builder().limit(0).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid group: limit(0): a limited group needs at least one worker");
+    /// assert!(Group::builder().name("").build().is_err());
+    /// ```
     pub fn build(self) -> Result<Group<P>, BuildError> {
         let limit = match (self.limit, self.queue) {
             (Some(0), _) => {
@@ -215,6 +363,28 @@ impl<P: Policy> Group<P> {
     /// If `f` itself panics, the group is cancelled, every task is waited for, and the panic is
     /// resumed. With [`resume_panics(true)`](Builder::resume_panics), the first task panic
     /// is resumed the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::Group};
+    ///
+    /// let rows = [[1, 2], [3, 4], [5, 6]];
+    /// let mut sums = [0; 3];
+    /// Group::new()
+    ///     .run(&Context::new(), |g| {
+    ///         for (row, sum) in rows.iter().zip(sums.iter_mut()) {
+    ///             // Tasks borrow from the caller: `run` waits for all of them.
+    ///             g.spawn(move |_ctx| {
+    ///                 *sum = row.iter().sum();
+    ///                 Ok::<_, ()>(())
+    ///             });
+    ///         }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(sums, [3, 7, 11]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn run<'env, R, E, F>(&self, ctx: &Context, f: F) -> Result<R, P::Error<E>>
     where
         E: Send + 'env,

@@ -98,6 +98,21 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     /// inline on that worker instead of waiting, so nested spawns cannot deadlock the group.
     ///
     /// A task spawned after the group was cancelled is not started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// let text = String::from("one two three");
+    /// let words = scope(&Context::new(), |g| {
+    ///     let count = g.spawn(|_ctx| Ok::<_, ()>(text.split(' ').count())); // borrows `text`
+    ///     count.join().unwrap()
+    /// })
+    /// .unwrap();
+    /// assert_eq!(words, 3);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     #[track_caller]
     pub fn spawn<T, F>(&self, f: F) -> TaskHandle<T>
     where
@@ -109,6 +124,20 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
 
     /// Like [`spawn`](Scope::spawn), naming the task: the name appears in errors, in
     /// straggler reports and (without a limit) in its thread's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// let err = scope(&Context::new(), |g| {
+    ///     let h = g.spawn_named("load-config", |_ctx| Err::<(), _>("missing key"));
+    ///     assert_eq!(h.task().name(), Some("load-config"));
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(err.to_string(), "task 'load-config' (#0) failed: missing key");
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     #[track_caller]
     pub fn spawn_named<T, F>(&self, name: impl Into<String>, f: F) -> TaskHandle<T>
     where
@@ -237,6 +266,28 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
 
     /// The group's context: cancel it to stop the group's tasks (it is a child of the context
     /// given to `run`, which is never cancelled by the group).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crossbeam_channel::bounded;
+    /// use homebound::{Context, scope};
+    ///
+    /// let ctx = Context::new();
+    /// let (started_tx, started) = bounded(0);
+    /// scope(&ctx, |g| {
+    ///     g.spawn(move |task_ctx| {
+    ///         started_tx.send(()).unwrap();
+    ///         task_ctx.wait(); // runs until the group is cancelled
+    ///         Ok::<_, ()>(())
+    ///     });
+    ///     started.recv().unwrap(); // (a task cancelled before it starts is reported as not started)
+    ///     g.context().cancel(); // stops the group's tasks
+    /// })
+    /// .unwrap();
+    /// assert!(!ctx.is_cancelled()); // the caller's context is untouched
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn context(&self) -> &Context {
         &self.shared.ctx
     }

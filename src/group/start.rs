@@ -46,6 +46,24 @@ pub struct Ready<V> {
 
 impl<V> Ready<V> {
     /// Reports that the task is ready, handing `value` to the caller of `start`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// scope(&Context::new(), |g| {
+    ///     let port = g
+    ///         .start(|_ctx, ready| {
+    ///             ready.ready(8080_u16); // bound: the caller may connect now
+    ///             Ok::<_, ()>(())
+    ///         })
+    ///         .unwrap();
+    ///     assert_eq!(port, 8080);
+    /// })
+    /// .unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn ready(self, value: V) {
         // `start` waits on the receiver for as long as the task can call this, so the send
         // cannot fail; if it ever did, the value would only be dropped.
@@ -122,6 +140,27 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     /// # Errors
     ///
     /// [`StartError`] if the task ended before it was ready; the group reports its failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// scope(&Context::new(), |g| {
+    ///     let entries = g
+    ///         .start(|ctx, ready| {
+    ///             let table: Vec<u32> = (1..=3).collect(); // set-up the caller must wait for
+    ///             ready.ready(table.len());
+    ///             ctx.wait(); // then serve until the group is cancelled
+    ///             Ok::<_, ()>(())
+    ///         })
+    ///         .unwrap();
+    ///     assert_eq!(entries, 3);
+    ///     g.context().cancel();
+    /// })
+    /// .unwrap();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     #[track_caller]
     pub fn start<V, F>(&self, f: F) -> Result<V, StartError>
     where
@@ -132,6 +171,24 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     }
 
     /// Like [`start`](Scope::start), naming the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::{CollectAll, Group, Ready, StartError}, task::JoinError};
+    ///
+    /// let group = Group::builder().policy(CollectAll).build().unwrap();
+    /// let failures = group
+    ///     .run(&Context::new(), |g| {
+    ///         let err = g
+    ///             .start_named("listener", |_ctx, _ready: Ready<u16>| Err("port 80 taken"))
+    ///             .unwrap_err();
+    ///         assert!(matches!(err, StartError::Task(JoinError::Failed)));
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(failures.iter().next().unwrap().task().name(), Some("listener"));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     #[track_caller]
     pub fn start_named<V, F>(&self, name: impl Into<String>, f: F) -> Result<V, StartError>
     where

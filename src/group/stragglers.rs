@@ -53,11 +53,51 @@ impl Stragglers {
     }
 
     /// The labels (names, or `#<index>`) of the tasks running when the timeout passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use crossbeam_channel::bounded;
+    /// use homebound::{Context, group::Group};
+    ///
+    /// let (release, stuck) = bounded::<()>(0);
+    /// let stragglers = Group::new()
+    ///     .run_timeout(&Context::new(), Duration::from_millis(10), |g| {
+    ///         g.spawn_named("deaf", move |_ctx| { let _ = stuck.recv(); Ok::<_, ()>(()) });
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(stragglers.tasks(), ["deaf"]);
+    /// drop(release);
+    /// stragglers.join();
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn tasks(&self) -> &[String] {
         &self.inner.tasks
     }
 
     /// The names of the group's threads still alive when the timeout passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use crossbeam_channel::bounded;
+    /// use homebound::{Context, group::Group};
+    ///
+    /// let (release, stuck) = bounded::<()>(0);
+    /// let stragglers = Group::new()
+    ///     .run_timeout(&Context::new(), Duration::from_millis(10), |g| {
+    ///         g.spawn_named("deaf", move |_ctx| { let _ = stuck.recv(); Ok::<_, ()>(()) });
+    ///     })
+    ///     .unwrap_err();
+    /// let threads = stragglers.threads();
+    /// assert_eq!(threads.len(), 1);
+    /// assert!(threads[0].contains("deaf"), "{threads:?}"); // as `threads::live` lists it
+    /// drop(release);
+    /// stragglers.join();
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn threads(&self) -> Vec<String> {
         self.inner.threads.iter().map(Joinable::name).collect()
     }
@@ -67,6 +107,24 @@ impl Stragglers {
     /// # Panics
     ///
     /// Resumes the panic of the group's closure, if it panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use crossbeam_channel::bounded;
+    /// use homebound::{Context, group::Group, threads};
+    ///
+    /// let (release, stuck) = bounded::<()>(0);
+    /// let stragglers = Group::new()
+    ///     .run_timeout(&Context::new(), Duration::from_millis(10), |g| {
+    ///         g.spawn(move |_ctx| { let _ = stuck.recv(); Ok::<_, ()>(()) });
+    ///     })
+    ///     .unwrap_err();
+    /// drop(release); // lets the straggler end
+    /// stragglers.join(); // and joins its thread
+    /// threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn join(self) {
         let inner = *self.inner;
         inner.life.close(); // waits for every task
@@ -83,6 +141,26 @@ impl Stragglers {
     /// # Errors
     ///
     /// `self` (with an updated task list) if tasks are still running after `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use crossbeam_channel::bounded;
+    /// use homebound::{Context, group::Group};
+    ///
+    /// let (release, stuck) = bounded::<()>(0);
+    /// let stragglers = Group::new()
+    ///     .run_timeout(&Context::new(), Duration::from_millis(10), |g| {
+    ///         g.spawn_named("deaf", move |_ctx| { let _ = stuck.recv(); Ok::<_, ()>(()) });
+    ///     })
+    ///     .unwrap_err();
+    /// let stragglers = stragglers.join_timeout(Duration::from_millis(10)).unwrap_err(); // still stuck
+    /// assert_eq!(stragglers.tasks(), ["deaf"]);
+    /// drop(release);
+    /// assert!(stragglers.join_timeout(Duration::from_secs(5)).is_ok());
+    /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
+    /// ```
     pub fn join_timeout(mut self, timeout: Duration) -> Result<(), Stragglers> {
         if self
             .inner

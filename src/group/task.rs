@@ -46,17 +46,65 @@ pub struct TaskHandle<T> {
 
 impl<T> TaskHandle<T> {
     /// Which task this is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope};
+    ///
+    /// let (a, b) = scope(&Context::new(), |g| {
+    ///     (g.spawn(|_ctx| Ok::<_, ()>(1)), g.spawn_named("resize", |_ctx| Ok(2)))
+    /// })
+    /// .unwrap();
+    /// assert_eq!((a.task().index(), a.task().name()), (0, None));
+    /// assert_eq!((b.task().index(), b.task().name()), (1, Some("resize")));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn task(&self) -> &TaskInfo {
         self.slot.info()
     }
 
     /// Whether the task has ended (returned, failed, panicked or was not started).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crossbeam_channel::bounded;
+    /// use homebound::{Context, scope};
+    ///
+    /// let (release, wait) = bounded::<()>(0);
+    /// let handle = scope(&Context::new(), |g| {
+    ///     let h = g.spawn(move |_ctx| { let _ = wait.recv(); Ok::<_, ()>(7) });
+    ///     assert!(!h.is_finished()); // blocked until released
+    ///     drop(release);
+    ///     h
+    /// })
+    /// .unwrap();
+    /// assert!(handle.is_finished()); // `scope` waited for it
+    /// assert_eq!(handle.join().unwrap(), 7);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.slot.is_finished()
     }
 
     /// Whether this task was the first of its group to succeed (the winner of a
     /// [`FirstSuccess`](crate::group::FirstSuccess) race). `false` while it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::{FirstSuccess, Group}};
+    ///
+    /// let group = Group::builder().policy(FirstSuccess).build().unwrap();
+    /// let (down, up) = group
+    ///     .run(&Context::new(), |g| {
+    ///         (g.spawn(|_ctx| Err::<&str, _>("mirror down")), g.spawn(|_ctx| Ok("mirror up")))
+    ///     })
+    ///     .unwrap(); // one success is enough
+    /// assert!(up.is_winner() && !down.is_winner());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_winner(&self) -> bool {
         self.slot.is_winner()
     }
@@ -71,6 +119,22 @@ impl<T> TaskHandle<T> {
     /// # Errors
     ///
     /// [`JoinError`] if the task failed, panicked or never started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, scope, task::JoinError};
+    ///
+    /// let err = scope(&Context::new(), |g| {
+    ///     let ok = g.spawn(|_ctx| Ok(6 * 7));
+    ///     assert_eq!(ok.join().unwrap(), 42); // waits for the task
+    ///     let failed = g.spawn(|_ctx| Err::<u32, _>("bad input"));
+    ///     assert!(matches!(failed.join(), Err(JoinError::Failed))); // the error goes to the group
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(err.into_error(), Some("bad input"));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn join(self) -> Result<T, JoinError> {
         self.slot
             .wait(None)

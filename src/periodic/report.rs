@@ -3,6 +3,8 @@
 use std::fmt::{self, Display};
 use std::io;
 
+use crate::panic::Panicked;
+
 /// Why a periodic loop ended.
 ///
 /// # Examples
@@ -14,9 +16,12 @@ use std::io;
 /// let ctx = Context::new();
 /// ctx.cancel();
 /// let report = every(&ctx, Duration::from_secs(1), |_| Ok::<(), String>(())).unwrap();
-/// assert_eq!(report.stopped(), &periodic::Stop::Cancelled);
+/// assert!(matches!(report.stopped(), periodic::Stop::Cancelled));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// It is not `Clone` or `PartialEq`: a panic is kept whole (see [`Panicked`]). Compare with
+/// `matches!`.
+#[derive(Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Stop {
@@ -24,8 +29,15 @@ pub enum Stop {
     Cancelled,
     /// The job returned an error and the policy is [`ErrorPolicy::FailFast`](super::ErrorPolicy::FailFast); its message.
     Error(String),
-    /// The job panicked and the panic policy is [`ErrorPolicy::FailFast`](super::ErrorPolicy::FailFast); the panic message.
-    Panicked(String),
+    /// The job panicked and the panic policy is [`ErrorPolicy::FailFast`](super::ErrorPolicy::FailFast); the
+    /// panic with its payload, message, thread, location and backtrace.
+    Panicked(
+        #[cfg_attr(
+            feature = "serde",
+            serde(serialize_with = "crate::observe_serde::panicked")
+        )]
+        Panicked,
+    ),
 }
 
 /// What a periodic loop did: how often the job ran, what it skipped, what went wrong.
@@ -47,7 +59,7 @@ pub enum Stop {
 /// assert_eq!(report.runs(), 3);
 /// assert_eq!((report.errors(), report.panics()), (0, 0));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Report {
     pub(super) runs: u64,
@@ -226,11 +238,16 @@ impl Report {
     /// let ctx = Context::new();
     /// let report = Every::new(Duration::from_millis(1))?
     ///     .run(&ctx, |ctx| { ctx.cancel(); Ok::<(), String>(()) });
-    /// assert_eq!(report.stopped(), &Stop::Cancelled); // the normal end
+    /// assert!(matches!(report.stopped(), Stop::Cancelled)); // the normal end
     /// let failed = Every::new(Duration::from_millis(1))?
     ///     .on_error(ErrorPolicy::FailFast)
     ///     .run(&Context::new(), |_| Err("boom"));
-    /// assert_eq!(failed.stopped(), &Stop::Error("boom".into()));
+    /// assert!(matches!(failed.stopped(), Stop::Error(msg) if msg == "boom"));
+    /// let crashed = Every::new(Duration::from_millis(1))?
+    ///     .on_panic(ErrorPolicy::FailFast)
+    ///     .run(&Context::new(), |_| -> Result<(), String> { panic!("bug") });
+    /// let Stop::Panicked(panic) = crashed.stopped() else { unreachable!() };
+    /// assert_eq!(panic.message(), "bug");
     /// # Ok::<(), homebound::periodic::Error>(())
     /// ```
     pub fn stopped(&self) -> &Stop {
@@ -256,13 +273,21 @@ impl Report {
     ///     .run(&Context::new(), |_| Err("lost connection"));
     /// let err = failed.into_result().unwrap_err();
     /// assert!(matches!(err, Error::JobFailed(msg) if msg == "lost connection"));
+    ///
+    /// let crashed = Every::new(Duration::from_millis(1))?
+    ///     .on_panic(ErrorPolicy::FailFast)
+    ///     .run(&Context::new(), |_| -> Result<(), String> { std::panic::panic_any(503_u16) });
+    /// let Err(Error::JobPanicked(panic)) = crashed.into_result() else { unreachable!() };
+    /// assert_eq!(*panic.downcast_ref::<u16>().unwrap(), 503); // the payload itself
     /// # Ok::<(), homebound::periodic::Error>(())
     /// ```
-    pub fn into_result(self) -> Result<Report, Error> {
-        match &self.stopped {
+    pub fn into_result(mut self) -> Result<Report, Error> {
+        // The failure moves into the error (a panic is not cloned); the rest of the report,
+        // plain counts and messages, is dropped.
+        match std::mem::replace(&mut self.stopped, Stop::Cancelled) {
             Stop::Cancelled => Ok(self),
-            Stop::Error(msg) => Err(Error::JobFailed(msg.clone())),
-            Stop::Panicked(msg) => Err(Error::JobPanicked(msg.clone())),
+            Stop::Error(msg) => Err(Error::JobFailed(msg)),
+            Stop::Panicked(panic) => Err(Error::JobPanicked(panic)),
         }
     }
 }
@@ -277,7 +302,7 @@ impl Display for Report {
         match &self.stopped {
             Stop::Cancelled => f.write_str("; stopped by cancel"),
             Stop::Error(msg) => write!(f, "; stopped by error: {msg}"),
-            Stop::Panicked(msg) => write!(f, "; stopped by panic: {msg}"),
+            Stop::Panicked(p) => write!(f, "; stopped by panic: {}", p.message()),
         }
     }
 }
@@ -304,8 +329,9 @@ pub enum Error {
     Spawn(io::Error),
     /// The job returned an error and the policy stopped it; the message.
     JobFailed(String),
-    /// The job panicked and the policy stopped it; the panic message.
-    JobPanicked(String),
+    /// The job panicked and the policy stopped it; the panic with its payload, message, thread,
+    /// location and backtrace.
+    JobPanicked(Panicked),
 }
 
 impl Display for Error {
@@ -316,7 +342,7 @@ impl Display for Error {
             }
             Error::Spawn(e) => write!(f, "could not start the periodic job's thread: {e}"),
             Error::JobFailed(msg) => write!(f, "periodic job failed: {msg}"),
-            Error::JobPanicked(msg) => write!(f, "periodic job panicked: {msg}"),
+            Error::JobPanicked(p) => write!(f, "periodic job panicked: {}", p.message()),
         }
     }
 }
@@ -325,6 +351,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Spawn(e) => Some(e),
+            Error::JobPanicked(p) => Some(p),
             _ => None,
         }
     }

@@ -258,21 +258,80 @@ impl<E> Error<E> {
     }
 
     /// Why the run failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::{ErrorKind, Pipeline}};
+    ///
+    /// let err = Pipeline::from_iter(&Context::new(), 0..5)
+    ///     .map(0, |x: i32| x) // zero workers
+    ///     .for_each(|_| {})
+    ///     .unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::Config(_))); // nothing ran
+    /// assert_eq!(err.report().items_read(), 0);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn kind(&self) -> &ErrorKind<E> {
         &self.kind
     }
 
     /// Takes the reason apart.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::{ErrorKind, Pipeline}};
+    ///
+    /// let err = Pipeline::from_iter(&Context::new(), ["7", "x"])
+    ///     .try_map(1, |s| s.parse::<u8>())
+    ///     .named("parse")
+    ///     .collect()
+    ///     .unwrap_err();
+    /// let ErrorKind::Failed(failed) = err.into_kind() else { panic!("expected the parse error") };
+    /// assert_eq!(failed.stage, "parse");
+    /// assert_eq!(failed.error.to_string(), "invalid digit found in string");
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn into_kind(self) -> ErrorKind<E> {
         self.kind
     }
 
     /// What the run did before it stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let err = Pipeline::from_iter(&Context::new(), 1..=100u32)
+    ///     .try_map(1, |x| if x == 4 { Err("bad record") } else { Ok(x) })
+    ///     .for_each(|_| {})
+    ///     .unwrap_err();
+    /// let report = err.report(); // what the run did before it stopped
+    /// assert!(report.items_read() >= 4);
+    /// assert!(report.cancelled().is_some());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn report(&self) -> &Report {
         &self.report
     }
 
     /// The name of the stage that failed or panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let err = Pipeline::from_iter(&Context::new(), 0..10)
+    ///     .map(1, |x: u32| if x == 5 { panic!("five") } else { x })
+    ///     .named("picky")
+    ///     .for_each(|_| {})
+    ///     .unwrap_err();
+    /// assert_eq!(err.stage(), Some("picky"));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn stage(&self) -> Option<&str> {
         match &self.kind {
             ErrorKind::Failed(e) => Some(&e.stage),
@@ -282,11 +341,42 @@ impl<E> Error<E> {
     }
 
     /// Whether the run stopped because its context was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let ctx = Context::new();
+    /// let err = Pipeline::from_iter(&ctx, 0..u64::MAX)
+    ///     .map(2, |x| x + 1)
+    ///     .for_each(|x| if x == 100 { ctx.cancel(); }) // e.g. the service is shutting down
+    ///     .unwrap_err();
+    /// assert!(err.is_cancelled());
+    /// assert_eq!(err.stage(), None); // no stage failed
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.kind, ErrorKind::Cancelled(_))
     }
 
     /// The stage function's error, if that is why the run failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// struct BadRow(u32);
+    ///
+    /// let err = Pipeline::from_iter(&Context::new(), 1..=10u32)
+    ///     .try_map(1, |x| if x == 3 { Err(BadRow(x)) } else { Ok(x) })
+    ///     .for_each(|_| {})
+    ///     .unwrap_err();
+    /// assert_eq!(err.into_error(), Some(BadRow(3))); // the stage's own error, by value
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn into_error(self) -> Option<E> {
         match self.kind {
             ErrorKind::Failed(e) => Some(e.error),
@@ -422,21 +512,84 @@ pub struct Outcome<E> {
 
 impl<E> Outcome<E> {
     /// What the run did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let outcome = Pipeline::from_iter(&Context::new(), 0..50u32)
+    ///     .filter(2, |x| x % 5 == 0)
+    ///     .for_each(|_| {})
+    ///     .unwrap();
+    /// assert_eq!(outcome.report().items_read(), 50);
+    /// assert_eq!(outcome.report().items_delivered(), 10);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn report(&self) -> &Report {
         &self.report
     }
 
     /// The collected errors, in the order they happened.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::{ErrorPolicy, Pipeline}};
+    ///
+    /// let (numbers, outcome) = Pipeline::from_iter(&Context::new(), ["1", "two", "3", "four"])
+    ///     .try_map(1, |s| s.parse::<u32>())
+    ///     .named("parse")
+    ///     .on_error(ErrorPolicy::Collect)
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(numbers.len(), 2);
+    /// assert_eq!(outcome.errors().len(), 2); // kept, not fatal
+    /// assert!(outcome.errors().iter().all(|e| e.stage == "parse"));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn errors(&self) -> &[StageError<E>] {
         &self.errors
     }
 
     /// Just the report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let report = Pipeline::from_iter(&Context::new(), ["a", "b", "c"])
+    ///     .map(1, str::len)
+    ///     .for_each(|_| {})
+    ///     .unwrap()
+    ///     .into_report();
+    /// assert_eq!(report.items_delivered(), 3);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn into_report(self) -> Report {
         self.report
     }
 
     /// The report and the collected errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::{ErrorPolicy, Pipeline}};
+    ///
+    /// let outcome = Pipeline::from_iter(&Context::new(), 1..=6u32)
+    ///     .try_map(2, |x| if x % 3 == 0 { Err(x) } else { Ok(x) })
+    ///     .on_error(ErrorPolicy::Collect)
+    ///     .for_each(|_| {})
+    ///     .unwrap();
+    /// let (report, errors) = outcome.into_parts();
+    /// let mut bad: Vec<u32> = errors.into_iter().map(|e| e.error).collect();
+    /// bad.sort();
+    /// assert_eq!(bad, [3, 6]);
+    /// assert_eq!(report.items_delivered(), 4);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn into_parts(self) -> (Report, Vec<StageError<E>>) {
         (self.report, self.errors)
     }

@@ -110,6 +110,22 @@ impl<T: Send + 'static, E> Iter<T, E> {
     /// `try_map`, [`ErrorKind::Panicked`], [`ErrorKind::Spawn`]),
     /// [`ErrorKind::Cancelled`] if the context given to the source was cancelled
     /// before the end, or [`ErrorKind::Config`] for bad configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let mut iter = Pipeline::from_iter(&Context::new(), 0..u64::MAX)
+    ///     .map(2, |x| x * 2)
+    ///     .ordered()
+    ///     .into_iter();
+    /// let first: Vec<u64> = iter.by_ref().take(3).collect();
+    /// assert_eq!(first, [0, 2, 4]);
+    /// let outcome = iter.finish().unwrap(); // stopping early is not an error
+    /// assert!(outcome.report().cancelled().is_some()); // the rest was cancelled and joined
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn finish(mut self) -> Result<Outcome<E>, Error<E>> {
         let state = std::mem::replace(&mut self.state, State::Finished);
         let (mut rt, inbox) = match state {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::Pipeline;
-use super::chain::{Counts, Fail, Pull, Pulled, Refill};
+use super::chain::{Counts, Pull, Pulled, Refill};
 use super::error::ErrorStore;
 use super::group::{self, Group, Numbering, Tail};
 use super::link::{self, Capacity, Next, Shared};
@@ -22,6 +22,7 @@ use super::pulse::Beat;
 use super::report::StageStats;
 use super::runtime::{Plan, Runtime, SourceFlags, StageMeta};
 use super::split::{self, ReadAt};
+use super::stages::Fail;
 use crate::context::Context;
 
 /// Largest byte range a worker reads at once.
@@ -112,6 +113,21 @@ impl Lines {
     }
 
     /// Names the source stage (in the report).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (_, outcome) = Pipeline::from_read_at(&Context::new(), b"a\nb\nc\n".to_vec())
+    ///     .named("input")
+    ///     .map(1, |line| line.map(str::len).unwrap_or(0))
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(outcome.report().stages()[0].name, "input");
+    /// assert_eq!(outcome.report().items_delivered(), 3);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn named(mut self, name: &str) -> Self {
         self.name = Some(name.to_string());
         self
@@ -120,12 +136,43 @@ impl Lines {
     /// The size of the byte ranges a worker reads at once (for a file or a [`ReadAt`]; the
     /// block size for a reader). By default a quarter of the input per worker, between 64 KiB
     /// and 1 MiB.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let text: String = (0..200).map(|i| format!("line {i}\n")).collect();
+    /// let (lines, _) = Pipeline::from_read_at(&Context::new(), text.into_bytes())
+    ///     .split_size(256) // many small ranges, shared by the 2 workers
+    ///     .map(2, |line| line.unwrap().to_string())
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(lines.len(), 200);
+    /// assert_eq!(lines[199], "line 199"); // in file order all the same
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn split_size(mut self, bytes: u64) -> Self {
         self.split = Some(bytes);
         self
     }
 
     /// The first stage: `f` maps every line, on `workers` threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let csv = b"id,name\n1,ada\n2,grace\n".to_vec();
+    /// let (fields, _) = Pipeline::from_read_at(&Context::new(), csv)
+    ///     .map(2, |line| line.map(|l| l.split(',').count()).unwrap_or(0)) // borrows each line
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(fields, [2, 2, 2]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn map<U, F>(self, workers: usize, f: F) -> Pipeline<U, NoErrors>
     where
         U: Send + 'static,
@@ -144,6 +191,25 @@ impl Lines {
 
     /// The first stage: keeps the values `f` returns `Some` for, on `workers` threads. Lines
     /// for which it returns `None` count as filtered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let log = std::io::Cursor::new("GET /a 200\nGET /b 500\nPOST /c 503\n");
+    /// let (failed, outcome) = Pipeline::from_reader(&Context::new(), log)
+    ///     .filter_map(2, |line| {
+    ///         let line = line.ok()?;
+    ///         (!line.ends_with(" 200")).then(|| line.to_string()) // keeps the failed requests
+    ///     })
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(failed, ["GET /b 500", "POST /c 503"]);
+    /// assert_eq!(outcome.report().stages()[1].filtered, 1);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn filter_map<U, F>(self, workers: usize, f: F) -> Pipeline<U, NoErrors>
     where
         U: Send + 'static,
@@ -168,6 +234,25 @@ impl Lines {
     /// The first stage: a fallible `f` on `workers` threads, with the error policy set by
     /// [`Pipeline::on_error`] after it (fail-fast by default), as for
     /// [`Pipeline::try_map`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::{ErrorPolicy, Pipeline}};
+    ///
+    /// let (sizes, outcome) = Pipeline::from_read_at(&Context::new(), b"12\n7\nlots\n30\n".to_vec())
+    ///     .try_map(2, |line| -> Result<u32, String> {
+    ///         let line = line.map_err(|e| e.to_string())?;
+    ///         line.parse().map_err(|_| format!("not a size: {line}"))
+    ///     })
+    ///     .named("parse")
+    ///     .on_error(ErrorPolicy::Collect)
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(sizes.iter().sum::<u32>(), 49);
+    /// assert_eq!(outcome.errors()[0].error, "not a size: lots");
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn try_map<U, E, F>(self, workers: usize, f: F) -> Pipeline<U, Fallible<E>>
     where
         U: Send + 'static,

@@ -21,7 +21,9 @@
 //!   slows the ones before it.
 //! * **Prompt with slow stages.** A cancel stops every stage within one item's time plus a few
 //!   milliseconds; a slow stage's results reach the consumer within about one item's time (a
-//!   partly filled chunk is sent after about 2 ms).
+//!   partly filled chunk is sent after about 2 ms). One exception, once per change: when a
+//!   stage's items turn from fast (microseconds) to slow at once, up to 16 slow items can pass
+//!   before it looks up (the blind block under way; see the pulse below).
 //! * **Stops cleanly.** Cancelling the context, a fail-fast error, a panic in any stage (caught,
 //!   named with its stage) or dropping the output iterator cancels every stage, wakes the blocked
 //!   ones and joins every thread before the terminal returns.
@@ -64,9 +66,11 @@
 //!   between them. Each stage keeps its own counts; a group's time is split between its stages
 //!   by timing one call in sixteen.
 //! * **The pulse.** A process-wide counter, advanced every millisecond by one daemon thread while
-//!   a pipeline runs, and at once by every cancel. Every stage loop compares it after *each
-//!   item* (one load): when it moved, the loop looks up (stop, or send a partly filled chunk).
-//!   So no stage ever processes a chunk blind, whatever its items cost.
+//!   a pipeline runs, and at once by every cancel. Stage loops compare it (one load) between
+//!   **blind blocks** of items: one item after it moved, doubling while blocks end before it
+//!   moves, up to 16. Inside a block there is no check, so a trivial stage's loop is as tight
+//!   as a hand-written one; a stage whose items take a millisecond or more looks up after every
+//!   item. When the pulse moved, the loop looks up (stop, or send a partly filled chunk).
 //! * **Chunks sized by the receiver.** Items travel in chunks; the receiver publishes its cost
 //!   per item, the sender cuts chunks of about 250 µs of that work (one item until it is known,
 //!   at most 512 and `buffer / 8`). A trivial stage gets full chunks; a 20 ms stage one item per
@@ -92,9 +96,10 @@
 //!
 //! Files: `runtime.rs` (one run: threads, counters, teardown), `source.rs` (iterator and
 //! receiver sources), `lines.rs` and `split.rs` (the line sources), `group.rs` (fused groups and
-//! their worker loop), `chain.rs` (the fused stages), `link.rs` (chunked links bounded in items),
-//! `outbox.rs` (the sending half), `ordered.rs` (reordering in bounded memory), `pulse.rs` (the
-//! per-item check), `ticket.rs` (completion of items, for sources that acknowledge), `batch.rs`,
+//! their worker loop), `chain.rs` (how fused stages are pulled), `stages.rs` (what each kind of
+//! fused stage does), `link.rs` (chunked links bounded in items), `outbox.rs` (the sending
+//! half), `ordered.rs` (reordering in bounded memory), `pulse.rs` (the check between blind
+//! blocks), `ticket.rs` (completion of items, for sources that acknowledge), `batch.rs`,
 //! `iter.rs` (the consumer end), `error.rs`, `report.rs`, `progress.rs`.
 
 mod batch;
@@ -113,6 +118,7 @@ mod report;
 mod runtime;
 mod source;
 mod split;
+mod stages;
 mod ticket;
 
 use std::any::Any;
@@ -137,15 +143,15 @@ pub use self::iter::Iter;
 use self::marker::{Accepts, ErrorMode, NoErrors};
 pub use self::report::{Report, StageReport};
 
-use self::chain::{
-    FilterOp, FlatMapOp, InspectOp, MapCtxOp, MapOp, Node, Op, Plain, Pull, TryFn, TryMapOp,
-    WithCtx,
-};
+use self::chain::{Node, Op, Pull};
 use self::error::ErrorStore;
 use self::group::Tail;
 use self::link::Order;
 use self::ordered::{Inbox, Reorder};
 use self::runtime::{Plan, Runtime, StageMeta};
+use self::stages::{
+    Call, Each, Filter, FilterMap, FlatMapOp, Inspect, Map, Plain, TryMap, WithCtx,
+};
 use crate::context::Context;
 
 /// How a pipeline builds its stages when the run starts.
@@ -173,10 +179,11 @@ type Build<T> = Box<dyn FnOnce(&mut Runtime) -> Tail<T> + Send>;
 ///   ([`DEFAULT_BUFFER`] unless set) wait in front of each stage, a batch counting as its
 ///   items, in every mode. A slow stage slows down the ones before it instead of letting work
 ///   pile up.
-/// * **Prompt with slow stages**: a stage looks up after every item (one atomic load). A
-///   cancel stops it within one item's time plus a few milliseconds, and a partly filled chunk
-///   is sent after about 2 ms, so a slow stage's first result reaches the consumer within
-///   about one item's time.
+/// * **Prompt with slow stages**: a stage looks up between blind blocks of items (one atomic
+///   load), which shrink to one item as soon as items take about a millisecond. A cancel stops
+///   it within one item's time plus a few milliseconds, and a partly filled chunk is sent after
+///   about 2 ms, so a slow stage's first result reaches the consumer within about one item's
+///   time. When items turn from fast to slow at once, up to 16 of them can pass first.
 /// * **Fast**: items travel in chunks sized to about 250 µs of the receiving stage's work (up
 ///   to 512), so a trivial stage costs nanoseconds per item, and a slow stage gets one item per
 ///   chunk so that all its workers are busy. [`from_lines`](Pipeline::from_lines) reads a file
@@ -227,6 +234,21 @@ impl<T: Send + 'static> Pipeline<T, NoErrors> {
     /// A pipeline whose source thread drains `items`. The pipeline runs under a child of `ctx`.
     ///
     /// A panic in the iterator is caught and reported as the source stage's panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let ctx = Context::new();
+    /// let (lengths, _) = Pipeline::from_iter(&ctx, vec!["alpha", "be", "c"])
+    ///     .map(2, str::len)
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(lengths, [5, 2, 1]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn from_iter<I>(ctx: &Context, items: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -340,6 +362,21 @@ impl Pipeline<String, NoErrors> {
 
     /// Like [`from_lines`](Pipeline::from_lines), over any [`ReadAt`] source of known length
     /// (a byte slice, your own storage), split across the workers the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let bytes = b"warn: low disk\ninfo: ok\nwarn: hot\n".to_vec(); // any ReadAt: bytes, a file
+    /// let (warnings, _) = Pipeline::from_read_at(&Context::new(), bytes)
+    ///     .filter_map(2, |line| line.ok()?.strip_prefix("warn: ").map(str::to_string))
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(warnings, ["low disk", "hot"]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn from_read_at(ctx: &Context, source: impl ReadAt + 'static) -> Lines {
         Lines::read_at(ctx, Arc::new(source))
     }
@@ -438,16 +475,26 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     }
 
     /// Applies `f` to every item on `workers` threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (squares, _) = Pipeline::from_iter(&Context::new(), 1..=5u64)
+    ///     .map(2, |x| x * x)
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(squares, [1, 4, 9, 16, 25]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn map<U, F>(self, workers: usize, f: F) -> Pipeline<U, S>
     where
         U: Send + 'static,
         F: Fn(T) -> U + Send + Sync + 'static,
     {
-        let store = Arc::clone(&self.store);
-        let f = Arc::new(f);
-        self.stateless("map", workers, None, store, move |_, _| {
-            MapOp(Arc::clone(&f))
-        })
+        self.mapped(workers, Plain(f))
     }
 
     /// Like [`map`](Pipeline::map), and `f` also receives the run's context: a function that
@@ -479,15 +526,41 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         U: Send + 'static,
         F: Fn(&Context, T) -> U + Send + Sync + 'static,
     {
+        self.mapped(workers, WithCtx(f))
+    }
+
+    fn mapped<U, F>(self, workers: usize, f: F) -> Pipeline<U, S>
+    where
+        U: Send + 'static,
+        F: Call<T, U> + 'static,
+    {
         let store = Arc::clone(&self.store);
         let f = Arc::new(f);
-        self.stateless("map", workers, None, store, move |rt, _| MapCtxOp {
-            f: Arc::clone(&f),
-            ctx: rt.ctx.clone(),
+        self.stateless("map", workers, None, store, move |rt, _| {
+            Each::new(Map {
+                f: Arc::clone(&f),
+                ctx: rt.ctx.clone(),
+            })
         })
     }
 
     /// Keeps the items for which `pred` returns `true`, on `workers` threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (evens, outcome) = Pipeline::from_iter(&Context::new(), 0..10u32)
+    ///     .filter(2, |x| x % 2 == 0)
+    ///     .named("evens")
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(evens, [0, 2, 4, 6, 8]);
+    /// assert_eq!(outcome.report().stage("evens").unwrap().filtered, 5);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn filter<F>(self, workers: usize, pred: F) -> Pipeline<T, S>
     where
         F: Fn(&T) -> bool + Send + Sync + 'static,
@@ -495,13 +568,27 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         let store = Arc::clone(&self.store);
         let pred = Arc::new(pred);
         self.stateless("filter", workers, None, store, move |_, _| {
-            FilterOp(Arc::clone(&pred))
+            Each::new(Filter(Arc::clone(&pred)))
         })
     }
 
     /// Replaces every item with the items `f` returns for it, on `workers` threads. One item
     /// may expand into any number: they are made as the next stage takes them, so memory stays
     /// bounded (ordered or not).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (chars, _) = Pipeline::from_iter(&Context::new(), ["ab", "", "cde"])
+    ///     .flat_map(2, |s: &str| s.chars().collect::<Vec<_>>())
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(chars, ['a', 'b', 'c', 'd', 'e']);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn flat_map<U, I, F>(self, workers: usize, f: F) -> Pipeline<U, S>
     where
         U: Send + 'static,
@@ -518,6 +605,22 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
 
     /// Keeps the values `f` returns `Some` for (a fused `filter` and `map`), on `workers`
     /// threads. Items for which it returns `None` count as filtered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (ports, outcome) = Pipeline::from_iter(&Context::new(), ["80", "http", "443"])
+    ///     .filter_map(2, |s: &str| s.parse::<u16>().ok())
+    ///     .named("ports")
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(ports, [80, 443]);
+    /// assert_eq!(outcome.report().stage("ports").unwrap().filtered, 1);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn filter_map<U, F>(self, workers: usize, f: F) -> Pipeline<U, S>
     where
         U: Send + 'static,
@@ -526,12 +629,30 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         let store = Arc::clone(&self.store);
         let f = Arc::new(f);
         self.stateless("filter_map", workers, None, store, move |_, _| {
-            chain::FilterMapOp(Arc::clone(&f))
+            Each::new(FilterMap(Arc::clone(&f)))
         })
     }
 
     /// Calls `f` on every item as it passes, on one thread (in source order when the pipeline
     /// is [`ordered`](Pipeline::ordered)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let bytes = Arc::new(AtomicU64::new(0));
+    /// let counter = Arc::clone(&bytes);
+    /// let (_, _) = Pipeline::from_iter(&Context::new(), ["abc", "de"])
+    ///     .inspect(move |s| { counter.fetch_add(s.len() as u64, Ordering::Relaxed); })
+    ///     .map(1, str::to_uppercase)
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(bytes.load(Ordering::Relaxed), 5);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn inspect<F>(self, f: F) -> Pipeline<T, S>
     where
         F: Fn(&T) + Send + Sync + 'static,
@@ -539,7 +660,7 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         let store = Arc::clone(&self.store);
         let f = Arc::new(f);
         self.stateless("inspect", 1, None, store, move |_, _| {
-            InspectOp(Arc::clone(&f))
+            Each::new(Inspect(Arc::clone(&f)))
         })
     }
 
@@ -609,15 +730,17 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
         S: Accepts<E>,
         U: Send + 'static,
         E: Send + 'static,
-        F: TryFn<T, U, E> + 'static,
+        F: Call<T, Result<U, E>> + 'static,
     {
         let store: Arc<ErrorStore<E>> = carry(self.store.clone());
         let stage_store = Arc::clone(&store);
         let f = Arc::new(f);
-        self.stateless("try_map", workers, None, store, move |rt, i| TryMapOp {
-            f: Arc::clone(&f),
-            ctx: rt.ctx.clone(),
-            fail: chain::Fail::new(rt, i, Arc::clone(&stage_store)),
+        self.stateless("try_map", workers, None, store, move |rt, i| {
+            Each::new(TryMap {
+                f: Arc::clone(&f),
+                ctx: rt.ctx.clone(),
+                fail: stages::Fail::new(rt, i, Arc::clone(&stage_store)),
+            })
         })
     }
 
@@ -667,6 +790,21 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
 
     /// Names the last stage added (or the source): the name appears in thread names, errors
     /// and the report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let err = Pipeline::from_iter(&Context::new(), ["1", "x"])
+    ///     .try_map(1, |s| s.parse::<u8>())
+    ///     .named("parse") // names the try_map just added
+    ///     .for_each(|_| {})
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "stage 'parse' failed: invalid digit found in string");
+    /// assert!(err.report().stage("parse").is_some());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn named(mut self, name: &str) -> Self {
         if name.is_empty() {
             self.plan
@@ -678,6 +816,22 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     }
 
     /// Sets the error policy of the last stage, which must be a [`try_map`](Pipeline::try_map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::{ErrorPolicy, Pipeline}};
+    ///
+    /// let (ok, outcome) = Pipeline::from_iter(&Context::new(), ["1", "x", "3"])
+    ///     .try_map(1, |s| s.parse::<u32>())
+    ///     .on_error(ErrorPolicy::Skip) // count the failures and go on
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(ok.len(), 2);
+    /// assert_eq!(outcome.report().stage("try_map-1").unwrap().errors, 1);
+    /// assert!(outcome.errors().is_empty()); // Skip counts them; Collect would keep them
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn on_error(mut self, policy: ErrorPolicy) -> Self {
         let index = self.plan.stages.len() - 1;
         if self.plan.stages[index].kind == "try_map" {
@@ -727,6 +881,22 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     /// before it (fusion is on by default for consecutive stateless stages with the same number
     /// of workers). Two slow one-worker stages, for instance, then work at the same time on
     /// different items instead of one after the other.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let run = |unfused: bool| {
+    ///     let p = Pipeline::from_iter(&Context::new(), 0..10u32).map(1, |x| x + 1).named("a");
+    ///     let p = p.map(1, |x| x * 2).named("b");
+    ///     let p = if unfused { p.unfused() } else { p };
+    ///     p.for_each(|_| {}).unwrap().into_report()
+    /// };
+    /// assert_eq!(run(false).stage("b").unwrap().fused_into.as_deref(), Some("a")); // one loop
+    /// assert_eq!(run(true).stage("b").unwrap().fused_into, None); // threads of its own
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn unfused(mut self) -> Self {
         if let Some(last) = self.plan.stages.last_mut() {
             last.unfused = true;
@@ -738,6 +908,20 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     /// whole pipeline). Stages with one worker (and `inspect`, `batch`) also see their input in
     /// source order. Memory stays bounded by items, as unordered: a parallel stage may run
     /// ahead of the slowest chunk by a few chunks per worker, never by more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (out, _) = Pipeline::from_iter(&Context::new(), 0..1_000u32)
+    ///     .map(4, |x| x + 1) // four workers, finishing in any order
+    ///     .ordered()
+    ///     .collect()
+    ///     .unwrap();
+    /// assert!(out.windows(2).all(|w| w[0] < w[1])); // delivered in source order
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn ordered(mut self) -> Self {
         self.plan.ordered = true;
         self
@@ -806,6 +990,21 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     ///
     /// If `f` panics, the pipeline is cancelled and every stage joined before the panic
     /// continues.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let mut total = 0u64;
+    /// let outcome = Pipeline::from_iter(&Context::new(), 1..=100u64)
+    ///     .map(2, |x| x * 2)
+    ///     .for_each(|x| total += x) // on the calling thread: may borrow mutably
+    ///     .unwrap();
+    /// assert_eq!(total, 10_100);
+    /// assert_eq!(outcome.report().items_delivered(), 100);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn for_each<F>(self, mut f: F) -> Result<Outcome<S::Error>, Error<S::Error>>
     where
         F: FnMut(T),
@@ -864,6 +1063,21 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     /// # Errors
     ///
     /// As for [`Iter::finish`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let (mut words, outcome) = Pipeline::from_iter(&Context::new(), ["b a", "c"])
+    ///     .flat_map(2, |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>())
+    ///     .collect()
+    ///     .unwrap();
+    /// words.sort();
+    /// assert_eq!(words, ["a", "b", "c"]);
+    /// assert_eq!(outcome.report().items_read(), 2);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     #[allow(clippy::type_complexity)]
     pub fn collect(self) -> Result<(Vec<T>, Outcome<S::Error>), Error<S::Error>> {
         let mut iter = self.into_iter();

@@ -1,13 +1,20 @@
 //! The pulse: a process-wide counter that a daemon thread advances every millisecond while any
 //! pipeline runs, and that every cancellation of a run advances at once.
 //!
-//! Every stage loop compares the pulse with the value it last saw after *each item*. That is one
-//! relaxed load, cheap enough for a trivial map, where a clock read would cost tens of
-//! nanoseconds per item. When the pulse has moved, the loop leaves its fast path and looks at
-//! what may have happened: a cancellation (stop now), or time passing (send a partly filled
-//! chunk, so a slow stage's results reach the consumer within about one item's time). So a stage
-//! never processes more than one item "blind", whatever its chunk size and however its items'
-//! cost changes during the run.
+//! Stage loops compare the pulse with the value they last saw between **blind blocks** of items
+//! (see [`Pace`]): one relaxed load per block, where a clock read would cost tens of
+//! nanoseconds. Inside a block there is no check at all, so the compiler can unroll and
+//! vectorise a trivial stage's loop; a per-item check cost about as much as the work itself.
+//! When the pulse has moved, the loop looks at what may have happened: a cancellation (stop
+//! now), or time passing (send a partly filled chunk, so a slow stage's results reach the
+//! consumer within about one item's time).
+//!
+//! A block is one item long after the pulse has moved and doubles while blocks end before it
+//! moves, up to [`BLIND_MAX`] items. So a stage whose items take about a millisecond or more
+//! looks up after every item, and a fast one every [`BLIND_MAX`] items (microseconds). The one
+//! case a block can outlast the promise: when items turn from fast to slow at once, the block
+//! under way finishes first, so up to [`BLIND_MAX`] slow items can pass before the stage looks
+//! up; from then on it looks up after every item again.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -45,6 +52,44 @@ pub(crate) fn now() -> u64 {
 /// Moves the pulse at once (a run was cancelled): every stage loop looks up from its items.
 pub(crate) fn bump() {
     PULSE.fetch_add(1, Relaxed);
+}
+
+/// Most items a loop processes between two looks at the pulse (see [`Pace`]).
+pub(crate) const BLIND_MAX: usize = 16;
+
+/// How many items a loop processes "blind" (in a tight loop with no check inside, which the
+/// compiler can unroll and vectorise) before it looks at the pulse again: one item after the
+/// pulse has moved, then twice as many after each block that ended before it moved, up to
+/// [`BLIND_MAX`]. The pulse moves every millisecond, so the blocks shrink to one item as soon
+/// as one takes about a millisecond: a loop whose items are slow looks up after every item,
+/// and one whose items are fast looks up every [`BLIND_MAX`] items.
+#[derive(Debug)]
+pub(crate) struct Pace {
+    block: usize,
+}
+
+impl Pace {
+    pub(crate) fn new() -> Pace {
+        Pace { block: 1 }
+    }
+
+    /// Items in the next block.
+    #[inline]
+    pub(crate) fn block(&self) -> usize {
+        self.block
+    }
+
+    /// A block ended with the pulse where it was: the next may be longer.
+    #[inline]
+    pub(crate) fn quiet(&mut self) {
+        self.block = (self.block * 2).min(BLIND_MAX);
+    }
+
+    /// The pulse moved: look up after every item again, until blocks prove quick.
+    #[inline]
+    pub(crate) fn moved(&mut self) {
+        self.block = 1;
+    }
 }
 
 /// The pulse as one worker last saw it.
@@ -134,5 +179,24 @@ fn beat() {
         }
         std::thread::sleep(TICK);
         PULSE.fetch_add(1, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_double_to_the_cap_and_shrink_to_one_when_the_pulse_moves() {
+        let mut pace = Pace::new();
+        let mut sizes = vec![pace.block()];
+        for _ in 0..6 {
+            pace.quiet();
+            sizes.push(pace.block());
+        }
+        assert_eq!(sizes, [1, 2, 4, 8, 16, 16, 16]);
+        assert_eq!(BLIND_MAX, 16);
+        pace.moved();
+        assert_eq!(pace.block(), 1);
     }
 }

@@ -112,7 +112,7 @@ impl StageStats {
         let recv = self.recv_wait_ns.load(Relaxed);
         let fused_into = self.fused_into.get().map(|(_, name)| name.clone());
         // A fused stage's busy time is its own share; its group's first stage gets the rest
-        // (see `Report::split_fused_time`).
+        // (see `Runtime::finish`).
         let busy = match fused_into {
             Some(_) => self.own_busy_ns.load(Relaxed),
             None => alive.saturating_sub(send).saturating_sub(recv),
@@ -142,8 +142,9 @@ impl StageStats {
 /// as received and dropped by the stage they were sent to. `flat_map` and `batch` change the
 /// count (after `batch`, stages count batches).
 ///
-/// Stages fused into one loop ([`fused_into`](StageReport::fused_into)) keep their own counts;
-/// their time is their group's, reported on its first stage.
+/// Stages fused into one loop ([`fused_into`](StageReport::fused_into)) keep their own counts
+/// and their own share of the busy time; the group's blocked times are reported on its first
+/// stage.
 ///
 /// # Examples
 ///
@@ -169,8 +170,9 @@ pub struct StageReport {
     pub name: String,
     /// Its worker threads.
     pub workers: usize,
-    /// The stage whose workers ran this one, when it was fused with the stages before it (its
-    /// times are then zero: they are counted on that stage).
+    /// The stage whose workers ran this one, when it was fused with the stages before it. Its
+    /// `busy` is then its own share of those workers' time (estimated by timing some of its
+    /// calls), and its blocked times are zero: the workers block on that stage's links.
     pub fused_into: Option<String>,
     /// Items it received.
     pub items_in: u64,
@@ -192,6 +194,24 @@ pub struct StageReport {
 
 impl StageReport {
     /// Busy time per worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let report = Pipeline::from_iter(&Context::new(), 0..20u32)
+    ///     .map(2, |x| { std::thread::sleep(Duration::from_millis(1)); x })
+    ///     .named("slow")
+    ///     .for_each(|_| {})
+    ///     .unwrap()
+    ///     .into_report();
+    /// let slow = report.stage("slow").unwrap();
+    /// assert_eq!(slow.busy_per_worker(), slow.busy / 2);
+    /// assert!(slow.busy >= Duration::from_millis(20)); // 20 items of 1 ms, over both workers
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn busy_per_worker(&self) -> Duration {
         self.busy / u32::try_from(self.workers.max(1)).unwrap_or(u32::MAX)
     }
@@ -249,22 +269,85 @@ pub struct Report {
 
 impl Report {
     /// Every stage, source first and consumer (`"sink"`) last.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let report = Pipeline::from_iter(&Context::new(), 0..10u32)
+    ///     .map(1, |x| x + 1)
+    ///     .named("inc")
+    ///     .for_each(|_| {})
+    ///     .unwrap()
+    ///     .into_report();
+    /// let names: Vec<&str> = report.stages().iter().map(|s| s.name.as_str()).collect();
+    /// assert_eq!(names, ["source", "inc", "sink"]);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn stages(&self) -> &[StageReport] {
         &self.stages
     }
 
     /// The stage called `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let report = Pipeline::from_iter(&Context::new(), 0..10u32)
+    ///     .filter(1, |x| *x > 2)
+    ///     .named("big")
+    ///     .for_each(|_| {})
+    ///     .unwrap()
+    ///     .into_report();
+    /// assert_eq!(report.stage("big").unwrap().items_out, 7);
+    /// assert!(report.stage("no such stage").is_none());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn stage(&self, name: &str) -> Option<&StageReport> {
         self.stages.iter().find(|s| s.name == name)
     }
 
     /// Wall-clock time of the run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let began = Instant::now();
+    /// let report = Pipeline::from_iter(&Context::new(), 0..100u32)
+    ///     .for_each(|_| {})
+    ///     .unwrap()
+    ///     .into_report();
+    /// assert!(report.elapsed() <= began.elapsed());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
 
     /// Why the run was cancelled (by your context, a failing stage, a panic, or the consumer
     /// stopping early), or `None` if it ran to its end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let ran = Pipeline::from_iter(&Context::new(), 0..10u32).for_each(|_| {}).unwrap();
+    /// assert!(ran.report().cancelled().is_none()); // ran to its end
+    ///
+    /// let ctx = Context::new();
+    /// let err = Pipeline::from_iter(&ctx, 0..u32::MAX)
+    ///     .for_each(|x| if x == 10 { ctx.cancel(); })
+    ///     .unwrap_err();
+    /// assert!(err.report().cancelled().is_some());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn cancelled(&self) -> Option<&Cause> {
         self.cancelled.as_ref()
     }
@@ -272,26 +355,106 @@ impl Report {
     /// Whether the source stopped taking input because the context given to
     /// [`stop_intake_on`](crate::pipeline::Pipeline::stop_intake_on) was cancelled (a graceful stop:
     /// everything already read was processed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let stop = Context::new();
+    /// let outcome = Pipeline::from_iter(&Context::new(), 0..u64::MAX)
+    ///     .map(2, |x| x + 1)
+    ///     .stop_intake_on(&stop)
+    ///     .for_each(|x| if x == 100 { stop.cancel(); }) // e.g. on SIGTERM
+    ///     .unwrap(); // a graceful stop is a normal end
+    /// let report = outcome.report();
+    /// assert!(report.intake_stopped());
+    /// assert_eq!(report.items_read(), report.items_delivered()); // everything read got through
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn intake_stopped(&self) -> bool {
         self.intake_stopped
     }
 
     /// Items the source produced.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let report = Pipeline::from_iter(&Context::new(), ["a", "", "b"])
+    ///     .filter(1, |s| !s.is_empty())
+    ///     .for_each(|_| {})
+    ///     .unwrap()
+    ///     .into_report();
+    /// assert_eq!(report.items_read(), 3);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn items_read(&self) -> u64 {
         self.stages.first().map_or(0, |s| s.items_out)
     }
 
     /// Items handed to the consumer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let report = Pipeline::from_iter(&Context::new(), ["a", "", "b"])
+    ///     .filter(1, |s| !s.is_empty())
+    ///     .for_each(|_| {})
+    ///     .unwrap()
+    ///     .into_report();
+    /// assert_eq!(report.items_delivered(), 2);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn items_delivered(&self) -> u64 {
         self.stages.last().map_or(0, |s| s.items_out)
     }
 
     /// Items dropped because the run stopped early, over all stages.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let full = Pipeline::from_iter(&Context::new(), 0..100u32).for_each(|_| {}).unwrap();
+    /// assert_eq!(full.report().dropped(), 0);
+    ///
+    /// let mut iter = Pipeline::from_iter(&Context::new(), 0..u32::MAX).map(1, |x| x).into_iter();
+    /// assert_eq!(iter.next(), Some(0)); // then stop early
+    /// let report = iter.finish().unwrap().into_report();
+    /// // Cut off by the early stop, items are counted as dropped where they were.
+    /// let (map, sink) = (report.stage("map-1").unwrap(), report.stage("sink").unwrap());
+    /// assert_eq!(map.items_in, map.items_out + map.dropped);
+    /// assert_eq!(sink.items_in, map.items_out); // what the map passed on, the consumer got
+    /// assert_eq!(sink.items_in, sink.items_out + sink.dropped);
+    /// assert_eq!(report.dropped(), report.stages().iter().map(|s| s.dropped).sum::<u64>());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn dropped(&self) -> u64 {
         self.stages.iter().map(|s| s.dropped).sum()
     }
 
     /// Items the source produced per second of the run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let report = Pipeline::from_iter(&Context::new(), 0..10_000u32)
+    ///     .map(2, |x| x ^ 1)
+    ///     .for_each(|_| {})
+    ///     .unwrap()
+    ///     .into_report();
+    /// let expected = report.items_read() as f64 / report.elapsed().as_secs_f64();
+    /// assert!((report.throughput() - expected).abs() < 1e-6 * expected); // items read per second
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn throughput(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
         if secs > 0.0 {
@@ -304,6 +467,23 @@ impl Report {
     /// The share of the run's wall time that `stage`'s workers spent on it, per worker: 1.0
     /// means they never waited. For stages fused into one loop, each gets its own share of
     /// the workers' time (estimated by timing some of its calls).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let report = Pipeline::from_iter(&Context::new(), 0..10u32)
+    ///     .map(1, |x| { std::thread::sleep(Duration::from_millis(2)); x })
+    ///     .named("sleepy")
+    ///     .for_each(|_| {})
+    ///     .unwrap()
+    ///     .into_report();
+    /// let u = report.utilisation(report.stage("sleepy").unwrap());
+    /// assert!(u > 0.0 && u.is_finite()); // near 1.0: it is what the others wait for
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn utilisation(&self, stage: &StageReport) -> f64 {
         let wall = self.elapsed.as_secs_f64();
         if wall > 0.0 {
@@ -315,6 +495,25 @@ impl Report {
 
     /// The share of the run's wall time that the workers running `stage` were busy: its own
     /// utilisation, or its fused group's (all the stages its workers run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let report = Pipeline::from_iter(&Context::new(), 0..1_000u32)
+    ///     .map(1, |x| x + 1)
+    ///     .named("a")
+    ///     .map(1, |x| x * 2)
+    ///     .named("b") // fused with "a": one loop on the same worker
+    ///     .for_each(|_| {})
+    ///     .unwrap()
+    ///     .into_report();
+    /// let (a, b) = (report.stage("a").unwrap(), report.stage("b").unwrap());
+    /// assert_eq!(b.fused_into.as_deref(), Some("a"));
+    /// assert_eq!(report.group_utilisation(a), report.group_utilisation(b)); // the group's share
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn group_utilisation(&self, stage: &StageReport) -> f64 {
         let leader = stage.fused_into.as_deref().unwrap_or(&stage.name);
         self.stages
@@ -332,6 +531,24 @@ impl Report {
     /// [`group_utilisation`](Report::group_utilisation). The printed report (`{report:#}`) says
     /// "no bottleneck" when they were busy less than half the run: the stages then mostly
     /// waited for each other, or for a core.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::{Context, pipeline::Pipeline};
+    ///
+    /// let report = Pipeline::from_iter(&Context::new(), 0..20u32)
+    ///     .map(2, |x| x + 1)
+    ///     .named("cheap")
+    ///     .map(1, |x| { std::thread::sleep(Duration::from_millis(2)); x })
+    ///     .named("slow")
+    ///     .for_each(|_| {})
+    ///     .unwrap()
+    ///     .into_report();
+    /// assert_eq!(report.bottleneck().unwrap().name, "slow");
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn bottleneck(&self) -> Option<&StageReport> {
         let (leader, busy) = self
             .stages
@@ -458,32 +675,39 @@ impl Report {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        match (self.saturated(), sorted.first()) {
-            (Some(b), Some((leader, busy))) => {
-                let group = if b.fused_into.is_some() || leader.name != b.name {
-                    format!(
-                        "the workers of {} (with the stages fused into it)",
-                        leader.name
-                    )
-                } else {
-                    "its workers".to_string()
-                };
-                write!(
-                    f,
-                    "bottleneck: {} - {group} were busy {:.0}% of the run, the most of any stage ({}), and {} took the largest share of that",
-                    b.name,
-                    busy * 100.0,
-                    others(&leader.name),
-                    b.name,
-                )
-            }
-            (None, Some((top, u))) => write!(
-                f,
-                "no bottleneck: the busiest workers, {}'s, were busy {:.0}% of the run; the stages mostly waited for each other, or for a core",
+        let Some((top, busy)) = sorted.first() else {
+            return write!(f, "no bottleneck: nothing ran");
+        };
+        // The share is the whole group's: name the stages it adds up.
+        let fused: Vec<&str> = self
+            .stages
+            .iter()
+            .filter(|s| s.fused_into.as_deref() == Some(top.name.as_str()))
+            .map(|s| s.name.as_str())
+            .collect();
+        let group = if fused.is_empty() {
+            format!("{}'s workers", top.name)
+        } else {
+            format!(
+                "the workers of {} (running {} fused with it)",
                 top.name,
-                u * 100.0
+                fused.join(", ")
+            )
+        };
+        match self.saturated() {
+            Some(b) => write!(
+                f,
+                "bottleneck: {} - {group} were busy {:.0}% of the run, the most of any stage ({}), and {} took the largest share of that",
+                b.name,
+                busy * 100.0,
+                others(&top.name),
+                b.name,
             ),
-            _ => write!(f, "no bottleneck: nothing ran"),
+            None => write!(
+                f,
+                "no bottleneck: the busiest, {group}, were busy {:.0}% of the run; the stages mostly waited for each other, or for a core",
+                busy * 100.0
+            ),
         }
     }
 }

@@ -11,7 +11,7 @@ use super::group::Tail;
 use super::link::Stopped;
 use super::link::{self, Link, Order};
 use super::outbox::{Mode, Outbox};
-use super::pulse::Beat;
+use super::pulse::{Beat, Pace};
 use super::runtime::{Runtime, SourceFlags};
 use super::ticket::Ticket;
 use crate::context::Context;
@@ -58,8 +58,15 @@ enum End {
     Stopped,
 }
 
-/// Looks up after the pulse moved: the run cancelled, the intake stopped, a chunk due.
-fn look_up<T>(out: &mut Outbox<T>, ctx: &Context, stop: Option<&Context>) -> Option<End> {
+/// Looks up after the pulse moved (and notes it): the run cancelled, the intake stopped, a
+/// chunk due.
+fn look_up<T>(
+    beat: &mut Beat,
+    out: &mut Outbox<T>,
+    ctx: &Context,
+    stop: Option<&Context>,
+) -> Option<End> {
+    beat.catch_up();
     if ctx.is_cancelled() {
         return Some(End::Stopped);
     }
@@ -67,6 +74,15 @@ fn look_up<T>(out: &mut Outbox<T>, ctx: &Context, stop: Option<&Context>) -> Opt
         return Some(End::Complete(true));
     }
     out.on_beat().err().map(|_| End::Stopped)
+}
+
+/// Ends a source thread: counts what it read, and marks the source complete unless the run
+/// stopped it.
+fn finish<T>(out: &mut Outbox<T>, flags: &SourceFlags, read: u64, end: End) {
+    out.stats.add_in_u64(read);
+    if let End::Complete(intake_stopped) = end {
+        complete(out, flags, intake_stopped);
+    }
 }
 
 /// Starts the thread that drains `iter`.
@@ -88,27 +104,31 @@ where
         let mut iter = iter;
         let mut beat = Beat::new();
         let mut read = 0u64;
+        let mut pace = Pace::new();
         let end = loop {
-            // Fill the chunk in a local vector (its length in a register), looking at the
-            // pulse after every item: cancellation, the intake stop and the flush by time are
-            // noticed when it moves.
+            // Fill the chunk in blind blocks (see `Pace`), looking at the pulse between them:
+            // cancellation, the intake stop and the flush by time are noticed when it moves.
             let room = out.room();
             let was_empty = out.buf.is_empty();
             let mut chunk = std::mem::take(&mut out.buf);
-            let before = chunk.len();
+            let (before, full) = (chunk.len(), chunk.len() + room);
             chunk.reserve(room);
             let probe = beat.probe();
             let (mut ended, mut moved) = (false, false);
-            for _ in 0..room {
-                let Some(item) = iter.next() else {
+            while chunk.len() < full {
+                let block = pace.block().min(full - chunk.len());
+                let had = chunk.len();
+                chunk.extend(iter.by_ref().take(block));
+                if chunk.len() - had < block {
                     ended = true;
                     break;
-                };
-                chunk.push(item);
+                }
                 if probe.moved() {
+                    pace.moved();
                     moved = true;
                     break;
                 }
+                pace.quiet();
             }
             read += (chunk.len() - before) as u64;
             out.buf = chunk;
@@ -119,17 +139,11 @@ where
             if ended {
                 break End::Complete(false);
             }
-            if moved {
-                beat.catch_up();
-                if let Some(end) = look_up(&mut out, &ctx, stop.as_ref()) {
-                    break end;
-                }
+            if moved && let Some(end) = look_up(&mut beat, &mut out, &ctx, stop.as_ref()) {
+                break end;
             }
         };
-        out.stats.add_in_u64(read);
-        if let End::Complete(intake_stopped) = end {
-            complete(&mut out, &flags, intake_stopped);
-        }
+        finish(&mut out, &flags, read, end);
     });
     Tail::Link(link)
 }
@@ -177,17 +191,13 @@ pub(crate) fn from_receiver<T: Send + 'static>(rt: &mut Runtime, rx: Receiver<T>
             if out.push(item).is_err() {
                 break End::Stopped;
             }
-            if beat.moved() {
-                beat.catch_up();
-                if let Some(end) = look_up(&mut out, &ctx, stop.as_ref()) {
-                    break end;
-                }
+            if beat.moved()
+                && let Some(end) = look_up(&mut beat, &mut out, &ctx, stop.as_ref())
+            {
+                break end;
             }
         };
-        out.stats.add_in_u64(read);
-        if let End::Complete(intake_stopped) = end {
-            complete(&mut out, &flags, intake_stopped);
-        }
+        finish(&mut out, &flags, read, end);
     });
     Tail::Link(link)
 }
@@ -214,11 +224,10 @@ impl<T> Emitter<'_, T> {
         }
         self.read += 1;
         self.out.push(item)?;
-        if self.beat.moved() {
-            self.beat.catch_up();
-            if let Some(_end) = look_up(self.out, &self.ctx, self.stop.as_ref()) {
-                return Err(Stopped);
-            }
+        if self.beat.moved()
+            && look_up(&mut self.beat, self.out, &self.ctx, self.stop.as_ref()).is_some()
+        {
+            return Err(Stopped);
         }
         Ok(())
     }

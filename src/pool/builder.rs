@@ -102,17 +102,61 @@ impl Default for Builder {
 
 impl Builder {
     /// A builder with the defaults above.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Builder;
+    ///
+    /// let pool = Builder::new().workers(1).build().unwrap();
+    /// assert_eq!(pool.name(), "pool"); // the default name
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn new() -> Self {
         Builder::default()
     }
 
     /// Workers started by `build` and kept alive until shutdown (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(3).build().unwrap();
+    /// assert_eq!(pool.metrics().workers_spawned, 3); // started by `build`
+    /// assert!(Pool::builder().workers(0).build().is_err());
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = Some(n);
         self
     }
 
     /// The most workers alive at once (at least `workers`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Barrier};
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(1).max_workers(2).build().unwrap();
+    /// let both = Arc::new(Barrier::new(2)); // passes only when two tasks run at once
+    /// let handles: Vec<_> = (0..2)
+    ///     .map(|_| {
+    ///         let both = Arc::clone(&both);
+    ///         pool.submit(move |_| { both.wait(); }).unwrap()
+    ///     })
+    ///     .collect();
+    /// handles.into_iter().for_each(|h| h.join().unwrap());
+    /// assert_eq!(pool.metrics().workers_peak, 2); // grew for the second task
+    /// assert!(Pool::builder().workers(2).max_workers(1).build().is_err());
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn max_workers(mut self, n: usize) -> Self {
         self.max_workers = Some(n);
         self
@@ -120,6 +164,33 @@ impl Builder {
 
     /// How long an extra worker (above `workers`) waits for work before it retires. Zero
     /// retires it as soon as the queue is empty; a duration too large for `Instant` means never.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Barrier};
+    /// use std::time::{Duration, Instant};
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(1).max_workers(2).keep_alive(Duration::ZERO).build().unwrap();
+    /// let both = Arc::new(Barrier::new(2));
+    /// let handles: Vec<_> = (0..2)
+    ///     .map(|_| {
+    ///         let both = Arc::clone(&both);
+    ///         pool.submit(move |_| { both.wait(); }).unwrap()
+    ///     })
+    ///     .collect();
+    /// handles.into_iter().for_each(|h| h.join().unwrap());
+    /// // The extra worker retires as soon as it finds no work; the first one stays.
+    /// let deadline = Instant::now() + Duration::from_secs(5);
+    /// while pool.metrics().workers_retired == 0 {
+    ///     assert!(Instant::now() < deadline, "the extra worker never retired");
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(pool.metrics().workers_live, 1);
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
         self.keep_alive = keep_alive;
         self
@@ -130,6 +201,26 @@ impl Builder {
     /// is handed straight to an idle worker or to a newly started one (so `try_submit` succeeds
     /// while a worker is idle or the pool may grow, and reports `Full` otherwise).
     /// At most [`MAX_QUEUE_CAPACITY`], because a bounded queue allocates its slots up front.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::{Pool, MAX_QUEUE_CAPACITY};
+    ///
+    /// let pool = Pool::builder().workers(1).queue_capacity(1).build().unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let (started_tx, started) = crossbeam_channel::bounded(1);
+    /// let busy = pool.submit(move |_| { started_tx.send(()).unwrap(); let _ = gate.recv(); }).unwrap();
+    /// started.recv().unwrap(); // the only worker is taken
+    /// let queued = pool.try_submit(|_| "waits in the queue").unwrap();
+    /// assert!(pool.try_submit(|_| "no room").unwrap_err().is_full());
+    /// drop(release);
+    /// busy.join().unwrap();
+    /// assert_eq!(queued.join().unwrap(), "waits in the queue");
+    /// assert!(Pool::builder().queue_capacity(MAX_QUEUE_CAPACITY + 1).build().is_err());
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.capacity = Capacity::Bounded(capacity);
         self
@@ -137,12 +228,42 @@ impl Builder {
 
     /// An unbounded queue: `submit` never blocks and never fails with `Full`. Memory is then
     /// yours to bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(1).unbounded().build().unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let busy = pool.submit(move |_| { let _ = gate.recv(); }).unwrap();
+    /// // However many wait, a submit never blocks and never reports `Full`.
+    /// let queued: Vec<_> = (0..5_000u32).map(|i| pool.try_submit(move |_| i).unwrap()).collect();
+    /// drop(release);
+    /// busy.join().unwrap();
+    /// assert_eq!(queued.into_iter().map(|h| h.join().unwrap()).sum::<u32>(), 12_497_500);
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn unbounded(mut self) -> Self {
         self.capacity = Capacity::Unbounded;
         self
     }
 
     /// The pool's name: worker threads are `homebound-<name>-<n>`. Not empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().name("resize").workers(1).build().unwrap();
+    /// let thread = pool.submit(|_| std::thread::current().name().map(String::from)).unwrap();
+    /// assert!(thread.join().unwrap().unwrap().starts_with("homebound-resize-"));
+    /// assert!(Pool::builder().name("").build().is_err());
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
@@ -150,12 +271,48 @@ impl Builder {
 
     /// Each worker's stack size in bytes (at least [`MIN_STACK_SIZE`]). A task that overflows
     /// it is not contained like a panic: a stack overflow aborts the whole process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::{Pool, MIN_STACK_SIZE};
+    ///
+    /// fn depth(n: u64) -> u64 { if n == 0 { 0 } else { 1 + depth(n - 1) } }
+    ///
+    /// let pool = Pool::builder().workers(1).stack_size(8 << 20).build().unwrap(); // 8 MiB
+    /// assert_eq!(pool.submit(|_| depth(10_000)).unwrap().join().unwrap(), 10_000);
+    /// assert!(Pool::builder().stack_size(MIN_STACK_SIZE - 1).build().is_err());
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
     }
 
     /// Runs on each worker thread when it starts, with the thread's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use homebound::pool::Pool;
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let seen = Arc::clone(&started);
+    /// let pool = Pool::builder()
+    ///     .workers(2)
+    ///     .on_thread_start(move |name| {
+    ///         assert!(name.starts_with("homebound-pool-"));
+    ///         seen.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// pool.shutdown(); // every worker has run its hook by the time it is joined
+    /// assert_eq!(started.load(Ordering::SeqCst), 2);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn on_thread_start(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.on_start = Some(Arc::new(hook));
         self
@@ -163,6 +320,27 @@ impl Builder {
 
     /// Runs on each worker thread just before it exits, with the thread's name; exactly once
     /// per started thread, also when it retires or the pool shuts down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use homebound::pool::Pool;
+    ///
+    /// let exited = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&exited);
+    /// let pool = Pool::builder()
+    ///     .name("io")
+    ///     .workers(2)
+    ///     .on_thread_exit(move |name| log.lock().unwrap().push(name.to_string()))
+    ///     .build()
+    ///     .unwrap();
+    /// pool.shutdown();
+    /// let exited = exited.lock().unwrap();
+    /// assert_eq!(exited.len(), 2); // once per thread
+    /// assert!(exited.iter().all(|name| name.starts_with("homebound-io-")));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn on_thread_exit(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.on_exit = Some(Arc::new(hook));
         self
@@ -170,6 +348,26 @@ impl Builder {
 
     /// Sees every task panic (on the worker, before the panic reaches the task's handle),
     /// also for detached tasks. Without it a panic is still counted and delivered to the handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use homebound::pool::Pool;
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// let pool = Pool::builder()
+    ///     .workers(1)
+    ///     .panic_handler(move |p| log.lock().unwrap().push(p.message().to_string()))
+    ///     .build()
+    ///     .unwrap();
+    /// let task = pool.submit(|_| -> u8 { panic!("bad frame") }).unwrap();
+    /// assert!(task.join().unwrap_err().is_panicked()); // the handle still gets the panic
+    /// assert_eq!(*seen.lock().unwrap(), ["bad frame"]); // and the handler saw it first
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn panic_handler(mut self, handler: impl Fn(&Panicked) + Send + Sync + 'static) -> Self {
         self.panic_handler = Some(Arc::new(handler));
         self
@@ -177,6 +375,16 @@ impl Builder {
 
     /// Fault injection for tests: after `n` worker threads have started, every further spawn
     /// fails as if the OS had refused it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let err = Pool::builder().workers(2).fail_spawns_after(1).build().unwrap_err();
+    /// assert!(!err.is_config()); // the second worker "could not be spawned"
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     #[doc(hidden)]
     pub fn fail_spawns_after(mut self, n: u64) -> Self {
         self.fail_spawns_after = Some(n);
@@ -191,6 +399,20 @@ impl Builder {
     /// a queue capacity above [`MAX_QUEUE_CAPACITY`], a stack below [`MIN_STACK_SIZE`], an
     /// empty name), or the spawn error if a first worker could not be started; the workers
     /// that had started are then shut down and joined before `build` returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(2).build().unwrap();
+    /// assert_eq!(pool.submit(|_| 6 * 7).unwrap().join().unwrap(), 42);
+    /// pool.shutdown();
+    ///
+    /// let err = Pool::builder().workers(4).max_workers(2).build().unwrap_err();
+    /// assert!(err.is_config());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn build(self) -> Result<Pool, BuildError> {
         let workers = self.workers.unwrap_or_else(num_cpus::get);
         if workers == 0 {

@@ -42,6 +42,19 @@ pub enum SubmitError<F> {
 
 impl<F> SubmitError<F> {
     /// Takes back the task that was not queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pool::Pool};
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// pool.shutdown();
+    /// let err = pool.submit(|_| "report.pdf").unwrap_err();
+    /// let task = err.into_inner(); // the task, unrun
+    /// assert_eq!(task(&Context::new()), "report.pdf");
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn into_inner(self) -> F {
         match self {
             SubmitError::Full(f)
@@ -52,21 +65,78 @@ impl<F> SubmitError<F> {
     }
 
     /// Whether the queue was full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(1).queue_capacity(0).build().unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let busy = pool.try_submit(move |_| { let _ = gate.recv(); }).unwrap();
+    /// let err = pool.try_submit(|_| ()).unwrap_err(); // the only worker is busy, no queue
+    /// assert!(err.is_full());
+    /// drop(release);
+    /// busy.join().unwrap();
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, SubmitError::Full(_))
     }
 
     /// Whether the pool was shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// pool.shutdown();
+    /// assert!(pool.submit(|_| ()).unwrap_err().is_closed());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, SubmitError::Closed(_))
     }
 
     /// Whether a `submit_timeout` ran out of time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(1).queue_capacity(0).build().unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let busy = pool.try_submit(move |_| { let _ = gate.recv(); }).unwrap();
+    /// let err = pool.submit_timeout(|_| (), Duration::from_millis(10)).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// drop(release);
+    /// busy.join().unwrap();
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, SubmitError::Timeout(_))
     }
 
     /// Whether a `submit_ctx` was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pool::Pool};
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// let ctx = Context::new();
+    /// ctx.cancel();
+    /// assert!(pool.submit_ctx(&ctx, |_| ()).unwrap_err().is_cancelled());
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, SubmitError::Cancelled(_))
     }
@@ -185,6 +255,15 @@ impl BuildError {
     }
 
     /// Whether a configuration value was rejected (as opposed to a thread failing to start).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let err = Pool::builder().workers(0).build().unwrap_err();
+    /// assert!(err.is_config());
+    /// ```
     pub fn is_config(&self) -> bool {
         matches!(self.kind, BuildErrorKind::Config(_))
     }

@@ -60,6 +60,20 @@ impl<T> TaskHandle<T> {
     ///
     /// [`JoinError::Panicked`] if the task panicked, [`JoinError::NotStarted`] if it was
     /// cancelled before it started (or returned by `shutdown_now` and then dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{pool::Pool, task::JoinError};
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// let ok = pool.submit(|_| "done").unwrap();
+    /// let bad = pool.submit(|_| -> u8 { panic!("bad pixel") }).unwrap();
+    /// assert_eq!(ok.join().unwrap(), "done");
+    /// assert!(matches!(bad.join(), Err(JoinError::Panicked(p)) if p.message() == "bad pixel"));
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn join(self) -> Result<T, JoinError> {
         wait_helping(&*self.slot, None)
             .expect("an untimed wait returns only once the task has finished")
@@ -72,6 +86,24 @@ impl<T> TaskHandle<T> {
     ///
     /// [`JoinTimeoutError::TimedOut`] with this handle if the task is still going, or
     /// [`JoinTimeoutError::Task`] as for [`join`](TaskHandle::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::pool::{JoinTimeoutError, Pool};
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let task = pool.submit(move |_| gate.recv().is_ok()).unwrap();
+    /// let Err(JoinTimeoutError::TimedOut(task)) = task.join_timeout(Duration::from_millis(10)) else {
+    ///     panic!("the task is blocked: it cannot have finished");
+    /// };
+    /// release.send(()).unwrap();
+    /// assert!(task.join_timeout(Duration::from_secs(5)).unwrap()); // the handle came back
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinTimeoutError<T>> {
         match Instant::now().checked_add(timeout) {
             Some(deadline) => self.join_deadline(deadline),
@@ -84,6 +116,21 @@ impl<T> TaskHandle<T> {
     /// # Errors
     ///
     /// As for [`join_timeout`](TaskHandle::join_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// let deadline = Instant::now() + Duration::from_secs(5); // one deadline for every task
+    /// let handles: Vec<_> = (1..=3u32).map(|i| pool.submit(move |_| i * 10).unwrap()).collect();
+    /// let values: Vec<u32> = handles.into_iter().map(|h| h.join_deadline(deadline).unwrap()).collect();
+    /// assert_eq!(values, [10, 20, 30]);
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn join_deadline(self, deadline: Instant) -> Result<T, JoinTimeoutError<T>> {
         match wait_helping(&*self.slot, Some(deadline)) {
             Some(result) => result.map_err(JoinTimeoutError::Task),
@@ -93,6 +140,22 @@ impl<T> TaskHandle<T> {
 
     /// Whether the task has finished: it returned, panicked, or was cancelled before it
     /// started. `join` will not block once this is true.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let task = pool.submit(move |_| { let _ = gate.recv(); 5 }).unwrap();
+    /// assert!(!task.is_finished()); // blocked until released
+    /// drop(release);
+    /// pool.shutdown(); // runs it to the end
+    /// assert!(task.is_finished());
+    /// assert_eq!(task.join().unwrap(), 5); // does not block
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.slot.is_finished()
     }
@@ -102,6 +165,25 @@ impl<T> TaskHandle<T> {
     /// context cancelled and ends when it notices; `join` then returns whatever it returned.
     ///
     /// Returns whether this call stopped the task from starting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{pool::Pool, task::JoinError};
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let (started_tx, started) = crossbeam_channel::bounded(1);
+    /// let busy = pool.submit(move |_| { started_tx.send(()).unwrap(); let _ = gate.recv(); }).unwrap();
+    /// started.recv().unwrap();
+    /// let queued = pool.submit(|_| "never runs").unwrap();
+    /// assert!(queued.cancel()); // stopped before it started
+    /// assert!(matches!(queued.join(), Err(JoinError::NotStarted(_))));
+    /// drop(release);
+    /// busy.join().unwrap();
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn cancel(&self) -> bool {
         self.slot.cancel()
     }

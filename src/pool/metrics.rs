@@ -301,6 +301,21 @@ pub struct Metrics {
 
 impl Metrics {
     /// Whether the conservation identity holds (it always should; tests assert it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// let handles: Vec<_> = (0..20u32).map(|i| pool.submit(move |_| i).unwrap()).collect();
+    /// assert!(pool.metrics().is_conserved()); // in every snapshot, even mid-run
+    /// handles.into_iter().for_each(|h| { h.join().unwrap(); });
+    /// let m = pool.shutdown().metrics().clone();
+    /// assert!(m.is_conserved());
+    /// assert_eq!((m.accepted, m.completed), (20, 20));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_conserved(&self) -> bool {
         self.accepted
             == self.completed

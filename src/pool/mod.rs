@@ -199,6 +199,17 @@ impl Refusal {
 
 impl Pool {
     /// A builder; see [`Builder`] for the settings and their defaults.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().name("render").workers(2).build().unwrap();
+    /// assert_eq!(pool.name(), "render");
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
@@ -208,6 +219,18 @@ impl Pool {
     /// # Errors
     ///
     /// As for [`Builder::build`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// assert_eq!(pool.submit(|_| 1 + 1).unwrap().join().unwrap(), 2);
+    /// assert!(Pool::new(0).is_err());
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn new(workers: usize) -> Result<Pool, BuildError> {
         Pool::builder().workers(workers).build()
     }
@@ -276,6 +299,23 @@ impl Pool {
     ///
     /// [`SubmitError::Closed`] if the pool is (or, while waiting, gets) shut down;
     /// [`SubmitError::Full`] only as above. The task comes back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// let handle = pool
+    ///     .submit(|ctx| {
+    ///         // Long tasks check their context: `shutdown_now` or `cancel` stop them.
+    ///         if ctx.is_cancelled() { None } else { Some("thumbnail.png") }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(handle.join().unwrap(), Some("thumbnail.png"));
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn submit<F, T>(&self, f: F) -> Result<TaskHandle<T>, SubmitError<F>>
     where
         F: FnOnce(&Context) -> T + Send + 'static,
@@ -290,6 +330,27 @@ impl Pool {
     /// # Errors
     ///
     /// As for [`submit`](Pool::submit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let (started_tx, started) = crossbeam_channel::bounded(1);
+    /// let import = pool
+    ///     .submit_named("import users.csv", move |_| { started_tx.send(()).unwrap(); let _ = gate.recv(); })
+    ///     .unwrap();
+    /// started.recv().unwrap();
+    /// let report = pool.shutdown_timeout(Duration::from_millis(10));
+    /// assert_eq!(report.stragglers()[0].task.as_deref(), Some("import users.csv"));
+    /// drop(release);
+    /// import.join().unwrap();
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn submit_named<F, T>(&self, name: &str, f: F) -> Result<TaskHandle<T>, SubmitError<F>>
     where
         F: FnOnce(&Context) -> T + Send + 'static,
@@ -339,6 +400,21 @@ impl Pool {
     /// # Errors
     ///
     /// [`SubmitError::Timeout`], [`SubmitError::Closed`] (or `Full` on the pool's own worker).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// let task = pool.submit_timeout(|_| "queued in time", Duration::from_millis(100)).unwrap();
+    /// assert_eq!(task.join().unwrap(), "queued in time");
+    /// pool.shutdown();
+    /// let err = pool.submit_timeout(|_| "too late", Duration::from_millis(100)).unwrap_err();
+    /// assert!(err.is_closed());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn submit_timeout<F, T>(
         &self,
         f: F,
@@ -366,6 +442,21 @@ impl Pool {
     ///
     /// [`SubmitError::Cancelled`] (also when `ctx` was already cancelled),
     /// [`SubmitError::Closed`] (or `Full` on the pool's own worker).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pool::Pool};
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// let request = Context::new();
+    /// let task = pool.submit_ctx(&request, |_| "queued").unwrap();
+    /// assert_eq!(task.join().unwrap(), "queued");
+    /// request.cancel(); // e.g. the client went away
+    /// assert!(pool.submit_ctx(&request, |_| "dropped").unwrap_err().is_cancelled());
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn submit_ctx<F, T>(&self, ctx: &Context, f: F) -> Result<TaskHandle<T>, SubmitError<F>>
     where
         F: FnOnce(&Context) -> T + Send + 'static,
@@ -418,6 +509,26 @@ impl Pool {
     /// # Errors
     ///
     /// [`SubmitError::Full`] or [`SubmitError::Closed`], with the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().workers(1).queue_capacity(0).build().unwrap();
+    /// let ran = Arc::new(AtomicU32::new(0));
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// pool.try_execute(move |_| { let _ = gate.recv(); }).unwrap(); // takes the idle worker
+    /// let r = Arc::clone(&ran);
+    /// let err = pool.try_execute(move |_| { r.fetch_add(1, Ordering::SeqCst); }).unwrap_err();
+    /// assert!(err.is_full()); // no idle worker, no queue
+    /// drop(release);
+    /// pool.shutdown();
+    /// assert_eq!(ran.load(Ordering::SeqCst), 0); // the refused task never ran
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn try_execute<F>(&self, f: F) -> Result<(), SubmitError<F>>
     where
         F: FnOnce(&Context) + Send + 'static,
@@ -445,16 +556,55 @@ impl Pool {
     }
 
     /// A snapshot of the pool's counters; see [`Metrics`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// let handles: Vec<_> = (0..5u32).map(|i| pool.submit(move |_| i).unwrap()).collect();
+    /// handles.into_iter().for_each(|h| { h.join().unwrap(); });
+    /// let m = pool.metrics();
+    /// assert_eq!(m.accepted, 5);
+    /// assert_eq!(m.workers_live, 2);
+    /// pool.shutdown();
+    /// assert_eq!(pool.metrics().completed, 5);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn metrics(&self) -> Metrics {
         self.shared.metrics()
     }
 
     /// Whether the pool has stopped accepting tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// assert!(!pool.is_closed());
+    /// pool.shutdown();
+    /// assert!(pool.is_closed());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.queue.is_closing()
     }
 
     /// The pool's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::builder().name("uploads").workers(1).build().unwrap();
+    /// assert_eq!(pool.name(), "uploads");
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn name(&self) -> &str {
         &self.shared.name
     }

@@ -96,32 +96,117 @@ pub struct ShutdownReport {
 
 impl ShutdownReport {
     /// Whether every worker has exited and been joined.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// let _ = pool.submit(|_| ());
+    /// assert!(pool.shutdown().is_complete()); // every worker exited and was joined
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn is_complete(&self) -> bool {
         self.stragglers.is_empty() && !self.from_own_worker
     }
 
     /// Workers joined by this call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(3).unwrap();
+    /// assert_eq!(pool.shutdown().joined(), 3);
+    /// assert_eq!(pool.shutdown().joined(), 0); // idempotent: nothing left to join
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn joined(&self) -> usize {
         self.joined
     }
 
     /// Workers still running when a `shutdown_timeout` gave up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    /// let (started_tx, started) = crossbeam_channel::bounded(1);
+    /// let slow = pool.submit(move |_| { started_tx.send(()).unwrap(); let _ = gate.recv(); }).unwrap();
+    /// started.recv().unwrap();
+    /// let report = pool.shutdown_timeout(Duration::from_millis(10));
+    /// assert_eq!(report.stragglers().len(), 1);
+    /// assert!(report.stragglers()[0].running_for.is_some()); // busy with a task
+    /// drop(release);
+    /// slow.join().unwrap();
+    /// assert!(pool.shutdown().stragglers().is_empty());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn stragglers(&self) -> &[Straggler] {
         &self.stragglers
     }
 
     /// Whether the call came from one of the pool's own tasks, so it closed the pool without
     /// waiting for (or joining) any worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Arc::new(Pool::new(1).unwrap());
+    /// let same = Arc::clone(&pool);
+    /// let task = pool.submit(move |_| same.shutdown().from_own_worker()).unwrap();
+    /// assert!(task.join().unwrap()); // closed the pool, joined nothing
+    /// assert!(pool.is_closed());
+    /// assert!(!pool.shutdown().from_own_worker()); // this one joins the worker
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn from_own_worker(&self) -> bool {
         self.from_own_worker
     }
 
     /// How long the call took.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// let began = Instant::now();
+    /// let report = pool.shutdown();
+    /// assert!(report.elapsed() <= began.elapsed());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
 
     /// The pool's metrics when the call returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// for i in 0..10u32 {
+    ///     pool.execute(move |_| { let _ = i; }).unwrap();
+    /// }
+    /// let report = pool.shutdown();
+    /// assert_eq!(report.metrics().completed, 10); // the queue was drained first
+    /// assert_eq!(report.metrics().workers_live, 0);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
@@ -149,6 +234,26 @@ impl Pool {
     /// run everything already queued, then join every worker. Idempotent; prompt on an idle
     /// pool. Called from one of the pool's own tasks it closes the pool and returns at once
     /// (see [`ShutdownReport::from_own_worker`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// let done = Arc::new(AtomicU32::new(0));
+    /// for _ in 0..50 {
+    ///     let done = Arc::clone(&done);
+    ///     pool.execute(move |_| { done.fetch_add(1, Ordering::SeqCst); }).unwrap();
+    /// }
+    /// let report = pool.shutdown(); // runs what was queued, then joins the workers
+    /// assert!(report.is_complete());
+    /// assert_eq!(done.load(Ordering::SeqCst), 50);
+    /// assert!(pool.submit(|_| ()).unwrap_err().is_closed());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn shutdown(&self) -> ShutdownReport {
         self.shutdown_until(None)
     }
@@ -156,6 +261,20 @@ impl Pool {
     /// Like [`shutdown`](Pool::shutdown), but stops waiting after `timeout` and reports the
     /// workers still running as stragglers. Their handles stay with the pool: a later
     /// `shutdown` or the pool's drop joins them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// let task = pool.submit(|_| 7).unwrap();
+    /// let report = pool.shutdown_timeout(Duration::from_secs(5));
+    /// assert!(report.is_complete()); // nothing was slow: every worker joined in time
+    /// assert_eq!(task.join().unwrap(), 7);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn shutdown_timeout(&self, timeout: Duration) -> ShutdownReport {
         self.shutdown_until(Some(Instant::now().checked_add(timeout)))
     }
@@ -167,6 +286,30 @@ impl Pool {
     /// The tasks come back roughly in queue order. Each may be run or dropped; dropping one
     /// resolves its handle as `Cancelled`. Tasks cancelled through their handle are not
     /// returned (they are counted in `cancelled_before_start`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::pool::Pool;
+    ///
+    /// let pool = Pool::new(1).unwrap();
+    /// let (started_tx, started) = crossbeam_channel::bounded(1);
+    /// let running = pool
+    ///     .submit(move |ctx| {
+    ///         started_tx.send(()).unwrap();
+    ///         ctx.wait(); // runs until shutdown_now cancels its context
+    ///         "cancelled"
+    ///     })
+    ///     .unwrap();
+    /// started.recv().unwrap();
+    /// let queued: Vec<_> = (0..3).map(|i| pool.submit(move |_| i).unwrap()).collect();
+    /// let pending = pool.shutdown_now();
+    /// assert_eq!(pending.len(), 3); // never started: handed back
+    /// assert_eq!(running.join().unwrap(), "cancelled");
+    /// drop(pending); // their handles now report NotStarted
+    /// assert!(queued.into_iter().all(|h| h.join().unwrap_err().is_not_started()));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn shutdown_now(&self) -> Vec<PendingTask> {
         self.shared.root.cancel();
         self.close();

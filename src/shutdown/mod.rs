@@ -52,7 +52,7 @@
 //! shutdown.drain("flush", |_left: Duration| Ok::<(), String>(()));
 //! let report = shutdown.wait();
 //! assert_eq!(report.cause(), &shutdown::Cause::ServiceFailed("db".into()));
-//! assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Ok); // api stopped cleanly
+//! assert!(matches!(report.services()[0].outcome(), ServiceOutcome::Ok)); // api stopped cleanly
 //! assert_eq!(report.exit_code(), 1);
 //! println!("{report}");
 //! threads::assert_none_alive(Duration::from_secs(5));
@@ -290,7 +290,7 @@ impl Shutdown {
     /// shutdown.service("stubborn", move |_ctx| { let _ = release.recv(); Ok::<(), String>(()) })?;
     /// shutdown.trigger().fire();
     /// let mut report = shutdown.wait(); // returns once the grace period is over
-    /// assert_eq!(report.services()[0].outcome(), &ServiceOutcome::StillRunning);
+    /// assert!(matches!(report.services()[0].outcome(), ServiceOutcome::StillRunning));
     /// drop(_hold);
     /// assert!(report.join_stragglers(Duration::from_secs(5)));
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
@@ -410,7 +410,7 @@ impl Shutdown {
     /// shutdown.service("main", |_ctx| Ok::<(), &str>(()))?;
     /// let report = shutdown.wait();
     /// assert_eq!(report.cause(), &shutdown::Cause::ServicesEnded);
-    /// assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Error("no GPU".into()));
+    /// assert!(matches!(report.services()[0].outcome(), ServiceOutcome::Error(e) if e == "no GPU"));
     /// assert_eq!(report.exit_code(), 1);
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// # Ok::<(), homebound::shutdown::Error>(())
@@ -528,7 +528,7 @@ impl Shutdown {
     /// shutdown.service("a", |_ctx| Ok::<(), String>(()))?;
     /// shutdown.service("b", |_ctx| Ok::<(), String>(()))?;
     /// let report = shutdown.wait(); // every service ended on its own
-    /// assert!(report.services().iter().all(|s| s.outcome() == &ServiceOutcome::Ok));
+    /// assert!(report.services().iter().all(|s| matches!(s.outcome(), ServiceOutcome::Ok)));
     /// assert_eq!(report.exit_code(), 0);
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// # Ok::<(), homebound::shutdown::Error>(())

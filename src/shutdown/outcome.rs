@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::panic::Panicked;
+
 /// How one service or drain ended.
 ///
 /// # Examples
@@ -15,7 +17,10 @@ use std::time::Duration;
 /// assert!(!ServiceOutcome::StillRunning.is_ok());
 /// assert_eq!(ServiceOutcome::Error("disk full".into()).to_string(), "error: disk full");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// It is not `Clone` or `PartialEq`: a panic is kept whole (see [`Panicked`]). Compare with
+/// `matches!` or [`is_ok`](ServiceOutcome::is_ok).
+#[derive(Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum ServiceOutcome {
@@ -23,8 +28,15 @@ pub enum ServiceOutcome {
     Ok,
     /// Returned an error; its message.
     Error(String),
-    /// Panicked; the panic message.
-    Panicked(String),
+    /// Panicked: the panic with its payload, message, thread, location and backtrace. For a
+    /// drain that was never started, the panic of dropping it.
+    Panicked(
+        #[cfg_attr(
+            feature = "serde",
+            serde(serialize_with = "crate::observe_serde::panicked")
+        )]
+        Panicked,
+    ),
     /// Still running when the grace period ended (or a second signal forced the exit): a
     /// straggler. Its thread is alive; see
     /// [`Report::join_stragglers`](super::Report::join_stragglers).
@@ -43,7 +55,7 @@ impl ServiceOutcome {
     /// use homebound::shutdown::ServiceOutcome;
     ///
     /// assert!(ServiceOutcome::Ok.is_ok());
-    /// assert!(!ServiceOutcome::Panicked("bug".into()).is_ok());
+    /// assert!(!ServiceOutcome::Error("bug".into()).is_ok());
     /// assert!(!ServiceOutcome::NotStarted.is_ok());
     /// ```
     pub fn is_ok(&self) -> bool {
@@ -56,7 +68,7 @@ impl fmt::Display for ServiceOutcome {
         match self {
             ServiceOutcome::Ok => f.write_str("ok"),
             ServiceOutcome::Error(msg) => write!(f, "error: {msg}"),
-            ServiceOutcome::Panicked(msg) => write!(f, "panicked: {msg}"),
+            ServiceOutcome::Panicked(p) => write!(f, "panicked: {}", p.message()),
             ServiceOutcome::StillRunning => f.write_str("still running after the grace period"),
             ServiceOutcome::NotStarted => f.write_str("not started"),
         }
@@ -75,11 +87,12 @@ impl fmt::Display for ServiceOutcome {
 /// shutdown.service("once", |_ctx| Ok::<(), String>(())).unwrap();
 /// let report = shutdown.wait();
 /// let line = &report.services()[0];
-/// assert_eq!((line.name(), line.outcome()), ("once", &ServiceOutcome::Ok));
+/// assert_eq!(line.name(), "once");
+/// assert!(matches!(line.outcome(), ServiceOutcome::Ok));
 /// assert!(!line.overran());
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ServiceReport {
     pub(crate) name: String,
@@ -120,7 +133,9 @@ impl ServiceReport {
     /// let mut shutdown = Shutdown::new();
     /// shutdown.service("crashy", |_ctx| -> Result<(), String> { panic!("oops") })?;
     /// let report = shutdown.wait();
-    /// assert_eq!(report.services()[0].outcome(), &ServiceOutcome::Panicked("oops".into()));
+    /// let ServiceOutcome::Panicked(panic) = report.services()[0].outcome() else { unreachable!() };
+    /// assert_eq!(panic.message(), "oops");
+    /// assert!(panic.thread().unwrap().starts_with("homebound-service-crashy"));
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// # Ok::<(), homebound::shutdown::Error>(())
     /// ```
@@ -194,7 +209,7 @@ impl ServiceReport {
     /// # Ok::<(), homebound::shutdown::Error>(())
     /// ```
     pub fn is_straggler(&self) -> bool {
-        self.outcome == ServiceOutcome::StillRunning
+        matches!(self.outcome, ServiceOutcome::StillRunning)
     }
 }
 

@@ -45,7 +45,7 @@ fn drain_pool(pool: &Pool, remaining: Duration) -> Result<(), String> {
 /// let mut shutdown = Shutdown::new().grace(Duration::from_secs(5));
 /// shutdown.drain("pool", pool);
 /// let report = shutdown.wait(); // no services: drains run at once
-/// assert_eq!(report.drains()[0].outcome(), &ServiceOutcome::Ok);
+/// assert!(matches!(report.drains()[0].outcome(), ServiceOutcome::Ok));
 /// let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
 /// assert_eq!(sum, 285); // every queued task ran
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));

@@ -74,7 +74,7 @@ impl<'a> Run<'a> {
         }
         Run {
             state,
-            ended: vec![None; n],
+            ended: (0..n).map(|_| None).collect(),
             running: n,
         }
     }
@@ -106,7 +106,7 @@ impl<'a> Run<'a> {
 
     /// Joins service `i`, which announced its end; returns the cause if its end stops all.
     fn service_ended(&mut self, i: usize) -> Option<Cause> {
-        let clean = self.join_service(i).is_ok();
+        let clean = self.join_service(i);
         let slot = &self.state.services[i];
         if slot.on_failure != ErrorPolicy::FailFast {
             return None;
@@ -133,15 +133,17 @@ impl<'a> Run<'a> {
         None
     }
 
-    /// Joins service `i` (it announced its end) and records its outcome.
-    fn join_service(&mut self, i: usize) -> ServiceOutcome {
+    /// Joins service `i` (it announced its end) and records its outcome; returns whether it
+    /// ended with `Ok`.
+    fn join_service(&mut self, i: usize) -> bool {
         let Some(handle) = self.state.services[i].handle.take() else {
-            return ServiceOutcome::StillRunning;
+            return false;
         };
         let (outcome, ran) = joined(handle);
-        self.ended[i] = Some((outcome.clone(), ran));
+        let clean = outcome.is_ok();
+        self.ended[i] = Some((outcome, ran));
         self.running -= 1;
-        outcome
+        clean
     }
 
     /// One line per service, and the threads of those still running.

@@ -30,7 +30,7 @@ pub(crate) fn outcome<E: Display>(f: impl FnOnce() -> Result<(), E>) -> ServiceO
     match Panicked::catch(|| f().map_err(|e| e.to_string())) {
         Ok(Ok(())) => ServiceOutcome::Ok,
         Ok(Err(msg)) => ServiceOutcome::Error(msg),
-        Err(panicked) => ServiceOutcome::Panicked(panicked.message().to_owned()),
+        Err(panicked) => ServiceOutcome::Panicked(panicked),
     }
 }
 
@@ -61,9 +61,8 @@ pub(crate) fn joined(handle: JoinHandle<(ServiceOutcome, Duration)>) -> (Service
     // The closure catches every user panic; a panic here would be homebound's own, and it is
     // still reported rather than resumed in the caller's shutdown path.
     handle.join().unwrap_or_else(|payload| {
-        let panicked = Panicked::from_payload(payload);
         (
-            ServiceOutcome::Panicked(panicked.message().to_owned()),
+            ServiceOutcome::Panicked(Panicked::from_payload(payload)),
             Duration::ZERO,
         )
     })

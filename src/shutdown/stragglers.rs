@@ -52,7 +52,8 @@ pub(crate) enum Line {
 /// drop(release_tx);
 /// let late = stragglers.join_timeout(Duration::from_secs(5));
 /// assert!(stragglers.is_empty());
-/// assert_eq!((late[0].name(), late[0].outcome()), ("stubborn", &ServiceOutcome::Ok));
+/// assert_eq!(late[0].name(), "stubborn");
+/// assert!(matches!(late[0].outcome(), ServiceOutcome::Ok));
 /// assert!(late[0].overran());
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// # Ok::<(), homebound::shutdown::Error>(())
