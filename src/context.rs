@@ -92,7 +92,7 @@ mod error;
 mod future;
 mod guard;
 mod runner;
-mod timer;
+pub(crate) mod timer;
 mod tree;
 
 #[cfg(all(test, loom))]
@@ -230,7 +230,7 @@ impl Context {
     /// assert_eq!(ctx.wait(), Cause::DeadlineExceeded);
     /// ```
     pub fn with_timeout(&self, timeout: Duration) -> Context {
-        match Instant::now().checked_add(timeout) {
+        match crate::clock::after(timeout) {
             Some(at) => self.with_deadline(at),
             None => self.child(),
         }
@@ -279,7 +279,7 @@ impl Context {
     where
         E: Into<Box<dyn Error + Send + Sync + 'static>>,
     {
-        match Instant::now().checked_add(timeout) {
+        match crate::clock::after(timeout) {
             Some(at) => self.with_deadline_cause(at, cause),
             None => {
                 tree::release_user_value(cause, "a deadline's cause");
@@ -499,8 +499,7 @@ impl Context {
     /// assert!(ctx.remaining().unwrap() <= Duration::from_secs(60));
     /// ```
     pub fn remaining(&self) -> Option<Duration> {
-        self.deadline()
-            .map(|at| at.saturating_duration_since(Instant::now()))
+        self.deadline().map(crate::clock::until)
     }
 
     /// Blocks until the context is cancelled and returns the cause.
@@ -519,7 +518,7 @@ impl Context {
     /// threads::assert_none_alive(Duration::from_secs(5));
     /// ```
     pub fn wait(&self) -> Cause {
-        let _ = self.done().recv();
+        let _ = crate::clock::recv_deadline(self.done(), None);
         self.cause().unwrap_or(Cause::Cancelled)
     }
 
@@ -561,7 +560,8 @@ impl Context {
     /// assert!(ctx.wait_timeout(Duration::from_secs(5)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        !matches!(self.done().recv_timeout(timeout), Err(ChanTimeout::Timeout))
+        let done = crate::clock::recv_deadline(self.done(), crate::clock::after(timeout));
+        !matches!(done, Err(ChanTimeout::Timeout))
     }
 
     /// Sleeps for `duration` unless the context is cancelled first.
@@ -584,7 +584,7 @@ impl Context {
     pub fn sleep(&self, duration: Duration) -> Result<(), Cancelled> {
         self.check()?;
         let _state = crate::threads::enter_state(crate::threads::Kind::Sleeping);
-        match self.done().recv_timeout(duration) {
+        match crate::clock::recv_deadline(self.done(), crate::clock::after(duration)) {
             Err(ChanTimeout::Timeout) => Ok(()),
             _ => Err(self.cancelled_error()),
         }
@@ -609,7 +609,7 @@ impl Context {
     pub fn sleep_until(&self, deadline: Instant) -> Result<(), Cancelled> {
         self.check()?;
         let _state = crate::threads::enter_state(crate::threads::Kind::Sleeping);
-        match self.done().recv_deadline(deadline) {
+        match crate::clock::recv_deadline(self.done(), Some(deadline)) {
             Err(ChanTimeout::Timeout) => Ok(()),
             _ => Err(self.cancelled_error()),
         }
@@ -643,9 +643,16 @@ impl Context {
             Err(TryRecvError::Empty) => {}
         }
         let _state = crate::threads::enter_state(crate::threads::Kind::Receiving);
-        crossbeam_channel::select! {
-            recv(rx) -> msg => msg.map_err(|_| RecvError::Disconnected),
-            recv(self.done()) -> _ => Err(RecvError::Cancelled(self.cancelled_error())),
+        let mut sel = Select::new();
+        let msg_op = sel.recv(rx);
+        sel.recv(self.done());
+        match crate::clock::select(&mut sel, None) {
+            Some(op) if op.index() == msg_op => op.recv(rx).map_err(|_| RecvError::Disconnected),
+            Some(op) => {
+                let _ = op.recv(self.done());
+                Err(RecvError::Cancelled(self.cancelled_error()))
+            }
+            None => Err(RecvError::Cancelled(self.cancelled_error())),
         }
     }
 
@@ -677,10 +684,18 @@ impl Context {
     ) -> Result<T, RecvTimeoutError> {
         self.check().map_err(RecvTimeoutError::Cancelled)?;
         let _state = crate::threads::enter_state(crate::threads::Kind::Receiving);
-        crossbeam_channel::select! {
-            recv(rx) -> msg => msg.map_err(|_| RecvTimeoutError::Disconnected),
-            recv(self.done()) -> _ => Err(RecvTimeoutError::Cancelled(self.cancelled_error())),
-            default(timeout) => Err(RecvTimeoutError::Timeout),
+        let mut sel = Select::new();
+        let msg_op = sel.recv(rx);
+        sel.recv(self.done());
+        match crate::clock::select(&mut sel, crate::clock::after(timeout)) {
+            Some(op) if op.index() == msg_op => {
+                op.recv(rx).map_err(|_| RecvTimeoutError::Disconnected)
+            }
+            Some(op) => {
+                let _ = op.recv(self.done());
+                Err(RecvTimeoutError::Cancelled(self.cancelled_error()))
+            }
+            None => Err(RecvTimeoutError::Timeout),
         }
     }
 
@@ -719,7 +734,7 @@ impl Context {
         let mut sel = Select::new();
         let send_op = sel.send(tx);
         let done_op = sel.recv(self.done());
-        let op = sel.select();
+        let op = crate::clock::select(&mut sel, None).expect("no deadline");
         if op.index() == send_op {
             op.send(tx, value)
                 .map_err(|e| SendError::Disconnected(e.into_inner()))

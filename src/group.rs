@@ -16,11 +16,24 @@
 //!
 //! * **Policies** ([`Policy`]): [`FailFast`] (default: the first error or panic cancels the
 //!   group and is returned as a [`Error`]), [`CollectAll`] (every failure, as
-//!   [`Failures`]), [`FirstSuccess`] (a race: the first `Ok` cancels the rest). Each policy is
-//!   a type, so `run`'s error has exactly the shape the policy promises.
+//!   [`Failures`]), [`FirstSuccess`] (a race: the first `Ok` cancels the rest),
+//!   [`FailFastCollect`] (conc's `WithCancelOnError`: cancel at the first failure, report every
+//!   one, [`Failures::cancelled_by`] names the first) and [`RunAll`] (conc's `WaitGroup`:
+//!   nothing cancels, not even a panic; every failure is returned, or the first panic re-raised
+//!   with [`Builder::resume_panics`], after all ended). Each policy is a type, so `run`'s error
+//!   has exactly the shape the policy promises.
+//! * **Causes**: code that holds only the group's context sees why it was cancelled
+//!   (`ctx.cause()`, Go's `context.Cause`): a panic as its [`Panicked`](crate::Panicked), an
+//!   error as a [`TaskFailed`] naming the task, or with [`Builder::cause`]`(`[`ErrorAsCause`]`)`
+//!   as the error itself, downcastable, while `run` still returns the original.
+//! * **Accepted tasks after a cancel**: by default a task that has not started when the group
+//!   is cancelled never starts (prompt stop; it is reported [`Error::NotStarted`]). With
+//!   [`Builder::run_accepted`]`(true)` every accepted task runs, with a cancelled context, as
+//!   Go's `g.Go(f)` always runs `f`.
 //! * **Limits**: [`Builder::limit`] runs tasks on at most `n` worker threads fed by a
 //!   bounded queue ([`Builder::queue`]); `spawn` blocks (cancel-aware) when it is full and
-//!   [`Scope::try_spawn`] hands the closure back.
+//!   [`Scope::try_spawn`] hands the closure back. [`Group::limit`] and [`Scope::limit`] read
+//!   it back.
 //! * **Without a handle**: [`Scope::execute`] is Go's `g.Go`: the group still reports the
 //!   task's error or panic, and the task costs one allocation instead of two.
 //! * **Services**: [`Scope::start`] (Trio's `nursery.start`) waits until a long-lived task
@@ -106,6 +119,7 @@
 //!   cannot deadlock. A worker
 //!   reuses a task context nobody touched (no clone, child, callback, cancel or `done()`).
 
+mod cause;
 mod error;
 mod in_flight;
 mod life;
@@ -118,8 +132,9 @@ mod start;
 mod stragglers;
 mod task;
 
+pub use self::cause::{CauseRule, ErrorAsCause, ErrorCause, TaskAsCause, TaskFailed};
 pub use self::error::{BuildError, Error, Failures, TrySpawnError};
-pub use self::policy::{CollectAll, FailFast, FirstSuccess, Policy};
+pub use self::policy::{CollectAll, FailFast, FailFastCollect, FirstSuccess, Policy, RunAll};
 pub use self::run::{Builder, Group};
 pub use self::scope::Scope;
 pub use self::start::{Ready, StartError};

@@ -97,6 +97,9 @@
 #![warn(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod clock;
+#[doc(hidden)]
+pub use clock::now_for_bench as __clock_now;
 pub mod context;
 mod exec;
 pub mod fan;
@@ -123,6 +126,9 @@ mod shim;
 pub mod shutdown;
 pub mod sync;
 pub mod task;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod threads;
 
 pub use context::{Cancelled, Cause, Context};

@@ -34,18 +34,21 @@ mod imp {
     pub(crate) struct Condvar(parking_lot::Condvar);
 
     impl Condvar {
-        /// Waits until notified or `deadline` passes; `None` waits without a limit.
+        /// Waits until notified or `deadline` (on homebound's clock) passes; `None` waits
+        /// without a limit. May return early: callers re-check their predicate.
+        #[track_caller]
         pub(crate) fn wait_until<'a, T>(
             &self,
             mut guard: MutexGuard<'a, T>,
             deadline: Option<std::time::Instant>,
         ) -> MutexGuard<'a, T> {
-            match deadline {
-                Some(at) => {
-                    self.0.wait_until(&mut guard, at);
+            crate::clock::wait(deadline, |limit| match limit {
+                Some(at) => (!self.0.wait_until(&mut guard, at).timed_out()).then_some(()),
+                None => {
+                    self.0.wait(&mut guard);
+                    Some(())
                 }
-                None => self.0.wait(&mut guard),
-            }
+            });
             guard
         }
         pub(crate) fn notify_all(&self) {

@@ -115,49 +115,64 @@ fn a_huge_period_runs_once_then_waits_for_cancel() {
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
+// Virtual time (issue 18): the counts are exact, where real time needed slack.
+#[cfg(feature = "testing")]
 #[test]
 fn a_job_slower_than_its_period_skips_ticks_and_never_overlaps() {
-    let ctx = Context::new();
-    let running = AtomicBool::new(false);
-    let mut n = 0;
-    let period = Duration::from_millis(2);
-    let report = every(&ctx, period, |ctx| {
-        assert!(!running.swap(true, Ordering::SeqCst), "runs overlapped");
-        n += 1;
-        std::thread::sleep(Duration::from_millis(15)); // simulated slow work
-        if n == 3 {
-            ctx.cancel();
-        }
-        running.store(false, Ordering::SeqCst);
-        Ok::<(), String>(())
-    })
-    .unwrap();
+    let (report, starts) = homebound::testing::virtual_time(|clock| {
+        let ctx = Context::new();
+        let running = AtomicBool::new(false);
+        let mut starts = Vec::new();
+        let period = Duration::from_millis(2);
+        let report = every(&ctx, period, |ctx| {
+            assert!(!running.swap(true, Ordering::SeqCst), "runs overlapped");
+            starts.push(clock.elapsed());
+            clock.advance(Duration::from_millis(15)); // simulated slow work
+            if starts.len() == 3 {
+                ctx.cancel();
+            }
+            running.store(false, Ordering::SeqCst);
+            Ok::<(), String>(())
+        })
+        .unwrap();
+        (report, starts)
+    });
     assert_eq!(report.runs(), 3);
     assert_eq!(report.overruns(), 3);
-    // Each run covers at least 15 ms of 2 ms ticks, so at least 7 ticks pass during it and are
-    // skipped (the count happens before the loop sees the cancel): 21 or more; allow slack.
-    assert!(report.skipped() >= 12, "{report}");
+    // Each run covers 15 ms of 2 ms ticks: the next one starts at the first tick after it (16,
+    // 32 ms), so 7 ticks are skipped per run (counted before the loop sees the cancel).
+    let ms = Duration::from_millis;
+    assert_eq!(starts, [ms(0), ms(16), ms(32)]);
+    assert_eq!(report.skipped(), 21, "{report}");
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
+// Virtual time (issue 18): the shifted schedule is checked to the nanosecond.
+#[cfg(feature = "testing")]
 #[test]
 fn delay_policy_shifts_the_schedule_instead_of_skipping() {
-    let ctx = Context::new();
-    let mut n = 0;
-    let report = Every::new(Duration::from_millis(2))
-        .unwrap()
-        .missed_ticks(MissedTicks::Delay)
-        .run(&ctx, |ctx| {
-            n += 1;
-            std::thread::sleep(Duration::from_millis(10));
-            if n == 3 {
-                ctx.cancel();
-            }
-            Ok::<(), String>(())
-        });
+    let (report, starts) = homebound::testing::virtual_time(|clock| {
+        let ctx = Context::new();
+        let mut starts = Vec::new();
+        let report = Every::new(Duration::from_millis(2))
+            .unwrap()
+            .missed_ticks(MissedTicks::Delay)
+            .run(&ctx, |ctx| {
+                starts.push(clock.elapsed());
+                clock.advance(Duration::from_millis(10));
+                if starts.len() == 3 {
+                    ctx.cancel();
+                }
+                Ok::<(), String>(())
+            });
+        (report, starts)
+    });
     assert_eq!(report.runs(), 3);
     assert_eq!(report.skipped(), 0);
     assert_eq!(report.overruns(), 3);
+    // Each late run restarts the schedule from its own end: one period after it.
+    let ms = Duration::from_millis;
+    assert_eq!(starts, [ms(0), ms(12), ms(24)]);
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 

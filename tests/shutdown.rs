@@ -537,50 +537,57 @@ fn stragglers_taken_out_of_the_report_can_be_joined_on_their_own() {
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
-/// A service that ignores cancellation until `release` is dropped or sent to.
+/// A service that ignores cancellation until `release` is dropped or sent to. It waits in a
+/// homebound wait (on a context of its own), so virtual time can move past it.
 fn stubborn(release: Receiver<()>) -> impl FnOnce(Context) -> Result<(), String> + Send {
     move |_ctx| {
-        let _ = release.recv();
+        let _ = Context::new().recv(&release);
         Ok(())
     }
 }
 
+// Virtual time (issue 18): the grace period ends at exactly 50 ms, without waiting for it.
+#[cfg(feature = "testing")]
 #[test]
 fn a_service_that_ignores_cancellation_is_a_named_straggler_and_can_be_joined_later() {
-    let (release_tx, release) = bounded::<()>(0);
-    let mut shutdown = Shutdown::new().grace(Duration::from_millis(50));
-    shutdown.service("stubborn", stubborn(release)).unwrap();
-    shutdown.drain("never-started", |_: Duration| Ok::<(), String>(()));
-    shutdown.trigger().fire();
-    let mut report = shutdown.wait();
+    homebound::testing::virtual_time(|_| {
+        let (release_tx, release) = bounded::<()>(0);
+        let mut shutdown = Shutdown::new().grace(Duration::from_millis(50));
+        shutdown.service("stubborn", stubborn(release)).unwrap();
+        shutdown.drain("never-started", |_: Duration| Ok::<(), String>(()));
+        shutdown.trigger().fire();
+        let mut report = shutdown.wait();
+        assert_eq!(report.elapsed(), Duration::from_millis(50));
+        assert_eq!(report.services()[0].elapsed(), Duration::from_millis(50));
 
-    let stragglers: Vec<_> = report.stragglers().map(|s| s.name().to_owned()).collect();
-    assert_eq!(stragglers, ["stubborn"]);
-    assert_eq!(
-        report.services()[0].outcome().to_string(),
-        "still running after the grace period"
-    );
-    assert_eq!(report.drains()[0].outcome().to_string(), "not started");
-    assert_eq!(report.exit_code(), 1);
-    let text = report.to_string();
-    assert!(
-        text.contains("service stubborn: still running after the grace period"),
-        "{text}"
-    );
-    // Its thread really is alive, and the leak check says so.
-    let leaked = threads::wait_none_alive(Duration::from_millis(10)).unwrap_err();
-    assert!(leaked.threads()[0].name().contains("service-stubborn"));
+        let stragglers: Vec<_> = report.stragglers().map(|s| s.name().to_owned()).collect();
+        assert_eq!(stragglers, ["stubborn"]);
+        assert_eq!(
+            report.services()[0].outcome().to_string(),
+            "still running after the grace period"
+        );
+        assert_eq!(report.drains()[0].outcome().to_string(), "not started");
+        assert_eq!(report.exit_code(), 1);
+        let text = report.to_string();
+        assert!(
+            text.contains("service stubborn: still running after the grace period"),
+            "{text}"
+        );
+        // Its thread really is alive, and the leak check says so.
+        let leaked = threads::wait_none_alive(Duration::from_millis(10)).unwrap_err();
+        assert!(leaked.threads()[0].name().contains("service-stubborn"));
 
-    drop(release_tx);
-    assert!(report.join_stragglers(LEAK_TIMEOUT));
-    let late = &report.services()[0];
-    assert_eq!(late.outcome().to_string(), "ok");
-    assert!(late.overran());
-    assert_eq!(
-        report.exit_code(),
-        1,
-        "overrunning the grace period is not clean"
-    );
+        drop(release_tx);
+        assert!(report.join_stragglers(LEAK_TIMEOUT));
+        let late = &report.services()[0];
+        assert_eq!(late.outcome().to_string(), "ok");
+        assert!(late.overran());
+        assert_eq!(
+            report.exit_code(),
+            1,
+            "overrunning the grace period is not clean"
+        );
+    });
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -605,32 +612,37 @@ fn zero_grace_does_not_wait_at_all() {
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
+// Virtual time (issue 18): the 2 s grace costs no wall time, and the drain thread has started
+// "stuck" before it ends whatever the machine's load (time moves only once everyone waits).
+#[cfg(feature = "testing")]
 #[test]
 fn a_drain_that_overruns_the_grace_period_is_a_straggler_and_later_drains_do_not_start() {
-    let (release_tx, release) = bounded::<()>(0);
-    let (entered_tx, entered) = bounded::<()>(1);
-    // Long enough for the drain thread to start "stuck" even on a loaded machine.
-    let mut shutdown = Shutdown::new().grace(Duration::from_secs(2));
-    shutdown.drain("registered-first", |_: Duration| Ok::<(), String>(()));
-    shutdown.drain("stuck", move |_: Duration| {
-        entered_tx.send(()).unwrap();
-        let _ = release.recv();
-        Ok::<(), String>(())
-    });
-    let mut report = shutdown.wait();
-    entered.recv().unwrap();
-    assert_eq!(
-        report.drains()[1].outcome().to_string(),
-        "still running after the grace period"
-    );
-    assert_eq!(report.drains()[0].outcome().to_string(), "not started");
-    assert_eq!(report.stragglers().count(), 1);
+    homebound::testing::virtual_time(|_| {
+        let (release_tx, release) = bounded::<()>(0);
+        let (entered_tx, entered) = bounded::<()>(1);
+        let mut shutdown = Shutdown::new().grace(Duration::from_secs(2));
+        shutdown.drain("registered-first", |_: Duration| Ok::<(), String>(()));
+        shutdown.drain("stuck", move |_: Duration| {
+            entered_tx.send(()).unwrap();
+            let _ = Context::new().recv(&release);
+            Ok::<(), String>(())
+        });
+        let mut report = shutdown.wait();
+        assert_eq!(report.elapsed(), Duration::from_secs(2));
+        entered.recv().unwrap();
+        assert_eq!(
+            report.drains()[1].outcome().to_string(),
+            "still running after the grace period"
+        );
+        assert_eq!(report.drains()[0].outcome().to_string(), "not started");
+        assert_eq!(report.stragglers().count(), 1);
 
-    drop(release_tx);
-    assert!(report.join_stragglers(LEAK_TIMEOUT));
-    assert_eq!(report.drains()[1].outcome().to_string(), "ok");
-    assert!(report.drains()[1].overran());
-    assert_eq!(report.drains()[0].outcome().to_string(), "not started");
+        drop(release_tx);
+        assert!(report.join_stragglers(LEAK_TIMEOUT));
+        assert_eq!(report.drains()[1].outcome().to_string(), "ok");
+        assert!(report.drains()[1].overran());
+        assert_eq!(report.drains()[0].outcome().to_string(), "not started");
+    });
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
@@ -1001,34 +1013,41 @@ fn a_registered_pool_is_drained_and_its_queue_runs() {
     homebound::threads::assert_none_alive(Duration::from_secs(10));
 }
 
+// Virtual time (issue 18): the 800 ms grace ends exactly, without waiting for it.
+#[cfg(feature = "testing")]
 #[test]
 fn a_pool_whose_task_overruns_the_grace_is_reported_and_cancelled() {
-    let pool = homebound::pool::Pool::builder().workers(1).build().unwrap();
-    let (started_tx, started) = crossbeam_channel::bounded(1);
-    let slow = pool
-        .submit_named("slow-upload", move |ctx| {
-            started_tx.send(()).unwrap();
-            ctx.sleep(Duration::from_secs(3600)) // cancel-aware: ends when drained by force
-        })
-        .unwrap();
-    let queued = pool.submit(|_| ()).unwrap();
-    started.recv().unwrap();
-    let mut shutdown = Shutdown::new().grace(Duration::from_millis(800));
-    shutdown.drain("pool", pool);
-    let report = shutdown.wait();
-    let homebound::shutdown::ServiceOutcome::Error(message) = report.drains()[0].outcome() else {
-        panic!("expected an error: {report}")
-    };
-    assert!(message.contains("slow-upload"), "{message}");
-    assert!(message.contains("1 queued task(s) cancelled"), "{message}");
-    assert!(
-        slow.join().unwrap().is_err(),
-        "the running task saw the cancel"
-    );
-    assert!(matches!(
-        queued.join(),
-        Err(homebound::task::JoinError::NotStarted(_))
-    ));
+    homebound::testing::virtual_time(|_| {
+        let pool = homebound::pool::Pool::builder().workers(1).build().unwrap();
+        let (started_tx, started) = crossbeam_channel::bounded(1);
+        let slow = pool
+            .submit_named("slow-upload", move |ctx| {
+                started_tx.send(()).unwrap();
+                ctx.sleep(Duration::from_secs(3600)) // cancel-aware: ends when drained by force
+            })
+            .unwrap();
+        let queued = pool.submit(|_| ()).unwrap();
+        started.recv().unwrap();
+        let mut shutdown = Shutdown::new().grace(Duration::from_millis(800));
+        shutdown.drain("pool", pool);
+        let report = shutdown.wait();
+        // The pool drain spends 3/4 of the grace on an orderly shutdown, then forces it.
+        assert_eq!(report.elapsed(), Duration::from_millis(600));
+        let homebound::shutdown::ServiceOutcome::Error(message) = report.drains()[0].outcome()
+        else {
+            panic!("expected an error: {report}")
+        };
+        assert!(message.contains("slow-upload"), "{message}");
+        assert!(message.contains("1 queued task(s) cancelled"), "{message}");
+        assert!(
+            slow.join().unwrap().is_err(),
+            "the running task saw the cancel"
+        );
+        assert!(matches!(
+            queued.join(),
+            Err(homebound::task::JoinError::NotStarted(_))
+        ));
+    });
     homebound::threads::assert_none_alive(Duration::from_secs(10));
 }
 

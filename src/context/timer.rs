@@ -31,16 +31,27 @@ use super::tree::Node;
 use crate::panic::{drop_caught, drop_quietly};
 use crate::threads;
 
-/// Where a node's deadline sits in the timer map.
+/// Where a node's deadline sits: in the real timer's map, or in its virtual-time scope's.
+#[derive(Debug)]
+pub(crate) enum TimerKey {
+    Real(RealKey),
+    #[cfg(feature = "testing")]
+    Virtual(crate::clock::virt::TimerKey),
+}
+
+/// Where a deadline sits in the real timer map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct TimerKey {
+pub(crate) struct RealKey {
     at: Instant,
     id: u64,
 }
 
+/// A deadline's context and the cause it fires with.
+pub(crate) type Entry = (Weak<Node>, Cause);
+
 struct State {
     /// Each deadline's context and the cause it fires with.
-    entries: BTreeMap<TimerKey, (Weak<Node>, Cause)>,
+    entries: BTreeMap<RealKey, Entry>,
     /// Whether the thread is running (it never exits once started).
     started: bool,
 }
@@ -52,9 +63,19 @@ static STATE: Mutex<State> = Mutex::new(State {
 static WAKE: Condvar = Condvar::new();
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-/// Arms a deadline for `node`, to cancel it with `cause`.
+/// Arms a deadline for `node`, to cancel it with `cause`: on the clock of the calling thread (a
+/// virtual-time scope fires its own deadlines as its clock reaches them).
 pub(crate) fn insert(at: Instant, node: Weak<Node>, cause: Cause) -> TimerKey {
-    let key = TimerKey {
+    #[cfg(feature = "testing")]
+    if let Some(scope) = crate::clock::virt::current_scope() {
+        return TimerKey::Virtual(scope.insert_timer(at, (node, cause)));
+    }
+    TimerKey::Real(insert_real(at, (node, cause)))
+}
+
+/// Arms a deadline on the real timer.
+pub(crate) fn insert_real(at: Instant, (node, cause): Entry) -> RealKey {
+    let key = RealKey {
         at,
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
     };
@@ -76,6 +97,15 @@ pub(crate) fn insert(at: Instant, node: Weak<Node>, cause: Cause) -> TimerKey {
 /// Disarms a deadline and hands back its cause (for the caller to drop outside this lock);
 /// `None` if it already fired.
 pub(crate) fn remove(key: TimerKey) -> Option<Cause> {
+    match key {
+        TimerKey::Real(key) => remove_real(key),
+        #[cfg(feature = "testing")]
+        TimerKey::Virtual(key) => key.remove(),
+    }
+}
+
+/// Disarms a deadline of the real timer.
+pub(crate) fn remove_real(key: RealKey) -> Option<Cause> {
     let removed = STATE.lock().entries.remove(&key);
     removed.map(|(_, cause)| cause)
 }
@@ -98,7 +128,9 @@ fn start(state: &mut MutexGuard<'_, State>) {
 fn run() {
     let mut state = STATE.lock();
     loop {
-        let now = Instant::now();
+        // A daemon is never in a virtual-time scope: this is the real clock (scopes fire their
+        // own deadlines).
+        let now = crate::clock::now();
         let mut due = Vec::new();
         while let Some(entry) = state.entries.first_entry() {
             if entry.key().at > now {
@@ -120,8 +152,9 @@ fn run() {
 }
 
 /// Cancels every due context that is still alive. The contexts and causes are released through
-/// the containment helper: the timer may hold the last handle to either.
-fn fire(due: Vec<(Weak<Node>, Cause)>) {
+/// the containment helper: the timer may hold the last handle to either. Also called by a
+/// virtual-time scope's clock thread for the deadlines its clock reached.
+pub(crate) fn fire(due: Vec<Entry>) {
     for (weak, cause) in due {
         let node = weak.upgrade();
         if let Some(node) = &node

@@ -174,7 +174,7 @@ impl Node {
     /// Registers this node's own deadline with the shared timer, or cancels at once if it is
     /// not in the future.
     fn arm_deadline(self: &Arc<Node>, at: Instant, cause: Cause) {
-        if at <= Instant::now() {
+        if at <= crate::clock::now() {
             self.cancel(cause);
             return;
         }

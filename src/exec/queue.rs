@@ -332,10 +332,7 @@ impl<J> Queue<J> {
         if let Some(ctx) = ctx {
             sel.recv(ctx.done());
         }
-        let op = match deadline {
-            Some(at) => sel.select_deadline(at).map_err(|_| Refusal::Timeout)?,
-            None => sel.select(),
-        };
+        let op = crate::clock::select(&mut sel, deadline).ok_or(Refusal::Timeout)?;
         match op.index() {
             i if i == token => {
                 let _ = op.recv(self.room.tokens());
@@ -401,24 +398,25 @@ impl<J> Queue<J> {
     #[cfg(not(loom))]
     fn block(&self, keep_alive: Option<Duration>) -> Parked<J> {
         let _state = crate::threads::enter_state(crate::threads::Kind::Idle);
-        use crossbeam_channel::select;
         loop {
-            let got = match keep_alive {
-                Some(idle_for) => select! {
-                    recv(self.rx) -> job => Some(job),
-                    recv(self.closed.done()) -> _ => None,
-                    default(idle_for) => {
-                        if self.crew.retire() {
-                            self.room.made(|| true); // a slot to start a worker is free
-                            return Parked::Retired;
-                        }
-                        continue;
+            // Through homebound's clock, so a virtual-time test sees the exact keep-alive.
+            let mut sel = crossbeam_channel::Select::new();
+            let queued = sel.recv(&self.rx);
+            sel.recv(self.closed.done());
+            let got = match crate::clock::select(&mut sel, keep_alive.and_then(crate::clock::after))
+            {
+                Some(op) if op.index() == queued => Some(op.recv(&self.rx)),
+                Some(op) => {
+                    let _ = op.recv(self.closed.done());
+                    None
+                }
+                None => {
+                    if self.crew.retire() {
+                        self.room.made(|| true); // a slot to start a worker is free
+                        return Parked::Retired;
                     }
-                },
-                None => select! {
-                    recv(self.rx) -> job => Some(job),
-                    recv(self.closed.done()) -> _ => None,
-                },
+                    continue;
+                }
             };
             return match got {
                 Some(job) => self.woke(job.expect("the queue holds its own sender")),
@@ -462,10 +460,7 @@ impl<J> Queue<J> {
         let mut sel = crossbeam_channel::Select::new();
         let queued = sel.recv(&self.rx);
         sel.recv(done);
-        let op = match deadline {
-            Some(at) => sel.select_deadline(at).ok()?,
-            None => sel.select(),
-        };
+        let op = crate::clock::select(&mut sel, deadline)?;
         if op.index() == queued {
             let job = op.recv(&self.rx).ok()?;
             self.crew.took();

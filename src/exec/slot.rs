@@ -158,7 +158,7 @@ impl<I, V, F> Slot<I, V, F> {
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Result<V, JoinError>> {
         let mut inner = self.inner.lock();
         while !inner.stage.is_terminal() {
-            if deadline.is_some_and(|at| Instant::now() >= at) {
+            if deadline.is_some_and(|at| crate::clock::now() >= at) {
                 return None;
             }
             inner = self.ended.wait_until(inner, deadline);

@@ -198,12 +198,48 @@ impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
 #[derive(Debug)]
 pub struct Failures<E> {
     failures: Vec<Error<E>>,
+    /// Where the failure that cancelled the group is in `failures`.
+    cancelled_by: Option<usize>,
 }
 
 impl<E> Failures<E> {
-    pub(crate) fn new(mut failures: Vec<Error<E>>) -> Self {
-        failures.sort_by_key(|f| f.task().index());
-        Failures { failures }
+    /// `cancelled_by` is the position in `failures` (as recorded) of the failure that cancelled
+    /// the group.
+    pub(crate) fn new(failures: Vec<Error<E>>, cancelled_by: Option<usize>) -> Self {
+        let mut tagged: Vec<(usize, Error<E>)> = failures.into_iter().enumerate().collect();
+        tagged.sort_by_key(|(_, f)| f.task().index()); // stable: one task's failures keep their order
+        let cancelled_by = cancelled_by.and_then(|at| tagged.iter().position(|(p, _)| *p == at));
+        Failures {
+            failures: tagged.into_iter().map(|(_, f)| f).collect(),
+            cancelled_by,
+        }
+    }
+
+    /// The failure that cancelled the group, if one did: the root cause among what are often
+    /// its consequences (tasks that returned an error because they were cancelled, or never
+    /// started). `None` when no failure cancelled the group (a [`CollectAll`] group's errors,
+    /// a [`RunAll`](crate::group::RunAll) group, or a group stopped by the caller's context).
+    ///
+    /// [`CollectAll`]: crate::group::CollectAll
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::{FailFastCollect, Group}};
+    ///
+    /// let group = Group::builder().policy(FailFastCollect).limit(1).build().unwrap();
+    /// let failures = group
+    ///     .run(&Context::new(), |g| {
+    ///         g.spawn_named("first", |_ctx| Err::<(), _>("disk full"));
+    ///         g.spawn_named("queued", |_ctx| Ok(())); // behind it: never starts
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(failures.cancelled_by().unwrap().task().name(), Some("first"));
+    /// assert!(failures.iter().any(|f| f.is_not_started()));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn cancelled_by(&self) -> Option<&Error<E>> {
+        self.failures.get(self.cancelled_by?)
     }
 
     /// How many tasks failed (at least one).

@@ -101,7 +101,7 @@ impl InFlight {
         self.waiting.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         while self.count() > 0 {
-            if deadline.is_some_and(|at| Instant::now() >= at) {
+            if deadline.is_some_and(|at| crate::clock::now() >= at) {
                 return false;
             }
             guard = self.idle.wait_until(guard, deadline);

@@ -11,10 +11,20 @@ mod sealed {
 }
 
 /// How a group reacts to its tasks' results, and what it returns: [`FailFast`] (the default),
-/// [`CollectAll`] or [`FirstSuccess`]. Sealed: the three policies are the whole set.
+/// [`CollectAll`], [`FirstSuccess`], [`FailFastCollect`] or [`RunAll`]. Sealed: these policies
+/// are the whole set.
 ///
-/// Whatever the policy, a panicking task cancels the group at once, and `run` returns only after
-/// every task has ended.
+/// | policy | an error cancels | a panic cancels | first `Ok` cancels | `run`'s error |
+/// |---|---|---|---|---|
+/// | [`FailFast`] (errgroup) | yes | yes | no | the first [`Error`] |
+/// | [`FailFastCollect`] (conc `WithCancelOnError`) | yes | yes | no | every failure, [`Failures`] |
+/// | [`CollectAll`] | no | yes | no | every failure, [`Failures`] |
+/// | [`RunAll`] (conc `WaitGroup`) | no | no | no | every failure, [`Failures`] |
+/// | [`FirstSuccess`] (a race) | no | yes | yes | every failure, if none succeeded |
+///
+/// Whatever the policy, `run` returns only after every task has ended. Cancelling the caller's
+/// context (or the group's, through [`Scope::context`](crate::group::Scope::context)) stops
+/// every group.
 pub trait Policy: sealed::Sealed + Copy + Debug + Send + Sync + 'static {
     /// The error `run` returns under this policy.
     type Error<E>;
@@ -28,10 +38,18 @@ pub trait Policy: sealed::Sealed + Copy + Debug + Send + Sync + 'static {
     /// Whether every failure is kept (otherwise only the first, plus the first panic).
     #[doc(hidden)]
     const KEEP_ALL: bool;
-
-    /// Turns what the group recorded into its result.
+    /// Whether a task's panic cancels the group.
     #[doc(hidden)]
-    fn finish<E>(failures: Vec<Error<E>>, any_success: bool) -> Result<(), Self::Error<E>>;
+    const CANCEL_ON_PANIC: bool = true;
+
+    /// Turns what the group recorded into its result. `cancelled_by` is the index of the task
+    /// whose failure cancelled the group, if one did.
+    #[doc(hidden)]
+    fn finish<E>(
+        failures: Vec<Error<E>>,
+        any_success: bool,
+        cancelled_by: Option<usize>,
+    ) -> Result<(), Self::Error<E>>;
 }
 
 /// The default policy (errgroup's): the first error or panic cancels the group's context at
@@ -102,9 +120,74 @@ pub struct CollectAll;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FirstSuccess;
 
+/// Fail fast *and* report every failure (conc's `WithCancelOnError` with its errors
+/// collected): the first error or panic cancels the group's context at once, as under
+/// [`FailFast`], and `run` returns every failure as [`Failures`], in task index order: the one
+/// that cancelled the group ([`Failures::cancelled_by`]), what the other tasks returned once
+/// cancelled, and the tasks that never started ([`Error::NotStarted`]).
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, group::{FailFastCollect, Group}};
+///
+/// let group = Group::builder().policy(FailFastCollect).build().unwrap();
+/// let failures = group
+///     .run(&Context::new(), |g| {
+///         g.spawn_named("db", |_ctx| Err::<(), _>("connection refused".to_string()));
+///         g.spawn_named("cache", |ctx| Err::<(), _>(format!("gave up: {}", ctx.wait())));
+///     })
+///     .unwrap_err();
+/// assert_eq!(failures.len(), 2); // both errors, not only the first
+/// assert_eq!(failures.cancelled_by().unwrap().task().name(), Some("db"));
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FailFastCollect;
+
+/// Run everything, cancel nothing (conc's `WaitGroup`): neither an error nor a panic cancels
+/// the group, so every accepted task runs to its end, and `run` returns every failure, panics
+/// included, as [`Failures`] once all have ended. With
+/// [`resume_panics(true)`](crate::group::Builder::resume_panics) the first panic is re-raised
+/// instead, after every task has ended (conc's `Wait`).
+///
+/// Unlike [`CollectAll`], a panic does not stop the others. Only the caller's context (a
+/// deadline, a shutdown) or a panic of the group's closure itself cancels a `RunAll` group; to
+/// have even then every accepted task run, add
+/// [`run_accepted(true)`](crate::group::Builder::run_accepted).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use homebound::{Context, group::{Group, RunAll}};
+///
+/// let ran = AtomicUsize::new(0);
+/// let group = Group::builder().policy(RunAll).limit(2).build().unwrap();
+/// let failures = group
+///     .run(&Context::new(), |g| {
+///         for i in 0..10 {
+///             let ran = &ran;
+///             g.execute(move |_ctx| {
+///                 ran.fetch_add(1, Ordering::Relaxed);
+///                 if i == 0 { panic!("task 0 broke"); }
+///                 Ok::<_, ()>(())
+///             });
+///         }
+///     })
+///     .unwrap_err();
+/// assert_eq!(ran.into_inner(), 10); // the panic stopped nothing
+/// assert!(failures.iter().next().unwrap().is_panicked());
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunAll;
+
 impl sealed::Sealed for FailFast {}
 impl sealed::Sealed for CollectAll {}
 impl sealed::Sealed for FirstSuccess {}
+impl sealed::Sealed for FailFastCollect {}
+impl sealed::Sealed for RunAll {}
 
 impl Policy for FailFast {
     type Error<E> = Error<E>;
@@ -112,7 +195,7 @@ impl Policy for FailFast {
     const CANCEL_ON_SUCCESS: bool = false;
     const KEEP_ALL: bool = false;
 
-    fn finish<E>(failures: Vec<Error<E>>, _: bool) -> Result<(), Error<E>> {
+    fn finish<E>(failures: Vec<Error<E>>, _: bool, _: Option<usize>) -> Result<(), Error<E>> {
         match failures.into_iter().next() {
             Some(first) => Err(first),
             None => Ok(()),
@@ -126,12 +209,55 @@ impl Policy for CollectAll {
     const CANCEL_ON_SUCCESS: bool = false;
     const KEEP_ALL: bool = true;
 
-    fn finish<E>(failures: Vec<Error<E>>, _: bool) -> Result<(), Failures<E>> {
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(Failures::new(failures))
-        }
+    fn finish<E>(
+        failures: Vec<Error<E>>,
+        _: bool,
+        cancelled_by: Option<usize>,
+    ) -> Result<(), Failures<E>> {
+        every_failure(failures, cancelled_by)
+    }
+}
+
+impl Policy for FailFastCollect {
+    type Error<E> = Failures<E>;
+    const CANCEL_ON_ERROR: bool = true;
+    const CANCEL_ON_SUCCESS: bool = false;
+    const KEEP_ALL: bool = true;
+
+    fn finish<E>(
+        failures: Vec<Error<E>>,
+        _: bool,
+        cancelled_by: Option<usize>,
+    ) -> Result<(), Failures<E>> {
+        every_failure(failures, cancelled_by)
+    }
+}
+
+impl Policy for RunAll {
+    type Error<E> = Failures<E>;
+    const CANCEL_ON_ERROR: bool = false;
+    const CANCEL_ON_SUCCESS: bool = false;
+    const KEEP_ALL: bool = true;
+    const CANCEL_ON_PANIC: bool = false;
+
+    fn finish<E>(
+        failures: Vec<Error<E>>,
+        _: bool,
+        cancelled_by: Option<usize>,
+    ) -> Result<(), Failures<E>> {
+        every_failure(failures, cancelled_by)
+    }
+}
+
+/// `Ok` when nothing failed, otherwise every failure.
+fn every_failure<E>(
+    failures: Vec<Error<E>>,
+    cancelled_by: Option<usize>,
+) -> Result<(), Failures<E>> {
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Failures::new(failures, cancelled_by))
     }
 }
 
@@ -141,12 +267,16 @@ impl Policy for FirstSuccess {
     const CANCEL_ON_SUCCESS: bool = true;
     const KEEP_ALL: bool = true;
 
-    fn finish<E>(failures: Vec<Error<E>>, any_success: bool) -> Result<(), Failures<E>> {
+    fn finish<E>(
+        failures: Vec<Error<E>>,
+        any_success: bool,
+        cancelled_by: Option<usize>,
+    ) -> Result<(), Failures<E>> {
         let panicked = failures.iter().any(Error::is_panicked);
         if failures.is_empty() || (any_success && !panicked) {
             Ok(())
         } else {
-            Err(Failures::new(failures))
+            Err(Failures::new(failures, cancelled_by))
         }
     }
 }

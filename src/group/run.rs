@@ -2,12 +2,13 @@
 
 use std::panic::Location;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::cause::{CauseRule, ErrorCause, TaskAsCause};
 use super::error::{BuildError, Error};
 use super::policy::{FailFast, Policy};
 use super::scope::Scope;
-use super::shared::Shared;
+use super::shared::{Setup, Shared};
 use super::spawn::{Detached, Joinable};
 use super::stragglers::Stragglers;
 use crate::context::Context;
@@ -20,7 +21,8 @@ const DEFAULT_QUEUE: usize = 1024;
 /// The spawner of the timeout form's `'static` threads.
 static DETACHED: Detached = Detached;
 
-/// A configured task group: policy, optional limit, thread names. A `Group` is only
+/// A configured task group: policy, cause rule, optional limit, what happens to accepted tasks
+/// once the group is cancelled, thread names. A `Group` is only
 /// configuration; each [`run`](Group::run) is a fresh, one-shot scope, so a `Group` can be run
 /// any number of times and its configuration cannot change once tasks exist.
 ///
@@ -42,13 +44,15 @@ static DETACHED: Detached = Detached;
 /// ```
 #[derive(Clone, Debug)]
 #[must_use = "a Group does nothing until run is called"]
-pub struct Group<P: Policy = FailFast> {
+pub struct Group<P: Policy = FailFast, C: CauseRule = TaskAsCause> {
     /// `(workers, queue capacity)` when limited.
     limit: Option<(usize, usize)>,
     name: String,
     stack_size: Option<usize>,
     resume_panics: bool,
+    run_accepted: bool,
     _policy: P,
+    _cause: C,
 }
 
 /// Builds a [`Group`]; see [`Group::builder`].
@@ -63,13 +67,15 @@ pub struct Group<P: Policy = FailFast> {
 /// ```
 #[derive(Clone, Debug)]
 #[must_use = "a Builder does nothing until build is called"]
-pub struct Builder<P: Policy = FailFast> {
+pub struct Builder<P: Policy = FailFast, C: CauseRule = TaskAsCause> {
     limit: Option<usize>,
     queue: Option<usize>,
     name: String,
     stack_size: Option<usize>,
     resume_panics: bool,
+    run_accepted: bool,
     policy: P,
+    cause: C,
 }
 
 impl Group<FailFast> {
@@ -95,7 +101,9 @@ impl Group<FailFast> {
             name: "group".to_string(),
             stack_size: None,
             resume_panics: false,
+            run_accepted: false,
             _policy: FailFast,
+            _cause: TaskAsCause,
         }
     }
 
@@ -123,7 +131,9 @@ impl Group<FailFast> {
             name: "group".to_string(),
             stack_size: None,
             resume_panics: false,
+            run_accepted: false,
             policy: FailFast,
+            cause: TaskAsCause,
         }
     }
 }
@@ -134,7 +144,7 @@ impl Default for Group<FailFast> {
     }
 }
 
-impl<P: Policy> Builder<P> {
+impl<P: Policy, C: CauseRule> Builder<P, C> {
     /// At most `workers` tasks run at once, on at most `workers` threads that take tasks from a
     /// queue (not a thread per task). Must be at least 1.
     ///
@@ -270,8 +280,59 @@ impl<P: Policy> Builder<P> {
         self
     }
 
-    /// The error policy: [`FailFast`] (default), [`CollectAll`](crate::group::CollectAll) or
-    /// [`FirstSuccess`](crate::group::FirstSuccess). It decides the type of `run`'s error.
+    /// Whether a task accepted by the group runs even once the group is cancelled (default
+    /// `false`).
+    ///
+    /// * `false` (the default): **prompt stop**. A task that has not started when the group is
+    ///   cancelled (by a failure, its policy, or the caller's context) never starts: it is
+    ///   reported as not started ([`Error::NotStarted`], its handle's
+    ///   [`JoinError::NotStarted`](crate::task::JoinError::NotStarted)) and its closure is
+    ///   dropped. A group with thousands of queued tasks ends as soon as the running ones
+    ///   return; the price is that a task may never run, so work that must happen (releasing a
+    ///   lease, acknowledging a message) cannot rely on its task running.
+    /// * `true`: **every accepted task runs**, as Go's `g.Go(f)` always runs `f`: queued tasks,
+    ///   and tasks spawned after the cancellation, start with an already cancelled context
+    ///   (they should check it first), and with a limit, `spawn` waits for room even once the
+    ///   group is cancelled. The group ends only after all of them ran.
+    ///
+    /// Either way nothing is lost: every accepted task either ran or is reported.
+    /// [`Scope::try_spawn`] is not affected: it never accepts a task into a cancelled group,
+    /// and hands the closure back instead. Tasks spawned after the group has *ended* (from a
+    /// `'static` scope kept beyond [`run_timeout`](Group::run_timeout)) are never accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use homebound::{Context, group::Group};
+    ///
+    /// let released = AtomicUsize::new(0);
+    /// let group = Group::builder().limit(1).run_accepted(true).build().unwrap();
+    /// let err = group
+    ///     .run(&Context::new(), |g| {
+    ///         g.spawn(|_ctx| Err::<(), _>("lease service down"));
+    ///         for _ in 0..3 {
+    ///             let released = &released;
+    ///             g.spawn(move |ctx| {
+    ///                 released.fetch_add(1, Ordering::Relaxed); // runs even when cancelled
+    ///                 ctx.check().map_err(|_| "cancelled")
+    ///             });
+    ///         }
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(released.into_inner(), 3);
+    /// assert_eq!(err.into_error(), Some("lease service down"));
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn run_accepted(mut self, run: bool) -> Self {
+        self.run_accepted = run;
+        self
+    }
+
+    /// The error policy: [`FailFast`] (default), [`CollectAll`](crate::group::CollectAll),
+    /// [`FirstSuccess`](crate::group::FirstSuccess),
+    /// [`FailFastCollect`](crate::group::FailFastCollect) or [`RunAll`](crate::group::RunAll).
+    /// It decides the type of `run`'s error.
     ///
     /// # Examples
     ///
@@ -285,14 +346,54 @@ impl<P: Policy> Builder<P> {
     /// });
     /// assert_eq!(result.unwrap_err().len(), 2);
     /// ```
-    pub fn policy<Q: Policy>(self, policy: Q) -> Builder<Q> {
+    pub fn policy<Q: Policy>(self, policy: Q) -> Builder<Q, C> {
         Builder {
             limit: self.limit,
             queue: self.queue,
             name: self.name,
             stack_size: self.stack_size,
             resume_panics: self.resume_panics,
+            run_accepted: self.run_accepted,
             policy,
+            cause: self.cause,
+        }
+    }
+
+    /// What the group's context gets as its [`Cause`](crate::Cause) when a task's error
+    /// cancels it: [`TaskAsCause`] (the default, a [`TaskFailed`](crate::group::TaskFailed)
+    /// naming the task, for any error type) or [`ErrorAsCause`](crate::group::ErrorAsCause) (a
+    /// clone of the error itself, downcastable, as after Go's errgroup; `run` then needs
+    /// `E: Error + Clone + Send + Sync + 'static`). A panic is always recorded as its
+    /// [`Panicked`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::sync::Arc;
+    /// use homebound::{Context, group::{ErrorAsCause, Group}};
+    ///
+    /// // io::Error is not Clone: share it.
+    /// let group = Group::builder().cause(ErrorAsCause).build().unwrap();
+    /// let _ = group.run(&Context::new(), |g| {
+    ///     let seen = g.context().clone();
+    ///     g.spawn(|_ctx| Err::<(), _>(Arc::new(io::Error::other("disk gone"))));
+    ///     let cause = seen.wait();
+    ///     let err = cause.reason().unwrap().downcast_ref::<Arc<io::Error>>().unwrap();
+    ///     assert_eq!(err.to_string(), "disk gone");
+    /// });
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn cause<D: CauseRule>(self, cause: D) -> Builder<P, D> {
+        Builder {
+            limit: self.limit,
+            queue: self.queue,
+            name: self.name,
+            stack_size: self.stack_size,
+            resume_panics: self.resume_panics,
+            run_accepted: self.run_accepted,
+            policy: self.policy,
+            cause,
         }
     }
 
@@ -312,7 +413,7 @@ impl<P: Policy> Builder<P> {
     /// assert_eq!(err.to_string(), "invalid group: limit(0): a limited group needs at least one worker");
     /// assert!(Group::builder().name("").build().is_err());
     /// ```
-    pub fn build(self) -> Result<Group<P>, BuildError> {
+    pub fn build(self) -> Result<Group<P, C>, BuildError> {
         let limit = match (self.limit, self.queue) {
             (Some(0), _) => {
                 return Err(BuildError::new(
@@ -337,18 +438,52 @@ impl<P: Policy> Builder<P> {
             name: self.name,
             stack_size: self.stack_size,
             resume_panics: self.resume_panics,
+            run_accepted: self.run_accepted,
             _policy: self.policy,
+            _cause: self.cause,
         })
     }
 }
 
-impl<P: Policy> Group<P> {
+impl<P: Policy, C: CauseRule> Group<P, C> {
+    /// The limit set with [`Builder::limit`]: how many tasks may run at once (`None`:
+    /// unlimited, a thread per task).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::group::Group;
+    ///
+    /// assert_eq!(Group::new().limit(), None);
+    /// assert_eq!(Group::builder().limit(4).build().unwrap().limit(), Some(4));
+    /// ```
+    pub fn limit(&self) -> Option<usize> {
+        self.limit.map(|(workers, _)| workers)
+    }
+
+    /// Whether accepted tasks run even once the group is cancelled; see
+    /// [`Builder::run_accepted`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::group::Group;
+    ///
+    /// assert!(!Group::new().runs_accepted());
+    /// assert!(Group::builder().run_accepted(true).build().unwrap().runs_accepted());
+    /// ```
+    pub fn runs_accepted(&self) -> bool {
+        self.run_accepted
+    }
+
     /// Runs `f` with a [`Scope`] to spawn tasks that may borrow from the caller, waits for
     /// every task (nested spawns included) to end, joins every thread the group started, and
     /// returns `f`'s value or the policy's error.
     ///
-    /// The group's context is a child of `ctx`: the group cancels it on failure (per policy),
-    /// on a panic, and when `run` returns; `ctx` itself is never cancelled by the group.
+    /// The group's context is a child of `ctx`: the group cancels it on failure and on a panic
+    /// (per policy; the cause is the task's [`Panicked`], or per the group's
+    /// [`cause`](Builder::cause) rule for an error), and when `run` returns; `ctx` itself is
+    /// never cancelled by the group.
     ///
     /// A task that ignores cancellation keeps `run` waiting: scoped threads cannot be abandoned.
     /// Use [`run_timeout`](Group::run_timeout) to bound the wait and name the stragglers.
@@ -388,9 +523,10 @@ impl<P: Policy> Group<P> {
     pub fn run<'env, R, E, F>(&self, ctx: &Context, f: F) -> Result<R, P::Error<E>>
     where
         E: Send + 'env,
+        C: ErrorCause<E>,
         F: for<'scope> FnOnce(&Scope<'scope, 'env, E>) -> R,
     {
-        let shared = Shared::<E>::new::<P>(ctx.child(), &self.name, self.stack_size, false);
+        let shared = Shared::<E>::new::<P, C>(ctx.child(), self.setup(false));
         let body = thread::scope(|s: &thread::Scope<'_, 'env>| {
             let (joins, joined) = crossbeam_channel::unbounded();
             let g = Scope::new(shared.clone(), s, joins, self.limit);
@@ -444,14 +580,15 @@ impl<P: Policy> Group<P> {
     ) -> Result<Result<R, P::Error<E>>, Stragglers>
     where
         E: Send + 'static,
+        C: ErrorCause<E>,
         F: FnOnce(&Scope<'static, 'static, E>) -> R,
     {
-        let shared = Shared::<E>::new::<P>(ctx.child(), &self.name, self.stack_size, true);
+        let shared = Shared::<E>::new::<P, C>(ctx.child(), self.setup(true));
         let (joins, joined) = crossbeam_channel::unbounded();
         let g = Scope::new(shared.clone(), &DETACHED, joins, self.limit);
         let body = run_body(&shared, || f(&g));
         drop(g);
-        if !shared.life.wait_idle(Instant::now().checked_add(timeout)) {
+        if !shared.life.wait_idle(crate::clock::after(timeout)) {
             shared
                 .ctx
                 .cancel_with(format!("the group did not end within {timeout:?}"));
@@ -476,6 +613,15 @@ impl<P: Policy> Group<P> {
         Ok(self.finish(&shared, body))
     }
 
+    fn setup(&self, track_running: bool) -> Setup<'_> {
+        Setup {
+            owner: &self.name,
+            stack_size: self.stack_size,
+            run_accepted: self.run_accepted,
+            track_running,
+        }
+    }
+
     fn finish<R, E>(
         &self,
         shared: &Shared<E>,
@@ -492,15 +638,15 @@ impl<P: Policy> Group<P> {
         {
             panic.resume();
         }
-        P::finish(outcome.failures, outcome.any_success).map(|()| value)
+        P::finish(outcome.failures, outcome.any_success, outcome.cancelled_by).map(|()| value)
     }
 }
 
 /// Runs the group's closure; a panic in it cancels the group so the tasks stop early.
 fn run_body<E, R>(shared: &Shared<E>, f: impl FnOnce() -> R) -> Result<R, Panicked> {
     let body = Panicked::catch(f);
-    if body.is_err() {
-        shared.ctx.cancel_with("the group's closure panicked");
+    if let Err(panic) = &body {
+        shared.closure_panicked(panic);
     }
     body
 }

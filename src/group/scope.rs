@@ -292,6 +292,27 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
         &self.shared.ctx
     }
 
+    /// The group's limit: how many of its tasks may run at once (`None`: unlimited, a thread
+    /// per task). See [`Builder::limit`](crate::group::Builder::limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::Group, scope};
+    ///
+    /// let r: Result<(), homebound::group::Error<()>> =
+    ///     scope(&Context::new(), |g| assert_eq!(g.limit(), None));
+    /// assert!(r.is_ok());
+    /// let group = Group::builder().limit(3).build().unwrap();
+    /// let r: Result<(), homebound::group::Error<()>> =
+    ///     group.run(&Context::new(), |g| assert_eq!(g.limit(), Some(3)));
+    /// assert!(r.is_ok());
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn limit(&self) -> Option<usize> {
+        self.queue.as_ref().map(|q| q.crew.max())
+    }
+
     pub(super) fn spawn_inner<T, F>(
         &self,
         name: Option<String>,
@@ -314,7 +335,7 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
 
     /// Starts an accepted job: on its own thread, or through the queue of a limited group.
     fn launch(&self, job: GroupJob<'scope, E>, name: Option<&str>) {
-        if self.shared.ctx.is_cancelled() {
+        if self.shared.skips_start() {
             return self.not_started(job);
         }
         match &self.queue {
@@ -368,7 +389,8 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     fn enqueue(&self, queue: &Arc<Queue<GroupJob<'scope, E>>>, job: GroupJob<'scope, E>) {
         let wait = Wait::Until {
             deadline: None,
-            ctx: Some(&self.shared.ctx),
+            // A group that runs accepted tasks waits for room even once cancelled (Go's `g.Go`).
+            ctx: (!self.shared.runs_accepted()).then_some(&self.shared.ctx),
         };
         match queue.offer(job, wait, &mut |first| self.start_worker(queue, first)) {
             Ok(()) => {}
@@ -482,7 +504,7 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
 
 /// Runs a job, or reports it as not started if the group is cancelled.
 fn run_job<E>(shared: &Shared<E>, job: GroupJob<'_, E>, ctx: &Context) {
-    if shared.ctx.is_cancelled() {
+    if shared.skips_start() {
         job.not_run(shared, NotRun::Cancelled);
     } else {
         let _running = shared.life.track(job.info());

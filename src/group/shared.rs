@@ -8,10 +8,11 @@ use std::thread::ThreadId;
 
 use parking_lot::Mutex;
 
+use super::cause::{self, ErrorCause, TaskFailed};
 use super::error::Error;
 use super::life::Life;
 use super::policy::Policy;
-use crate::context::Context;
+use crate::context::{Cause, Context};
 use crate::panic::Panicked;
 use crate::task::TaskInfo;
 use crate::threads::Builder;
@@ -29,7 +30,13 @@ pub(super) struct Shared<E> {
     origin: ThreadId,
     cancel_on_error: bool,
     cancel_on_success: bool,
+    cancel_on_panic: bool,
     keep_all: bool,
+    /// Whether an accepted task runs even once the group is cancelled (Go's `g.Go`), instead of
+    /// being reported as not started.
+    run_accepted: bool,
+    /// The cause a task's error cancels the group with (the group's [`ErrorCause`] rule).
+    error_cause: fn(&TaskInfo, &E) -> Cause,
     record: Mutex<Record<E>>,
     /// Set by the first successful task; the one that sets it is the race's winner.
     succeeded: AtomicBool,
@@ -41,6 +48,8 @@ struct Record<E> {
     /// The first panic when it was not kept in `failures` (fail-fast after an earlier error),
     /// so `resume_panics` never misses a panic.
     stray_panic: Option<Panicked>,
+    /// The position in `failures` of the failure whose cancel cancelled the group.
+    cancelled_by: Option<usize>,
 }
 
 /// What a finished group recorded.
@@ -48,30 +57,50 @@ pub(super) struct Outcome<E> {
     pub(super) failures: Vec<Error<E>>,
     pub(super) stray_panic: Option<Panicked>,
     pub(super) any_success: bool,
+    pub(super) cancelled_by: Option<usize>,
+}
+
+/// How a group is configured, as its tasks need to know it.
+pub(super) struct Setup<'a> {
+    pub(super) owner: &'a str,
+    pub(super) stack_size: Option<usize>,
+    pub(super) run_accepted: bool,
+    /// Whether running tasks are listed (the timeout form names its stragglers).
+    pub(super) track_running: bool,
 }
 
 impl<E> Shared<E> {
-    pub(super) fn new<P: Policy>(
-        ctx: Context,
-        owner: &str,
-        stack_size: Option<usize>,
-        track_running: bool,
-    ) -> Arc<Self> {
+    pub(super) fn new<P: Policy, C: ErrorCause<E>>(ctx: Context, setup: Setup<'_>) -> Arc<Self> {
         Arc::new(Shared {
             ctx,
-            life: Life::new(track_running),
-            owner: owner.to_string(),
-            stack_size,
+            life: Life::new(setup.track_running),
+            owner: setup.owner.to_string(),
+            stack_size: setup.stack_size,
             origin: crate::threads::current_origin(),
             cancel_on_error: P::CANCEL_ON_ERROR,
             cancel_on_success: P::CANCEL_ON_SUCCESS,
+            cancel_on_panic: P::CANCEL_ON_PANIC,
             keep_all: P::KEEP_ALL,
+            run_accepted: setup.run_accepted,
+            error_cause: C::cause,
             record: Mutex::new(Record {
                 failures: Vec::new(),
                 stray_panic: None,
+                cancelled_by: None,
             }),
             succeeded: AtomicBool::new(false),
         })
+    }
+
+    /// Whether an accepted task must be reported as not started instead of run: the group is
+    /// cancelled, and it does not run accepted tasks regardless.
+    pub(super) fn skips_start(&self) -> bool {
+        !self.run_accepted && self.ctx.is_cancelled()
+    }
+
+    /// Whether accepted tasks run even once the group is cancelled.
+    pub(super) fn runs_accepted(&self) -> bool {
+        self.run_accepted
     }
 
     /// A registry builder for one of the group's threads.
@@ -94,18 +123,39 @@ impl<E> Shared<E> {
         true
     }
 
-    /// Records a failure, cancelling the group if the policy (or a panic) says so.
+    /// Records a failure, cancelling the group if the policy says so, with the failure as the
+    /// cause (see `cause`).
     pub(super) fn fail(&self, failure: Error<E>) {
-        let reason = match &failure {
-            Error::Panicked { task, .. } => Some(format!("{task} panicked")),
-            Error::Failed { task, .. } if self.cancel_on_error => Some(format!("{task} failed")),
-            Error::Spawn { task, .. } if self.cancel_on_error => {
-                Some(format!("{task} could not be spawned"))
+        // Built before the failure goes under the lock: the error rule may clone a user error
+        // (user code). Only the failure that can still cancel the group pays for it.
+        let mut clone_panicked = None;
+        let cause = if self.ctx.is_cancelled() {
+            None
+        } else {
+            match &failure {
+                Error::Panicked { panic, .. } if self.cancel_on_panic => {
+                    Some(cause::panicked(panic))
+                }
+                Error::Failed { task, error } if self.cancel_on_error => {
+                    let error_cause = self.error_cause;
+                    match Panicked::catch(|| error_cause(task, error)) {
+                        Ok(cause) => Some(cause),
+                        Err(panic) => {
+                            clone_panicked = Some((task.clone(), panic));
+                            Some(TaskFailed::failed(task).into_cause())
+                        }
+                    }
+                }
+                Error::Spawn { task, error } if self.cancel_on_error => {
+                    Some(TaskFailed::spawn_failed(task, error).into_cause())
+                }
+                _ => None,
             }
-            _ => None,
         };
         let mut record = self.record.lock();
+        let mut at = None;
         let dropped = if self.keep_all || record.failures.is_empty() {
+            at = Some(record.failures.len());
             record.failures.push(failure);
             None
         } else {
@@ -120,9 +170,20 @@ impl<E> Shared<E> {
         drop(record);
         // A dropped failure may hold a user error whose Drop runs user code: outside the lock.
         drop(dropped);
-        if let Some(reason) = reason {
-            self.ctx.cancel_with(reason);
+        if let Some(cause) = cause
+            && self.ctx.cancel_with_cause(cause)
+            && at.is_some()
+        {
+            self.record.lock().cancelled_by = at;
         }
+        if let Some((task, panic)) = clone_panicked {
+            self.fail(Error::Panicked { task, panic });
+        }
+    }
+
+    /// Cancels the group because its closure panicked, with that panic as the cause.
+    pub(super) fn closure_panicked(&self, panic: &Panicked) {
+        self.ctx.cancel_with_cause(cause::panicked(panic));
     }
 
     /// Records a panic of user code that ran on a group thread outside every task: the `Drop`
@@ -143,6 +204,7 @@ impl<E> Shared<E> {
             failures: mem::take(&mut record.failures),
             stray_panic: record.stray_panic.take(),
             any_success: self.succeeded.load(Ordering::Acquire),
+            cancelled_by: record.cancelled_by.take(),
         }
     }
 }

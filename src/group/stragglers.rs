@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
@@ -162,11 +162,7 @@ impl Stragglers {
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// ```
     pub fn join_timeout(mut self, timeout: Duration) -> Result<(), Stragglers> {
-        if self
-            .inner
-            .life
-            .wait_idle(Instant::now().checked_add(timeout))
-        {
+        if self.inner.life.wait_idle(crate::clock::after(timeout)) {
             self.join();
             Ok(())
         } else {

@@ -322,13 +322,13 @@ impl Every {
         E: Display,
     {
         let mut report = Report::new();
-        let mut anchor = Instant::now();
+        let mut anchor = crate::clock::now();
         let mut tick: u128 = 0;
         while !ctx.is_cancelled() {
             report.runs += 1;
-            let began = Instant::now();
+            let began = crate::clock::now();
             let result = Panicked::catch(|| job(ctx).map_err(|e| e.to_string()));
-            let now = Instant::now();
+            let now = crate::clock::now();
             if now.duration_since(began) > self.period {
                 report.overruns += 1;
             }

@@ -141,7 +141,7 @@ impl<T> Batcher<T> {
         let mut rest = items.drain(..);
         while let Some(item) = rest.next() {
             if self.batch.is_empty() {
-                self.due = Instant::now().checked_add(self.max_wait);
+                self.due = crate::clock::after(self.max_wait);
                 self.batch.reserve(self.size.min(4096));
             }
             self.batch.push(item);
@@ -155,7 +155,7 @@ impl<T> Batcher<T> {
             }
         }
         // The input may never pause: honour the deadline between chunks too.
-        if self.due.is_some_and(|at| Instant::now() >= at) {
+        if self.due.is_some_and(|at| crate::clock::now() >= at) {
             self.due = None;
             self.send()?;
         }

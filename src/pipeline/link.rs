@@ -260,16 +260,17 @@ pub(crate) fn recv<T>(
         stats.add_recv_wait(waited.elapsed());
         return next;
     }
-    let next = match deadline {
-        None => crossbeam_channel::select! {
-            recv(rx) -> msg => msg.map_or(Next::End, Next::Chunk),
-            recv(ctx.done()) -> _ => Next::Stopped,
-        },
-        Some(at) => crossbeam_channel::select! {
-            recv(rx) -> msg => msg.map_or(Next::End, Next::Chunk),
-            recv(ctx.done()) -> _ => Next::Stopped,
-            default(at.saturating_duration_since(waited)) => Next::Timeout,
-        },
+    // Through homebound's clock, so a virtual-time test sees the exact batch max-wait.
+    let mut sel = crossbeam_channel::Select::new();
+    let chunk = sel.recv(rx);
+    sel.recv(ctx.done());
+    let next = match crate::clock::select(&mut sel, deadline) {
+        Some(op) if op.index() == chunk => op.recv(rx).map_or(Next::End, Next::Chunk),
+        Some(op) => {
+            let _ = op.recv(ctx.done());
+            Next::Stopped
+        }
+        None => Next::Timeout,
     };
     stats.add_recv_wait(waited.elapsed());
     next

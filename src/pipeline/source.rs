@@ -174,10 +174,19 @@ pub(crate) fn from_receiver<T: Send + 'static>(rt: &mut Runtime, rx: Receiver<T>
                     }
                     let waited = Instant::now();
                     // `None`: the context or the intake stop fired; the loop head sorts it out.
-                    let item = crossbeam_channel::select! {
-                        recv(rx) -> msg => Some(msg.ok()),
-                        recv(ctx.done()) -> _ => None,
-                        recv(stop_done) -> _ => None,
+                    // Through homebound's clock: a waiting source counts as blocked in a
+                    // virtual-time test.
+                    let mut sel = crossbeam_channel::Select::new();
+                    let msg = sel.recv(&rx);
+                    let (done, stopped) = (sel.recv(ctx.done()), sel.recv(stop_done));
+                    let item = match crate::clock::select(&mut sel, None) {
+                        Some(op) if op.index() == msg => Some(op.recv(&rx).ok()),
+                        Some(op) if op.index() == done => op.recv(ctx.done()).ok().and(None),
+                        Some(op) => {
+                            debug_assert_eq!(op.index(), stopped);
+                            op.recv(stop_done).ok().and(None)
+                        }
+                        None => None,
                     };
                     out.stats.add_recv_wait(waited.elapsed());
                     match item {

@@ -105,7 +105,7 @@ impl<T> TaskHandle<T> {
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinTimeoutError<T>> {
-        match Instant::now().checked_add(timeout) {
+        match crate::clock::after(timeout) {
             Some(deadline) => self.join_deadline(deadline),
             None => self.join().map_err(JoinTimeoutError::Task),
         }

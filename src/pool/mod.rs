@@ -424,7 +424,7 @@ impl Pool {
         F: FnOnce(&Context) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = crate::clock::after(timeout);
         self.enqueue(
             f,
             None,

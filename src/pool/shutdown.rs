@@ -276,7 +276,7 @@ impl Pool {
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn shutdown_timeout(&self, timeout: Duration) -> ShutdownReport {
-        self.shutdown_until(Some(Instant::now().checked_add(timeout)))
+        self.shutdown_until(Some(crate::clock::after(timeout)))
     }
 
     /// Immediate shutdown: stop accepting, cancel the root context (every running task's
@@ -375,7 +375,7 @@ impl Pool {
     /// `deadline`: `None` waits without limit; `Some(None)` is a timeout too large for
     /// `Instant`, also without limit.
     fn shutdown_until(&self, deadline: Option<Option<Instant>>) -> ShutdownReport {
-        let start = Instant::now();
+        let start = crate::clock::now();
         self.close();
         let mut joined = 0;
         let mut stragglers = Vec::new();
@@ -400,7 +400,7 @@ impl Pool {
             joined,
             stragglers,
             from_own_worker,
-            elapsed: start.elapsed(),
+            elapsed: crate::clock::since(start),
             metrics: self.metrics(),
         }
     }

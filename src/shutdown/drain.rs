@@ -211,7 +211,7 @@ impl Drains {
             .map(|(i, name)| {
                 let (outcome, ran) = outcomes[i].take().unwrap_or_else(|| {
                     match started.iter().find(|(j, _)| *j == i) {
-                        Some((_, at)) => (ServiceOutcome::StillRunning, at.elapsed()),
+                        Some((_, at)) => (ServiceOutcome::StillRunning, crate::clock::since(*at)),
                         None => (ServiceOutcome::NotStarted, Duration::ZERO),
                     }
                 });
@@ -246,17 +246,15 @@ fn spawn(
                     .filter(|_| !queue.abandoned);
                 next.and_then(|i| {
                     let spec = queue.pending[i].take()?;
-                    queue.started.push((i, Instant::now()));
+                    queue.started.push((i, crate::clock::now()));
                     Some((i, spec))
                 })
             };
             let Some((i, spec)) = next else { break };
-            let remaining = deadline.map_or(Duration::MAX, |at| {
-                at.saturating_duration_since(Instant::now())
-            });
-            let started = Instant::now();
+            let remaining = deadline.map_or(Duration::MAX, crate::clock::until);
+            let started = crate::clock::now();
             let outcome = outcome(|| spec.drain.drain(remaining));
-            let _ = events.send(Event::DrainEnded(i, outcome, started.elapsed()));
+            let _ = events.send(Event::DrainEnded(i, outcome, crate::clock::since(started)));
         }
         let _ = events.send(Event::DrainsDone);
     })

@@ -81,12 +81,7 @@ impl Inbox {
                 sel.recv(rx);
             }
             let done = self.cancelled.as_ref().map(|done| sel.recv(done));
-            let op = match deadline {
-                Some(at) => sel
-                    .select_deadline(at)
-                    .map_err(|_| RecvTimeoutError::Timeout)?,
-                None => sel.select(),
-            };
+            let op = crate::clock::select(&mut sel, deadline).ok_or(RecvTimeoutError::Timeout)?;
             let index = op.index();
             if Some(index) == done {
                 let _ = op.recv(self.cancelled.as_ref().expect("watched"));

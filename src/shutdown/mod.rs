@@ -111,7 +111,7 @@ mod state;
 mod stragglers;
 
 use std::fmt::{self, Display};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
@@ -433,7 +433,7 @@ impl Shutdown {
         self.state.services.push(ServiceSlot {
             name: name.to_owned(),
             on_failure,
-            started: Instant::now(),
+            started: crate::clock::now(),
             handle: Some(handle),
         });
         Ok(self)

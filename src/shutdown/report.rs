@@ -2,7 +2,7 @@
 //! took, the exit code.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::cause::{Cause, signal_name};
 use super::outcome::ServiceReport;
@@ -254,7 +254,7 @@ impl Report {
         let Some(stragglers) = &mut self.stragglers else {
             return true;
         };
-        let late = stragglers.join_until(Instant::now().checked_add(timeout));
+        let late = stragglers.join_until(crate::clock::after(timeout));
         let none_left = stragglers.is_empty();
         if none_left {
             self.stragglers = None;

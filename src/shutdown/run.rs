@@ -25,13 +25,13 @@ pub(crate) fn wait(state: &mut State) -> Report {
     let cause = run.until_shutdown();
     // The shutdown begins now: the cancel itself counts toward both the report's time and the
     // grace period (`after_cancel` callbacks run on the callback runner, off this path).
-    let started = Instant::now();
+    let started = crate::clock::now();
     let deadline = started.checked_add(run.state.grace);
     run.state.inbox.unwatch();
     run.state.root.cancel_with(cause.clone());
     crate::observe::shutdown_began(&cause);
     let mut forced = run.services_until(deadline);
-    let time_left = deadline.is_none_or(|at| Instant::now() < at);
+    let time_left = deadline.is_none_or(|at| crate::clock::now() < at);
     if forced.is_none() && run.running == 0 && time_left {
         forced = drains.run(&mut run.state.inbox, deadline);
     }
@@ -51,7 +51,7 @@ pub(crate) fn wait(state: &mut State) -> Report {
         forced,
         services,
         drains,
-        took: started.elapsed(),
+        took: crate::clock::since(started),
         stragglers,
     }
 }
@@ -161,7 +161,10 @@ impl<'a> Run<'a> {
                     if let Some(handle) = slot.handle.take() {
                         straggling.push((i, slot.name.clone(), handle));
                     }
-                    (ServiceOutcome::StillRunning, slot.started.elapsed())
+                    (
+                        ServiceOutcome::StillRunning,
+                        crate::clock::since(slot.started),
+                    )
                 });
                 ServiceReport {
                     name: slot.name.clone(),

@@ -48,9 +48,9 @@ where
     E: Display,
 {
     threads::spawn(&format!("service-{name}"), move || {
-        let started = Instant::now();
+        let started = crate::clock::now();
         let outcome = outcome(|| f(ctx));
-        let ran = started.elapsed();
+        let ran = crate::clock::since(started);
         let _ = events.send(Event::ServiceEnded(index));
         (outcome, ran)
     })

@@ -160,7 +160,7 @@ impl Stragglers {
     /// # Ok::<(), homebound::shutdown::Error>(())
     /// ```
     pub fn join_timeout(&mut self, timeout: Duration) -> Vec<ServiceReport> {
-        self.join_until(Instant::now().checked_add(timeout))
+        self.join_until(crate::clock::after(timeout))
             .into_iter()
             .map(|(_, line)| line)
             .collect()

@@ -221,7 +221,7 @@ impl WaitGroup {
     /// assert!(wg.wait_timeout(Duration::from_secs(5)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        match Instant::now().checked_add(timeout) {
+        match crate::clock::after(timeout) {
             Some(deadline) => self.wait_deadline(deadline),
             None => {
                 self.wait();
@@ -291,7 +291,7 @@ impl WaitGroup {
             if ctx.is_some_and(Context::is_cancelled) {
                 return false;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.is_some_and(|d| crate::clock::now() >= d) {
                 return false;
             }
             let _waiting = crate::threads::enter_state(crate::threads::Kind::WaitGroup);

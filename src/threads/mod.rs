@@ -724,6 +724,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let f = crate::clock::inherit(f, self.daemon);
         let location = Location::caller();
         let (builder, reg) = self.prepare(location);
         let key = reg.key;
@@ -771,6 +772,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
+        let f = crate::clock::inherit(f, self.daemon);
         let location = Location::caller();
         let (builder, reg) = self.prepare(location);
         let key = reg.key;
