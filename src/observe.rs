@@ -51,7 +51,8 @@ mod on {
     /// A pool task's start, to be ended with [`TaskEvent::ended`].
     pub(crate) struct TaskEvent<'a> {
         pool: &'a str,
-        task: Option<Box<str>>,
+        /// The name and start, kept only when someone listens for the end.
+        end: Option<(Option<Box<str>>, Instant)>,
     }
 
     #[inline]
@@ -67,24 +68,26 @@ mod on {
             queue_wait_us = queue_wait_ns / 1_000,
             "task started"
         );
-        // The name is copied only when someone listens for the end.
+        // The end event's name and clock read cost only when DEBUG events are enabled.
         let listening = tracing::enabled!(target: "homebound", tracing::Level::DEBUG);
         TaskEvent {
             pool,
-            task: task.filter(|_| listening).map(Box::from),
+            end: listening.then(|| (task.map(Box::from), Instant::now())),
         }
     }
 
     impl TaskEvent<'_> {
         #[inline]
-        pub(crate) fn ended(self, run_ns: u64) {
-            tracing::debug!(
-                target: "homebound",
-                pool = self.pool,
-                task = self.task.as_deref().unwrap_or(""),
-                run_us = run_ns / 1_000,
-                "task ended"
-            );
+        pub(crate) fn ended(self) {
+            if let Some((task, started)) = self.end {
+                tracing::debug!(
+                    target: "homebound",
+                    pool = self.pool,
+                    task = task.as_deref().unwrap_or(""),
+                    run_us = us(started.elapsed()),
+                    "task ended"
+                );
+            }
         }
     }
 
@@ -182,7 +185,7 @@ mod on {
 
     impl TaskEvent {
         #[inline(always)]
-        pub(crate) fn ended(self, _: u64) {}
+        pub(crate) fn ended(self) {}
     }
 
     #[inline(always)]

@@ -76,9 +76,6 @@ fn an_idle_rendezvous_pool_accepts_try_submit_and_grows_to_max() {
 }
 
 #[test]
-#[ignore = "known race, issue 13 stays open: a task handed to a claimed idle worker still holds the \
-            queue slot until that worker takes it, so the fourth try_submit can see Full \
-            (3 of 40 runs under load); run with --ignored"]
 fn a_fresh_pool_with_a_queue_grows_under_try_submit() {
     for _ in 0..ITERATIONS {
         let pool = Pool::builder()

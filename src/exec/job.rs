@@ -252,11 +252,6 @@ impl<F, O> Cell<F, O> {
     pub(crate) fn new(f: F, outlet: O) -> Self {
         Cell { f, outlet }
     }
-
-    /// The closure of a refused task.
-    pub(crate) fn into_closure(self) -> F {
-        self.f
-    }
 }
 
 impl<X, F, R, O> OwnedRun<X> for Cell<F, O>

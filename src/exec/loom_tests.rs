@@ -183,3 +183,30 @@ fn loom_exec_a_submit_at_the_cap_meets_the_worker_going_idle() {
         assert!(m.started.lock().is_empty());
     });
 }
+
+/// A bounded queue of one, one parked worker and room for one more (the pool of
+/// `a_fresh_pool_with_a_queue_grows_under_try_submit`): the first task is queued for the parked
+/// worker, the second starts the second worker, and the third fits in the queue slot the parked
+/// worker frees, whenever that worker runs: a claimed worker still holding the slot is about to
+/// free it, so the hand-off waits for it rather than report Full.
+#[test]
+fn loom_exec_a_queued_task_for_a_claimed_worker_does_not_make_the_next_one_full() {
+    // The race this guards against needs three preemptions (CI's default bound is two).
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let m = Model::new(1, 1, 2);
+        assert!(m.queue.crew.start_parked());
+        assert!(m.try_offer(1).is_ok()); // queued, the parked worker counted on
+        let w = m.clone();
+        let worker = thread::spawn(move || w.parked_worker());
+        assert!(m.try_offer(2).is_ok()); // a new worker
+        assert!(
+            m.try_offer(3).is_ok(),
+            "the queue slot of a claimed worker refused a task"
+        );
+        assert_eq!(worker.join().unwrap(), 1);
+        assert_eq!(m.started.lock().clone(), [2]);
+        assert!(matches!(m.try_offer(4), Err(Refusal::Full)));
+    });
+}

@@ -38,6 +38,7 @@
 //! that nothing is queued after `close`.
 
 use std::io;
+use std::mem;
 use std::time::{Duration, Instant};
 
 use super::chan::{self, Receiver, Sender, TrySendError};
@@ -213,6 +214,9 @@ impl<J> Queue<J> {
             }
         }
         let backoff = Backoff::new();
+        // Whether the crew, looked at before this send, had a worker about to take a task
+        // (none looked at yet: assume so).
+        let mut taking = true;
         loop {
             job = match self.tx.try_send(job) {
                 Ok(()) => {
@@ -234,12 +238,17 @@ impl<J> Queue<J> {
             };
             // A worker that counts itself idle (it found the queue empty a moment ago) or that
             // is counted on for a queued task takes a task as soon as it runs: yield to it, then
-            // retry.
+            // retry. Full only once a send failed *after* the crew was seen without such a
+            // worker: a worker stops counting as idle or claimed only after its take, so a
+            // quiet crew seen after the send that failed may hide the room that take made.
             let c = self.crew.count();
-            if c.idle == 0 && c.claims == 0 {
+            let was_taking = mem::replace(&mut taking, c.idle > 0 || c.claims > 0);
+            if !taking && !was_taking {
                 break;
             }
-            backoff.snooze();
+            if taking {
+                backoff.snooze();
+            }
         }
         if start && self.crew.reserve() {
             Handoff::Start(job)
@@ -256,7 +265,19 @@ impl<J> Queue<J> {
         wait: Wait<'_>,
         start: &mut Start<'_, J>,
     ) -> Result<(), (J, Refusal)> {
-        let mut job = job;
+        // The common case first: a queue with room, on an executor that starts no more workers
+        // on demand (what `try_handoff` would do first, without its set-up).
+        let mut job = if !self.rendezvous && (!self.grows || self.crew.at_max()) {
+            match self.tx.try_send(job) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(job)) => job,
+                Err(TrySendError::Disconnected(_)) => {
+                    unreachable!("the queue holds its own receiver")
+                }
+            }
+        } else {
+            job
+        };
         let mut may_start = true;
         let mut waiter: Option<Waiter<'_>> = None;
         let backoff = Backoff::new();
@@ -377,26 +398,46 @@ impl<J> Queue<J> {
     /// Worker side: nothing was queued. Counts the worker idle at once (it is about to park),
     /// tells waiting submitters, spins briefly, then blocks until a task arrives, the executor
     /// closes (after the queue is drained) or, with a keep-alive, the worker may retire.
+    #[cfg(loom)] // the models drive a worker's park in one call
     pub(crate) fn park(&self, keep_alive: Option<Duration>) -> Parked<J> {
         self.crew.park();
         self.parked(keep_alive)
     }
 
     /// Like [`park`](Queue::park), for a worker already counted idle.
+    #[cfg(loom)] // the models drive a worker's park in one call
     pub(crate) fn parked(&self, keep_alive: Option<Duration>) -> Parked<J> {
+        match self.spin(true) {
+            Some(job) => Parked::Job(job),
+            None => self.block(keep_alive),
+        }
+    }
+
+    /// The first half of [`park`](Queue::park): counts the worker idle (unless `counted`
+    /// already), tells waiting submitters, and spins briefly for a task. `None`: nothing came;
+    /// the worker is still counted idle and goes on to [`block`](Queue::block).
+    pub(crate) fn spin(&self, counted: bool) -> Option<J> {
+        if !counted {
+            self.crew.park();
+        }
         self.room.made(|| true);
         let backoff = Backoff::new();
         while !backoff.is_completed() {
             if let Ok(job) = self.rx.try_recv() {
-                return self.woke(job);
+                self.crew.woke();
+                self.made_room();
+                return Some(job);
             }
             backoff.snooze();
         }
-        self.block(keep_alive)
+        None
     }
 
+    /// The second half of [`park`](Queue::park), after [`spin`](Queue::spin) found nothing:
+    /// blocks until a task arrives, the executor closes (after the queue is drained) or, with
+    /// a keep-alive, the worker may retire.
     #[cfg(not(loom))]
-    fn block(&self, keep_alive: Option<Duration>) -> Parked<J> {
+    pub(crate) fn block(&self, keep_alive: Option<Duration>) -> Parked<J> {
         let _state = crate::threads::enter_state(crate::threads::Kind::Idle);
         loop {
             // Through homebound's clock, so a virtual-time test sees the exact keep-alive.
@@ -433,7 +474,7 @@ impl<J> Queue<J> {
     }
 
     #[cfg(loom)]
-    fn block(&self, _: Option<Duration>) -> Parked<J> {
+    pub(crate) fn block(&self, _: Option<Duration>) -> Parked<J> {
         match self.rx.recv() {
             Ok(job) => self.woke(job),
             Err(_) => Parked::Closed,

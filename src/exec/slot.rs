@@ -226,9 +226,25 @@ impl<I, V, F> Slot<I, V, F> {
     pub(crate) fn release<X: Host<Info = I>>(self: Arc<Self>, host: &X) {
         // `into_inner` rather than `drop`: exactly one of the runner and the handle sees the
         // last reference, so a result is never dropped here while a handle could still read it.
-        if let Some(Slot { info, inner, .. }) = Arc::into_inner(self)
-            && let Err(panic) = drop_caught(inner)
-        {
+        let Some(Slot {
+            info, mut inner, ..
+        }) = Arc::into_inner(self)
+        else {
+            return;
+        };
+        let state = inner.get_mut();
+        // The task has ended (its closure and waker are gone): only the result may hold a user
+        // value, and a value with nothing to drop needs no guard.
+        let dropped = if matches!(state.stage, Stage::Queued(_)) {
+            drop_caught(inner)
+        } else {
+            match state.result.take() {
+                Some(Ok(value)) if std::mem::needs_drop::<V>() => drop_caught(value),
+                Some(Ok(_)) | None => Ok(()),
+                Some(Err(error)) => drop_caught(error),
+            }
+        };
+        if let Err(panic) = dropped {
             host.drop_panicked(&info, panic);
         }
     }

@@ -77,12 +77,15 @@ pub(crate) trait Work {
         None
     }
 
-    /// Runs one task with the worker's context; `parked` says whether the worker parked before
+    /// Runs one task with the worker's context; `parked` says whether the worker blocked before
     /// it got the task. `false`: the worker must stop now (it leaves busy).
     fn run(&mut self, job: Self::Job, ctx: &Context, parked: bool) -> bool;
 
     /// The queue ran empty: the worker is about to park.
     fn idle(&mut self) {}
+
+    /// Nothing came while the worker spun: it is about to block (after [`idle`](Work::idle)).
+    fn blocking(&mut self) {}
 
     /// User code the worker dropped (what a task left on its context) panicked.
     fn panicked(&mut self, panic: Panicked);
@@ -133,16 +136,19 @@ pub(crate) fn work<W: Work>(w: &mut W, begin: Begin<W::Job>) -> Exit {
                 if !registered {
                     w.idle();
                 }
-                let parked = if registered {
-                    w.queue().parked(w.keep_alive())
-                } else {
-                    w.queue().park(w.keep_alive())
-                };
+                let spun = w.queue().spin(registered);
                 registered = false;
-                match parked {
-                    Parked::Job(job) => (job, true),
-                    Parked::Closed => break Exit::Closed,
-                    Parked::Retired => break Exit::Retired,
+                match spun {
+                    // Found while spinning: the worker never blocked.
+                    Some(job) => (job, false),
+                    None => {
+                        w.blocking();
+                        match w.queue().block(w.keep_alive()) {
+                            Parked::Job(job) => (job, true),
+                            Parked::Closed => break Exit::Closed,
+                            Parked::Retired => break Exit::Retired,
+                        }
+                    }
                 }
             }
         };

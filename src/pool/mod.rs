@@ -541,7 +541,7 @@ impl Pool {
         F: FnOnce(&Context) + Send + 'static,
     {
         let info = PoolTask::new(None, self.shared.stamp());
-        let task = Detached::new(f, crate::exec::job::NoHandle(info));
+        let task = Detached::new(f, info);
         self.offer(Job::owned(Box::new(task)), wait)
             .map_err(|(job, why)| {
                 let Refused::Owned(task) = job.refused() else {

@@ -5,12 +5,13 @@
 //! holds as a job and the handle as a [`SlotView`]. An executed task is one box with the closure
 //! and its `PoolTask`.
 
+use std::any::Any;
 use std::sync::Arc;
 
-use crate::context::{Cancelled, Cause};
-use crate::exec::job::{Cell, Host, Job, NoHandle, NotRun, Output, Settled};
+use crate::context::{Cancelled, Cause, Context};
+use crate::exec::job::{Host, Job, NotRun, Output, OwnedRun, Settled};
 use crate::exec::slot::Slot;
-use crate::panic::Panicked;
+use crate::panic::{Panicked, drop_caught, drop_quietly};
 use crate::task::JoinError;
 use crate::threads;
 
@@ -43,8 +44,65 @@ pub(crate) type PoolJob = Job<'static, Ending>;
 /// The slot of a submitted task: closure, state and result in one allocation.
 pub(crate) type TaskSlot<F, T> = Slot<PoolTask, T, F>;
 
-/// An executed task: its closure and who it is, in one box.
-pub(crate) type Detached<F> = Cell<F, NoHandle<PoolTask>>;
+/// An executed task: its closure and who it is, in one box. (The core's generic `Cell` with
+/// no handle does the same through its result and outlet machinery; this is the pool's hot
+/// path, so it records the end directly.)
+pub(crate) struct Detached<F> {
+    f: F,
+    info: PoolTask,
+}
+
+impl<F> Detached<F> {
+    pub(crate) fn new(f: F, info: PoolTask) -> Self {
+        Detached { f, info }
+    }
+
+    /// The closure of a refused task.
+    pub(crate) fn into_closure(self) -> F {
+        self.f
+    }
+}
+
+impl<F: FnOnce(&Context) + Send> OwnedRun<Ending> for Detached<F> {
+    #[inline]
+    fn run(self: Box<Self>, host: &Ending, ctx: &Context) {
+        let Detached { f, info } = *self;
+        match Panicked::catch(move || f(ctx)) {
+            Ok(()) => host.ended(None),
+            Err(panic) => {
+                host.ended(Some(&panic));
+                host.unread_panic(&info, panic);
+            }
+        }
+    }
+
+    fn not_run(self: Box<Self>, host: &Ending, why: NotRun) {
+        let Detached { f, info } = *self;
+        // Nobody reads the error: there is no handle.
+        drop(host.not_run(&info, why));
+        if let Err(panic) = drop_caught(f) {
+            host.drop_panicked(&info, panic);
+        }
+    }
+
+    fn abandon(self: Box<Self>) {
+        let Detached { f, info } = *self;
+        // Nobody to report to, and this may run while unwinding.
+        drop_quietly(f);
+        drop(info);
+    }
+
+    fn info(&self) -> &PoolTask {
+        &self.info
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any>
+    where
+        Self: 'static,
+    {
+        self
+    }
+}
 
 /// Where a pool task's end is recorded: a worker's own counters (and the pool's panic handler),
 /// or, for a task `shutdown_now` handed back and the caller runs, only the panic handler.
@@ -71,6 +129,7 @@ impl Ending {
 
     /// Counted before the handle sees the result, so a joiner's next `metrics()` already
     /// includes the task.
+    #[inline]
     fn ended(&self, panicked: Option<&Panicked>) {
         crate::observe::task_panicked(panicked);
         if let Some((_, slot)) = &self.worker {

@@ -93,7 +93,8 @@ pub(crate) struct WorkerEntry {
 /// What a worker publishes about itself for the straggler report.
 #[derive(Default)]
 pub(crate) struct WorkerSlot {
-    /// Nanoseconds since the pool's epoch + 1 at which the current task started; 0 when idle.
+    /// Nanoseconds since the pool's epoch + 1 at which the current task started (after short
+    /// tasks: the worker's last clock read, at most 15 short tasks earlier); 0 when idle.
     pub(crate) busy_since: AtomicU64,
     /// The current task's name, when it has one.
     pub(crate) task_name: Mutex<Option<Box<str>>>,
@@ -122,9 +123,17 @@ pub(crate) enum Begin {
 }
 
 /// How often a busy worker publishes the pool's clock: a submit stamp is at most this much (or
-/// one running task) behind the time, and submitters miss the clock's cache line at most once
-/// per step per worker.
+/// the tasks a worker runs between two clock reads) behind the time, and submitters miss the
+/// clock's cache line at most once per step per worker.
 const CLOCK_STEP: u64 = 10_000;
+
+/// A worker reads the system clock (~25 ns, a fifth of a tiny task's whole cost) once per task
+/// only while its tasks take at least this long on average; shorter tasks are timed in groups
+/// of [`SHORT_TASKS_PER_READ`].
+const LONG_TASK_NS: u64 = 20_000;
+
+/// How many short tasks a worker runs between two clock reads.
+const SHORT_TASKS_PER_READ: u32 = 16;
 
 /// The pool's clock while no busy worker refreshes it.
 pub(crate) const STALE: u64 = u64::MAX;
@@ -285,18 +294,32 @@ fn worker_main(
         ending: Ending::worker(Arc::clone(&shared), Arc::clone(&slot)),
         shared: Arc::clone(&shared),
         slot: Arc::clone(&slot),
-        last: 0,
+        last: shared.now(),
         published: 0,
+        unread: 0,
+        read_every: 1,
     };
-    let begin = match first {
+    let mut begin = Some(match first {
         Some(job) => core::Begin::With(job),
         None if parked => core::Begin::Parked,
         // Its first task was taken back by a spawn that reported failure after all.
         None => core::Begin::Busy,
+    });
+    let ended = loop {
+        let from = begin.take().unwrap_or(core::Begin::Busy);
+        // Each task's job contains its panics and the drop of a result nobody reads; a panic
+        // that escapes the bookkeeping around it anyway (a bug) must not take the worker down:
+        // it goes on serving, busy (it was running a task).
+        match Panicked::catch(|| core::work(&mut worker, from)) {
+            Ok(exit) => break exit,
+            Err(_) => bump(&shared.counters.workers.hook_panics),
+        }
     };
-    if core::work(&mut worker, begin) == Exit::Retired {
+    if ended == Exit::Retired {
         bump(&shared.counters.workers.retired);
     }
+    // A worker stopped by `shutdown_now` leaves busy: count its last stretch.
+    worker.read_clock();
     drop(worker);
     let _ = HELPER.try_with(|h| h.borrow_mut().take());
     shared.retire_stats(&slot);
@@ -310,11 +333,40 @@ struct PoolWorker {
     shared: Arc<Shared>,
     slot: Arc<WorkerSlot>,
     ending: Ending,
-    /// When the previous task ended (on the pool's clock): the start of the next when no
-    /// parking happened in between, so the hot path reads the clock once per task.
+    /// When this worker last read the clock (on the pool's clock). Tasks run back to back, so
+    /// this is when the first task run since then started.
     last: u64,
     /// When this worker last published the pool's clock.
     published: u64,
+    /// Tasks run since `last`.
+    unread: u32,
+    /// After how many tasks the clock is read next (1 while tasks are long).
+    read_every: u32,
+}
+
+impl PoolWorker {
+    /// Reads the clock and counts the stretch since the last read as run time: tasks run back
+    /// to back, so the stretch's length is the sum of their run times (and of the worker's
+    /// own moments between them).
+    fn read_clock(&mut self) {
+        if self.unread == 0 {
+            return;
+        }
+        let now = self.shared.now();
+        let stretch = now.saturating_sub(self.last);
+        add_own(&self.slot.work.run_ns, stretch);
+        self.read_every = if stretch >= u64::from(self.unread) * LONG_TASK_NS {
+            1
+        } else {
+            SHORT_TASKS_PER_READ
+        };
+        self.last = now;
+        self.unread = 0;
+        if now.wrapping_sub(self.published) >= CLOCK_STEP {
+            self.shared.clock.store(now, Ordering::Relaxed);
+            self.published = now;
+        }
+    }
 }
 
 impl Work for PoolWorker {
@@ -335,21 +387,25 @@ impl Work for PoolWorker {
     }
 
     fn run(&mut self, job: PoolJob, ctx: &Context, parked: bool) -> bool {
-        let start = if parked { self.shared.now() } else { self.last };
-        match run_one(&self.shared, &self.slot, &self.ending, job, ctx, start) {
-            Some(end) => {
-                self.last = end;
-                if end.wrapping_sub(self.published) >= CLOCK_STEP {
-                    self.shared.clock.store(end, Ordering::Relaxed);
-                    self.published = end;
-                }
-                true
-            }
-            None => false,
+        if parked {
+            // A new stretch: the time parked is not run time.
+            self.last = self.shared.now();
+            self.unread = 0;
         }
+        // Within a stretch of short tasks a task is stamped with the stretch's last clock
+        // read (at most `SHORT_TASKS_PER_READ - 1` short tasks earlier).
+        let ran = run_one(&self.shared, &self.slot, &self.ending, job, ctx, self.last);
+        self.unread += 1;
+        if self.unread >= self.read_every || !ran {
+            self.read_clock();
+        }
+        ran
     }
 
-    fn idle(&mut self) {
+    /// Only once the worker blocks: a worker that finds a task while it spins goes on with its
+    /// stretch (a worker faster than its submitters runs out of tasks every few of them).
+    fn blocking(&mut self) {
+        self.read_clock();
         // About to park: submits must not take their stamps from this worker's last time. (A
         // load first: with another worker publishing, this writes at most once per step.)
         let clock = &self.shared.clock;
@@ -364,9 +420,9 @@ impl Work for PoolWorker {
     }
 }
 
-/// Runs one task on a worker with its bookkeeping; returns when it ended, or `None` if
-/// `shutdown_now` had cancelled the pool (the task goes back to the caller and the worker
-/// stops).
+/// Runs one task on a worker with its bookkeeping (`start`: when it started, on the pool's
+/// clock); `false` if `shutdown_now` had cancelled the pool (the task goes back to the caller
+/// and the worker stops). The caller counts the run time.
 fn run_one(
     shared: &Shared,
     slot: &WorkerSlot,
@@ -374,42 +430,38 @@ fn run_one(
     job: PoolJob,
     ctx: &Context,
     start: u64,
-) -> Option<u64> {
+) -> bool {
     if shared.root.is_cancelled() {
         shared.returned.lock().push(job);
-        return None;
+        return false;
     }
     // Only this worker's thread writes its slot.
     let w = &*slot.work;
     add_own(&w.dequeued, 1);
-    add_own(&w.queue_wait_ns, start.saturating_sub(job.info().enqueued));
+    let info = job.info();
+    add_own(&w.queue_wait_ns, start.saturating_sub(info.enqueued));
     let outer_since = slot.busy_since.load(Ordering::Relaxed);
     slot.busy_since.store(start + 1, Ordering::Release);
-    let _state = threads::running_at(job.info().name.as_deref(), shared.epoch, start);
-    let _span = job.info().span.clone().entered();
-    let wait = start.saturating_sub(job.info().enqueued);
-    let event = crate::observe::task_started(&shared.name, job.info().name.as_deref(), wait);
-    let named = job.info().name.is_some();
-    let outer_name = match &job.info().name {
+    let _state = threads::running_at(info.name.as_deref(), shared.epoch, start);
+    let _span = info.span.clone().entered();
+    let wait = start.saturating_sub(info.enqueued);
+    let event = crate::observe::task_started(&shared.name, info.name.as_deref(), wait);
+    let named = info.name.is_some();
+    let outer_name = match &info.name {
         Some(name) => slot.task_name.lock().replace(name.clone()),
         None => None,
     };
-    // The job contains the task's panics and the drop of a result nobody reads; a panic that
-    // escapes anyway (a bug) must not take the worker down.
-    match Panicked::catch(|| job.run(ending, ctx)) {
-        Ok(true) => {}
-        Ok(false) => add_own(&w.cancelled_before_start, 1),
-        Err(_) => bump(&shared.counters.workers.hook_panics),
+    // The job contains the task's panics (the worker loop catches a bug's).
+    if !job.run(ending, ctx) {
+        add_own(&w.cancelled_before_start, 1);
     }
-    let end = shared.now();
-    add_own(&w.run_ns, end.saturating_sub(start));
-    event.ended(end.saturating_sub(start));
+    event.ended();
     // A helped task (run inside another task's `join`) restores the outer task's entry.
     slot.busy_since.store(outer_since, Ordering::Release);
     if named || outer_name.is_some() {
         *slot.task_name.lock() = outer_name;
     }
-    Some(end)
+    true
 }
 
 /// Waits for a task's slot to end (or `deadline`: `None` back). On one of a pool's workers it
@@ -442,10 +494,15 @@ pub(crate) fn wait_helping<T>(
                 }
             };
             let ctx = shared.root.child();
-            if run_one(&shared, &worker, &ending, job, &ctx, shared.now()).is_none() {
+            let start = shared.now();
+            // A panic escaping the bookkeeping (a bug) must not reach the joining task.
+            match Panicked::catch(|| run_one(&shared, &worker, &ending, job, &ctx, start)) {
+                Ok(true) => {}
                 // shutdown_now: the task went back to its caller; keep waiting.
-                continue;
+                Ok(false) => continue,
+                Err(_) => bump(&shared.counters.workers.hook_panics),
             }
+            add_own(&worker.work.run_ns, shared.now().saturating_sub(start));
             if let Err(_panic) = crate::panic::drop_caught(ctx) {
                 bump(&shared.counters.workers.hook_panics);
             }
