@@ -583,6 +583,7 @@ impl Context {
     /// ```
     pub fn sleep(&self, duration: Duration) -> Result<(), Cancelled> {
         self.check()?;
+        let _state = crate::threads::enter_state(crate::threads::Kind::Sleeping);
         match crate::clock::recv_deadline(self.done(), crate::clock::after(duration)) {
             Err(ChanTimeout::Timeout) => Ok(()),
             _ => Err(self.cancelled_error()),
@@ -607,6 +608,7 @@ impl Context {
     /// ```
     pub fn sleep_until(&self, deadline: Instant) -> Result<(), Cancelled> {
         self.check()?;
+        let _state = crate::threads::enter_state(crate::threads::Kind::Sleeping);
         match crate::clock::recv_deadline(self.done(), Some(deadline)) {
             Err(ChanTimeout::Timeout) => Ok(()),
             _ => Err(self.cancelled_error()),
@@ -640,6 +642,7 @@ impl Context {
             Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
             Err(TryRecvError::Empty) => {}
         }
+        let _state = crate::threads::enter_state(crate::threads::Kind::Receiving);
         let mut sel = Select::new();
         let msg_op = sel.recv(rx);
         sel.recv(self.done());
@@ -680,6 +683,7 @@ impl Context {
         timeout: Duration,
     ) -> Result<T, RecvTimeoutError> {
         self.check().map_err(RecvTimeoutError::Cancelled)?;
+        let _state = crate::threads::enter_state(crate::threads::Kind::Receiving);
         let mut sel = Select::new();
         let msg_op = sel.recv(rx);
         sel.recv(self.done());
@@ -726,6 +730,7 @@ impl Context {
             Err(TrySendError::Full(v)) => v,
         };
         // `Select` rather than `select!`: the value must stay ours until the send is chosen.
+        let _state = crate::threads::enter_state(crate::threads::Kind::Sending);
         let mut sel = Select::new();
         let send_op = sel.send(tx);
         let done_op = sel.recv(self.done());

@@ -107,11 +107,18 @@ pub mod group;
 #[cfg(all(feature = "net", unix))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "net", unix))))]
 pub mod net;
+mod observe;
+#[cfg(feature = "serde")]
+mod observe_serde;
 mod panic;
 pub mod periodic;
 pub mod pipeline;
 pub mod pool;
 pub mod prelude;
+#[cfg(feature = "progress")]
+#[cfg_attr(docsrs, doc(cfg(feature = "progress")))]
+#[path = "observe_progress.rs"]
+pub mod progress;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;

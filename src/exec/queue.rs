@@ -385,6 +385,7 @@ impl<J> Queue<J> {
         deadline: Option<Instant>,
         ctx: Option<&Context>,
     ) -> Result<(), Refusal> {
+        let _state = crate::threads::enter_state(crate::threads::Kind::Submitting);
         let mut sel = crossbeam_channel::Select::new();
         let token = sel.recv(self.room.tokens());
         let closing = sel.recv(self.closing.done());
@@ -481,6 +482,7 @@ impl<J> Queue<J> {
             self.room.made(|| true);
             return Parked::Retired;
         }
+        let _state = crate::threads::enter_state(crate::threads::Kind::Idle);
         loop {
             // Through homebound's clock, so a virtual-time test sees the exact keep-alive.
             let mut sel = crossbeam_channel::Select::new();

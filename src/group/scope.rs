@@ -508,6 +508,8 @@ fn run_job<E>(shared: &Shared<E>, job: GroupJob<'_, E>, ctx: &Context) {
         job.not_run(shared, NotRun::Cancelled);
     } else {
         let _running = shared.life.track(job.info());
+        let _state = crate::threads::running_now(job.info().name());
+        let _span = job.info().span().clone().entered();
         job.run(shared, ctx);
     }
 }

@@ -105,7 +105,7 @@ impl<E> Shared<E> {
 
     /// A registry builder for one of the group's threads.
     pub(super) fn thread(&self, owner: &str) -> Builder {
-        let builder = Builder::new(owner).origin(self.origin);
+        let builder = Builder::new(owner).origin(self.origin).context(&self.ctx);
         match self.stack_size {
             Some(bytes) => builder.stack_size(bytes),
             None => builder,

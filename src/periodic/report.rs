@@ -22,6 +22,7 @@ use crate::panic::Panicked;
 /// It is not `Clone` or `PartialEq`: a panic is kept whole (see [`Panicked`]). Compare with
 /// `matches!`.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Stop {
     /// The context was cancelled (the normal end).
@@ -30,7 +31,13 @@ pub enum Stop {
     Error(String),
     /// The job panicked and the panic policy is [`ErrorPolicy::FailFast`](super::ErrorPolicy::FailFast); the
     /// panic with its payload, message, thread, location and backtrace.
-    Panicked(Panicked),
+    Panicked(
+        #[cfg_attr(
+            feature = "serde",
+            serde(serialize_with = "crate::observe_serde::panicked")
+        )]
+        Panicked,
+    ),
 }
 
 /// What a periodic loop did: how often the job ran, what it skipped, what went wrong.
@@ -53,6 +60,7 @@ pub enum Stop {
 /// assert_eq!((report.errors(), report.panics()), (0, 0));
 /// ```
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Report {
     pub(super) runs: u64,
     pub(super) skipped: u64,

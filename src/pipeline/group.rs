@@ -229,6 +229,7 @@ fn run<T>(
         // carries a clone.
         let tickets = chain.tickets();
         let started = Instant::now();
+        let _state = crate::threads::running_task(None, started);
         let blocked = out.blocked();
         loop {
             out.cover(&tickets);

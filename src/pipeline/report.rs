@@ -163,6 +163,7 @@ impl StageStats {
 /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct StageReport {
     /// The stage's name (`.named(..)`, or its kind and position such as `"map-1"`).
@@ -254,9 +255,14 @@ const SATURATED: f64 = 0.5;
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Report {
     pub(crate) stages: Vec<StageReport>,
     pub(crate) elapsed: Duration,
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::observe_serde::opt_display")
+    )]
     pub(crate) cancelled: Option<Cause>,
     pub(crate) intake_stopped: bool,
 }

@@ -183,7 +183,10 @@ impl Runtime {
         let stats = Arc::clone(&self.stats[stage]);
         let name = stats.name.clone();
         let (ctx, failure) = (self.ctx.clone(), Arc::clone(&self.failure));
+        let span = crate::observe::Span::current();
         let spawned = threads::spawn(&name, move || {
+            threads::owned_by(&ctx);
+            let _span = span.entered();
             let born = Instant::now();
             if let Err(panic) = Panicked::catch(body) {
                 let reason = format!("stage '{}' panicked", stats.name);
@@ -246,6 +249,7 @@ impl Runtime {
             cancelled: self.ctx.cause(),
             intake_stopped: self.source.intake_stopped.load(Ordering::Acquire),
         };
+        report.stages.iter().for_each(crate::observe::stage_ended);
         (report, self.failure.take())
     }
 

@@ -162,3 +162,11 @@ mod tests {
         assert_eq!(empty.p50(), None);
     }
 }
+
+/// As the list of bucket counts (serde derives arrays only up to 32 items).
+#[cfg(feature = "serde")]
+impl serde::Serialize for Histogram {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.counts.iter())
+    }
+}

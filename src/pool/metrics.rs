@@ -255,6 +255,7 @@ impl Counters {
 /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Metrics {
     /// Worker threads alive now.

@@ -59,6 +59,7 @@ impl Pool {
             return Err(BuildError::config("resize: the pool is closed"));
         }
         self.shared.queue.resize(workers, max_workers);
+        crate::observe::pool_resized(&self.shared.name, workers, max_workers);
         if self.shared.cfg.prestart {
             self.prestart()?;
         }

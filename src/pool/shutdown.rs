@@ -42,6 +42,7 @@ use super::{Metrics, Pool};
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Straggler {
     /// The worker thread's name.
     pub thread: String,
@@ -84,6 +85,7 @@ impl fmt::Display for Straggler {
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ShutdownReport {
     joined: usize,
     stragglers: Vec<Straggler>,
@@ -395,6 +397,7 @@ impl Pool {
                 }
             }
         }
+        crate::observe::pool_shut_down(&self.shared.name, joined, &stragglers, start);
         ShutdownReport {
             joined,
             stragglers,

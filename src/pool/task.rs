@@ -27,6 +27,7 @@ pub(crate) struct PoolTask {
     pub(crate) enqueued: u64,
     /// The caller's context and deadline of a task submitted with `Pool::task` (boxed: rare).
     pub(crate) opts: Option<Box<super::task_builder::TaskOpts>>,
+    pub(crate) span: crate::observe::Span,
 }
 
 impl PoolTask {
@@ -35,6 +36,7 @@ impl PoolTask {
             name,
             enqueued,
             opts: None,
+            span: crate::observe::Span::current(),
         }
     }
 }
@@ -132,6 +134,7 @@ impl Ending {
     /// includes the task.
     #[inline]
     fn ended(&self, panicked: Option<&Panicked>) {
+        crate::observe::task_panicked(panicked);
         if let Some((_, slot)) = &self.worker {
             // Only this worker's thread writes its counters.
             add_own(

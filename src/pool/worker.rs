@@ -232,6 +232,7 @@ impl Shared {
         let slot = Arc::new(WorkerSlot::default());
         let exit = self.exits.enter();
         let mut builder = threads::Builder::new(&self.name).origin(self.origin);
+        builder = builder.context(&self.root);
         if let Some(bytes) = self.cfg.stack_size {
             builder = builder.stack_size(bytes);
         }
@@ -499,6 +500,9 @@ fn run_one(
     let outer_since = slot.busy_since.load(Ordering::Relaxed);
     slot.busy_since.store(start + 1, Ordering::Release);
     let info = job.info();
+    let _state = threads::running_at(info.name.as_deref(), shared.epoch, start);
+    let _span = info.span.clone().entered();
+    let event = crate::observe::task_started(&shared.name, info.name.as_deref(), wait_ns);
     let named = info.name.is_some();
     let outer_name = match &info.name {
         Some(name) => slot.task_name.lock().replace(name.clone()),
@@ -509,6 +513,7 @@ fn run_one(
     if !ran {
         add_own(&w.cancelled_before_start, 1);
     }
+    event.ended();
     if let Some(scope) = scope
         && crate::panic::drop_caught(scope).is_err()
     {

@@ -15,6 +15,7 @@ use std::fmt;
 /// assert_eq!(reason.to_string(), "received SIGTERM");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Cause {
     /// SIGINT or SIGTERM arrived; the signal number.

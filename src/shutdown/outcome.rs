@@ -21,6 +21,7 @@ use crate::panic::Panicked;
 /// It is not `Clone` or `PartialEq`: a panic is kept whole (see [`Panicked`]). Compare with
 /// `matches!` or [`is_ok`](ServiceOutcome::is_ok).
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum ServiceOutcome {
     /// Returned `Ok(())`.
@@ -29,7 +30,13 @@ pub enum ServiceOutcome {
     Error(String),
     /// Panicked: the panic with its payload, message, thread, location and backtrace. For a
     /// drain that was never started, the panic of dropping it.
-    Panicked(Panicked),
+    Panicked(
+        #[cfg_attr(
+            feature = "serde",
+            serde(serialize_with = "crate::observe_serde::panicked")
+        )]
+        Panicked,
+    ),
     /// Still running when the grace period ended (or a second signal forced the exit): a
     /// straggler. Its thread is alive; see
     /// [`Report::join_stragglers`](super::Report::join_stragglers).
@@ -86,6 +93,7 @@ impl fmt::Display for ServiceOutcome {
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ServiceReport {
     pub(crate) name: String,
     pub(crate) outcome: ServiceOutcome,

@@ -35,6 +35,7 @@ use super::stragglers::{Line, Stragglers};
 /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
 /// ```
 #[must_use = "the report says how every service ended and which exit code to use"]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Report {
     pub(crate) cause: Cause,
     pub(crate) forced: Option<i32>,
@@ -42,6 +43,7 @@ pub struct Report {
     pub(crate) drains: Vec<ServiceReport>,
     pub(crate) took: Duration,
     /// `None` when nothing straggled, or once taken.
+    #[cfg_attr(feature = "serde", serde(skip))] // live threads, not data
     pub(crate) stragglers: Option<Stragglers>,
 }
 

@@ -29,6 +29,7 @@ pub(crate) fn wait(state: &mut State) -> Report {
     let deadline = started.checked_add(run.state.grace);
     run.state.inbox.unwatch();
     run.state.root.cancel_with(cause.clone());
+    crate::observe::shutdown_began(&cause);
     let mut forced = run.services_until(deadline);
     let time_left = deadline.is_none_or(|at| crate::clock::now() < at);
     if forced.is_none() && run.running == 0 && time_left {
@@ -44,6 +45,7 @@ pub(crate) fn wait(state: &mut State) -> Report {
         let inbox = mem::replace(&mut run.state.inbox, Inbox::closed());
         Stragglers::new(straggling, drain_thread, drain_names, inbox)
     });
+    crate::observe::shutdown_ended(&cause, forced, started.elapsed());
     Report {
         cause,
         forced,

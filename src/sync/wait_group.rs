@@ -294,6 +294,7 @@ impl WaitGroup {
             if deadline.is_some_and(|d| crate::clock::now() >= d) {
                 return false;
             }
+            let _waiting = crate::threads::enter_state(crate::threads::Kind::WaitGroup);
             state = self.inner.zero.wait_until(state, deadline);
         }
     }

@@ -25,6 +25,8 @@ pub struct TaskInfo {
     /// it, and an execute-only task carries it in its job.
     name: Option<Arc<str>>,
     location: &'static Location<'static>,
+    /// The span current where the task was spawned (`tracing` feature; nothing otherwise).
+    span: crate::observe::Span,
 }
 
 impl TaskInfo {
@@ -37,7 +39,13 @@ impl TaskInfo {
             index,
             name: name.map(Arc::from),
             location,
+            span: crate::observe::Span::current(),
         }
+    }
+
+    /// The span current where the task was spawned, entered around it.
+    pub(crate) fn span(&self) -> &crate::observe::Span {
+        &self.span
     }
 
     /// The task's index: unique within its group and increasing in spawn order.

@@ -42,6 +42,17 @@
 //!   recorded for its origin, and takes those records ([`take_lost_panics`] takes them without
 //!   a check). A check called on a homebound thread (a watchdog) never counts that thread.
 //!
+//! # Seeing what the threads do
+//!
+//! Each registered thread keeps its state in a slot of its own, written only by itself with
+//! one relaxed store per change: the task it runs (name and start) and the wait it is in (idle,
+//! blocked in `submit`, in `ctx.recv` / `ctx.send` / `ctx.sleep` / `WaitGroup::wait`, in a cancel
+//! callback). [`dump`] reads every slot without stopping anyone and groups the threads by origin
+//! and owner, with spawn locations and the owning context's cancel state; [`dump_to`] writes it
+//! to any writer, [`dump_on_sigusr1`] (Unix) on a signal. A [`Watchdog`] scans the same slots
+//! for tasks running past a threshold (each reported once) and a thread count that keeps
+//! growing, and hands its [`Alert`]s to a callback on homebound's callback runner.
+//!
 //! # Examples
 //!
 //! ```
@@ -72,7 +83,26 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::context::Context;
 use crate::panic::Panicked;
+
+mod dump;
+#[cfg(unix)]
+mod signal;
+mod state;
+mod watchdog;
+
+pub use dump::{ContextState, Dump, RunningTask, ThreadDump, dump, dump_to};
+#[cfg(unix)]
+pub use signal::{DumpOnSignal, dump_on_sigusr1};
+use state::Slot;
+pub use state::State;
+pub(crate) use state::{
+    Kind, enter as enter_state, owned_by, running as running_task, running_at, running_now,
+};
+#[doc(hidden)]
+pub use state::{bench_task_state_change, bench_wait_state_change};
+pub use watchdog::{Alert, Watchdog, WatchdogHandle};
 
 /// The registry itself: thread key → what we know about it.
 static REGISTRY: Mutex<BTreeMap<u64, ThreadInfo>> = Mutex::new(BTreeMap::new());
@@ -92,12 +122,19 @@ pub(crate) type Origin = ThreadId;
 struct Registration {
     key: u64,
     origin: ThreadId,
+    origin_name: Option<Arc<str>>,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        REGISTRY.lock().remove(&self.key);
+        deregister(self.key);
     }
+}
+
+/// Removes a thread's entry; what it held (its owning context) is dropped outside the lock.
+fn deregister(key: u64) {
+    let removed = REGISTRY.lock().remove(&key);
+    drop(removed);
 }
 
 /// The origin to record for a thread (or callback) started from the current thread.
@@ -130,7 +167,19 @@ pub struct ThreadInfo {
     location: &'static Location<'static>,
     started: Instant,
     origin: ThreadId,
+    /// The origin's thread name, when the spawner knew it.
+    origin_name: Option<Arc<str>>,
     daemon: bool,
+    /// What the thread is doing now (its own writes) and the context that owns it.
+    slot: Arc<Slot>,
+}
+
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot")
+            .field("state", &self.read().0)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ThreadInfo {
@@ -588,6 +637,8 @@ pub struct Builder {
     daemon: bool,
     /// Set by pools and groups: their threads belong to whoever built them.
     origin: Option<ThreadId>,
+    /// The context whose cancellation stops the thread, shown by the dump.
+    context: Option<Context>,
 }
 
 impl Builder {
@@ -609,6 +660,7 @@ impl Builder {
             stack_size: None,
             daemon: false,
             origin: None,
+            context: None,
         }
     }
 
@@ -634,6 +686,13 @@ impl Builder {
     /// group's threads belong to whoever built it, whichever thread made it start one.
     pub(crate) fn origin(mut self, origin: ThreadId) -> Self {
         self.origin = Some(origin);
+        self
+    }
+
+    /// Records the context that owns the thread (a pool's root, a group's or pipeline's
+    /// context): the dump shows its cancel state.
+    pub(crate) fn context(mut self, ctx: &Context) -> Self {
+        self.context = Some(ctx.clone());
         self
     }
 
@@ -667,17 +726,18 @@ impl Builder {
     {
         let f = crate::clock::inherit(f, self.daemon);
         let location = Location::caller();
-        let (builder, key, origin) = self.prepare(location);
+        let (builder, reg) = self.prepare(location);
+        let key = reg.key;
         let watch = Arc::new(Watch::default());
         let thread_watch = watch.clone();
-        match builder.spawn(move || run_registered(key, origin, location, Some(thread_watch), f)) {
+        match builder.spawn(move || run_registered(reg, location, Some(thread_watch), f)) {
             Ok(inner) => Ok(JoinHandle {
                 inner: Some(inner),
                 key,
                 watch,
             }),
             Err(e) => {
-                REGISTRY.lock().remove(&key);
+                deregister(key);
                 Err(e)
             }
         }
@@ -714,24 +774,26 @@ impl Builder {
     {
         let f = crate::clock::inherit(f, self.daemon);
         let location = Location::caller();
-        let (builder, key, origin) = self.prepare(location);
+        let (builder, reg) = self.prepare(location);
+        let key = reg.key;
         // A scoped thread's panic is never lost: the scope re-raises it if nobody joins.
-        match builder.spawn_scoped(scope, move || {
-            run_registered(key, origin, location, None, f)
-        }) {
+        match builder.spawn_scoped(scope, move || run_registered(reg, location, None, f)) {
             Ok(inner) => Ok(ScopedJoinHandle { inner, key }),
             Err(e) => {
-                REGISTRY.lock().remove(&key);
+                deregister(key);
                 Err(e)
             }
         }
     }
 
     /// Registers the thread before it exists, so `live()` never misses a thread that is running.
-    fn prepare(self, location: &'static Location<'static>) -> (thread::Builder, u64, ThreadId) {
+    fn prepare(self, location: &'static Location<'static>) -> (thread::Builder, NewThread) {
+        let _ = state::epoch(); // before any state is stamped
         let key = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let name = format!("homebound-{}-{key}", self.owner);
         let origin = self.origin.unwrap_or_else(current_origin);
+        let origin_name = origin_name(origin);
+        let slot = Arc::new(Slot::new(self.context));
         let mut builder = thread::Builder::new().name(name.clone());
         if let Some(bytes) = self.stack_size {
             builder = builder.stack_size(bytes);
@@ -742,11 +804,45 @@ impl Builder {
             location,
             started: Instant::now(),
             origin,
+            origin_name: origin_name.clone(),
             daemon: self.daemon,
+            slot: Arc::clone(&slot),
         };
         REGISTRY.lock().insert(key, info);
-        (builder, key, origin)
+        let reg = NewThread {
+            key,
+            origin,
+            origin_name,
+            slot,
+        };
+        (builder, reg)
     }
+}
+
+/// What a new thread installs as it starts.
+struct NewThread {
+    key: u64,
+    origin: ThreadId,
+    origin_name: Option<Arc<str>>,
+    slot: Arc<Slot>,
+}
+
+/// The name of the origin thread, when the calling thread knows it: it is the origin, or it
+/// runs on behalf of the same one.
+fn origin_name(origin: ThreadId) -> Option<Arc<str>> {
+    let me = thread::current();
+    if me.id() == origin {
+        return me.name().map(Arc::from);
+    }
+    CURRENT
+        .try_with(|c| {
+            c.borrow()
+                .as_ref()
+                .filter(|r| r.origin == origin)
+                .and_then(|r| r.origin_name.clone())
+        })
+        .ok()
+        .flatten()
 }
 
 /// The body of every registered thread: install the registration whose destructor deregisters
@@ -754,16 +850,27 @@ impl Builder {
 /// handed on to the joiner; if the handle was dropped, nobody will join, so it is recorded as
 /// lost (before the thread deregisters, so a leak check that saw the thread gone sees it).
 fn run_registered<T>(
-    key: u64,
-    origin: ThreadId,
+    reg: NewThread,
     location: &'static Location<'static>,
     watch: Option<Arc<Watch>>,
     f: impl FnOnce() -> T,
 ) -> T {
+    let NewThread {
+        key,
+        origin,
+        origin_name,
+        slot,
+    } = reg;
+    state::install(slot);
+    let registration = || Registration {
+        key,
+        origin,
+        origin_name: origin_name.clone(),
+    };
     // If TLS is already unusable (cannot happen at thread start), deregister on return instead.
-    let installed = CURRENT.try_with(|c| *c.borrow_mut() = Some(Registration { key, origin }));
+    let installed = CURRENT.try_with(|c| *c.borrow_mut() = Some(registration()));
     // `then`, not `then_some`: the latter builds (and drops, deregistering) the value eagerly.
-    let _fallback = installed.is_err().then(|| Registration { key, origin });
+    let _fallback = installed.is_err().then(registration);
     crate::panic::set_spawn_location(location);
     crate::panic::install_hook();
     let Some(watch) = watch else {
@@ -858,7 +965,7 @@ impl<T> JoinHandle<T> {
     pub fn join(mut self) -> thread::Result<T> {
         let inner = self.inner.take().expect("a JoinHandle is joined once");
         let result = inner.join();
-        REGISTRY.lock().remove(&self.key);
+        deregister(self.key);
         result
     }
 
@@ -954,7 +1061,7 @@ impl<T> ScopedJoinHandle<'_, T> {
     /// ```
     pub fn join(self) -> thread::Result<T> {
         let result = self.inner.join();
-        REGISTRY.lock().remove(&self.key);
+        deregister(self.key);
         result
     }
 
@@ -1273,6 +1380,7 @@ impl Busy {
     /// Runs the callback `busy` stands for; a leak check it calls does not count it.
     pub(crate) fn run<R>(&self, f: impl FnOnce() -> R) -> R {
         let _ = RUNNING.try_with(|r| r.set(Some(self.key)));
+        let _state = state::enter(Kind::Callback);
         let result = f();
         let _ = RUNNING.try_with(|r| r.set(None));
         result

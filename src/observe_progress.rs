@@ -1,0 +1,243 @@
+//! Progress bars for long batches that are not pipelines (feature `progress`): a `par_map`, a
+//! group's tasks, a pool batch. Opt-in per call: start a [`Progress`], count finished items with
+//! its [`Counter`] (a relaxed add; [`Counter::on_end`] counts an item when its guard drops, also
+//! during a panic), or join a set of pool handles with [`Progress::join_all`]; then
+//! [`finish`](Progress::finish).
+//!
+//! The bar is drawn by indicatif on stderr from a registered thread (`homebound-progress-<n>`)
+//! ten times a second, never by the workers; when stderr is not a terminal, indicatif draws
+//! nothing.
+//!
+//! ```
+//! use homebound::{Context, fan::par_map, progress::Progress};
+//!
+//! let items: Vec<u64> = (0..1_000).collect();
+//! let bar = Progress::start(Some(items.len() as u64));
+//! let counter = bar.counter();
+//! let squares = par_map(&Context::new(), items, |_ctx, x| {
+//!     let _counted = counter.on_end();
+//!     Ok::<_, ()>(x * x)
+//! })
+//! .unwrap();
+//! assert_eq!(bar.finish(), 1_000);
+//! assert_eq!(squares[3], 9);
+//! # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, bounded};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+use crate::pool::TaskHandle;
+use crate::task::JoinError;
+use crate::threads::{self, JoinHandle};
+
+/// A progress bar counting finished items (with rate and ETA when the total is known).
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{Context, scope, progress::Progress};
+///
+/// let bar = Progress::start(Some(3));
+/// scope(&Context::new(), |g| {
+///     for name in ["a", "b", "c"] {
+///         let counter = bar.counter();
+///         g.spawn_named(name, move |_| {
+///             let _counted = counter.on_end();
+///             Ok::<_, ()>(())
+///         });
+///     }
+/// })
+/// .unwrap();
+/// assert_eq!(bar.finish(), 3);
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+#[must_use = "a progress bar draws until finish() (or drop)"]
+#[derive(Debug)]
+pub struct Progress {
+    count: Arc<AtomicU64>,
+    /// Dropping it wakes the drawing thread, which draws the final state and exits.
+    stop: Option<Sender<()>>,
+    drawer: Option<JoinHandle<()>>,
+}
+
+/// Counts finished items for a [`Progress`]; cheap to clone into tasks.
+///
+/// # Examples
+///
+/// ```
+/// let bar = homebound::progress::Progress::start(None);
+/// let counter = bar.counter();
+/// counter.add(5);
+/// assert_eq!(bar.finish(), 5);
+/// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Counter(Arc<AtomicU64>);
+
+/// Counts one item when dropped; made by [`Counter::on_end`].
+#[must_use = "the item is counted when the guard drops"]
+#[derive(Debug)]
+pub struct Counted(Arc<AtomicU64>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Counter {
+    /// Counts `n` finished items.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bar = homebound::progress::Progress::start(Some(10));
+    /// bar.counter().add(10);
+    /// assert_eq!(bar.finish(), 10);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A guard that counts one item when it drops: at the item's end, however it ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bar = homebound::progress::Progress::start(None);
+    /// let counter = bar.counter();
+    /// let _ = std::panic::catch_unwind(|| {
+    ///     let _counted = counter.on_end();
+    ///     panic!("a failed item still counts as finished");
+    /// });
+    /// assert_eq!(bar.finish(), 1);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn on_end(&self) -> Counted {
+        Counted(Arc::clone(&self.0))
+    }
+}
+
+impl Progress {
+    /// Starts a bar for `total` items (`None`: a counter with a rate and the elapsed time). If
+    /// its drawing thread cannot start, items are still counted and nothing is drawn.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bar = homebound::progress::Progress::start(Some(100));
+    /// assert_eq!(bar.finish(), 0);
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn start(total: Option<u64>) -> Progress {
+        let count = Arc::new(AtomicU64::new(0));
+        let (stop, stopped) = bounded::<()>(0);
+        let seen = Arc::clone(&count);
+        let drawer = threads::spawn("progress", move || {
+            let bar = match total {
+                Some(total) => {
+                    ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+                        .with_style(style(
+                            "{spinner} {bar:30} {human_pos}/{human_len} items  {rate}  ETA {eta}",
+                        ))
+                }
+                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+                    .with_style(style("{spinner} {human_pos} items  {rate}  {elapsed}")),
+            };
+            while stopped
+                .recv_timeout(Duration::from_millis(100))
+                .is_err_and(|e| e.is_timeout())
+            {
+                bar.set_position(seen.load(Ordering::Relaxed));
+            }
+            bar.set_position(seen.load(Ordering::Relaxed));
+            bar.finish();
+            if !bar.is_hidden() {
+                eprintln!();
+            }
+        })
+        .ok();
+        Progress {
+            count,
+            stop: Some(stop),
+            drawer,
+        }
+    }
+
+    /// A counter for the items of this bar.
+    ///
+    /// # Examples
+    ///
+    /// See [`Progress`].
+    pub fn counter(&self) -> Counter {
+        Counter(Arc::clone(&self.count))
+    }
+
+    /// Joins every handle of a pool batch in order, counting each as it is joined, and returns
+    /// their results in the same order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{pool::Pool, progress::Progress};
+    ///
+    /// let pool = Pool::new(2).unwrap();
+    /// let handles: Vec<_> = (0..8u64).map(|i| pool.submit(move |_| i + 1).unwrap()).collect();
+    /// let bar = Progress::start(Some(handles.len() as u64));
+    /// let results = bar.join_all(handles);
+    /// assert_eq!(results.iter().map(|r| *r.as_ref().unwrap()).sum::<u64>(), 36);
+    /// assert_eq!(bar.finish(), 8);
+    /// pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn join_all<T>(&self, handles: Vec<TaskHandle<T>>) -> Vec<Result<T, JoinError>> {
+        handles
+            .into_iter()
+            .map(|h| {
+                let result = h.join();
+                self.count.fetch_add(1, Ordering::Relaxed);
+                result
+            })
+            .collect()
+    }
+
+    /// Draws the final count, stops and joins the drawing thread, and returns the count.
+    ///
+    /// # Examples
+    ///
+    /// See [`Progress`].
+    pub fn finish(mut self) -> u64 {
+        self.stop_drawing();
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn stop_drawing(&mut self) {
+        drop(self.stop.take());
+        if let Some(drawer) = self.drawer.take() {
+            let _ = drawer.join();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop_drawing();
+    }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} items/s", state.per_sec());
+            },
+        )
+}
