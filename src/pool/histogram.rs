@@ -136,6 +136,14 @@ impl Recorder {
     }
 }
 
+/// As the list of bucket counts (serde derives arrays only up to 32 items).
+#[cfg(feature = "serde")]
+impl serde::Serialize for Histogram {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.counts.iter())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,13 +168,5 @@ mod tests {
         assert_eq!(wait.buckets().count(), 3);
         let empty = Recorder::default().snapshot().0;
         assert_eq!(empty.p50(), None);
-    }
-}
-
-/// As the list of bucket counts (serde derives arrays only up to 32 items).
-#[cfg(feature = "serde")]
-impl serde::Serialize for Histogram {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.counts.iter())
     }
 }
