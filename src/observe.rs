@@ -12,6 +12,9 @@
 //! | `task started`    | TRACE | `pool`, `task`, `queue_wait_us`                    |
 //! | `task ended`      | DEBUG | `pool`, `task`, `run_us`                           |
 //! | `task panicked`   | WARN  | `panic`                                            |
+//! | `group task started` | TRACE | `task`                                          |
+//! | `group task ended` | DEBUG | `task`, `run_us` (a panic is also a `task panicked`) |
+//! | `pool resized`    | INFO  | `pool`, `workers`, `max_workers`                   |
 //! | `pool shut down`  | INFO  | `pool`, `joined`, `stragglers`, `elapsed_ms`       |
 //! | `stage ended`     | DEBUG | `stage`, `workers`, `items_in`, `items_out`, `busy_ms`, `errors`, `dropped` |
 //! | `shutdown began`  | INFO  | `cause`                                            |
@@ -91,6 +94,35 @@ mod on {
         }
     }
 
+    /// A group task's start, to be ended with [`GroupTaskEvent::ended`].
+    pub(crate) struct GroupTaskEvent {
+        /// The name and start, kept only when someone listens for the end.
+        end: Option<(Option<Box<str>>, Instant)>,
+    }
+
+    #[inline]
+    pub(crate) fn group_task_started(task: Option<&str>) -> GroupTaskEvent {
+        tracing::trace!(target: "homebound", task = task.unwrap_or(""), "group task started");
+        let listening = tracing::enabled!(target: "homebound", tracing::Level::DEBUG);
+        GroupTaskEvent {
+            end: listening.then(|| (task.map(Box::from), Instant::now())),
+        }
+    }
+
+    impl GroupTaskEvent {
+        #[inline]
+        pub(crate) fn ended(self) {
+            if let Some((task, started)) = self.end {
+                tracing::debug!(
+                    target: "homebound",
+                    task = task.as_deref().unwrap_or(""),
+                    run_us = us(started.elapsed()),
+                    "group task ended"
+                );
+            }
+        }
+    }
+
     pub(crate) fn task_panicked(panic: Option<&crate::Panicked>) {
         if let Some(panic) = panic {
             tracing::warn!(target: "homebound", panic = %panic.message(), "task panicked");
@@ -161,7 +193,7 @@ mod on {
     use crate::pool::Straggler;
 
     /// Nothing: spans travel only with the `tracing` feature.
-    #[derive(Clone, Copy, Debug, Default)]
+    #[derive(Clone, Debug, Default)]
     pub(crate) struct Span;
 
     /// Nothing entered.
@@ -188,6 +220,19 @@ mod on {
     }
 
     impl TaskEvent {
+        #[inline(always)]
+        pub(crate) fn ended(self) {}
+    }
+
+    /// Nothing to end.
+    pub(crate) struct GroupTaskEvent;
+
+    #[inline(always)]
+    pub(crate) fn group_task_started(_: Option<&str>) -> GroupTaskEvent {
+        GroupTaskEvent
+    }
+
+    impl GroupTaskEvent {
         #[inline(always)]
         pub(crate) fn ended(self) {}
     }

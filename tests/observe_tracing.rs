@@ -199,6 +199,23 @@ fn a_group_task_runs_in_the_spawners_span() {
     assert_eq!(inside.len(), 1);
     assert_eq!(inside[0].span.as_deref(), Some("group-request"));
     assert!(inside[0].thread.starts_with("homebound-trace-group-task-"));
+    let mine = |message: &'static str| {
+        seen(move |s| s.message == message && field(s, "task") == "trace-group-task")
+    };
+    assert_eq!(mine("group task started").len(), 1);
+    let ended = mine("group task ended");
+    assert_eq!(ended.len(), 1);
+    assert!(ended[0].fields.contains_key("run_us"));
+
+    let err = scope(&Context::new(), |g| {
+        g.spawn_named("trace-group-panic", |_| -> Result<(), ()> {
+            panic!("group deliberate")
+        });
+    })
+    .unwrap_err();
+    assert!(err.is_panicked());
+    let panics = seen(|s| s.message == "task panicked" && field(s, "panic") == "group deliberate");
+    assert_eq!(panics.len(), 1);
     threads::assert_none_alive(BOUND);
 }
 

@@ -510,7 +510,9 @@ fn run_job<E>(shared: &Shared<E>, job: GroupJob<'_, E>, ctx: &Context) {
         let _running = shared.life.track(job.info());
         let _state = crate::threads::running_now(job.info().name());
         let _span = job.info().span().clone().entered();
+        let event = crate::observe::group_task_started(job.info().name());
         job.run(shared, ctx);
+        event.ended();
     }
 }
 

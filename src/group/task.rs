@@ -216,6 +216,7 @@ impl<T, E> Output<Shared<E>> for Result<T, E> {
                 }
             }
             Err(panic) => {
+                crate::observe::task_panicked(Some(&panic));
                 let for_handle = panic.without_payload();
                 shared.fail(Error::Panicked {
                     task: task.clone(),
