@@ -72,7 +72,15 @@ impl Race {
 }
 
 /// A task group on a pool's workers: spawn tasks that return `Result<T, E>`, then
-/// [`wait`](PoolGroup::wait). See the [module docs](self) for its guarantees.
+/// [`wait`](PoolGroup::wait).
+///
+/// * **First failure cancels the siblings**: the group's context (a child of the caller's) is
+///   cancelled as the first task fails or panics; queued siblings never start, running ones
+///   see the cancel. `wait` reports that first failure.
+/// * **Nothing outlives the group**: `wait` returns after every task has ended; dropping the
+///   group without `wait` cancels it and waits too.
+/// * **Counted by the pool**: its tasks are pool tasks, in the pool's metrics, under its
+///   `WhenFull` policy and hooks.
 ///
 /// # Examples
 ///
