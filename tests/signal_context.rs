@@ -300,13 +300,24 @@ fn with_second_signal_ignored_a_burst_cancels_once_and_the_program_exits_on_its_
     child.expect_line("CHILD CANCELLED");
     child.write_line();
     let (status, output) = child.finish();
-    assert_eq!(status.code(), Some(130), "{status:?}\n{output}");
     assert_eq!(output.matches("CHILD CANCELLED").count(), 1, "{output}");
+    // Signals still pending together reach the handler thread as a set, not in the order they
+    // were sent: the first one seen may be the SIGTERM sent right after the SIGINT. Whichever it
+    // is, the context's cause names it and the exit code follows it.
+    let first = if output.contains("CHILD CANCELLED received SIGINT") {
+        libc::SIGINT
+    } else {
+        assert!(
+            output.contains("CHILD CANCELLED received SIGTERM"),
+            "{output}"
+        );
+        libc::SIGTERM
+    };
+    assert_eq!(status.code(), Some(128 + first), "{status:?}\n{output}");
     assert!(
-        output.contains("CHILD CANCELLED received SIGINT"),
+        output.contains(&format!("CHILD EXIT {}", 128 + first)),
         "{output}"
     );
-    assert!(output.contains("CHILD EXIT 130"), "{output}");
     threads::assert_none_alive(LEAK_TIMEOUT);
 }
 
