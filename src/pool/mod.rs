@@ -98,6 +98,7 @@ mod metrics;
 mod on_demand;
 mod on_pool;
 mod pending;
+mod release;
 mod resize;
 mod shutdown;
 mod task;

@@ -478,8 +478,8 @@ fn run_one(
     // A task submitted with options runs under its own context (see `task_builder`).
     let scope = match job.info().opts.as_deref().map(|opts| opts.enter(ctx)) {
         None => None,
-        Some(Some(scope)) => Some(scope),
-        Some(None) => {
+        Some(Ok(scope)) => Some(scope),
+        Some(Err(skipped)) => {
             // Its caller's context was cancelled (or its deadline passed) while it waited.
             job.not_run(ending, crate::exec::job::NotRun::Cancelled);
             add_own(&w.cancelled_before_start, 1);
@@ -489,7 +489,11 @@ fn run_one(
                     .observe
                     .after(shared, watch.name.as_deref(), wait_ns, 0, outcome);
             }
-            return true;
+            // Its slot was released and lent to a later task: that one runs in its place.
+            return match skipped.replacement(&shared.queue) {
+                Some(next) => run_one(shared, slot, ending, next, ctx, start),
+                None => true,
+            };
         }
     };
     if let Some(watch) = &watch {
