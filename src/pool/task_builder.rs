@@ -310,7 +310,6 @@ where
 
     /// A task of a pool group that runs accepted tasks even once the group is cancelled: it
     /// starts with its cancelled context, and submitting it does not stop at the cancel.
-    #[allow(dead_code)] // pool groups' run_accepted (next commit)
     pub(crate) fn runs_cancelled(mut self) -> Self {
         self.runs_cancelled = true;
         self
