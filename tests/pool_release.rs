@@ -37,6 +37,10 @@ impl Tally {
         move |_| {
             let _dropped = dropped;
             ran.fetch_add(1, Ordering::SeqCst);
+            // A little work, so the stress test's queue fills up.
+            (0..20_000u32).for_each(|i| {
+                let _ = std::hint::black_box(i);
+            });
         }
     }
 
@@ -298,5 +302,71 @@ fn shutdown_now_never_hands_back_a_released_task() {
         (m.returned_by_shutdown_now, m.cancelled_before_start),
         (2, 1)
     );
+    leak_check();
+}
+
+#[test]
+fn releases_racing_submitters_and_workers_lose_nothing() {
+    const SUBMITTERS: usize = 3;
+    let rounds = common::stress_reps(300) as usize;
+    let pool = Pool::builder()
+        .workers(1)
+        .queue_capacity(2)
+        .build()
+        .unwrap();
+    let all = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..SUBMITTERS {
+            let (pool, all) = (&pool, &all);
+            s.spawn(move || {
+                let mut mine = Vec::with_capacity(rounds);
+                let mut previous: Option<Context> = None;
+                for i in 0..rounds {
+                    let x = Tally::default();
+                    let request = Context::new();
+                    let h = if i % 3 == 2 {
+                        let ran = Arc::clone(&x.ran);
+                        let dropped = Dropped(Arc::clone(&x.dropped));
+                        pool.submit(move |_| {
+                            let _dropped = dropped;
+                            ran.fetch_add(1, Ordering::SeqCst);
+                        })
+                        .unwrap()
+                    } else {
+                        pool.task(x.task()).context(&request).submit().unwrap()
+                    };
+                    // The previous request is cancelled while its task is queued, taken,
+                    // running or done: whichever the race gives.
+                    if let Some(p) = previous.take()
+                        && i % 2 == 1
+                    {
+                        p.cancel();
+                    }
+                    previous = Some(request);
+                    mine.push((h, x));
+                }
+                all.lock().unwrap().extend(mine);
+            });
+        }
+    });
+    let all = all.into_inner().unwrap();
+    let mut ran = 0;
+    let m = pool.shutdown().metrics().clone();
+    for (h, x) in all {
+        match h.join() {
+            Ok(()) => {
+                ran += 1;
+                assert_eq!(x.counts(), (1, 1));
+            }
+            Err(e) => {
+                assert!(e.is_not_started(), "{e:?}");
+                assert_eq!(x.counts(), (0, 1));
+            }
+        }
+    }
+    assert!(m.is_conserved(), "{m}");
+    assert_eq!(m.accepted, (SUBMITTERS * rounds) as u64);
+    assert_eq!(m.completed, ran);
+    assert_eq!(m.completed + m.cancelled_before_start, m.accepted);
     leak_check();
 }
