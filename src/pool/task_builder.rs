@@ -207,8 +207,8 @@ where
     }
 
     /// The caller's context: the task's context becomes a child of it (cancelling it cancels
-    /// the running task; a task still queued then never starts), and waiting for room stops
-    /// when it is cancelled (`SubmitError::Cancelled`).
+    /// the running task; a task still queued then never starts, and gives its queue slot back
+    /// at once), and waiting for room stops when it is cancelled (`SubmitError::Cancelled`).
     ///
     /// # Examples
     ///
@@ -235,7 +235,8 @@ where
     }
 
     /// A deadline `timeout` from now for the whole task: waiting for room ends there
-    /// (`SubmitError::Timeout`), a task still queued then never starts, and a running task's
+    /// (`SubmitError::Timeout`), a task still queued then never starts (and gives its queue
+    /// slot back), and a running task's
     /// context is cancelled with `DeadlineExceeded`. A timeout too large for `Instant` means
     /// none.
     ///
