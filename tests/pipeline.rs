@@ -274,6 +274,38 @@ fn consumer_stops_early_and_finish_reports_it() {
     no_leaks();
 }
 
+/// `items_read` is everything the source took from its input, so the report's totals add up
+/// after an early stop too: read = delivered + filtered + errors + dropped (for stages that
+/// make at most one output per input). Items the source read but had not sent yet count as
+/// its own dropped ones, and as read.
+#[test]
+fn items_read_equals_delivered_plus_filtered_errors_and_dropped_after_an_early_stop() {
+    for (ordered, take) in [(false, 1), (true, 1), (false, 3_000), (true, 3_000)] {
+        let mut p = Pipeline::from_iter(&Context::new(), 0..u64::MAX)
+            .filter(2, |x| x % 5 != 0)
+            .map(1, |x| x + 1);
+        if ordered {
+            p = p.ordered();
+        }
+        let mut iter = p.into_iter();
+        let consumed = iter.by_ref().take(take).count() as u64;
+        let report = iter.finish().unwrap().into_report();
+        let stages = report.stages();
+        let (filtered, errors): (u64, u64) = (
+            stages.iter().map(|s| s.filtered).sum(),
+            stages.iter().map(|s| s.errors).sum(),
+        );
+        assert_eq!(report.items_read(), stages[0].items_in, "{report}");
+        assert_eq!(
+            report.items_read(),
+            report.items_delivered() + filtered + errors + report.dropped(),
+            "ordered {ordered}, took {take}:\n{report}"
+        );
+        assert_eq!(report.items_delivered(), consumed);
+    }
+    no_leaks();
+}
+
 /// An item that counts its drops.
 struct Tracked {
     value: u64,
