@@ -5,6 +5,9 @@
 
 use std::time::Duration;
 
+#[cfg(unix)]
+pub mod child;
+
 use crossbeam_channel::{Receiver, Sender, bounded};
 use homebound::{pool, pool::Pool, threads};
 
