@@ -18,47 +18,7 @@ use homebound::{Context, threads};
 mod common;
 use common::{BOUND, gate, leak_check, occupy};
 
-mod executor {
-    //! A minimal `block_on`: poll, park until woken, repeat.
-    use std::future::Future;
-    use std::pin::pin;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Context, Poll, Wake, Waker};
-    use std::thread::{self, Thread};
-
-    pub struct Unpark {
-        thread: Thread,
-        pub wakes: AtomicUsize,
-    }
-
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.wakes.fetch_add(1, Ordering::SeqCst);
-            self.thread.unpark();
-        }
-    }
-
-    pub fn waker() -> (Arc<Unpark>, Waker) {
-        let unpark = Arc::new(Unpark {
-            thread: thread::current(),
-            wakes: AtomicUsize::new(0),
-        });
-        (unpark.clone(), Waker::from(unpark))
-    }
-
-    pub fn block_on<F: Future>(fut: F) -> F::Output {
-        let mut fut = pin!(fut);
-        let (_, waker) = waker();
-        let mut cx = Context::from_waker(&waker);
-        loop {
-            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-                return out;
-            }
-            thread::park();
-        }
-    }
-}
+use common::executor;
 
 // ----- join_ctx -----
 
