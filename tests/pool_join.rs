@@ -16,7 +16,7 @@ use homebound::task::JoinError;
 use homebound::{Context, threads};
 
 mod common;
-use common::{BOUND, gate, leak_check, occupy};
+use common::{BOUND, conserved, gate, leak_check, occupy};
 
 use common::executor;
 
@@ -62,8 +62,7 @@ fn join_ctx_hands_the_handle_back_when_another_thread_cancels() {
     };
     canceller.join().unwrap();
     assert!(!back.is_finished(), "the task goes on");
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!(m.running, 1);
     drop(release);
     assert_eq!(back.join().unwrap(), "finished");
@@ -124,8 +123,7 @@ fn join_ctx_reports_a_panic_and_a_task_that_never_started() {
     ));
     drop(release);
     busy.join().unwrap();
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    conserved(&pool);
     pool.shutdown();
     leak_check();
 }
@@ -165,8 +163,7 @@ fn join_ctx_on_a_worker_helps_its_own_pool_and_still_stops_on_cancel() {
     drop(release);
     blocked.join().unwrap();
     for p in [&*pool, &other] {
-        let m = p.metrics();
-        assert!(m.is_conserved(), "{m:?}");
+        conserved(&p);
     }
     other.shutdown();
     drop(pool);
@@ -268,8 +265,7 @@ fn a_finished_task_is_ready_at_the_first_poll_and_failures_come_through() {
     ));
     drop(release);
     executor::block_on(busy.into_future()).unwrap();
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    conserved(&pool);
     pool.shutdown();
     leak_check();
 }
@@ -365,8 +361,7 @@ fn a_waker_that_panics_does_not_take_the_worker_down() {
     ));
     // The worker carries on.
     assert_eq!(pool.submit(|_| 1).unwrap().join().unwrap(), 1);
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!(m.completed, 2);
     pool.shutdown();
     leak_check();

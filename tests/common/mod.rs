@@ -77,3 +77,10 @@ impl Drop for PanicsOnDrop {
         }
     }
 }
+
+/// The pool's metrics, asserted conserved (every accepted task counted exactly once).
+pub fn conserved(pool: &Pool) -> pool::Metrics {
+    let m = pool.metrics();
+    assert!(m.is_conserved(), "{m:?}");
+    m
+}
