@@ -163,7 +163,7 @@ fn join_ctx_on_a_worker_helps_its_own_pool_and_still_stops_on_cancel() {
     drop(release);
     blocked.join().unwrap();
     for p in [&*pool, &other] {
-        conserved(&p);
+        conserved(p);
     }
     other.shutdown();
     drop(pool);
