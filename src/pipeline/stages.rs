@@ -71,7 +71,10 @@ impl<T, U, S: Step<T, U>> Op<T, U> for Each<S> {
                 // Blocks at their largest: a constant length, so the step's loop has a known
                 // trip count, and the pace is not touched again.
                 while rest.len() >= BLIND_MAX {
-                    if !self.step.block(rest.by_ref().take(BLIND_MAX), out, &mut c.errors) {
+                    if !self
+                        .step
+                        .block(rest.by_ref().take(BLIND_MAX), out, &mut c.errors)
+                    {
                         ran = Ran::Stopped;
                         break 'blocks;
                     }
