@@ -562,6 +562,58 @@ fn bottleneck_names_the_slow_stage() {
     no_leaks();
 }
 
+/// The alternate form of the report is what the demo prints: every column explained in one
+/// line, the utilisation column, and the bottleneck named with the reasoning behind it.
+#[test]
+fn the_readable_report_explains_each_column_and_names_the_bottleneck() {
+    let (_, outcome) = Pipeline::from_iter(&Context::new(), 0..2_000u64)
+        .map(1, |x| {
+            if x % 20 == 0 {
+                thread::sleep(ms(1));
+            }
+            x
+        })
+        .named("slow")
+        .filter(2, |x| x % 3 != 0)
+        .named("keep")
+        .collect()
+        .unwrap();
+    let report = outcome.report();
+    let text = format!("{report:#}");
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines[0];
+    for column in [
+        "w", "in", "out", "filtered", "errors", "dropped", "busy/w", "util",
+    ] {
+        assert!(header.split_whitespace().any(|c| c == column), "{text}");
+    }
+    for column in [
+        "w ",
+        "in, out ",
+        "filtered ",
+        "errors ",
+        "dropped ",
+        "busy/w ",
+        "util ",
+        "send/w ",
+        "recv/w ",
+        "fused ",
+    ] {
+        let explained = lines.iter().filter(|l| l.starts_with(column)).count();
+        assert_eq!(explained, 1, "column {column:?} explained once:\n{text}");
+    }
+    let slow = lines.iter().find(|l| l.starts_with("slow ")).unwrap();
+    assert!(slow.contains('%'), "utilisation shown: {slow}");
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("bottleneck: slow - slow's workers were busy")
+            || last.starts_with("no bottleneck: the busiest, slow's workers"),
+        "{text}"
+    );
+    assert!(last.contains("% of the run"), "{text}");
+    no_leaks();
+}
+
 #[test]
 fn for_each_panic_joins_every_stage_before_unwinding() {
     let ctx = Context::new();
