@@ -394,6 +394,15 @@ impl Report {
     ///     .unwrap()
     ///     .into_report();
     /// assert_eq!(report.items_read(), 3);
+    ///
+    /// // Stopped early: what was read but not delivered was filtered or dropped somewhere.
+    /// let mut iter = Pipeline::from_iter(&Context::new(), 0..u64::MAX)
+    ///     .filter(2, |x| x % 3 != 0)
+    ///     .into_iter();
+    /// assert!(iter.next().is_some());
+    /// let report = iter.finish().unwrap().into_report();
+    /// let lost: u64 = report.stages().iter().map(|s| s.filtered + s.errors + s.dropped).sum();
+    /// assert_eq!(report.items_read(), report.items_delivered() + lost);
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn items_read(&self) -> u64 {
