@@ -13,7 +13,7 @@ use homebound::group::{self, ErrorAsCause, FailFastCollect, RunAll, TaskFailed};
 use homebound::pool::{Metrics, Pool};
 
 mod common;
-use common::{BOUND, leak_check};
+use common::{BOUND, conserved, leak_check};
 
 /// Counts tasks that ended (their closure's captures dropped) and tasks that ran.
 #[derive(Clone, Default)]
@@ -89,8 +89,8 @@ fn fail_fast_collect_cancels_the_siblings_and_reports_every_failure() {
         .collect();
     assert!(errors[0].starts_with("gave up: task #1"), "{errors:?}");
     assert_eq!(errors[1], "disk full");
-    let m = pool.shutdown().metrics().clone();
-    assert!(m.is_conserved(), "{m}");
+    pool.shutdown();
+    let m = conserved(&pool);
     assert_eq!((m.accepted, m.completed), (2, 2));
     leak_check();
 }
@@ -152,8 +152,8 @@ fn run_all_cancels_nothing_and_reports_every_failure_panics_included() {
     let all = failures.into_vec();
     assert!(all[0].is_panicked());
     assert_eq!(all[1].task().index(), 1);
-    let m = pool.shutdown().metrics().clone();
-    assert!(m.is_conserved(), "{m}");
+    pool.shutdown();
+    let m = conserved(&pool);
     assert_eq!((m.accepted, m.completed, m.panicked), (3, 2, 1));
     leak_check();
 }
@@ -196,8 +196,8 @@ fn run_accepted_runs_queued_and_late_tasks_with_the_cancelled_context() {
         2,
         "with the cancelled context"
     );
-    let m = pool.shutdown().metrics().clone();
-    assert!(m.is_conserved(), "{m}");
+    pool.shutdown();
+    let m = conserved(&pool);
     assert_eq!((m.completed, m.cancelled_before_start), (3, 0));
     leak_check();
 }
@@ -245,8 +245,8 @@ fn the_cause_rule_names_the_failure_on_the_groups_context() {
             ..
         }
     ));
-    let m = pool.shutdown().metrics().clone();
-    assert!(m.is_conserved(), "{m}");
+    pool.shutdown();
+    let m = conserved(&pool);
     assert_eq!(m.accepted, 2);
     leak_check();
 }

@@ -13,7 +13,7 @@ use homebound::pool::{Pool, WhenFull};
 use homebound::task::JoinError;
 
 mod common;
-use common::{BOUND, leak_check, occupy, occupy_until_cancel};
+use common::{BOUND, conserved, leak_check, occupy, occupy_until_cancel};
 
 /// Counts how often a task ran and how often its closure was dropped.
 #[derive(Clone, Default)]
@@ -77,7 +77,7 @@ fn a_cancelled_queued_task_gives_its_slot_back_at_once() {
     let z = pool
         .try_submit(move |_| o.lock().unwrap().push("z"))
         .expect("the released slot is free at once");
-    assert!(pool.metrics().is_conserved());
+    conserved(&pool);
     // The closure is dropped by the worker that reaches its place, not by `cancel`.
     assert_eq!(x.counts(), (0, 0));
 
@@ -89,8 +89,8 @@ fn a_cancelled_queued_task_gives_its_slot_back_at_once() {
     assert_eq!(x.counts(), (0, 1), "never ran, dropped exactly once");
     // The task that took the released slot took its place in line.
     assert_eq!(*order.lock().unwrap(), ["z", "y"]);
-    let m = pool.shutdown().metrics().clone();
-    assert!(m.is_conserved(), "{m}");
+    pool.shutdown();
+    let m = conserved(&pool);
     assert_eq!((m.completed, m.cancelled_before_start), (3, 1));
     leak_check();
 }
@@ -127,8 +127,8 @@ fn a_blocked_submitter_is_woken_by_the_release() {
     blocker.join().unwrap();
     assert!(cancelled.join().unwrap_err().is_not_started());
     assert_eq!(x.counts(), (0, 1));
-    let m = pool.shutdown().metrics().clone();
-    assert!(m.is_conserved(), "{m}");
+    pool.shutdown();
+    let m = conserved(&pool);
     assert_eq!((m.completed, m.cancelled_before_start), (2, 1));
     leak_check();
 }
@@ -160,11 +160,11 @@ fn cancel_racing_a_worker_runs_or_releases_exactly_once() {
             assert!(e.is_not_started(), "{e:?}");
         }
         assert_eq!(after.join().unwrap(), 7);
-        assert!(pool.metrics().is_conserved());
+        conserved(&pool);
         tallies.push((outcome.is_ok(), x));
     }
-    let m = pool.shutdown().metrics().clone();
-    assert!(m.is_conserved(), "{m}");
+    pool.shutdown();
+    let m = conserved(&pool);
     // After shutdown every worker has dropped what it dropped: never both, always once.
     for (ran, x) in &tallies {
         assert_eq!(x.counts(), (usize::from(*ran), 1));
@@ -194,8 +194,8 @@ fn a_task_in_a_released_slot_can_be_released_in_turn() {
     assert!(hz.join().unwrap_err().is_not_started());
     assert_eq!((hy.join().unwrap(), hw.join().unwrap()), ("y", "w"));
     assert_eq!((x.counts(), z.counts()), ((0, 1), (0, 1)));
-    let m = pool.shutdown().metrics().clone();
-    assert!(m.is_conserved(), "{m}");
+    pool.shutdown();
+    let m = conserved(&pool);
     assert_eq!((m.completed, m.cancelled_before_start), (3, 2));
     leak_check();
 }
@@ -230,8 +230,8 @@ fn a_queued_task_whose_deadline_passes_gives_its_slot_back() {
     assert!(expired.join().unwrap_err().is_not_started());
     assert_eq!(after.join().unwrap(), "after");
     assert_eq!(x.counts(), (0, 1));
-    let m = pool.shutdown().metrics().clone();
-    assert!(m.is_conserved(), "{m}");
+    pool.shutdown();
+    let m = conserved(&pool);
     assert_eq!((m.completed, m.cancelled_before_start), (2, 1));
     leak_check();
 }
@@ -264,8 +264,8 @@ fn discard_oldest_discards_the_task_in_a_released_slot_not_the_tombstone() {
     assert!(hz.join().unwrap_err().is_not_started());
     assert_eq!((hy.join().unwrap(), hw.join().unwrap()), ("y", "w"));
     assert_eq!(x.counts(), (0, 1));
-    let m = pool.shutdown().metrics().clone();
-    assert!(m.is_conserved(), "{m}");
+    pool.shutdown();
+    let m = conserved(&pool);
     assert_eq!((m.discarded, m.cancelled_before_start), (1, 1));
     leak_check();
 }
@@ -296,8 +296,7 @@ fn shutdown_now_never_hands_back_a_released_task() {
     blocker.join().unwrap();
     assert!(hx.join().unwrap_err().is_not_started());
     assert_eq!(x.counts(), (0, 1));
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m}");
+    let m = conserved(&pool);
     assert_eq!(
         (m.returned_by_shutdown_now, m.cancelled_before_start),
         (2, 1)
