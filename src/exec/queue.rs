@@ -204,7 +204,6 @@ impl<J> Queue<J> {
         let bounded = matches!(capacity, Capacity::Bounded(c) if c > 0);
         let (nudge_tx, nudge_rx) = chan::unbounded();
         let (spare_tx, spare_rx) = chan::unbounded();
-        let room = Room::new();
         Queue {
             id,
             tx,
@@ -219,13 +218,13 @@ impl<J> Queue<J> {
             nudge_tx,
             nudge_rx,
             crew: Crew::new(min, max),
+            room: Room::new(),
+            closing: Context::new(),
+            closed: Context::new(),
             credits: Arc::new(AtomicUsize::new(0)),
             spare_tx,
             spare_rx,
             drained: AtomicBool::new(false),
-            room,
-            closing: Context::new(),
-            closed: Context::new(),
         }
     }
 
