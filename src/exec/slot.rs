@@ -32,7 +32,6 @@ struct Inner<V, F> {
     /// The error is boxed: a `Panicked` is large and rare, and a small task allocation stays
     /// in the allocator's fast size classes when it is freed on another thread.
     result: Option<Result<V, Box<JoinError>>>,
-    won: bool,
     /// A helping joiner waits on this as well as on its queue, or an awaiting one gets its
     /// `Waker` called; taken when the task ends.
     waker: Option<Joiner>,
@@ -43,15 +42,17 @@ enum Stage<F> {
     Queued(F),
     /// Running; with the task's context when its handle may cancel it.
     Running(Option<Context>),
-    /// Ran (to a value, an error or a panic).
-    Finished,
+    /// Ran (to a value, an error or a panic); `true` if it was the first success of its group
+    /// (a race's winner). Kept in the stage rather than beside it: a submitted task's slot must
+    /// stay within the allocator's fast size classes (see `result`).
+    Finished(bool),
     /// Ended without running.
     Skipped,
 }
 
 impl<F> Stage<F> {
     fn is_terminal(&self) -> bool {
-        matches!(self, Stage::Finished | Stage::Skipped)
+        matches!(self, Stage::Finished(_) | Stage::Skipped)
     }
 }
 
@@ -87,7 +88,6 @@ impl<I, V, F> Slot<I, V, F> {
             inner: Mutex::new(Inner {
                 stage: Stage::Queued(closure),
                 result: None,
-                won: false,
                 waker: None,
             }),
             ended: Condvar::default(),
@@ -101,7 +101,6 @@ impl<I, V, F> Slot<I, V, F> {
             inner: Mutex::new(Inner {
                 stage: Stage::Skipped,
                 result: Some(Err(Box::new(error))),
-                won: false,
                 waker: None,
             }),
             ended: Condvar::default(),
@@ -126,14 +125,13 @@ impl<I, V, F> Slot<I, V, F> {
 
     /// Records how the task ended and wakes its joiners.
     pub(crate) fn end(&self, settled: Settled<V>) {
-        self.finish(Stage::Finished, settled);
+        self.finish(Stage::Finished(settled.won), settled);
     }
 
     fn finish(&self, stage: Stage<F>, settled: Settled<V>) {
         let mut inner = self.inner.lock();
         let before = std::mem::replace(&mut inner.stage, stage);
         inner.result = Some(settled.result.map_err(Box::new));
-        inner.won = settled.won;
         let leftovers = Leftovers(
             match before {
                 Stage::Running(ctx) => ctx,
@@ -193,7 +191,7 @@ impl<I, V, F> Slot<I, V, F> {
 
     pub(crate) fn is_winner(&self) -> bool {
         let inner = self.inner.lock();
-        inner.stage.is_terminal() && inner.won
+        matches!(inner.stage, Stage::Finished(true))
     }
 
     /// Whether it ended without running.
@@ -225,7 +223,7 @@ impl<I, V, F> Slot<I, V, F> {
                 }
                 false
             }
-            Stage::Finished | Stage::Skipped => false,
+            Stage::Finished(_) | Stage::Skipped => false,
         }
     }
 
