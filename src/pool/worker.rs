@@ -504,6 +504,40 @@ fn run_one(
     // Only this worker's thread writes its slot.
     let w = &*slot.work;
     add_own(&w.dequeued, 1);
+    let info = job.info();
+    if shared.cfg.observe.is_none() && info.opts.is_none() && info.name.is_none() {
+        // The common case (no hooks or histograms, no options, no name) without the branches
+        // and look-ups each of those needs: one test for all three.
+        let wait_ns = start.saturating_sub(info.enqueued);
+        add_own(&w.queue_wait_ns, wait_ns);
+        let outer_since = slot.busy_since.load(Ordering::Relaxed);
+        slot.busy_since.store(start + 1, Ordering::Release);
+        let _state = threads::running_word(state.of(shared.epoch, start));
+        let _span = info.span.clone().entered();
+        let event = crate::observe::task_started(&shared.name, None, wait_ns);
+        if !job.run(ending, ctx) {
+            add_own(&w.cancelled_before_start, 1);
+        }
+        event.ended();
+        // A helped task (run inside another task's `join`) restores the outer task's entry.
+        slot.busy_since.store(outer_since, Ordering::Release);
+        return true;
+    }
+    run_observed(shared, slot, ending, job, ctx, start, state)
+}
+
+/// [`run_one`] for a task with a name or options, or on a pool with hooks or histograms.
+#[inline(never)]
+fn run_observed(
+    shared: &Shared,
+    slot: &WorkerSlot,
+    ending: &Ending,
+    job: PoolJob,
+    ctx: &Context,
+    start: u64,
+    state: &mut StateWord,
+) -> bool {
+    let w = &*slot.work;
     // Hooks and histograms (see `hooks`): one branch when none is set. They are told each
     // task's own times, so with them the clock is read around every task.
     let watch = shared.cfg.observe.as_deref().map(|observe| {
