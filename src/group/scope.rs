@@ -389,6 +389,11 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     /// Hands a job to a limited group's workers (see `exec::queue`), waiting for room while the
     /// group is not cancelled.
     fn enqueue(&self, queue: &Arc<Queue<GroupJob<'scope, E>>>, job: GroupJob<'scope, E>) {
+        // The common case (room in the queue, every worker started) without `offer`'s set-up.
+        let job = match queue.try_queue(job) {
+            Ok(()) => return,
+            Err(job) => job,
+        };
         let wait = Wait::Until {
             deadline: None,
             // A group that runs accepted tasks waits for room even once cancelled (Go's `g.Go`).
