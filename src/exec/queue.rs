@@ -403,6 +403,23 @@ impl<J> Queue<J> {
         }
     }
 
+    /// The common case of [`offer`](Queue::offer) on its own: a queue with room, on an executor
+    /// that starts no more workers on demand (what `try_handoff` would do first, without its
+    /// set-up). `Err` gives the job back for `offer`, which decides everything else.
+    #[inline]
+    pub(crate) fn try_queue(&self, job: J) -> Result<(), J> {
+        if self.rendezvous || (self.grows() && !self.crew.at_max()) {
+            return Err(job);
+        }
+        match self.tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job)) => Err(job),
+            Err(TrySendError::Disconnected(_)) => {
+                unreachable!("the queue holds its own receiver")
+            }
+        }
+    }
+
     /// Hands `job` over, waiting as `wait` allows; `start` starts a worker (the layer knows
     /// how). On refusal the job comes back with the reason.
     pub(crate) fn offer(
@@ -411,18 +428,9 @@ impl<J> Queue<J> {
         wait: Wait<'_>,
         start: &mut Start<'_, J>,
     ) -> Result<(), (J, Refusal)> {
-        // The common case first: a queue with room, on an executor that starts no more workers
-        // on demand (what `try_handoff` would do first, without its set-up).
-        let mut job = if !self.rendezvous && (!self.grows() || self.crew.at_max()) {
-            match self.tx.try_send(job) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Full(job)) => job,
-                Err(TrySendError::Disconnected(_)) => {
-                    unreachable!("the queue holds its own receiver")
-                }
-            }
-        } else {
-            job
+        let mut job = match self.try_queue(job) {
+            Ok(()) => return Ok(()),
+            Err(job) => job,
         };
         let mut may_start = true;
         let mut waiter: Option<Waiter<'_>> = None;

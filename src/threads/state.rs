@@ -235,6 +235,22 @@ pub(crate) fn running(name: Option<&str>, since: Instant) -> Guard {
     }
 }
 
+/// The word [`running`] stores for an unnamed task that started at `since`: a pool worker
+/// packs it once per stretch of short tasks that share a start, and enters it with
+/// [`running_word`] (no clock arithmetic per task).
+pub(crate) fn task_word(since: Instant) -> u64 {
+    pack(Kind::Task, since)
+}
+
+/// Like [`running`], for an unnamed task whose word [`task_word`] packed.
+#[inline]
+pub(crate) fn running_word(word: u64) -> Guard {
+    Guard {
+        task: true,
+        before: swap_in(true, |_| word),
+    }
+}
+
 /// Like [`running`], for a task that started `nanos` after `epoch` (a pool's clock).
 #[inline]
 pub(crate) fn running_at(name: Option<&str>, epoch: Instant, nanos: u64) -> Guard {
