@@ -566,7 +566,7 @@ fn run_observed(
             }
             // Its slot was released and lent to a later task: that one runs in its place.
             return match skipped.replacement(&shared.queue) {
-                Some(next) => run_one(shared, slot, ending, next, ctx, start),
+                Some(next) => run_one(shared, slot, ending, next, ctx, start, state),
                 None => true,
             };
         }
