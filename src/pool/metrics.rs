@@ -299,7 +299,9 @@ pub struct Metrics {
     pub completed: u64,
     /// Tasks that panicked.
     pub panicked: u64,
-    /// Tasks cancelled through their handle before they started.
+    /// Tasks that never started because they were cancelled while queued: through their
+    /// handle, or (a task submitted with [`Pool::task`](super::Pool::task)) because the caller's
+    /// context was cancelled or the task's deadline passed before a worker took it.
     pub cancelled_before_start: u64,
     /// Tasks handed back by `shutdown_now`.
     pub returned_by_shutdown_now: u64,
