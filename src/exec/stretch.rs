@@ -25,6 +25,9 @@ pub(crate) struct Stretch {
     read_every: u32,
     /// The thread-state word of an unnamed task that started at `since`.
     word: u64,
+    /// While set, the thread shows `word`: kept across the stretch's tasks (they share it), so
+    /// the thread-local swap and restore are once per clock read, not per task.
+    shown: Option<threads::StateGuard>,
 }
 
 impl Stretch {
@@ -35,23 +38,33 @@ impl Stretch {
             unread: 0,
             read_every: 1,
             word: threads::task_word(since),
+            shown: None,
         }
     }
 
+    /// Shows an unnamed task of this stretch as the thread's state, until the stretch's next
+    /// clock read or [`end`](Stretch::end).
+    #[inline]
+    pub(crate) fn show(&mut self) {
+        if self.shown.is_none() {
+            self.shown = Some(threads::running_word(self.word));
+        }
+    }
+
+    /// The thread shows what it showed before the stretch's tasks (the worker is about to wait).
+    #[inline]
+    pub(crate) fn end(&mut self) {
+        self.shown = None;
+    }
+
     /// Counts the next task in; `parked`: the worker waited for it (a new stretch). Then
-    /// [`word`](Stretch::word) and [`since`](Stretch::since) are what the task shows.
+    /// [`show`](Stretch::show) and [`since`](Stretch::since) are what the task shows.
     #[inline]
     pub(crate) fn next(&mut self, parked: bool) {
         if parked || self.unread >= self.read_every {
             self.read(parked);
         }
         self.unread += 1;
-    }
-
-    /// The state word of an unnamed task that started at [`since`](Stretch::since).
-    #[inline]
-    pub(crate) fn word(&self) -> u64 {
-        self.word
     }
 
     /// When the current task started, as far as its thread state shows.
@@ -74,5 +87,7 @@ impl Stretch {
         self.since = now;
         self.unread = 0;
         self.word = threads::task_word(now);
+        // The next task shows the new start.
+        self.shown = None;
     }
 }

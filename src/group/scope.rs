@@ -496,7 +496,7 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
 
     fn run(&mut self, job: Self::Job, ctx: &Context, parked: bool) -> bool {
         self.stretch.next(parked);
-        let stretch = &self.stretch;
+        let stretch = &mut self.stretch;
         contained(&self.shared, || {
             run_job(&self.shared, job, ctx, Some(stretch))
         });
@@ -505,6 +505,7 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
     }
 
     fn idle(&mut self) {
+        self.stretch.end();
         if self.ended > 0 {
             self.shared.life.end(mem::take(&mut self.ended));
         }
@@ -517,15 +518,28 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
 
 /// Runs a job, or reports it as not started if the group is cancelled. `stretch`: a worker's,
 /// which says when the task started; `None` reads the clock.
-fn run_job<E>(shared: &Shared<E>, job: GroupJob<'_, E>, ctx: &Context, stretch: Option<&Stretch>) {
+fn run_job<E>(
+    shared: &Shared<E>,
+    job: GroupJob<'_, E>,
+    ctx: &Context,
+    stretch: Option<&mut Stretch>,
+) {
     if shared.skips_start() {
+        if let Some(stretch) = stretch {
+            stretch.end();
+        }
         job.not_run(shared, NotRun::Cancelled);
     } else {
         let _running = shared.life.track(job.info());
+        // An unnamed task shows the stretch's word, kept across its tasks; a named one shows
+        // its name over it.
         let _state = match (job.info().name(), stretch) {
-            (None, Some(stretch)) => threads::running_word(stretch.word()),
-            (name, Some(stretch)) => threads::running_task(name, stretch.since()),
-            (name, None) => threads::running_now(name),
+            (None, Some(stretch)) => {
+                stretch.show();
+                None
+            }
+            (name, Some(stretch)) => Some(threads::running_task(name, stretch.since())),
+            (name, None) => Some(threads::running_now(name)),
         };
         let _span = job.info().span().clone().entered();
         let event = crate::observe::group_task_started(job.info().name());

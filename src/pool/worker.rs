@@ -382,6 +382,10 @@ pub(crate) struct StateWord {
     start: u64,
     /// 0: none packed yet (a packed word is never 0: its low byte is the task kind).
     word: u64,
+    /// While set, the thread shows `word`: kept across the tasks of a stretch (they share
+    /// their start), so the thread-local swap and restore are once per stretch, not per task.
+    /// Dropping it restores what the thread showed before.
+    shown: Option<threads::StateGuard>,
 }
 
 impl StateWord {
@@ -392,6 +396,26 @@ impl StateWord {
             self.word = threads::task_word(epoch + Duration::from_nanos(start));
         }
         self.word
+    }
+
+    /// Shows an unnamed task that started at `start` as the thread's state, until a task with
+    /// another start is shown or [`end`](StateWord::end).
+    #[inline]
+    fn show(&mut self, epoch: Instant, start: u64) {
+        if self.shown.is_some() && self.start == start {
+            return;
+        }
+        // The previous stretch's guard first, so the new one restores what was there before.
+        self.shown = None;
+        let word = self.of(epoch, start);
+        self.shown = Some(threads::running_word(word));
+    }
+
+    /// The stretch is over (the worker is about to wait, or leaves): the thread shows what it
+    /// showed before.
+    #[inline]
+    fn end(&mut self) {
+        self.shown = None;
     }
 }
 
@@ -462,7 +486,15 @@ impl Work for PoolWorker {
         if self.unread >= self.read_every || !ran {
             self.read_clock();
         }
+        if !ran {
+            self.state.end();
+        }
         ran
+    }
+
+    /// The queue ran empty: the thread stops showing the stretch's task while it spins.
+    fn idle(&mut self) {
+        self.state.end();
     }
 
     /// Only once the worker blocks: a worker that finds a task while it spins goes on with its
@@ -512,7 +544,7 @@ fn run_one(
         add_own(&w.queue_wait_ns, wait_ns);
         let outer_since = slot.busy_since.load(Ordering::Relaxed);
         slot.busy_since.store(start + 1, Ordering::Release);
-        let _state = threads::running_word(state.of(shared.epoch, start));
+        state.show(shared.epoch, start);
         let _span = info.span.clone().entered();
         let event = crate::observe::task_started(&shared.name, None, wait_ns);
         if !job.run(ending, ctx) {
@@ -579,9 +611,13 @@ fn run_observed(
     let outer_since = slot.busy_since.load(Ordering::Relaxed);
     slot.busy_since.store(start + 1, Ordering::Release);
     let info = job.info();
+    // A named task shows its name over the stretch's word, and puts the word back after.
     let _state = match info.name.as_deref() {
-        None => threads::running_word(state.of(shared.epoch, start)),
-        named => threads::running_at(named, shared.epoch, start),
+        None => {
+            state.show(shared.epoch, start);
+            None
+        }
+        named => Some(threads::running_at(named, shared.epoch, start)),
     };
     let _span = info.span.clone().entered();
     let event = crate::observe::task_started(&shared.name, info.name.as_deref(), wait_ns);
@@ -653,9 +689,12 @@ pub(crate) fn wait_helping<T>(
             let ctx = shared.root.child();
             let start = shared.now();
             // A panic escaping the bookkeeping (a bug) must not reach the joining task.
-            match Panicked::catch(|| {
+            let ran = Panicked::catch(|| {
                 run_one(&shared, &worker, &ending, job, &ctx, start, &mut state)
-            }) {
+            });
+            // Each helped task has its own start: show the joining task again meanwhile.
+            state.end();
+            match ran {
                 Ok(true) => {}
                 // shutdown_now: the task went back to its caller; keep waiting.
                 Ok(false) => continue,

@@ -95,6 +95,8 @@ mod watchdog;
 pub use dump::{ContextState, Dump, RunningTask, ThreadDump, dump, dump_to};
 #[cfg(unix)]
 pub use signal::{DumpOnSignal, dump_on_sigusr1};
+/// What `running_word` returns, for a worker that keeps one across a stretch of tasks.
+pub(crate) use state::Guard as StateGuard;
 use state::Slot;
 pub use state::State;
 pub(crate) use state::{
