@@ -402,9 +402,14 @@ impl StateWord {
     /// another start is shown or [`end`](StateWord::end).
     #[inline]
     fn show(&mut self, epoch: Instant, start: u64) {
-        if self.shown.is_some() && self.start == start {
-            return;
+        if self.shown.is_none() || self.start != start {
+            self.show_new(epoch, start);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn show_new(&mut self, epoch: Instant, start: u64) {
         // The previous stretch's guard first, so the new one restores what was there before.
         self.shown = None;
         let word = self.of(epoch, start);
