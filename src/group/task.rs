@@ -196,6 +196,8 @@ impl<E> Host for Shared<E> {
 impl<T, E> Output<Shared<E>> for Result<T, E> {
     type Value = T;
 
+    /// A success inline (it is every task of a healthy group); an error or a panic out of line.
+    #[inline]
     fn settle(ran: Result<Self, Panicked>, shared: &Shared<E>, task: &TaskInfo) -> Settled<T> {
         match ran {
             Ok(Ok(value)) => {
@@ -205,30 +207,39 @@ impl<T, E> Output<Shared<E>> for Result<T, E> {
                     won,
                 }
             }
-            Ok(Err(error)) => {
-                shared.fail(Error::Failed {
-                    task: task.clone(),
-                    error,
-                });
-                Settled {
-                    result: Err(JoinError::Failed),
-                    won: false,
-                }
-            }
-            Err(panic) => {
-                crate::observe::task_panicked(Some(&panic));
-                let for_handle = panic.without_payload();
-                shared.fail(Error::Panicked {
-                    task: task.clone(),
-                    panic,
-                });
-                Settled {
-                    result: Err(JoinError::Panicked(for_handle)),
-                    won: false,
-                }
-            }
+            Ok(Err(error)) => settle_failed(Ok(error), shared, task),
+            Err(panic) => settle_failed(Err(panic), shared, task),
         }
     }
+}
+
+/// [`Output::settle`] for a task that returned `Err(error)` (`Ok(error)` here) or panicked.
+#[cold]
+#[inline(never)]
+fn settle_failed<T, E>(
+    ended: Result<E, Panicked>,
+    shared: &Shared<E>,
+    task: &TaskInfo,
+) -> Settled<T> {
+    let result = match ended {
+        Ok(error) => {
+            shared.fail(Error::Failed {
+                task: task.clone(),
+                error,
+            });
+            Err(JoinError::Failed)
+        }
+        Err(panic) => {
+            crate::observe::task_panicked(Some(&panic));
+            let for_handle = panic.without_payload();
+            shared.fail(Error::Panicked {
+                task: task.clone(),
+                panic,
+            });
+            Err(JoinError::Panicked(for_handle))
+        }
+    };
+    Settled { result, won: false }
 }
 
 /// Builds the job for `f` and the handle to its result.
