@@ -67,6 +67,7 @@ impl Life {
         }
     }
 
+    #[inline]
     pub(super) fn track(&self, task: &TaskInfo) -> Option<Running<'_>> {
         let list = self.running.as_ref()?;
         let key = list.lock().insert(task.label());

@@ -530,10 +530,11 @@ fn run_job<E>(
         }
         job.not_run(shared, NotRun::Cancelled);
     } else {
-        let _running = shared.life.track(job.info());
+        let info = job.info();
+        let _running = shared.life.track(info);
         // An unnamed task shows the stretch's word, kept across its tasks; a named one shows
         // its name over it.
-        let _state = match (job.info().name(), stretch) {
+        let _state = match (info.name(), stretch) {
             (None, Some(stretch)) => {
                 stretch.show();
                 None
@@ -541,8 +542,8 @@ fn run_job<E>(
             (name, Some(stretch)) => Some(threads::running_task(name, stretch.since())),
             (name, None) => Some(threads::running_now(name)),
         };
-        let _span = job.info().span().clone().entered();
-        let event = crate::observe::group_task_started(job.info().name());
+        let _span = info.span().clone().entered();
+        let event = crate::observe::group_task_started(info.name());
         job.run(shared, ctx);
         event.ended();
     }
