@@ -30,6 +30,7 @@ pub struct TaskInfo {
 }
 
 impl TaskInfo {
+    #[inline]
     pub(crate) fn new(
         index: usize,
         name: Option<String>,
