@@ -840,6 +840,7 @@ impl Context {
     /// handle, no `done()` receiver was ever handed out) and the node was never cancelled: it
     /// can then serve an unrelated piece of work as if it were a fresh `child()` of its parent,
     /// saving the allocation. The pool reuses each worker's task context this way.
+    #[inline]
     pub(crate) fn is_reusable(&self) -> bool {
         // Weak references: the parent's child slot (a child has one), plus any callback handle.
         Arc::strong_count(&self.node) == 1
