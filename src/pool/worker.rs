@@ -166,15 +166,21 @@ impl Shared {
     /// since the last publish, the system clock, which this submit publishes in turn: the
     /// submits after it use it until a worker wakes (a submit wakes one) and publishes its own,
     /// rather than each reading the system clock while the woken worker is on its way.
+    #[inline]
     pub(crate) fn stamp(&self) -> u64 {
         match self.clock.load(Ordering::Relaxed) {
-            STALE => {
-                let now = self.now();
-                self.clock.store(now, Ordering::Relaxed);
-                now
-            }
+            STALE => self.stamp_stale(),
             now => now,
         }
+    }
+
+    /// [`stamp`](Shared::stamp) when no worker has published the clock.
+    #[cold]
+    #[inline(never)]
+    fn stamp_stale(&self) -> u64 {
+        let now = self.now();
+        self.clock.store(now, Ordering::Relaxed);
+        now
     }
 
     pub(crate) fn metrics(&self) -> Metrics {
