@@ -70,6 +70,7 @@ struct Leftovers(#[allow(dead_code)] Option<Context>, Option<Box<Joiner>>);
 
 impl Drop for Leftovers {
     /// Wakes an awaiting joiner, after the slot's lock is released.
+    #[inline]
     fn drop(&mut self) {
         if let Some(joiner) = self.1.take()
             && let Joiner::Task(waker) = *joiner
