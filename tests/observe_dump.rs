@@ -71,7 +71,11 @@ fn pool_worker_shows_named_task_running_and_idle_worker_idle() {
     let idle = wait_for("dump-pool", |t| *t.state() == State::Idle);
     assert_ne!(idle.name(), running.name());
     let text = threads::dump().to_string();
-    assert!(text.contains("dump-pool (2 thread(s)):"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("pool 'dump-pool' at ") && l.ends_with("(2 thread(s)):")),
+        "{text}"
+    );
     drop(release_tx);
     handle.join().unwrap();
     // The task ended: its worker is no longer running it.

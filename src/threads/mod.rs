@@ -87,12 +87,14 @@ use crate::context::Context;
 use crate::panic::Panicked;
 
 mod dump;
+mod owner;
 #[cfg(unix)]
 mod signal;
 mod state;
 mod watchdog;
 
-pub use dump::{ContextState, Dump, RunningTask, ThreadDump, dump, dump_to};
+pub use dump::{ContextState, Dump, OwnerDump, RunningTask, ThreadDump, dump, dump_to};
+pub(crate) use owner::{Owner, starting as starting_owner};
 #[cfg(unix)]
 pub use signal::{DumpOnSignal, dump_on_sigusr1};
 use state::Slot;
@@ -172,6 +174,8 @@ pub struct ThreadInfo {
     daemon: bool,
     /// What the thread is doing now (its own writes) and the context that owns it.
     slot: Arc<Slot>,
+    /// The pool, group, pipeline or service it works for, if any.
+    member_of: Option<Owner>,
 }
 
 impl fmt::Debug for Slot {
@@ -639,6 +643,8 @@ pub struct Builder {
     origin: Option<ThreadId>,
     /// The context whose cancellation stops the thread, shown by the dump.
     context: Option<Context>,
+    /// The owner (pool, group, ...) the thread works for, shown by the dump.
+    member_of: Option<Owner>,
 }
 
 impl Builder {
@@ -661,6 +667,7 @@ impl Builder {
             daemon: false,
             origin: None,
             context: None,
+            member_of: None,
         }
     }
 
@@ -696,6 +703,13 @@ impl Builder {
         self
     }
 
+    /// Records the owner the thread works for: the dump nests it there, and shows the owner's
+    /// location (the user's call that created it) as the thread's spawn location.
+    pub(crate) fn member_of(mut self, owner: &Owner) -> Self {
+        self.member_of = Some(owner.clone());
+        self
+    }
+
     /// Marks a process-wide helper that the leak check ignores.
     pub(crate) fn daemon(mut self) -> Self {
         self.daemon = true;
@@ -725,8 +739,7 @@ impl Builder {
         T: Send + 'static,
     {
         let f = crate::clock::inherit(f, self.daemon);
-        let location = Location::caller();
-        let (builder, reg) = self.prepare(location);
+        let (builder, reg, location) = self.prepare(Location::caller());
         let key = reg.key;
         let watch = Arc::new(Watch::default());
         let thread_watch = watch.clone();
@@ -773,8 +786,7 @@ impl Builder {
         T: Send + 'scope,
     {
         let f = crate::clock::inherit(f, self.daemon);
-        let location = Location::caller();
-        let (builder, reg) = self.prepare(location);
+        let (builder, reg, location) = self.prepare(Location::caller());
         let key = reg.key;
         // A scoped thread's panic is never lost: the scope re-raises it if nobody joins.
         match builder.spawn_scoped(scope, move || run_registered(reg, location, None, f)) {
@@ -787,8 +799,21 @@ impl Builder {
     }
 
     /// Registers the thread before it exists, so `live()` never misses a thread that is running.
-    fn prepare(self, location: &'static Location<'static>) -> (thread::Builder, NewThread) {
+    /// Returns the location recorded: a thread started for an owner shows where the user
+    /// created that owner, not homebound's own spawn call.
+    fn prepare(
+        self,
+        caller: &'static Location<'static>,
+    ) -> (thread::Builder, NewThread, &'static Location<'static>) {
         let _ = state::epoch(); // before any state is stamped
+        let (member_of, location) = match self.member_of.or_else(owner::being_started) {
+            _ if self.daemon => (None, caller),
+            Some(owner) => {
+                let at = owner.location();
+                (Some(owner), at)
+            }
+            None => (owner::current(), caller),
+        };
         let key = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let name = format!("homebound-{}-{key}", self.owner);
         let origin = self.origin.unwrap_or_else(current_origin);
@@ -807,6 +832,7 @@ impl Builder {
             origin_name: origin_name.clone(),
             daemon: self.daemon,
             slot: Arc::clone(&slot),
+            member_of: member_of.clone(),
         };
         REGISTRY.lock().insert(key, info);
         let reg = NewThread {
@@ -814,8 +840,9 @@ impl Builder {
             origin,
             origin_name,
             slot,
+            member_of,
         };
-        (builder, reg)
+        (builder, reg, location)
     }
 }
 
@@ -825,6 +852,7 @@ struct NewThread {
     origin: ThreadId,
     origin_name: Option<Arc<str>>,
     slot: Arc<Slot>,
+    member_of: Option<Owner>,
 }
 
 /// The name of the origin thread, when the calling thread knows it: it is the origin, or it
@@ -860,8 +888,10 @@ fn run_registered<T>(
         origin,
         origin_name,
         slot,
+        member_of,
     } = reg;
     state::install(slot);
+    owner::install(member_of);
     let registration = || Registration {
         key,
         origin,
