@@ -68,6 +68,8 @@ pub(crate) enum Kind {
     WaitGroup = 8,
     /// Running an `after_cancel` callback.
     Callback = 9,
+    /// A pipeline stage blocked sending to the next stage, whose link is full.
+    Downstream = 10,
 }
 
 impl Kind {
@@ -82,6 +84,7 @@ impl Kind {
             7 => Kind::Sleeping,
             8 => Kind::WaitGroup,
             9 => Kind::Callback,
+            10 => Kind::Downstream,
             _ => Kind::Working,
         }
     }
@@ -137,6 +140,7 @@ impl Slot {
             Kind::Sleeping => State::Sleeping,
             Kind::WaitGroup => State::WaitingGroup,
             Kind::Callback => State::InCallback,
+            Kind::Downstream => State::BlockedDownstream,
         };
         (state, since(wait), task)
     }
@@ -204,10 +208,26 @@ impl Drop for Guard {
 
 /// Marks the calling thread as being in a wait (or a callback) of `kind` from now until the
 /// guard drops. Read the clock: for waits that are about to block anyway.
+///
+/// A pipeline stage blocked sending downstream waits in `ctx.send`: that inner wait keeps the
+/// stage's more telling state (and its start) instead of replacing it.
 #[inline]
 pub(crate) fn enter(kind: Kind) -> Guard {
+    let before = SLOT
+        .try_with(|s| {
+            let slot = s.get()?;
+            let before = slot.wait.load(Ordering::Relaxed);
+            if kind == Kind::Sending && Kind::from_u8(before as u8) == Kind::Downstream {
+                return None;
+            }
+            slot.wait
+                .store(pack(kind, Instant::now()), Ordering::Relaxed);
+            Some(before)
+        })
+        .ok()
+        .flatten();
     Guard {
-        before: swap_in(false, |_| pack(kind, Instant::now())),
+        before,
         task: false,
     }
 }
@@ -309,6 +329,9 @@ pub enum State {
     WaitingGroup,
     /// Running an [`after_cancel`](crate::Context::after_cancel) callback.
     InCallback,
+    /// A pipeline stage blocked sending its output to the next stage (or the consumer), whose
+    /// link is full: the stage downstream is the slow one (or stuck).
+    BlockedDownstream,
 }
 
 impl State {
@@ -340,6 +363,9 @@ impl std::fmt::Display for State {
             State::Sleeping => f.write_str("sleeping in ctx.sleep"),
             State::WaitingGroup => f.write_str("waiting in WaitGroup::wait"),
             State::InCallback => f.write_str("in a cancel callback"),
+            State::BlockedDownstream => {
+                f.write_str("blocked sending to the next stage (its link is full)")
+            }
         }
     }
 }
