@@ -103,7 +103,7 @@ pub(crate) use state::{
     Kind, enter as enter_state, owned_by, running as running_task, running_at, running_now,
 };
 #[doc(hidden)]
-pub use state::{bench_task_state_change, bench_wait_state_change};
+pub use state::{bench_pool_task_state_change, bench_task_state_change, bench_wait_state_change};
 pub use watchdog::{Alert, Watchdog, WatchdogHandle};
 
 /// The registry itself: thread key → what we know about it.
