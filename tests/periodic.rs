@@ -2,13 +2,11 @@
 //! stopping per policy, prompt stop mid-wait, clear errors. No sleeps to settle: runs are
 //! counted through channels and the job itself cancels after a known number of runs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::unbounded;
 use homebound::{
-    Context, periodic, periodic::ErrorPolicy, periodic::Every, periodic::MissedTicks,
-    periodic::every, threads,
+    Context, periodic, periodic::ErrorPolicy, periodic::Every, periodic::every, threads,
 };
 use proptest::prelude::*;
 
@@ -119,6 +117,7 @@ fn a_huge_period_runs_once_then_waits_for_cancel() {
 #[cfg(feature = "testing")]
 #[test]
 fn a_job_slower_than_its_period_skips_ticks_and_never_overlaps() {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let (report, starts) = homebound::testing::virtual_time(|clock| {
         let ctx = Context::new();
         let running = AtomicBool::new(false);
@@ -151,6 +150,7 @@ fn a_job_slower_than_its_period_skips_ticks_and_never_overlaps() {
 #[cfg(feature = "testing")]
 #[test]
 fn delay_policy_shifts_the_schedule_instead_of_skipping() {
+    use homebound::periodic::MissedTicks;
     let (report, starts) = homebound::testing::virtual_time(|clock| {
         let ctx = Context::new();
         let mut starts = Vec::new();

@@ -274,6 +274,38 @@ fn consumer_stops_early_and_finish_reports_it() {
     no_leaks();
 }
 
+/// `items_read` is everything the source took from its input, so the report's totals add up
+/// after an early stop too: read = delivered + filtered + errors + dropped (for stages that
+/// make at most one output per input). Items the source read but had not sent yet count as
+/// its own dropped ones, and as read.
+#[test]
+fn items_read_equals_delivered_plus_filtered_errors_and_dropped_after_an_early_stop() {
+    for (ordered, take) in [(false, 1), (true, 1), (false, 3_000), (true, 3_000)] {
+        let mut p = Pipeline::from_iter(&Context::new(), 0..u64::MAX)
+            .filter(2, |x| x % 5 != 0)
+            .map(1, |x| x + 1);
+        if ordered {
+            p = p.ordered();
+        }
+        let mut iter = p.into_iter();
+        let consumed = iter.by_ref().take(take).count() as u64;
+        let report = iter.finish().unwrap().into_report();
+        let stages = report.stages();
+        let (filtered, errors): (u64, u64) = (
+            stages.iter().map(|s| s.filtered).sum(),
+            stages.iter().map(|s| s.errors).sum(),
+        );
+        assert_eq!(report.items_read(), stages[0].items_in, "{report}");
+        assert_eq!(
+            report.items_read(),
+            report.items_delivered() + filtered + errors + report.dropped(),
+            "ordered {ordered}, took {take}:\n{report}"
+        );
+        assert_eq!(report.items_delivered(), consumed);
+    }
+    no_leaks();
+}
+
 /// An item that counts its drops.
 struct Tracked {
     value: u64,
@@ -527,6 +559,58 @@ fn bottleneck_names_the_slow_stage() {
         report.stage("sink").unwrap().blocked_recv > Duration::ZERO,
         "{report}"
     );
+    no_leaks();
+}
+
+/// The alternate form of the report is what the demo prints: every column explained in one
+/// line, the utilisation column, and the bottleneck named with the reasoning behind it.
+#[test]
+fn the_readable_report_explains_each_column_and_names_the_bottleneck() {
+    let (_, outcome) = Pipeline::from_iter(&Context::new(), 0..2_000u64)
+        .map(1, |x| {
+            if x % 20 == 0 {
+                thread::sleep(ms(1));
+            }
+            x
+        })
+        .named("slow")
+        .filter(2, |x| x % 3 != 0)
+        .named("keep")
+        .collect()
+        .unwrap();
+    let report = outcome.report();
+    let text = format!("{report:#}");
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines[0];
+    for column in [
+        "w", "in", "out", "filtered", "errors", "dropped", "busy/w", "util",
+    ] {
+        assert!(header.split_whitespace().any(|c| c == column), "{text}");
+    }
+    for column in [
+        "w ",
+        "in, out ",
+        "filtered ",
+        "errors ",
+        "dropped ",
+        "busy/w ",
+        "util ",
+        "send/w ",
+        "recv/w ",
+        "fused ",
+    ] {
+        let explained = lines.iter().filter(|l| l.starts_with(column)).count();
+        assert_eq!(explained, 1, "column {column:?} explained once:\n{text}");
+    }
+    let slow = lines.iter().find(|l| l.starts_with("slow ")).unwrap();
+    assert!(slow.contains('%'), "utilisation shown: {slow}");
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("bottleneck: slow - slow's workers were busy")
+            || last.starts_with("no bottleneck: the busiest, slow's workers"),
+        "{text}"
+    );
+    assert!(last.contains("% of the run"), "{text}");
     no_leaks();
 }
 

@@ -11,7 +11,7 @@ use homebound::Context;
 use homebound::pool::{Pool, TaskOutcome};
 
 mod common;
-use common::{leak_check, occupy};
+use common::{conserved, leak_check, occupy};
 
 type Seen = (Option<String>, Option<TaskOutcome>, Option<Duration>);
 
@@ -78,8 +78,7 @@ fn the_hooks_see_every_task_with_its_name_and_outcome() {
         4,
         "all but the one skipped before it could start: {before:?}"
     );
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!(
         (m.completed, m.panicked, m.cancelled_before_start),
         (2, 1, 2)
@@ -139,8 +138,7 @@ fn a_panicking_hook_is_contained_and_counted() {
         assert_eq!(pool.submit(move |_| i).unwrap().join().unwrap(), i);
     }
     pool.wait_idle().unwrap();
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!((m.completed, m.hook_panics, m.workers_live), (3, 6, 1));
     pool.shutdown();
     leak_check();
@@ -158,8 +156,7 @@ fn histograms_count_every_task_and_place_a_slow_one_high() {
         .unwrap()
         .ok();
     pool.wait_idle().unwrap();
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     let (wait, run) = (
         m.queue_wait_histogram.clone().unwrap(),
         m.run_time_histogram.clone().unwrap(),

@@ -16,49 +16,9 @@ use homebound::task::JoinError;
 use homebound::{Context, threads};
 
 mod common;
-use common::{BOUND, gate, leak_check, occupy};
+use common::{BOUND, conserved, gate, leak_check, occupy};
 
-mod executor {
-    //! A minimal `block_on`: poll, park until woken, repeat.
-    use std::future::Future;
-    use std::pin::pin;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Context, Poll, Wake, Waker};
-    use std::thread::{self, Thread};
-
-    pub struct Unpark {
-        thread: Thread,
-        pub wakes: AtomicUsize,
-    }
-
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.wakes.fetch_add(1, Ordering::SeqCst);
-            self.thread.unpark();
-        }
-    }
-
-    pub fn waker() -> (Arc<Unpark>, Waker) {
-        let unpark = Arc::new(Unpark {
-            thread: thread::current(),
-            wakes: AtomicUsize::new(0),
-        });
-        (unpark.clone(), Waker::from(unpark))
-    }
-
-    pub fn block_on<F: Future>(fut: F) -> F::Output {
-        let mut fut = pin!(fut);
-        let (_, waker) = waker();
-        let mut cx = Context::from_waker(&waker);
-        loop {
-            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-                return out;
-            }
-            thread::park();
-        }
-    }
-}
+use common::executor;
 
 // ----- join_ctx -----
 
@@ -102,8 +62,7 @@ fn join_ctx_hands_the_handle_back_when_another_thread_cancels() {
     };
     canceller.join().unwrap();
     assert!(!back.is_finished(), "the task goes on");
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!(m.running, 1);
     drop(release);
     assert_eq!(back.join().unwrap(), "finished");
@@ -164,8 +123,7 @@ fn join_ctx_reports_a_panic_and_a_task_that_never_started() {
     ));
     drop(release);
     busy.join().unwrap();
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    conserved(&pool);
     pool.shutdown();
     leak_check();
 }
@@ -205,8 +163,7 @@ fn join_ctx_on_a_worker_helps_its_own_pool_and_still_stops_on_cancel() {
     drop(release);
     blocked.join().unwrap();
     for p in [&*pool, &other] {
-        let m = p.metrics();
-        assert!(m.is_conserved(), "{m:?}");
+        conserved(p);
     }
     other.shutdown();
     drop(pool);
@@ -308,8 +265,7 @@ fn a_finished_task_is_ready_at_the_first_poll_and_failures_come_through() {
     ));
     drop(release);
     executor::block_on(busy.into_future()).unwrap();
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    conserved(&pool);
     pool.shutdown();
     leak_check();
 }
@@ -405,8 +361,7 @@ fn a_waker_that_panics_does_not_take_the_worker_down() {
     ));
     // The worker carries on.
     assert_eq!(pool.submit(|_| 1).unwrap().join().unwrap(), 1);
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!(m.completed, 2);
     pool.shutdown();
     leak_check();

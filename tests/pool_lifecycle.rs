@@ -11,7 +11,7 @@ use crossbeam_channel::bounded;
 use homebound::pool::{IdleError, Pool};
 
 mod common;
-use common::{BOUND, gate, leak_check, occupy};
+use common::{BOUND, conserved, gate, leak_check, occupy};
 
 const SHORT: Duration = Duration::from_millis(20);
 
@@ -33,8 +33,7 @@ fn close_returns_while_a_task_runs_and_the_queue_still_drains() {
     busy.join().unwrap();
     let values: Vec<u64> = queued.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(values, [0, 1, 2]);
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!((m.completed, m.rejected_closed, m.workers_live), (4, 1, 0));
     drop(pool);
     leak_check();
@@ -125,8 +124,7 @@ fn wait_idle_lets_waves_of_batches_share_one_long_lived_pool() {
         pool.wait_idle().unwrap();
         // Everything submitted before the wait has ended, and the pool stays open.
         assert_eq!(done.load(Ordering::SeqCst), wave * 25);
-        let m = pool.metrics();
-        assert!(m.is_conserved(), "{m:?}");
+        let m = conserved(&pool);
         assert_eq!(
             (m.queued, m.running, m.completed),
             (0, 0, wave * 25),
@@ -149,8 +147,7 @@ fn wait_idle_timeout_times_out_while_busy_and_succeeds_once_released() {
     assert!(busy.is_finished() && queued.is_finished());
     busy.join().unwrap();
     assert_eq!(queued.join().unwrap(), 2);
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!((m.queued, m.running), (0, 0));
     pool.shutdown();
     leak_check();
@@ -225,8 +222,7 @@ fn many_waiters_are_all_released_when_the_pool_becomes_idle() {
     for h in held {
         h.join().unwrap();
     }
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!((m.queued, m.running, m.completed), (0, 0, 4));
     drop(pool);
     leak_check();
@@ -242,8 +238,7 @@ fn wait_idle_counts_a_task_cancelled_in_the_queue_as_ended() {
     pool.wait_idle_timeout(BOUND).unwrap();
     busy.join().unwrap();
     assert!(queued.join().unwrap_err().is_not_started());
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!((m.completed, m.cancelled_before_start), (1, 1));
     pool.shutdown();
     leak_check();
@@ -276,8 +271,7 @@ fn wait_idle_is_not_stranded_by_refused_submits_racing_it() {
         pool.wait_idle_timeout(BOUND).unwrap();
         busy.join().unwrap();
         queued.join().unwrap();
-        let m = pool.metrics();
-        assert!(m.is_conserved(), "{m:?}");
+        let m = conserved(&pool);
         assert_eq!((m.queued, m.running), (0, 0), "{m:?}");
     }
     drop(pool);

@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, unbounded};
 use homebound::pool::{Builder, Pool};
 
 mod common;
-use common::{BOUND, gate, leak_check};
+use common::{BOUND, conserved, gate, leak_check};
 
 /// A builder whose worker exits arrive on the returned channel.
 fn with_exits(b: Builder) -> (Builder, Receiver<String>) {
@@ -54,8 +54,7 @@ fn a_pool_without_core_workers_starts_on_demand_and_retires_to_zero() {
         for _ in 0..3 {
             exits.recv_timeout(BOUND).unwrap();
         }
-        let m = pool.metrics();
-        assert!(m.is_conserved(), "{m:?}");
+        let m = conserved(&pool);
         assert_eq!(
             (m.workers_live, m.workers_retired),
             (0, 3 * (round + 1)),
@@ -87,8 +86,7 @@ fn no_task_is_stranded_when_the_last_worker_retires_as_it_is_queued() {
         assert_eq!(h.join_timeout(BOUND).unwrap(), i, "task {i} stranded");
     }
     pool.wait_idle_timeout(BOUND).unwrap();
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!(m.completed, rounds);
     pool.shutdown();
     leak_check();
@@ -123,8 +121,7 @@ fn lazy_core_workers_start_with_tasks_and_then_stay() {
     // Core workers never retire, whatever the keep-alive.
     assert!(exits.try_recv().is_err());
     assert_eq!(pool.prestart().unwrap(), 0, "both are running");
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!((m.workers_live, m.workers_retired), (2, 0));
     pool.shutdown();
     assert_eq!(exits.try_iter().count(), 2);

@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, bounded, unbounded};
 use homebound::pool::{Builder, MAX_WORKERS, Pool};
 
 mod common;
-use common::{BOUND, gate, leak_check, occupy};
+use common::{BOUND, conserved, gate, leak_check, occupy};
 
 fn with_exits(b: Builder) -> (Builder, Receiver<String>) {
     let (tx, rx) = unbounded();
@@ -63,8 +63,7 @@ fn growing_wakes_a_blocked_submitter_whose_task_then_runs_on_a_new_worker() {
     drop(release);
     busy.join().unwrap();
     assert_eq!(queued.join().unwrap(), "queued");
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!((m.workers_spawned, m.completed), (2, 3));
     drop(pool);
     leak_check();
@@ -95,8 +94,7 @@ fn shrinking_retires_idle_workers_at_once_and_busy_ones_only_after_their_task() 
     exits.recv_timeout(BOUND).unwrap();
     exits.recv_timeout(BOUND).unwrap();
     assert!(busy.iter().all(|h| !h.is_finished()));
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!((m.workers_live, m.running), (2, 2), "{m:?}");
     drop(release);
     for h in busy {
@@ -109,8 +107,7 @@ fn shrinking_retires_idle_workers_at_once_and_busy_ones_only_after_their_task() 
     exits.recv_timeout(BOUND).unwrap();
     wait_until("one worker is left", || pool.metrics().workers_live == 1);
     assert_eq!(pool.submit(|_| 5).unwrap().join().unwrap(), 5);
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!((m.completed, m.workers_live), (3, 1));
     pool.shutdown();
     leak_check();
@@ -136,8 +133,7 @@ fn growing_the_core_starts_idle_workers_and_shrinking_it_makes_extras_retire() {
     pool.resize(0, 3).unwrap();
     exits.recv_timeout(BOUND).unwrap();
     assert_eq!(pool.submit(|_| 1).unwrap().join().unwrap(), 1);
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert!(m.workers_retired >= 3, "{m:?}");
     pool.shutdown();
     leak_check();
@@ -200,8 +196,7 @@ fn resizing_while_tasks_flow_loses_nothing_and_keeps_metrics_conserved() {
     let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(sum, total * (total - 1) / 2);
     pool.wait_idle().unwrap();
-    let m = pool.metrics();
-    assert!(m.is_conserved(), "{m:?}");
+    let m = conserved(&pool);
     assert_eq!((m.completed, m.queued, m.running), (total, 0, 0));
     drop(pool);
     leak_check();

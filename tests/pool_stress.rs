@@ -111,33 +111,11 @@ fn one_iteration(seed: u64, iteration: u64) {
     assert!(report.is_complete(), "{at}");
     let m = report.metrics().clone();
 
-    let mut accepted = 0u64;
-    let mut ran_with_value = 0u64;
-    let mut panicked = 0u64;
-    for (id, record) in records {
-        let runs_now = runs[id].load(Ordering::SeqCst);
-        match record {
-            Record::Rejected => assert_eq!(runs_now, 0, "{at}: rejected task {id} ran"),
-            Record::Accepted(h) => {
-                accepted += 1;
-                match h.join() {
-                    Ok(v) => {
-                        assert_eq!(v, id, "{at}");
-                        assert_eq!(runs_now, 1, "{at}: task {id} ran {runs_now} times");
-                        ran_with_value += 1;
-                    }
-                    Err(JoinError::Panicked(_)) => {
-                        assert_eq!(runs_now, 1, "{at}: task {id}");
-                        panicked += 1;
-                    }
-                    Err(JoinError::NotStarted(_)) => {
-                        assert_eq!(runs_now, 0, "{at}: cancelled task {id} ran")
-                    }
-                    Err(e) => panic!("{at}: {e}"),
-                }
-            }
-        }
-    }
+    let Tally {
+        accepted,
+        ran_with_value,
+        panicked,
+    } = tally(records, &runs, &at);
     for r in runs.iter() {
         assert!(r.load(Ordering::SeqCst) <= 1, "{at}: a task ran twice");
     }
@@ -158,6 +136,46 @@ fn one_iteration(seed: u64, iteration: u64) {
     );
     drop(pool);
     threads::assert_none_alive(Duration::from_secs(10));
+}
+
+/// What the submitters' records say happened, each record checked against its run count.
+struct Tally {
+    accepted: u64,
+    ran_with_value: u64,
+    panicked: u64,
+}
+
+fn tally(records: Vec<(usize, Record)>, runs: &[AtomicU8], at: &str) -> Tally {
+    let mut t = Tally {
+        accepted: 0,
+        ran_with_value: 0,
+        panicked: 0,
+    };
+    for (id, record) in records {
+        let runs_now = runs[id].load(Ordering::SeqCst);
+        match record {
+            Record::Rejected => assert_eq!(runs_now, 0, "{at}: rejected task {id} ran"),
+            Record::Accepted(h) => {
+                t.accepted += 1;
+                match h.join() {
+                    Ok(v) => {
+                        assert_eq!(v, id, "{at}");
+                        assert_eq!(runs_now, 1, "{at}: task {id} ran {runs_now} times");
+                        t.ran_with_value += 1;
+                    }
+                    Err(JoinError::Panicked(_)) => {
+                        assert_eq!(runs_now, 1, "{at}: task {id}");
+                        t.panicked += 1;
+                    }
+                    Err(JoinError::NotStarted(_)) => {
+                        assert_eq!(runs_now, 0, "{at}: cancelled task {id} ran")
+                    }
+                    Err(e) => panic!("{at}: {e}"),
+                }
+            }
+        }
+    }
+    t
 }
 
 fn submitter(pool: &Pool, runs: &Arc<[AtomicU8]>, who: usize, seed: u64) -> Vec<(usize, Record)> {
@@ -328,31 +346,11 @@ fn one_policy_iteration(seed: u64, iteration: u64) {
     pool.wait_idle().unwrap();
     let m = report.metrics().clone();
 
-    let (mut accepted, mut ran_with_value, mut panicked) = (0u64, 0u64, 0u64);
-    for (id, record) in records {
-        let runs_now = runs[id].load(Ordering::SeqCst);
-        match record {
-            Record::Rejected => assert_eq!(runs_now, 0, "{at}: rejected task {id} ran"),
-            Record::Accepted(h) => {
-                accepted += 1;
-                match h.join() {
-                    Ok(v) => {
-                        assert_eq!(v, id, "{at}");
-                        assert_eq!(runs_now, 1, "{at}: task {id} ran {runs_now} times");
-                        ran_with_value += 1;
-                    }
-                    Err(JoinError::Panicked(_)) => {
-                        assert_eq!(runs_now, 1, "{at}: task {id}");
-                        panicked += 1;
-                    }
-                    Err(JoinError::NotStarted(_)) => {
-                        assert_eq!(runs_now, 0, "{at}: cancelled task {id} ran")
-                    }
-                    Err(e) => panic!("{at}: {e}"),
-                }
-            }
-        }
-    }
+    let Tally {
+        accepted,
+        ran_with_value,
+        panicked,
+    } = tally(records, &runs, &at);
     assert!(m.is_conserved(), "{at}: {m:?}");
     assert_eq!((m.queued, m.running), (0, 0), "{at}: {m:?}");
     // CallerRuns tasks never entered the pool: refused as Full there, accepted here.

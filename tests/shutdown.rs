@@ -1,8 +1,6 @@
 //! `Shutdown`: services, triggers, failures, grace period, drains, stragglers, and real signals
 //! sent to a child process (this test binary re-run in a "child mode").
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +13,7 @@ use parking_lot::Mutex;
 
 mod common;
 use common::PanicsOnDrop;
+use common::child::ChildRun;
 
 const LEAK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -783,93 +782,9 @@ fn child_process_entry() {
     std::process::exit(report.exit_code());
 }
 
-/// A running child and the lines it prints.
-struct ChildRun {
-    child: Child,
-    lines: Receiver<String>,
-    reader: Option<std::thread::JoinHandle<()>>,
-    output: Vec<String>,
-}
-
-impl ChildRun {
-    fn start(mode: &str) -> ChildRun {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--ignored",
-                "--exact",
-                "child_process_entry",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, mode)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = unbounded();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        ChildRun {
-            child,
-            lines,
-            reader: Some(reader),
-            output: Vec::new(),
-        }
-    }
-
-    /// Reads lines until one contains `needle` (killing the child after a generous timeout).
-    fn expect_line(&mut self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match self.lines.recv_deadline(deadline) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    self.output.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("child never printed {needle:?}; output: {:#?}", self.output);
-                }
-            }
-        }
-    }
-
-    fn signal(&self, signo: i32) {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill(2) with a valid pid and signal number has no memory-safety conditions.
-        let rc = unsafe { libc::kill(pid, signo) };
-        assert_eq!(rc, 0, "kill failed");
-    }
-
-    /// Waits for the child to exit and returns its status and its whole output.
-    fn finish(mut self) -> (ExitStatus, String) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while let Ok(line) = self.lines.recv_deadline(deadline) {
-            self.output.push(line);
-        }
-        if Instant::now() >= deadline {
-            let _ = self.child.kill();
-        }
-        let status = self.child.wait().unwrap();
-        if let Some(reader) = self.reader.take() {
-            reader.join().unwrap();
-        }
-        (status, self.output.join("\n"))
-    }
-}
-
 #[test]
 fn sigterm_shuts_down_cleanly_within_the_grace_period() {
-    let mut child = ChildRun::start("clean");
+    let mut child = ChildRun::start(CHILD_ENV, "clean");
     child.expect_line("CHILD READY");
     let sent = Instant::now();
     child.signal(libc::SIGTERM);
@@ -891,7 +806,7 @@ fn sigterm_shuts_down_cleanly_within_the_grace_period() {
 
 #[test]
 fn sigint_shuts_down_cleanly_too() {
-    let mut child = ChildRun::start("clean");
+    let mut child = ChildRun::start(CHILD_ENV, "clean");
     child.expect_line("CHILD READY");
     child.signal(libc::SIGINT);
     let (status, output) = child.finish();
@@ -902,7 +817,7 @@ fn sigint_shuts_down_cleanly_too() {
 
 #[test]
 fn a_straggler_is_named_and_the_process_still_exits() {
-    let mut child = ChildRun::start("stubborn");
+    let mut child = ChildRun::start(CHILD_ENV, "stubborn");
     child.expect_line("CHILD READY");
     let sent = Instant::now();
     child.signal(libc::SIGTERM);
@@ -918,7 +833,7 @@ fn a_straggler_is_named_and_the_process_still_exits() {
 
 #[test]
 fn a_second_signal_forces_the_exit_at_once() {
-    let mut child = ChildRun::start("force");
+    let mut child = ChildRun::start(CHILD_ENV, "force");
     child.expect_line("CHILD READY");
     let sent = Instant::now();
     child.signal(libc::SIGTERM);
@@ -935,7 +850,7 @@ fn a_second_signal_forces_the_exit_at_once() {
 
 #[test]
 fn a_second_signal_during_a_stuck_drain_forces_the_exit() {
-    let mut child = ChildRun::start("force-drain");
+    let mut child = ChildRun::start(CHILD_ENV, "force-drain");
     child.expect_line("CHILD READY");
     let sent = Instant::now();
     child.signal(libc::SIGINT);
@@ -958,7 +873,7 @@ fn a_second_signal_during_a_stuck_drain_forces_the_exit() {
 
 #[test]
 fn a_signal_before_wait_is_not_lost() {
-    let child = ChildRun::start("early");
+    let child = ChildRun::start(CHILD_ENV, "early");
     let (status, output) = child.finish();
     assert_eq!(status.code(), Some(0), "{output}");
     assert!(output.contains("shutdown: received SIGTERM"), "{output}");
@@ -969,7 +884,7 @@ fn a_signal_before_wait_is_not_lost() {
 #[test]
 fn after_the_shutdown_a_signal_has_its_default_action_again() {
     use std::os::unix::process::ExitStatusExt;
-    let mut child = ChildRun::start("after");
+    let mut child = ChildRun::start(CHILD_ENV, "after");
     child.expect_line("CHILD READY");
     child.signal(libc::SIGTERM);
     child.expect_line("CHILD AFTER");

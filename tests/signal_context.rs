@@ -3,18 +3,17 @@
 //! "child mode". In-process tests send no signal.
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, bounded, unbounded};
+use crossbeam_channel::bounded;
 use homebound::shutdown::{self, SecondSignal};
 use homebound::{Cause, Context, threads};
 
 const LEAK_TIMEOUT: Duration = Duration::from_secs(10);
-/// Generous: a loaded 2-core machine never flakes, a hung child is still caught.
-const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+
+mod common;
+use common::child::{CHILD_TIMEOUT, ChildRun};
 
 // ---------------------------------------------------------------------------------------------
 // In process: no signals.
@@ -151,104 +150,9 @@ fn child_process_entry() {
     }
 }
 
-/// A running child and the lines it prints.
-struct ChildRun {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    reader: Option<std::thread::JoinHandle<()>>,
-    output: Vec<String>,
-}
-
-impl ChildRun {
-    fn start(mode: &str) -> ChildRun {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--ignored",
-                "--exact",
-                "child_process_entry",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, mode)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let stdin = child.stdin.take();
-        let (tx, lines) = unbounded();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        ChildRun {
-            child,
-            stdin,
-            lines,
-            reader: Some(reader),
-            output: Vec::new(),
-        }
-    }
-
-    /// Reads lines until one contains `needle` (killing the child after a generous timeout).
-    fn expect_line(&mut self, needle: &str) {
-        let deadline = Instant::now() + CHILD_TIMEOUT;
-        loop {
-            match self.lines.recv_deadline(deadline) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    self.output.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("child never printed {needle:?}; output: {:#?}", self.output);
-                }
-            }
-        }
-    }
-
-    fn signal(&self, signo: i32) {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill(2) with a valid pid and signal number has no memory-safety conditions.
-        let rc = unsafe { libc::kill(pid, signo) };
-        assert_eq!(rc, 0, "kill failed");
-    }
-
-    fn write_line(&mut self) {
-        let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(b"go\n").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Waits for the child to exit and returns its status and its whole output.
-    fn finish(mut self) -> (ExitStatus, String) {
-        let deadline = Instant::now() + CHILD_TIMEOUT;
-        while let Ok(line) = self.lines.recv_deadline(deadline) {
-            self.output.push(line);
-        }
-        if Instant::now() >= deadline {
-            let _ = self.child.kill();
-        }
-        drop(self.stdin.take());
-        let status = self.child.wait().unwrap();
-        if let Some(reader) = self.reader.take() {
-            reader.join().unwrap();
-        }
-        (status, self.output.join("\n"))
-    }
-}
-
 #[test]
 fn a_signal_before_the_context_exists_has_its_default_action() {
-    let (status, output) = ChildRun::start("before").finish();
+    let (status, output) = ChildRun::start(CHILD_ENV, "before").finish();
     assert_eq!(status.signal(), Some(libc::SIGINT), "{output}");
     assert!(!output.contains("SURVIVED"), "{output}");
     threads::assert_none_alive(LEAK_TIMEOUT);
@@ -256,7 +160,7 @@ fn a_signal_before_the_context_exists_has_its_default_action() {
 
 #[test]
 fn a_signal_as_the_context_is_created_is_not_lost_and_gives_exit_code_130() {
-    let (status, output) = ChildRun::start("at-creation").finish();
+    let (status, output) = ChildRun::start(CHILD_ENV, "at-creation").finish();
     assert_eq!(status.code(), Some(130), "{output}");
     assert!(
         output.contains("CHILD CANCELLED received SIGINT"),
@@ -267,7 +171,7 @@ fn a_signal_as_the_context_is_created_is_not_lost_and_gives_exit_code_130() {
 
 #[test]
 fn two_signals_in_a_burst_cancel_then_force_the_exit() {
-    let mut child = ChildRun::start("burst-exit");
+    let mut child = ChildRun::start(CHILD_ENV, "burst-exit");
     child.expect_line("CHILD READY");
     // Two different signals, so the kernel cannot merge them into one delivery.
     child.signal(libc::SIGINT);
@@ -287,7 +191,7 @@ fn two_signals_in_a_burst_cancel_then_force_the_exit() {
 
 #[test]
 fn with_second_signal_ignored_a_burst_cancels_once_and_the_program_exits_on_its_own() {
-    let mut child = ChildRun::start("burst-ignore");
+    let mut child = ChildRun::start(CHILD_ENV, "burst-ignore");
     child.expect_line("CHILD READY");
     child.signal(libc::SIGINT);
     for i in 0..50 {
@@ -323,7 +227,7 @@ fn with_second_signal_ignored_a_burst_cancels_once_and_the_program_exits_on_its_
 
 #[test]
 fn second_signal_cancel_escalates_soft_then_hard_then_exit() {
-    let mut child = ChildRun::start("escalate");
+    let mut child = ChildRun::start(CHILD_ENV, "escalate");
     child.expect_line("CHILD READY");
     child.signal(libc::SIGINT);
     child.expect_line("CHILD SOFT received SIGINT");
@@ -342,7 +246,7 @@ fn second_signal_cancel_escalates_soft_then_hard_then_exit() {
 
 #[test]
 fn dropping_the_guard_restores_the_default_action() {
-    let mut child = ChildRun::start("restore");
+    let mut child = ChildRun::start(CHILD_ENV, "restore");
     child.expect_line("CHILD DROPPED");
     child.signal(libc::SIGINT);
     let (status, output) = child.finish();

@@ -6,6 +6,10 @@
 
 use std::fmt;
 
+#[path = "synthlog.rs"]
+mod synthlog;
+use synthlog::{Draw, Synth};
+
 /// Log levels, least to most severe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -184,76 +188,25 @@ pub fn enrich(record: &Record) -> String {
 }
 
 /// An endless, deterministic synthetic log: about 15% WARN/ERROR lines and 0.1% malformed.
-pub struct Generator {
-    state: u64,
-    n: u64,
-}
+pub struct Generator(Synth);
 
 impl Generator {
     pub fn new(seed: u64) -> Self {
-        Generator {
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
-            n: 0,
-        }
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        // xorshift64*
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        Generator(Synth::new(seed))
     }
 }
-
-const MODULES: [&str; 8] = [
-    "db::pool",
-    "db::query",
-    "http::server",
-    "http::client",
-    "auth::session",
-    "billing::invoice",
-    "cache::lru",
-    "worker::queue",
-];
-
-const MESSAGES: [&str; 8] = [
-    "request completed",
-    "slow checkout",
-    "connection reset by peer",
-    "retrying after timeout",
-    "cache miss",
-    "token refreshed",
-    "invoice rendered",
-    "queue depth high",
-];
 
 impl Iterator for Generator {
     type Item = String;
 
     fn next(&mut self) -> Option<String> {
-        let r = self.next_u64();
-        self.n += 1;
-        let micros = self.n * 1_731;
-        let secs = micros / 1_000_000;
-        let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-        let ts = format!("2026-11-23T{h:02}:{m:02}:{s:02}.{:06}Z", micros % 1_000_000);
-        if r.is_multiple_of(1000) {
+        let Draw { ts, fields } = self.0.draw();
+        let Some(f) = fields else {
             return Some(format!("{ts} ???"));
-        }
-        let level = match (r >> 10) % 100 {
-            0..=9 => "TRACE",
-            10..=39 => "DEBUG",
-            40..=84 => "INFO",
-            85..=94 => "WARN",
-            _ => "ERROR",
         };
-        let module = MODULES[((r >> 20) % 8) as usize];
-        let message = MESSAGES[((r >> 24) % 8) as usize];
         Some(format!(
-            "{ts} {level:<5} {module} {message} (id={}, {}ms)",
-            (r >> 32) % 100_000,
-            (r >> 48) % 1_000
+            "{ts} {:<5} {} {} (id={}, {}ms)",
+            f.level, f.module, f.message, f.id, f.ms
         ))
     }
 }

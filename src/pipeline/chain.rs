@@ -240,7 +240,10 @@ pub(crate) struct Node<T, U, O> {
     counts: Counts,
     stats: Arc<StageStats>,
     last: bool,
-    /// Calls to `op`, and the time of the timed ones.
+    /// Calls to `op` over the worker's life: which ones are timed (never reset, so a stage
+    /// called a few times per input chunk is not timed at every chunk's first call).
+    phase: u64,
+    /// Calls to `op` since the last estimate, and the time of the timed ones among them.
     calls: u64,
     timed: u64,
     timed_ns: u64,
@@ -260,6 +263,7 @@ impl<T, U, O> Node<T, U, O> {
             counts: Counts::default(),
             stats: Arc::clone(&rt.stats[index]),
             last: false,
+            phase: 0,
             calls: 0,
             timed: 0,
             timed_ns: 0,
@@ -276,7 +280,8 @@ impl<T, U, O> Node<T, U, O> {
         T: Send,
         O: Op<T, U>,
     {
-        let timed = self.calls.is_multiple_of(SAMPLE_EVERY);
+        let timed = self.phase.is_multiple_of(SAMPLE_EVERY);
+        self.phase += 1;
         self.calls += 1;
         let started = timed.then(Instant::now);
         let (op, items, counts) = (&mut self.op, &mut self.items, &mut self.counts);

@@ -376,7 +376,12 @@ impl Report {
         self.intake_stopped
     }
 
-    /// Items the source produced.
+    /// Items the source took from its input (your iterator or receiver, the lines of a file),
+    /// whether or not it got to pass them on: after an early stop, what it read but had not
+    /// sent yet is among its [`dropped`](StageReport::dropped) items. So the books balance in
+    /// every run whose stages make at most one output per input (all but `flat_map` and
+    /// `batch`): `items_read = items_delivered + filtered + errors + dropped`, the last three
+    /// summed over the stages.
     ///
     /// # Examples
     ///
@@ -389,10 +394,19 @@ impl Report {
     ///     .unwrap()
     ///     .into_report();
     /// assert_eq!(report.items_read(), 3);
+    ///
+    /// // Stopped early: what was read but not delivered was filtered or dropped somewhere.
+    /// let mut iter = Pipeline::from_iter(&Context::new(), 0..u64::MAX)
+    ///     .filter(2, |x| x % 3 != 0)
+    ///     .into_iter();
+    /// assert!(iter.next().is_some());
+    /// let report = iter.finish().unwrap().into_report();
+    /// let lost: u64 = report.stages().iter().map(|s| s.filtered + s.errors + s.dropped).sum();
+    /// assert_eq!(report.items_read(), report.items_delivered() + lost);
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn items_read(&self) -> u64 {
-        self.stages.first().map_or(0, |s| s.items_out)
+        self.stages.first().map_or(0, |s| s.items_in)
     }
 
     /// Items handed to the consumer.

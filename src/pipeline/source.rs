@@ -11,7 +11,7 @@ use super::group::Tail;
 use super::link::Stopped;
 use super::link::{self, Link, Order};
 use super::outbox::{Mode, Outbox};
-use super::pulse::{Beat, Pace};
+use super::pulse::{BLIND_MAX, Beat, Pace};
 use super::runtime::{Runtime, SourceFlags};
 use super::ticket::Ticket;
 use crate::context::Context;
@@ -115,7 +115,26 @@ where
             chunk.reserve(room);
             let probe = beat.probe();
             let (mut ended, mut moved) = (false, false);
-            while chunk.len() < full {
+            'fill: while chunk.len() < full {
+                if pace.block() == BLIND_MAX {
+                    // Blocks at their largest: a constant length, and the pace left alone.
+                    while full - chunk.len() >= BLIND_MAX {
+                        let had = chunk.len();
+                        chunk.extend(iter.by_ref().take(BLIND_MAX));
+                        if chunk.len() - had < BLIND_MAX {
+                            ended = true;
+                            break 'fill;
+                        }
+                        if probe.moved() {
+                            pace.moved();
+                            moved = true;
+                            break 'fill;
+                        }
+                    }
+                    if chunk.len() == full {
+                        break;
+                    }
+                }
                 let block = pace.block().min(full - chunk.len());
                 let had = chunk.len();
                 chunk.extend(iter.by_ref().take(block));

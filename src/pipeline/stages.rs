@@ -15,7 +15,7 @@ use std::vec::Drain;
 
 use super::chain::{Counts, Op, Ran};
 use super::error::{ErrorPolicy, ErrorStore, Failure, FailureSlot, StageError};
-use super::pulse::{Beat, Pace};
+use super::pulse::{BLIND_MAX, Beat, Pace};
 use super::runtime::Runtime;
 use crate::context::Context;
 use crate::panic::drop_quietly;
@@ -61,11 +61,32 @@ impl<T, U, S: Step<T, U>> Op<T, U> for Each<S> {
         out.reserve(items.len());
         let mut rest = items.drain(..);
         let mut ran = Ran::Done;
-        while rest.len() > 0 {
+        'blocks: while rest.len() > 0 {
             if probe.moved() {
                 self.pace.moved();
                 ran = Ran::Paused;
                 break;
+            }
+            if self.pace.block() == BLIND_MAX {
+                // Blocks at their largest: a constant length, so the step's loop has a known
+                // trip count, and the pace is not touched again.
+                while rest.len() >= BLIND_MAX {
+                    if !self
+                        .step
+                        .block(rest.by_ref().take(BLIND_MAX), out, &mut c.errors)
+                    {
+                        ran = Ran::Stopped;
+                        break 'blocks;
+                    }
+                    if probe.moved() {
+                        self.pace.moved();
+                        ran = Ran::Paused;
+                        break 'blocks;
+                    }
+                }
+                if rest.len() == 0 {
+                    break;
+                }
             }
             let block = rest.by_ref().take(self.pace.block());
             if !self.step.block(block, out, &mut c.errors) {

@@ -5,6 +5,10 @@
 
 use std::time::Duration;
 
+#[cfg(unix)]
+pub mod child;
+pub mod executor;
+
 use crossbeam_channel::{Receiver, Sender, bounded};
 use homebound::{pool, pool::Pool, threads};
 
@@ -72,4 +76,11 @@ impl Drop for PanicsOnDrop {
             panic!("{} panicked in its drop", self.0);
         }
     }
+}
+
+/// The pool's metrics, asserted conserved (every accepted task counted exactly once).
+pub fn conserved(pool: &Pool) -> pool::Metrics {
+    let m = pool.metrics();
+    assert!(m.is_conserved(), "{m:?}");
+    m
 }
