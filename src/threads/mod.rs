@@ -47,11 +47,12 @@
 //! Each registered thread keeps its state in a slot of its own, written only by itself with
 //! one relaxed store per change: the task it runs (name and start) and the wait it is in (idle,
 //! blocked in `submit`, in `ctx.recv` / `ctx.send` / `ctx.sleep` / `WaitGroup::wait`, in a cancel
-//! callback). [`dump`] reads every slot without stopping anyone and groups the threads by origin
-//! and owner, with spawn locations and the owning context's cancel state; [`dump_to`] writes it
-//! to any writer, [`dump_on_sigusr1`] (Unix) on a signal. A [`Watchdog`] scans the same slots
-//! for tasks running past a threshold (each reported once) and a thread count that keeps
-//! growing, and hands its [`Alert`]s to a callback on homebound's callback runner.
+//! callback, a pipeline stage blocked sending downstream). [`dump`] reads every slot without
+//! stopping anyone and groups the threads by origin, nested in the owner tree (service → pool →
+//! group → pipeline), with spawn locations and the owning context's cancel state; [`dump_to`]
+//! writes it to any writer, [`dump_on_sigusr1`] (Unix) on a signal. A [`Watchdog`] scans the
+//! same slots for tasks running past a threshold (each reported once) and a thread count that
+//! keeps growing, and hands its [`Alert`]s to a callback on homebound's callback runner.
 //!
 //! # Examples
 //!
@@ -222,7 +223,10 @@ impl ThreadInfo {
     pub fn owner(&self) -> &str {
         &self.owner
     }
-    /// The source location that spawned the thread.
+    /// The source location that spawned the thread; for a pool's, group's, pipeline's or
+    /// shutdown service's thread, the line of the user's code that created that owner (the
+    /// pool's `build`, the group's `scope` / `run`, the pipeline's `collect` / `for_each`, the
+    /// `service` call), not homebound's own spawn.
     ///
     /// # Examples
     ///
