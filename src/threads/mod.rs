@@ -649,6 +649,8 @@ pub struct Builder {
     context: Option<Context>,
     /// The owner (pool, group, ...) the thread works for, shown by the dump.
     member_of: Option<Owner>,
+    /// The user's call the thread is started for (a group task's `spawn`), if not its owner's.
+    at: Option<&'static Location<'static>>,
 }
 
 impl Builder {
@@ -672,6 +674,7 @@ impl Builder {
             origin: None,
             context: None,
             member_of: None,
+            at: None,
         }
     }
 
@@ -711,6 +714,13 @@ impl Builder {
     /// location (the user's call that created it) as the thread's spawn location.
     pub(crate) fn member_of(mut self, owner: &Owner) -> Self {
         self.member_of = Some(owner.clone());
+        self
+    }
+
+    /// Records `location` (the user's call the thread runs for, e.g. a group task's `spawn`) as
+    /// the thread's spawn location.
+    pub(crate) fn at(mut self, location: &'static Location<'static>) -> Self {
+        self.at = Some(location);
         self
     }
 
@@ -813,10 +823,10 @@ impl Builder {
         let (member_of, location) = match self.member_of.or_else(owner::being_started) {
             _ if self.daemon => (None, caller),
             Some(owner) => {
-                let at = owner.location();
+                let at = self.at.unwrap_or_else(|| owner.location());
                 (Some(owner), at)
             }
-            None => (owner::current(), caller),
+            None => (owner::current(), self.at.unwrap_or(caller)),
         };
         let key = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let name = format!("homebound-{}-{key}", self.owner);
