@@ -126,7 +126,7 @@ mod life;
 mod policy;
 mod run;
 mod scope;
-mod shared;
+pub(crate) mod shared;
 mod spawn;
 mod start;
 mod stragglers;

@@ -93,3 +93,39 @@ fn threads_started_for_a_helper_thread_belong_to_the_groups_runner() {
     stragglers.join();
     no_leaks();
 }
+
+/// A spawned task whose handle was dropped before it ended: its result is dropped exactly
+/// once (by the worker, without the slot's lock, when nobody else holds the slot).
+#[test]
+fn a_result_whose_handle_was_dropped_is_dropped_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let group = Group::builder().limit(1).build().unwrap();
+    let (open, gate) = bounded::<()>(0);
+    let (started_tx, started) = unbounded::<()>();
+    group
+        .run(&Context::new(), |g| {
+            g.execute(move |_| {
+                started_tx.send(()).unwrap();
+                let _ = gate.recv();
+                Ok::<_, ()>(())
+            });
+            started.recv_timeout(BOUND).unwrap();
+            for _ in 0..10 {
+                let drops = Arc::clone(&drops);
+                drop(g.spawn(move |_| Ok(Counted(drops))));
+            }
+            drop(open);
+        })
+        .unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), 10);
+    no_leaks();
+}

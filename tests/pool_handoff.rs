@@ -188,3 +188,40 @@ fn workers_grown_for_a_helper_thread_belong_to_the_pools_creator() {
     drop(pool);
     leak_check();
 }
+
+/// A result nobody will read: a task whose handle was dropped before the task started runs
+/// without its slot's lock (nobody else can reach the slot), and its result is dropped exactly
+/// once, on the worker, a panic from its `Drop` contained and counted.
+#[test]
+fn a_result_whose_handle_was_dropped_before_the_start_is_dropped_once_contained() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counted(Arc<AtomicUsize>, bool);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            if self.1 {
+                panic!("drop of a result nobody reads");
+            }
+        }
+    }
+    let pool = Pool::builder().workers(1).build().unwrap();
+    let (open, gate) = bounded::<()>(0);
+    let (started_tx, started) = unbounded();
+    pool.execute(blocker(&started_tx, &gate)).unwrap();
+    started.recv_timeout(BOUND).unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    for i in 0..10 {
+        let drops = Arc::clone(&drops);
+        // Dropped at once, while the only worker is held: no handle exists when it starts.
+        drop(pool.submit(move |_| Counted(drops, i == 3)).unwrap());
+    }
+    drop(open);
+    let report = pool.shutdown();
+    assert_eq!(drops.load(Ordering::SeqCst), 10);
+    let m = report.metrics();
+    assert_eq!((m.completed, m.hook_panics), (11, 1));
+    assert!(m.is_conserved());
+    drop(pool);
+    leak_check();
+}

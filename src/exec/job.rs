@@ -206,6 +206,16 @@ pub(crate) trait Outlet<X: Host, V>: Send {
     }
     /// Gives the outlet up once the task has ended; a result nobody reads dies here.
     fn release(self, host: &X);
+
+    /// [`end_run`](Outlet::end_run) then [`release`](Outlet::release), for an outlet that can
+    /// do both at once.
+    fn end_run_and_release(self, host: &X, settled: Settled<V>)
+    where
+        Self: Sized,
+    {
+        self.end_run(host, settled);
+        self.release(host);
+    }
 }
 
 /// The outlet of a task without a handle: it only carries who the task is.
@@ -240,6 +250,10 @@ impl<X: Host, V: Send> Outlet<X, V> for Arc<Slot<X::Info, V>> {
     fn release(self, host: &X) {
         Slot::release(self, host);
     }
+
+    fn end_run_and_release(self, host: &X, settled: Settled<V>) {
+        Slot::end_and_release(self, host, settled);
+    }
 }
 
 /// An owned task: its closure and its outlet, in one box.
@@ -264,8 +278,7 @@ where
     fn run(self: Box<Self>, host: &X, ctx: &Context) {
         let Cell { f, outlet } = *self;
         let settled = R::settle(Panicked::catch(move || f(ctx)), host, outlet.info());
-        outlet.end_run(host, settled);
-        outlet.release(host);
+        outlet.end_run_and_release(host, settled);
     }
 
     fn not_run(self: Box<Self>, host: &X, why: NotRun) {

@@ -210,3 +210,57 @@ fn loom_exec_a_queued_task_for_a_claimed_worker_does_not_make_the_next_one_full(
         assert!(matches!(m.try_offer(4), Err(Refusal::Full)));
     });
 }
+
+/// A released slot (issue 14 item 5): one queued task is cancelled (its state moves to
+/// released, then its slot is given back) while a submitter finds the queue full and a worker
+/// takes the cancelled task. Whatever the interleaving, the submitter's task is either refused
+/// or ends up exactly once in the worker's hand (in the tombstone's place) or in the queue.
+#[test]
+fn loom_exec_released_slot_is_lent_or_reclaimed_once() {
+    use crate::shim::{AtomicUsize, Ordering};
+    const QUEUED: usize = 0;
+    const RELEASED: usize = 2;
+    loom::model(|| {
+        let m = Model::new(1, 1, 1);
+        m.try_offer(1).unwrap(); // the queue is full
+        assert!(m.queue.crew.reserve()); // and its one worker busy
+        let state = Arc::new(AtomicUsize::new(QUEUED));
+        let releaser = m.queue.releaser();
+        let st = state.clone();
+        let canceller = thread::spawn(move || {
+            if st
+                .compare_exchange(QUEUED, RELEASED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                releaser.release();
+            }
+        });
+        let s = m.clone();
+        let submitter = thread::spawn(move || s.try_offer(2).is_ok());
+        // The worker: takes task 1; if it was released, something takes its place.
+        let taken = m.queue.take();
+        let mut in_hand = Vec::new();
+        if let Some(job) = taken {
+            assert_eq!(job, 1);
+            let released = state
+                .compare_exchange(QUEUED, 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_err();
+            if released {
+                in_hand.extend(m.queue.reclaim());
+            } else {
+                in_hand.push(job);
+            }
+        }
+        canceller.join().unwrap();
+        let accepted = submitter.join().unwrap();
+        let left = m.queue.drain();
+        let started = m.started.lock().clone();
+        let all = in_hand.iter().chain(&left).chain(&started);
+        let twos = all.filter(|&&j| j == 2).count();
+        assert_eq!(
+            twos,
+            usize::from(accepted),
+            "{in_hand:?} {left:?} {started:?}"
+        );
+    });
+}

@@ -11,6 +11,8 @@
 //!   or full — with blocked submitters woken by the [`room`] tokens;
 //! * [`crew`]: the one atomic word that counts live, idle and claimed workers, on which every
 //!   hand-off decision is a single compare-and-swap;
+//! * [`stretch`]: a worker's task starts for its thread state, one clock read per stretch of
+//!   short tasks;
 //! * [`worker`]: the worker loop (reusable task context, panic containment, end counting) and
 //!   self-submit detection.
 //!
@@ -29,6 +31,7 @@ pub(crate) mod job;
 pub(crate) mod queue;
 pub(crate) mod room;
 pub(crate) mod slot;
+pub(crate) mod stretch;
 pub(crate) mod worker;
 
 #[cfg(all(test, loom))]

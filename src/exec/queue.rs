@@ -31,6 +31,18 @@
 //! executor's own workers, it never waits (all workers might be waiting on each other): the
 //! layer applies its self-submit rule instead, after growth was tried.
 //!
+//! # Released slots
+//!
+//! A queued task whose caller cancelled it gives its slot back at once (the layer calls
+//! [`Releaser::release`]; the task itself stays in the channel, which cannot remove from the
+//! middle, as a *tombstone*). The slot becomes a *credit*: a hand-off that finds the queue
+//! full takes a credit and puts its task on the *spare* list instead. A worker that takes a
+//! tombstone later consumes one unit ([`Queue::reclaim`]): a spare task, which it runs in the
+//! tombstone's place, or else a credit. Every tombstone is consumed once, so the spare list
+//! empties as the tombstones are reached (a spare task is only added while a credit exists,
+//! that is while some tombstone is still ahead of a worker), and it costs nothing until a task
+//! is released: only a hand-off that found the queue full reads the credits.
+//!
 //! # Closing
 //!
 //! `closing` (the layer stops accepting) wakes blocked submitters; `closed` (no task will be
@@ -39,6 +51,7 @@
 
 use std::io;
 use std::mem;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::chan::{self, Receiver, Sender, TrySendError};
@@ -46,7 +59,7 @@ use super::crew::{Claim, Crew};
 use super::room::{Room, Waiter};
 use super::worker::is_worker_of;
 use crate::context::Context;
-use crate::shim::{AtomicBool, Ordering};
+use crate::shim::{AtomicBool, AtomicUsize, Ordering, fence};
 
 #[cfg(not(loom))]
 use crossbeam_utils::Backoff;
@@ -149,6 +162,34 @@ pub(crate) struct Queue<J> {
     closing: Context,
     /// Cancelled once nothing will be queued any more: parked workers drain and leave.
     closed: Context,
+    /// Released slots not yet lent or reclaimed (see "Released slots" above).
+    credits: Arc<AtomicUsize>,
+    /// Tasks queued in a released slot; each runs in place of a tombstone.
+    spare_tx: Sender<J>,
+    spare_rx: Receiver<J>,
+    /// Set once [`drain`](Queue::drain) took the spare list: nothing is left to reclaim.
+    drained: AtomicBool,
+}
+
+/// Gives a released task's queue slot back (see "Released slots" above). Owns nothing of the
+/// executor's but a counter and the room-token sender, so it may be kept by a context callback.
+#[derive(Clone)]
+pub(crate) struct Releaser {
+    credits: Arc<AtomicUsize>,
+    token: Sender<()>,
+}
+
+impl Releaser {
+    /// Called exactly once per queued task that will not run, while it is still in the queue
+    /// (or in a worker's hand before it looked): its slot is free for the next hand-off, and a
+    /// blocked submitter is woken to take it. Cheap and non-blocking: it may run inside
+    /// `Context::cancel`, on any thread.
+    pub(crate) fn release(&self) {
+        self.credits.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        // Unconditional: a stale token only makes a waiter retry once (see `Room`).
+        let _ = self.token.try_send(());
+    }
 }
 
 impl<J> Queue<J> {
@@ -162,6 +203,7 @@ impl<J> Queue<J> {
         };
         let bounded = matches!(capacity, Capacity::Bounded(c) if c > 0);
         let (nudge_tx, nudge_rx) = chan::unbounded();
+        let (spare_tx, spare_rx) = chan::unbounded();
         Queue {
             id,
             tx,
@@ -179,6 +221,69 @@ impl<J> Queue<J> {
             room: Room::new(),
             closing: Context::new(),
             closed: Context::new(),
+            credits: Arc::new(AtomicUsize::new(0)),
+            spare_tx,
+            spare_rx,
+            drained: AtomicBool::new(false),
+        }
+    }
+
+    /// What a queued task gives its slot back with (see "Released slots" above).
+    pub(crate) fn releaser(&self) -> Releaser {
+        Releaser {
+            credits: Arc::clone(&self.credits),
+            token: self.room.token_sender(),
+        }
+    }
+
+    /// A full queue's hand-off takes a released slot, if there is one.
+    fn lend(&self, job: J) -> Result<(), J> {
+        let mut n = self.credits.load(Ordering::Acquire);
+        loop {
+            if n == 0 {
+                return Err(job);
+            }
+            match self
+                .credits
+                .compare_exchange_weak(n, n - 1, Ordering::SeqCst, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(now) => n = now,
+            }
+        }
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.spare_tx.try_send(job)
+        {
+            unreachable!("the spare list is unbounded and the queue holds its receiver")
+        }
+        Ok(())
+    }
+
+    /// Called once for each tombstone a worker (or the layer) takes: the task that was lent
+    /// its slot, to run in its place, or `None` when the slot was not lent (its credit is
+    /// taken back). A release counted just before its tombstone was taken is waited for.
+    pub(crate) fn reclaim(&self) -> Option<J> {
+        let backoff = Backoff::new();
+        loop {
+            // Spare tasks first: a spare list left with only credits ahead would strand them.
+            if let Ok(job) = self.spare_rx.try_recv() {
+                return Some(job);
+            }
+            let n = self.credits.load(Ordering::Acquire);
+            if n > 0 {
+                if self
+                    .credits
+                    .compare_exchange(n, n - 1, Ordering::SeqCst, Ordering::Acquire)
+                    .is_ok()
+                {
+                    return None;
+                }
+                continue;
+            }
+            if self.drained.load(Ordering::Acquire) {
+                return None;
+            }
+            backoff.snooze();
         }
     }
 
@@ -224,7 +329,9 @@ impl<J> Queue<J> {
             let c = self.crew.count();
             c.idle > 0 || c.live < self.crew.max()
         } else {
-            self.rx.len() <= self.low_water || (self.grows() && !self.crew.at_max())
+            self.rx.len() <= self.low_water
+                || (self.grows() && !self.crew.at_max())
+                || self.credits.load(Ordering::Relaxed) > 0
         }
     }
 
@@ -296,6 +403,23 @@ impl<J> Queue<J> {
         }
     }
 
+    /// The common case of [`offer`](Queue::offer) on its own: a queue with room, on an executor
+    /// that starts no more workers on demand (what `try_handoff` would do first, without its
+    /// set-up). `Err` gives the job back for `offer`, which decides everything else.
+    #[inline]
+    pub(crate) fn try_queue(&self, job: J) -> Result<(), J> {
+        if self.rendezvous || (self.grows() && !self.crew.at_max()) {
+            return Err(job);
+        }
+        match self.tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job)) => Err(job),
+            Err(TrySendError::Disconnected(_)) => {
+                unreachable!("the queue holds its own receiver")
+            }
+        }
+    }
+
     /// Hands `job` over, waiting as `wait` allows; `start` starts a worker (the layer knows
     /// how). On refusal the job comes back with the reason.
     pub(crate) fn offer(
@@ -304,18 +428,9 @@ impl<J> Queue<J> {
         wait: Wait<'_>,
         start: &mut Start<'_, J>,
     ) -> Result<(), (J, Refusal)> {
-        // The common case first: a queue with room, on an executor that starts no more workers
-        // on demand (what `try_handoff` would do first, without its set-up).
-        let mut job = if !self.rendezvous && (!self.grows() || self.crew.at_max()) {
-            match self.tx.try_send(job) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Full(job)) => job,
-                Err(TrySendError::Disconnected(_)) => {
-                    unreachable!("the queue holds its own receiver")
-                }
-            }
-        } else {
-            job
+        let mut job = match self.try_queue(job) {
+            Ok(()) => return Ok(()),
+            Err(job) => job,
         };
         let mut may_start = true;
         let mut waiter: Option<Waiter<'_>> = None;
@@ -342,7 +457,14 @@ impl<J> Queue<J> {
                         continue;
                     }
                 },
-                Handoff::Full(back) => job = back,
+                // A slot a cancelled task released is as good as room.
+                Handoff::Full(back) => match self.lend(back) {
+                    Ok(()) => {
+                        self.passed(waiter);
+                        return Ok(());
+                    }
+                    Err(back) => job = back,
+                },
             }
             let Wait::Until { deadline, ctx } = wait else {
                 return Err((job, Refusal::Full));
@@ -604,6 +726,9 @@ impl<J> Queue<J> {
             self.crew.took();
             all.push(job);
         }
+        // Lent tasks too (never claimed a worker); a tombstone taken after this reclaims nothing.
+        self.drained.store(true, Ordering::Release);
+        all.extend(std::iter::from_fn(|| self.spare_rx.try_recv().ok()));
         all
     }
 

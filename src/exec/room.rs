@@ -65,6 +65,12 @@ impl Room {
         Waiter { room: self }
     }
 
+    /// A sender of room tokens, for a release that happens away from the queue (see
+    /// `queue::Releaser`).
+    pub(crate) fn token_sender(&self) -> Sender<()> {
+        self.token_tx.clone()
+    }
+
     /// Where room tokens arrive.
     pub(crate) fn tokens(&self) -> &Receiver<()> {
         &self.token_rx

@@ -32,10 +32,10 @@ struct Inner<V, F> {
     /// The error is boxed: a `Panicked` is large and rare, and a small task allocation stays
     /// in the allocator's fast size classes when it is freed on another thread.
     result: Option<Result<V, Box<JoinError>>>,
-    won: bool,
     /// A helping joiner waits on this as well as on its queue, or an awaiting one gets its
-    /// `Waker` called; taken when the task ends.
-    waker: Option<Joiner>,
+    /// `Waker` called; taken when the task ends. Boxed: rare, and the slot stays small (see
+    /// `result`; with the `tracing` feature a task's info is a word longer).
+    waker: Option<Box<Joiner>>,
 }
 
 enum Stage<F> {
@@ -43,15 +43,17 @@ enum Stage<F> {
     Queued(F),
     /// Running; with the task's context when its handle may cancel it.
     Running(Option<Context>),
-    /// Ran (to a value, an error or a panic).
-    Finished,
+    /// Ran (to a value, an error or a panic); `true` if it was the first success of its group
+    /// (a race's winner). Kept in the stage rather than beside it: a submitted task's slot must
+    /// stay within the allocator's fast size classes (see `result`).
+    Finished(bool),
     /// Ended without running.
     Skipped,
 }
 
 impl<F> Stage<F> {
     fn is_terminal(&self) -> bool {
-        matches!(self, Stage::Finished | Stage::Skipped)
+        matches!(self, Stage::Finished(_) | Stage::Skipped)
     }
 }
 
@@ -59,17 +61,19 @@ impl<F> Stage<F> {
 enum Joiner {
     /// Dropped when the task ends, which disconnects the joiner's receiver.
     Chan(#[allow(dead_code)] Sender<()>),
-    /// Woken when the task ends (boxed: the slot stays as small as with a sender alone).
-    Task(Box<Waker>),
+    /// Woken when the task ends.
+    Task(Waker),
 }
 
 /// What [`Slot::end`] and friends move out of the lock, to drop after it.
-struct Leftovers(#[allow(dead_code)] Option<Context>, Option<Joiner>);
+struct Leftovers(#[allow(dead_code)] Option<Context>, Option<Box<Joiner>>);
 
 impl Drop for Leftovers {
     /// Wakes an awaiting joiner, after the slot's lock is released.
     fn drop(&mut self) {
-        if let Some(Joiner::Task(waker)) = self.1.take() {
+        if let Some(joiner) = self.1.take()
+            && let Joiner::Task(waker) = *joiner
+        {
             // An executor's waker only schedules its task; should one panic anyway, the task's
             // end is recorded already and the runner must carry on.
             if let Err(panic) = Panicked::catch(move || waker.wake()) {
@@ -87,7 +91,6 @@ impl<I, V, F> Slot<I, V, F> {
             inner: Mutex::new(Inner {
                 stage: Stage::Queued(closure),
                 result: None,
-                won: false,
                 waker: None,
             }),
             ended: Condvar::default(),
@@ -101,7 +104,6 @@ impl<I, V, F> Slot<I, V, F> {
             inner: Mutex::new(Inner {
                 stage: Stage::Skipped,
                 result: Some(Err(Box::new(error))),
-                won: false,
                 waker: None,
             }),
             ended: Condvar::default(),
@@ -126,14 +128,13 @@ impl<I, V, F> Slot<I, V, F> {
 
     /// Records how the task ended and wakes its joiners.
     pub(crate) fn end(&self, settled: Settled<V>) {
-        self.finish(Stage::Finished, settled);
+        self.finish(Stage::Finished(settled.won), settled);
     }
 
     fn finish(&self, stage: Stage<F>, settled: Settled<V>) {
         let mut inner = self.inner.lock();
         let before = std::mem::replace(&mut inner.stage, stage);
         inner.result = Some(settled.result.map_err(Box::new));
-        inner.won = settled.won;
         let leftovers = Leftovers(
             match before {
                 Stage::Running(ctx) => ctx,
@@ -193,7 +194,7 @@ impl<I, V, F> Slot<I, V, F> {
 
     pub(crate) fn is_winner(&self) -> bool {
         let inner = self.inner.lock();
-        inner.stage.is_terminal() && inner.won
+        matches!(inner.stage, Stage::Finished(true))
     }
 
     /// Whether it ended without running.
@@ -225,7 +226,7 @@ impl<I, V, F> Slot<I, V, F> {
                 }
                 false
             }
-            Stage::Finished | Stage::Skipped => false,
+            Stage::Finished(_) | Stage::Skipped => false,
         }
     }
 
@@ -237,7 +238,7 @@ impl<I, V, F> Slot<I, V, F> {
             return None;
         }
         let (tx, rx) = chan::bounded(1);
-        inner.waker = Some(Joiner::Chan(tx));
+        inner.waker = Some(Box::new(Joiner::Chan(tx)));
         Some(rx)
     }
 
@@ -248,16 +249,61 @@ impl<I, V, F> Slot<I, V, F> {
         if inner.stage.is_terminal() {
             return true;
         }
-        if let Some(Joiner::Task(current)) = &inner.waker
+        if let Some(current) = &inner.waker
+            && let Joiner::Task(current) = &**current
             && current.will_wake(waker)
         {
             return false;
         }
-        let old = inner.waker.replace(Joiner::Task(Box::new(waker.clone())));
+        let old = inner.waker.replace(Box::new(Joiner::Task(waker.clone())));
         drop(inner);
         // A replaced waker is not woken: its task polls again with the new one.
         drop(old);
         false
+    }
+
+    /// The closure of a queued task whose slot nobody else holds any more (its handle was
+    /// dropped, and nobody waits on it): taken without the lock, which nobody else can take.
+    /// The slot then counts as finished. `None` otherwise (the caller takes the locked path).
+    #[inline]
+    fn take_unshared(this: &mut Arc<Self>) -> Option<F> {
+        let inner = Arc::get_mut(this)?.inner.get_mut();
+        if !matches!(inner.stage, Stage::Queued(_)) || inner.waker.is_some() {
+            return None;
+        }
+        match std::mem::replace(&mut inner.stage, Stage::Finished(false)) {
+            Stage::Queued(f) => Some(f),
+            _ => unreachable!("checked above"),
+        }
+    }
+
+    /// Ends a task whose slot nobody else holds (see [`take_unshared`](Slot::take_unshared)):
+    /// its result is dropped here, contained, and a panic from its `Drop` reported.
+    fn drop_unread<X: Host<Info = I>>(&self, host: &X, result: Result<V, JoinError>) {
+        let dropped = match result {
+            Ok(value) if std::mem::needs_drop::<V>() => drop_caught(value),
+            Ok(_) => Ok(()),
+            Err(error) => drop_caught(error),
+        };
+        if let Err(panic) = dropped {
+            host.drop_panicked(&self.info, panic);
+        }
+    }
+
+    /// Ends a task run elsewhere (an owned job's closure) and gives up this reference: when
+    /// nobody else holds the slot (its handle is gone) the result is dropped at once, without
+    /// the lock; otherwise as [`end`](Slot::end) then [`release`](Slot::release).
+    pub(crate) fn end_and_release<X: Host<Info = I>>(
+        mut self: Arc<Self>,
+        host: &X,
+        settled: Settled<V>,
+    ) {
+        if Slot::take_unshared(&mut self).is_some() {
+            self.drop_unread(host, settled.result);
+            return;
+        }
+        self.end(settled);
+        self.release(host);
     }
 
     /// Gives up one reference after the task ended: if it was the last (the handle is gone),
@@ -296,7 +342,15 @@ where
     R: Output<X>,
     R::Value: Send,
 {
-    fn run(self: Arc<Self>, host: &X, ctx: &Context) -> bool {
+    fn run(mut self: Arc<Self>, host: &X, ctx: &Context) -> bool {
+        if let Some(f) = Slot::take_unshared(&mut self) {
+            // Its handle is gone (a submit whose handle was not kept): nobody else can reach
+            // the slot, so the task runs without its lock and its result, which nobody will
+            // read, dies here.
+            let settled = R::settle(Panicked::catch(move || f(ctx)), host, &self.info);
+            self.drop_unread(host, settled.result);
+            return true;
+        }
         let Some(f) = self.start(X::CANCELS.then_some(ctx)) else {
             return false;
         };

@@ -17,9 +17,11 @@ use super::task::{self, GroupJob, TaskHandle};
 use crate::context::Context;
 use crate::exec::job::NotRun;
 use crate::exec::queue::{Capacity, Queue, Refusal, Wait};
+use crate::exec::stretch::Stretch;
 use crate::exec::worker::{self, Begin, Work, new_id};
 use crate::panic::{Panicked, drop_caught};
 use crate::task::TaskInfo;
+use crate::threads;
 
 /// Spawns tasks into a group. The group's closure receives one; clone it into a task to spawn
 /// from inside that task (nested spawns are waited for like any other).
@@ -391,6 +393,11 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     /// Hands a job to a limited group's workers (see `exec::queue`), waiting for room while the
     /// group is not cancelled.
     fn enqueue(&self, queue: &Arc<Queue<GroupJob<'scope, E>>>, job: GroupJob<'scope, E>) {
+        // The common case (room in the queue, every worker started) without `offer`'s set-up.
+        let job = match queue.try_queue(job) {
+            Ok(()) => return,
+            Err(job) => job,
+        };
         let wait = Wait::Until {
             deadline: None,
             // A group that runs accepted tasks waits for room even once cancelled (Go's `g.Go`).
@@ -461,6 +468,7 @@ fn worker<'scope, E: Send + 'scope>(
             queue,
             shared,
             ended: 0,
+            stretch: Stretch::new(),
         };
         worker::work(&mut w, first.map_or(Begin::Busy, Begin::With));
         if w.ended > 0 {
@@ -476,6 +484,7 @@ struct GroupWorker<'scope, E> {
     /// Ends not yet reported to the group (see `InFlight`, invariant 3): reported whenever the
     /// worker finds its queue empty, before it parks.
     ended: usize,
+    stretch: Stretch,
 }
 
 impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
@@ -489,8 +498,12 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
         &self.shared.ctx
     }
 
-    fn run(&mut self, job: Self::Job, ctx: &Context, _parked: bool) -> bool {
-        contained(&self.shared, || run_job(&self.shared, job, ctx));
+    fn run(&mut self, job: Self::Job, ctx: &Context, parked: bool) -> bool {
+        self.stretch.next(parked);
+        let stretch = &self.stretch;
+        contained(&self.shared, || {
+            run_job(&self.shared, job, ctx, Some(stretch))
+        });
         self.ended += 1;
         true
     }
@@ -506,13 +519,18 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
     }
 }
 
-/// Runs a job, or reports it as not started if the group is cancelled.
-fn run_job<E>(shared: &Shared<E>, job: GroupJob<'_, E>, ctx: &Context) {
+/// Runs a job, or reports it as not started if the group is cancelled. `stretch`: a worker's,
+/// which says when the task started; `None` reads the clock.
+fn run_job<E>(shared: &Shared<E>, job: GroupJob<'_, E>, ctx: &Context, stretch: Option<&Stretch>) {
     if shared.skips_start() {
         job.not_run(shared, NotRun::Cancelled);
     } else {
         let _running = shared.life.track(job.info());
-        let _state = crate::threads::running_now(job.info().name());
+        let _state = match (job.info().name(), stretch) {
+            (None, Some(stretch)) => threads::running_word(stretch.word()),
+            (name, Some(stretch)) => threads::running_task(name, stretch.since()),
+            (name, None) => threads::running_now(name),
+        };
         let _span = job.info().span().clone().entered();
         let event = crate::observe::group_task_started(job.info().name());
         job.run(shared, ctx);
@@ -536,7 +554,7 @@ fn contained<E>(shared: &Shared<E>, f: impl FnOnce()) {
 /// goes, with what the task registered on it, before the caller counts the task as ended.
 fn run_alone<E>(shared: &Shared<E>, job: GroupJob<'_, E>) {
     let ctx = shared.ctx.child();
-    contained(shared, || run_job(shared, job, &ctx));
+    contained(shared, || run_job(shared, job, &ctx, None));
     if let Err(panic) = drop_caught(ctx) {
         let _ = Panicked::catch(|| shared.fail_outside_task(panic));
     }

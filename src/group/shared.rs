@@ -1,4 +1,5 @@
 //! State shared by a group's tasks: its context, its policy's rules and what it has recorded.
+//! A pool group (`Pool::group`) records its tasks' ends here too, under the same policies.
 
 use std::mem;
 use std::panic::Location;
@@ -17,9 +18,9 @@ use crate::panic::Panicked;
 use crate::task::TaskInfo;
 use crate::threads::Builder;
 
-pub(super) struct Shared<E> {
+pub(crate) struct Shared<E> {
     /// The group's context: a child of the caller's, so cancelling it never cancels the caller.
-    pub(super) ctx: Context,
+    pub(crate) ctx: Context,
     pub(super) life: Arc<Life>,
     /// Owner name for the group's threads (`homebound-<owner>-<n>`).
     pub(super) owner: String,
@@ -55,25 +56,25 @@ struct Record<E> {
 }
 
 /// What a finished group recorded.
-pub(super) struct Outcome<E> {
-    pub(super) failures: Vec<Error<E>>,
-    pub(super) stray_panic: Option<Panicked>,
-    pub(super) any_success: bool,
-    pub(super) cancelled_by: Option<usize>,
+pub(crate) struct Outcome<E> {
+    pub(crate) failures: Vec<Error<E>>,
+    pub(crate) stray_panic: Option<Panicked>,
+    pub(crate) any_success: bool,
+    pub(crate) cancelled_by: Option<usize>,
 }
 
 /// How a group is configured, as its tasks need to know it.
-pub(super) struct Setup<'a> {
-    pub(super) owner: &'a str,
-    pub(super) stack_size: Option<usize>,
-    pub(super) run_accepted: bool,
+pub(crate) struct Setup<'a> {
+    pub(crate) owner: &'a str,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) run_accepted: bool,
     /// Whether running tasks are listed (the timeout form names its stragglers).
-    pub(super) track_running: bool,
+    pub(crate) track_running: bool,
 }
 
 impl<E> Shared<E> {
     #[track_caller] // the owner-tree node records the user's `scope` / `run` call
-    pub(super) fn new<P: Policy, C: ErrorCause<E>>(ctx: Context, setup: Setup<'_>) -> Arc<Self> {
+    pub(crate) fn new<P: Policy, C: ErrorCause<E>>(ctx: Context, setup: Setup<'_>) -> Arc<Self> {
         Arc::new(Shared {
             ctx,
             life: Life::new(setup.track_running),
@@ -118,7 +119,7 @@ impl<E> Shared<E> {
     }
 
     /// Records a success; returns whether it was the group's first (the race's winner).
-    pub(super) fn succeed(&self, task: &TaskInfo) -> bool {
+    pub(crate) fn succeed(&self, task: &TaskInfo) -> bool {
         if self.succeeded.load(Ordering::Relaxed) || self.succeeded.swap(true, Ordering::AcqRel) {
             return false;
         }
@@ -130,7 +131,7 @@ impl<E> Shared<E> {
 
     /// Records a failure, cancelling the group if the policy says so, with the failure as the
     /// cause (see `cause`).
-    pub(super) fn fail(&self, failure: Error<E>) {
+    pub(crate) fn fail(&self, failure: Error<E>) {
         // Built before the failure goes under the lock: the error rule may clone a user error
         // (user code). Only the failure that can still cancel the group pays for it.
         let mut clone_panicked = None;
@@ -203,7 +204,7 @@ impl<E> Shared<E> {
     }
 
     /// Takes what the group recorded (called once every task has ended).
-    pub(super) fn take(&self) -> Outcome<E> {
+    pub(crate) fn take(&self) -> Outcome<E> {
         let mut record = self.record.lock();
         Outcome {
             failures: mem::take(&mut record.failures),

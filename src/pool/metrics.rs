@@ -310,9 +310,10 @@ pub struct Metrics {
     /// Of `rejected_full`: tasks the submitting thread ran itself under
     /// [`WhenFull::CallerRuns`](super::WhenFull::CallerRuns) (they never entered the pool).
     pub ran_by_caller: u64,
-    /// Total time tasks spent in the queue before a worker took them. While every worker is
-    /// busy a submit is stamped from a clock the workers refresh as they finish tasks (so a
-    /// submit need not read the system clock), which may run up to 10 µs, or one running
+    /// Total time tasks spent in the queue before a worker took them. A submit is stamped from
+    /// a clock the workers refresh as they finish tasks or wake (so a submit need not read the
+    /// system clock); after a worker parks, the next submit reads the system clock and
+    /// refreshes it for the submits after it. That clock may run up to 10 µs, or one running
     /// task, behind: a task's wait may then be counted that much longer. A worker running
     /// short tasks (under 20 µs) back to back reads the clock once per 16 of them, and takes
     /// each one's start to be that read: its wait may be counted up to 15 short tasks shorter.

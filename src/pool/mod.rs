@@ -98,6 +98,7 @@ mod metrics;
 mod on_demand;
 mod on_pool;
 mod pending;
+mod release;
 mod resize;
 mod shutdown;
 mod task;
@@ -683,6 +684,47 @@ impl Pool {
             self.shared.life.idle.ring();
             return Err((job, Refusal::Closed));
         }
+        // The common case on its own, without the general path's set-up: no full policy, no
+        // caller's context to check first, and a queue with room (see `Queue::try_queue`).
+        let plain = self.shared.cfg.full.is_none()
+            && !matches!(wait, Wait::Until { ctx: Some(ctx), .. } if ctx.is_cancelled());
+        let job = if plain {
+            match self.shared.queue.try_queue(job) {
+                Ok(()) => {
+                    self.queued(before);
+                    return Ok(());
+                }
+                Err(job) => job,
+            }
+        } else {
+            job
+        };
+        self.offer_slow(job, wait, before)
+    }
+
+    /// A task the fast path queued: what `offer_slow` does after an accepted hand-off.
+    #[inline]
+    fn queued(&self, nth: u64) {
+        if self.shared.queue.crew.min() == 0 {
+            // No worker need stay: make sure one is alive for what was just queued.
+            self.keep_one_worker();
+        }
+        let c = &self.shared.counters;
+        if nth.is_multiple_of(QUEUE_LEN_SAMPLE) {
+            c.saw_queue_len(self.shared.queue.len());
+        }
+        c.submit.settled.fetch_add(1, Ordering::Release);
+    }
+
+    /// The rest of [`offer`](Pool::offer) for a submit counted in as the `before`th.
+    #[inline(never)]
+    fn offer_slow(
+        &self,
+        job: PoolJob,
+        wait: Wait<'_>,
+        before: u64,
+    ) -> Result<(), (PoolJob, Refusal)> {
+        let c = &self.shared.counters;
         let offered = self.hand_over(job, wait);
         if offered.is_ok() && self.shared.queue.crew.min() == 0 {
             // No worker need stay: make sure one is alive for what was just queued.

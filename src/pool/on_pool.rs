@@ -1,22 +1,31 @@
-//! Groups on a shared pool: [`Pool::group`] starts an errgroup whose tasks run on this pool's
-//! workers, with a limit of its own (pond's `NewGroup`, Kotlin's `limitedParallelism`): an
-//! errgroup per request inside one global pool. [`Pool::invoke_all`] and [`Pool::invoke_any`]
-//! (Java's) are thin uses of it.
+//! Groups on a shared pool: [`Pool::group`] starts a task group whose tasks run on this pool's
+//! workers, with a limit and a policy of its own (pond's `NewGroup`, Kotlin's
+//! `limitedParallelism`): an errgroup per request inside one global pool. [`Pool::invoke_all`]
+//! and [`Pool::invoke_any`] (Java's) are thin uses of it.
 //!
 //! # Guarantees
 //!
-//! * **First failure cancels the siblings**: the group's context (a child of the caller's) is
-//!   cancelled as the first task fails or panics; queued siblings never start, running ones
-//!   see the cancel. [`PoolGroup::wait`] reports that first failure.
+//! * **The group's policy**: the scoped [`Group`](crate::group::Group)'s own policy types
+//!   ([`FailFast`] by default, [`FailFastCollect`](crate::group::FailFastCollect),
+//!   [`CollectAll`](crate::group::CollectAll), [`RunAll`](crate::group::RunAll),
+//!   [`FirstSuccess`](crate::group::FirstSuccess)) decide which failure cancels the group's
+//!   context (a child of the caller's), with the cause its
+//!   [`CauseRule`](crate::group::CauseRule) names, and what [`PoolGroup::wait`] returns. The
+//!   ends are recorded by the scoped group's own bookkeeping, so both kinds of group report
+//!   alike.
+//! * **Prompt stop** (unless [`run_accepted(true)`](PoolGroupBuilder::run_accepted)): once the
+//!   group is cancelled, its queued tasks never start (and give their queue slots back at once)
+//!   and running ones see the cancel.
 //! * **Nothing outlives the group**: `wait` returns after every task has ended; dropping the
 //!   group without `wait` cancels it and waits too.
 //! * **Counted by the pool**: its tasks are pool tasks, in the pool's metrics, under its
 //!   `WhenFull` policy and hooks.
 //!
 //! The limit counts the group's tasks queued or running; `spawn` waits for a place (until the
-//! group's context is cancelled).
+//! group's context is cancelled, or regardless under `run_accepted(true)`).
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::Arc;
 
@@ -27,56 +36,41 @@ use super::Pool;
 use super::error::SubmitError;
 use super::handle::TaskHandle;
 use crate::context::{Cancelled, Context};
-use crate::group::Error;
+use crate::group::shared::{Outcome, Setup, Shared};
+use crate::group::{
+    CauseRule, Error, ErrorCause, FailFast, Failures, FirstSuccess, Policy, TaskAsCause,
+};
 use crate::panic::Panicked;
 use crate::task::{JoinError, TaskInfo};
 
-/// Starts a [`PoolGroup`]; made by [`Pool::group`].
+/// Starts a [`PoolGroup`]; made by [`Pool::group`]. `P` is the group's policy, `C` its cause
+/// rule, as for a scoped [`Group`](crate::group::Group).
 #[must_use = "a group builder does nothing until start is called"]
 #[derive(Debug)]
-pub struct PoolGroupBuilder<'p> {
+pub struct PoolGroupBuilder<'p, P: Policy = FailFast, C: CauseRule = TaskAsCause> {
     pool: &'p Pool,
     limit: Option<usize>,
+    run_accepted: bool,
+    policy: P,
+    cause: C,
 }
 
-/// Which outcome ends the group early.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Wins {
-    /// The first failure (errgroup).
-    Failure,
-    /// The first success (`invoke_any`).
-    Success,
-}
-
-/// What the group's tasks share: the first task to end the group early.
-struct Race {
-    ctx: Context,
-    wins: Wins,
-    first: Mutex<Option<usize>>,
-}
-
-impl Race {
-    fn ended(&self, index: usize, success: bool) {
-        if success == (self.wins == Wins::Success) {
-            let mut first = self.first.lock();
-            if first.is_none() {
-                *first = Some(index);
-                drop(first);
-                self.ctx.cancel_with(match self.wins {
-                    Wins::Failure => "a task of the group failed",
-                    Wins::Success => "a task of the group succeeded",
-                });
-            }
-        }
-    }
+/// What a group task hands its pool handle: its value, or that its failure went to the
+/// group's record.
+enum Ended<T> {
+    /// The value, and whether it was the group's first success.
+    Value(T, bool),
+    Failed,
 }
 
 /// A task group on a pool's workers: spawn tasks that return `Result<T, E>`, then
 /// [`wait`](PoolGroup::wait).
 ///
-/// * **First failure cancels the siblings**: the group's context (a child of the caller's) is
-///   cancelled as the first task fails or panics; queued siblings never start, running ones
-///   see the cancel. `wait` reports that first failure.
+/// * **The group's policy** (`P`, [`FailFast`] unless [`PoolGroupBuilder::policy`] says
+///   otherwise) decides which failure cancels the group's context (a child of the caller's)
+///   and what `wait` returns; `C` is the cause the context gets
+///   ([`PoolGroupBuilder::cause`]). Queued siblings of a cancelled group never start (unless
+///   [`run_accepted`](PoolGroupBuilder::run_accepted)); running ones see the cancel.
 /// * **Nothing outlives the group**: `wait` returns after every task has ended; dropping the
 ///   group without `wait` cancels it and waits too.
 /// * **Counted by the pool**: its tasks are pool tasks, in the pool's metrics, under its
@@ -98,18 +92,22 @@ impl Race {
 /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
 #[must_use = "dropping a PoolGroup cancels it and waits for its tasks; call wait for their results"]
-pub struct PoolGroup<'p, T, E> {
+pub struct PoolGroup<'p, T, E, P: Policy = FailFast, C: CauseRule = TaskAsCause> {
     pool: &'p Pool,
-    race: Arc<Race>,
+    /// The group's context and record: the scoped group's own.
+    shared: Arc<Shared<E>>,
+    run_accepted: bool,
     /// One token per task queued or running when there is a limit.
     places: Option<(Sender<()>, Receiver<()>)>,
-    tasks: Vec<(TaskInfo, TaskHandle<Result<T, E>>)>,
+    tasks: Vec<(TaskInfo, TaskHandle<Ended<T>>)>,
     /// A task `invoke_*` could not submit.
     refused: Option<TaskInfo>,
+    _rules: PhantomData<(P, C)>,
 }
 
 impl Pool {
-    /// A task group whose tasks run on this pool's workers; see [`PoolGroup`].
+    /// A task group whose tasks run on this pool's workers, fail-fast unless
+    /// [`policy`](PoolGroupBuilder::policy) says otherwise; see [`PoolGroup`].
     ///
     /// # Examples
     ///
@@ -130,6 +128,9 @@ impl Pool {
         PoolGroupBuilder {
             pool: self,
             limit: None,
+            run_accepted: false,
+            policy: FailFast,
+            cause: TaskAsCause,
         }
     }
 
@@ -163,23 +164,17 @@ impl Pool {
         E: Send + 'static,
     {
         let mut g = self.group().start(ctx);
-        for f in tasks {
-            if g.spawn(f).is_err() {
-                // Not accepted (pool closed or ctx cancelled): the group reports it below.
-                g.refused(Location::caller());
-                break;
-            }
-        }
+        g.spawn_all(tasks, Location::caller());
         g.wait()
     }
 
-    /// Runs the tasks on this pool as one group until the first success (Java's
-    /// `invokeAny`): its value is returned and the others are cancelled; returns after every
+    /// Runs the tasks on this pool as one [`FirstSuccess`] group (Java's `invokeAny`): the
+    /// first success's value is returned and the others are cancelled; returns after every
     /// task has ended.
     ///
     /// # Errors
     ///
-    /// When no task succeeded: every task's error, in spawn order (empty for no tasks).
+    /// When no task succeeded: every task's failure, in spawn order (empty for no tasks).
     ///
     /// # Examples
     ///
@@ -200,31 +195,17 @@ impl Pool {
         T: Send + 'static,
         E: Send + 'static,
     {
-        let mut g = self.group().start_racing(ctx, Wins::Success);
-        for f in tasks {
-            if g.spawn(f).is_err() {
-                g.refused(Location::caller());
-                break;
-            }
+        let mut g = self.group().policy(FirstSuccess).start(ctx);
+        g.spawn_all(tasks, Location::caller());
+        let (values, outcome) = g.collect();
+        match values.into_iter().find_map(|(v, won)| won.then_some(v)) {
+            Some(value) => Ok(value),
+            None => Err(Failures::new(outcome.failures, outcome.cancelled_by).into_vec()),
         }
-        let tasks = std::mem::take(&mut g.tasks);
-        let ends: Vec<_> = tasks.into_iter().map(|(t, h)| (t, h.join())).collect();
-        // Read once every task has ended: the first success, if any.
-        let winner = *g.race.first.lock();
-        let mut errors = Vec::new();
-        let mut value = None;
-        for (i, (task, end)) in ends.into_iter().enumerate() {
-            match end {
-                Ok(Ok(v)) if winner == Some(i) => value = Some(v),
-                Ok(Ok(_)) => {}
-                end => errors.push(to_error(task, end, &g.race.ctx)),
-            }
-        }
-        value.ok_or(errors)
     }
 }
 
-impl<'p> PoolGroupBuilder<'p> {
+impl<'p, P: Policy, C: CauseRule> PoolGroupBuilder<'p, P, C> {
     /// At most `n` of the group's tasks queued or running at once (at least 1); `spawn`
     /// waits for a place. Without it, the pool's own limits apply.
     ///
@@ -245,38 +226,168 @@ impl<'p> PoolGroupBuilder<'p> {
         self
     }
 
+    /// The group's error policy, as for a scoped group ([`Builder::policy`]):
+    /// [`FailFast`] (the default), [`FailFastCollect`](crate::group::FailFastCollect),
+    /// [`CollectAll`](crate::group::CollectAll), [`RunAll`](crate::group::RunAll) or
+    /// [`FirstSuccess`]. It decides which failure cancels the group and the type of
+    /// [`wait`](PoolGroup::wait)'s error.
+    ///
+    /// [`Builder::policy`]: crate::group::Builder::policy
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, group::RunAll, pool::Pool};
+    ///
+    /// let pool = Pool::builder().workers(2).build().unwrap();
+    /// let mut g = pool.group().policy(RunAll).start(&Context::new());
+    /// g.spawn(|_| Err::<u32, _>("first")).unwrap();
+    /// g.spawn(|ctx| { assert!(!ctx.is_cancelled()); Ok(2) }).unwrap(); // runs to its end
+    /// g.spawn(|_| Err("third")).unwrap();
+    /// let failures = g.wait().unwrap_err(); // every failure, in spawn order
+    /// let errors: Vec<_> = failures.into_vec().into_iter().filter_map(|f| f.into_error()).collect();
+    /// assert_eq!(errors, ["first", "third"]);
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn policy<Q: Policy>(self, policy: Q) -> PoolGroupBuilder<'p, Q, C> {
+        PoolGroupBuilder {
+            pool: self.pool,
+            limit: self.limit,
+            run_accepted: self.run_accepted,
+            policy,
+            cause: self.cause,
+        }
+    }
+
+    /// What the group's context gets as its cause when a task's error cancels it, as for a
+    /// scoped group ([`Builder::cause`]): [`TaskAsCause`] (the default) or
+    /// [`ErrorAsCause`](crate::group::ErrorAsCause) (a clone of the error itself).
+    ///
+    /// [`Builder::cause`]: crate::group::Builder::cause
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{fmt, error};
+    /// use homebound::{Context, group::ErrorAsCause, pool::Pool};
+    ///
+    /// #[derive(Clone, Debug, PartialEq)]
+    /// struct Refused(u16);
+    /// impl fmt::Display for Refused {
+    ///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { write!(f, "refused on {}", self.0) }
+    /// }
+    /// impl error::Error for Refused {}
+    ///
+    /// let pool = Pool::builder().workers(2).build().unwrap();
+    /// let mut g = pool.group().cause(ErrorAsCause).start(&Context::new());
+    /// let seen = g.context().clone();
+    /// g.spawn(|_| Err::<(), _>(Refused(8080))).unwrap();
+    /// let cause = seen.wait();
+    /// assert_eq!(cause.reason().unwrap().downcast_ref::<Refused>(), Some(&Refused(8080)));
+    /// assert!(g.wait().is_err());
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn cause<D: CauseRule>(self, cause: D) -> PoolGroupBuilder<'p, P, D> {
+        PoolGroupBuilder {
+            pool: self.pool,
+            limit: self.limit,
+            run_accepted: self.run_accepted,
+            policy: self.policy,
+            cause,
+        }
+    }
+
+    /// Whether a task the group accepted runs even once the group is cancelled (default
+    /// `false`), as for a scoped group ([`Builder::run_accepted`]): with `true`, queued tasks
+    /// and tasks spawned after the cancel start with the cancelled context (they should check
+    /// it first), and `spawn` waits for a place under the limit even then.
+    ///
+    /// [`Builder::run_accepted`]: crate::group::Builder::run_accepted
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use homebound::{Context, pool::Pool};
+    ///
+    /// let pool = Pool::builder().workers(1).build().unwrap();
+    /// let released = Arc::new(AtomicUsize::new(0));
+    /// let mut g = pool.group().limit(1).run_accepted(true).start(&Context::new());
+    /// g.spawn(|_| Err::<(), _>("lease service down")).unwrap();
+    /// for _ in 0..3 {
+    ///     let released = Arc::clone(&released);
+    ///     g.spawn(move |ctx| {
+    ///         released.fetch_add(1, Ordering::SeqCst); // runs even when cancelled
+    ///         ctx.check().map_err(|_| "cancelled")
+    ///     })
+    ///     .unwrap();
+    /// }
+    /// assert_eq!(g.wait().unwrap_err().into_error(), Some("lease service down"));
+    /// assert_eq!(released.load(Ordering::SeqCst), 3);
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn run_accepted(mut self, run: bool) -> Self {
+        self.run_accepted = run;
+        self
+    }
+
     /// Starts the group under `ctx`: its context is a child of `ctx`.
     ///
     /// # Examples
     ///
     /// See [`PoolGroup`].
-    pub fn start<T, E>(self, ctx: &Context) -> PoolGroup<'p, T, E> {
-        self.start_racing(ctx, Wins::Failure)
-    }
-
-    fn start_racing<T, E>(self, ctx: &Context, wins: Wins) -> PoolGroup<'p, T, E> {
+    pub fn start<T, E>(self, ctx: &Context) -> PoolGroup<'p, T, E, P, C>
+    where
+        C: ErrorCause<E>,
+    {
+        let setup = Setup {
+            owner: "pool-group",
+            stack_size: None,
+            run_accepted: self.run_accepted,
+            track_running: false,
+        };
         PoolGroup {
             pool: self.pool,
-            race: Arc::new(Race {
-                ctx: ctx.child(),
-                wins,
-                first: Mutex::new(None),
-            }),
+            shared: Shared::new::<P, C>(ctx.child(), setup),
+            run_accepted: self.run_accepted,
             places: self.limit.map(bounded),
             tasks: Vec::new(),
             refused: None,
+            _rules: PhantomData,
         }
     }
 }
 
-impl<'p, T, E> PoolGroup<'p, T, E>
+impl<'p, T, E, P, C> PoolGroup<'p, T, E, P, C>
 where
     T: Send + 'static,
     E: Send + 'static,
+    P: Policy,
+    C: CauseRule,
 {
-    /// The group's context: cancelled by the first failure, or by the caller's context.
+    /// The group's context: cancelled by a failure (as the policy says), or by the caller's
+    /// context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{Context, pool::Pool};
+    ///
+    /// let pool = Pool::builder().workers(1).build().unwrap();
+    /// let request = Context::new();
+    /// let g = pool.group().start::<(), ()>(&request);
+    /// request.cancel();
+    /// assert!(g.context().is_cancelled());
+    /// g.wait().unwrap();
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
     pub fn context(&self) -> &Context {
-        &self.race.ctx
+        &self.shared.ctx
     }
 
     /// Submits a task to the pool as part of this group, waiting for a place under the
@@ -286,8 +397,9 @@ where
     /// # Errors
     ///
     /// [`SubmitError::Cancelled`] if the group's context is (or, while waiting, gets)
-    /// cancelled, for instance because a task of the group has failed already; otherwise as
-    /// for [`Pool::submit`]. The task comes back.
+    /// cancelled, for instance because a task of the group has failed already (not under
+    /// [`run_accepted(true)`](PoolGroupBuilder::run_accepted)); otherwise as for
+    /// [`Pool::submit`]. The task comes back.
     ///
     /// # Examples
     ///
@@ -296,41 +408,60 @@ where
     pub fn spawn<F>(&mut self, f: F) -> Result<(), SubmitError<F>>
     where
         F: FnOnce(&Context) -> Result<T, E> + Send + 'static,
+        C: ErrorCause<E>,
     {
         let location = Location::caller();
-        let ctx = &self.race.ctx;
+        let ctx = &self.shared.ctx;
         // A place under the limit: a token in a channel of `limit` slots, taken back as the
         // task ends (or its closure is dropped unrun).
         let place = match &self.places {
             None => None,
             Some((tx, rx)) => {
-                if ctx.send(tx, ()).is_err() {
+                let got = match self.run_accepted {
+                    true => tx.send(()).is_ok(),
+                    false => ctx.send(tx, ()).is_ok(),
+                };
+                if !got {
                     return Err(SubmitError::Cancelled(f));
                 }
                 Some(Place(rx.clone()))
             }
         };
-        let index = self.tasks.len();
-        let race = Arc::clone(&self.race);
+        let info = TaskInfo::new(self.tasks.len(), None, location);
+        let shared = Arc::clone(&self.shared);
+        let task_info = info.clone();
         let cell = Arc::new(Mutex::new(Some(f)));
         let inner = Arc::clone(&cell);
+        // The group records the end (its policy cancels the group) before the handle sees it.
         let task = move |ctx: &Context| {
             let _place = place;
             let f = inner.lock().take().expect("a task runs once");
             match Panicked::catch(|| f(ctx)) {
-                Ok(result) => {
-                    race.ended(index, result.is_ok());
-                    result
+                Ok(Ok(value)) => {
+                    let won = shared.succeed(&task_info);
+                    Ended::Value(value, won)
+                }
+                Ok(Err(error)) => {
+                    let task = task_info;
+                    shared.fail(Error::Failed { task, error });
+                    Ended::Failed
                 }
                 Err(panic) => {
-                    race.ended(index, false);
-                    panic.resume()
+                    // The group keeps the payload; the pool counts the panic.
+                    let for_pool = panic.without_payload();
+                    let task = task_info;
+                    shared.fail(Error::Panicked { task, panic });
+                    for_pool.resume()
                 }
             }
         };
-        match self.pool.task(task).context(ctx).submit() {
+        let submit = self.pool.task(task).context(ctx);
+        let submit = match self.run_accepted {
+            true => submit.runs_cancelled(),
+            false => submit,
+        };
+        match submit.submit() {
             Ok(handle) => {
-                let info = TaskInfo::new(index, None, location);
                 self.tasks.push((info, handle));
                 Ok(())
             }
@@ -347,62 +478,79 @@ where
         }
     }
 
-    /// A task could not be submitted: the group stops, and `wait` reports it as not started.
-    fn refused(&mut self, location: &'static Location<'static>) {
-        self.race
-            .ctx
-            .cancel_with("a task of the group could not be submitted");
-        self.refused = Some(TaskInfo::new(self.tasks.len(), None, location));
+    /// Spawns each task; the first that is not accepted stops the group (`invoke_*`).
+    fn spawn_all<F, I>(&mut self, tasks: I, location: &'static Location<'static>)
+    where
+        I: IntoIterator<Item = F>,
+        F: FnOnce(&Context) -> Result<T, E> + Send + 'static,
+        C: ErrorCause<E>,
+    {
+        for f in tasks {
+            if self.spawn(f).is_err() {
+                // Not accepted (pool closed or ctx cancelled): reported as not started.
+                self.shared
+                    .ctx
+                    .cancel_with("a task of the group could not be submitted");
+                self.refused = Some(TaskInfo::new(self.tasks.len(), None, location));
+                break;
+            }
+        }
     }
 
-    /// Waits for every task and returns their values in spawn order, or the first failure.
+    /// Waits for every task and returns their values in spawn order, or the policy's error
+    /// (the first failure for [`FailFast`], every failure as [`Failures`] for the others).
     ///
     /// # Errors
     ///
-    /// The first task to fail or panic (in time, not in spawn order); else a task that never
-    /// started (the caller's context was cancelled, or the pool shut down).
+    /// As the policy says; a task that never started (the group or the caller's context was
+    /// cancelled, or the pool shut down) counts as a failure
+    /// ([`Error::NotStarted`]).
     ///
     /// # Examples
     ///
-    /// See [`PoolGroup`].
-    pub fn wait(mut self) -> Result<Vec<T>, Error<E>> {
+    /// ```
+    /// use homebound::{Context, group::FailFastCollect, pool::Pool};
+    ///
+    /// let pool = Pool::builder().workers(2).build().unwrap();
+    /// let mut g = pool.group().policy(FailFastCollect).start(&Context::new());
+    /// g.spawn(|ctx| Err::<(), _>(format!("gave up: {}", ctx.wait()))).unwrap();
+    /// g.spawn(|_| Err("connection refused".to_string())).unwrap();
+    /// let failures = g.wait().unwrap_err();
+    /// assert_eq!(failures.len(), 2); // both errors, not only the first
+    /// assert_eq!(failures.cancelled_by().unwrap().task().index(), 1);
+    /// # pool.shutdown();
+    /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn wait(mut self) -> Result<Vec<T>, P::Error<E>> {
+        let (values, outcome) = self.collect();
+        let values = values.into_iter().map(|(v, _)| v).collect();
+        P::finish(outcome.failures, outcome.any_success, outcome.cancelled_by).map(|()| values)
+    }
+
+    /// Joins every task, records those that never started, and takes the group's record.
+    fn collect(&mut self) -> (Vec<(T, bool)>, Outcome<E>) {
         let tasks = std::mem::take(&mut self.tasks);
-        let ends: Vec<_> = tasks.into_iter().map(|(t, h)| (t, h.join())).collect();
-        let first = *self.race.first.lock();
-        let mut values = Vec::with_capacity(ends.len());
-        let mut failure = None;
-        let mut not_started = None;
-        for (i, (task, end)) in ends.into_iter().enumerate() {
-            match end {
-                Ok(Ok(v)) => values.push(v),
-                end if first == Some(i) => failure = Some(to_error(task, end, &self.race.ctx)),
-                end => {
-                    if not_started.is_none() {
-                        not_started = Some(to_error(task, end, &self.race.ctx));
-                    }
+        let mut values = Vec::with_capacity(tasks.len());
+        for (task, handle) in tasks {
+            match handle.join() {
+                Ok(Ended::Value(value, won)) => values.push((value, won)),
+                // Recorded by the task itself.
+                Ok(Ended::Failed) | Err(JoinError::Panicked(_)) => {}
+                Err(JoinError::NotStarted(cause)) => {
+                    self.shared.fail(Error::NotStarted { task, cause });
+                }
+                Err(JoinError::Failed | JoinError::Spawn) => {
+                    let cause = cause_of(&self.shared.ctx);
+                    self.shared.fail(Error::NotStarted { task, cause });
                 }
             }
         }
-        let refused = self.refused.take().map(|task| Error::NotStarted {
-            task,
-            cause: cause_of(&self.race.ctx),
-        });
-        match failure.or(not_started).or(refused) {
-            Some(e) => Err(e),
-            None => Ok(values),
+        if let Some(task) = self.refused.take() {
+            let cause = cause_of(&self.shared.ctx);
+            self.shared.fail(Error::NotStarted { task, cause });
         }
-    }
-}
-
-fn to_error<T, E>(task: TaskInfo, end: Result<Result<T, E>, JoinError>, ctx: &Context) -> Error<E> {
-    match end {
-        Ok(Err(error)) => Error::Failed { task, error },
-        Err(JoinError::Panicked(panic)) => Error::Panicked { task, panic },
-        Err(JoinError::NotStarted(cause)) => Error::NotStarted { task, cause },
-        Ok(Ok(_)) | Err(_) => Error::NotStarted {
-            task,
-            cause: cause_of(ctx),
-        },
+        self.shared.ctx.cancel_with("the group has ended");
+        (values, self.shared.take())
     }
 }
 
@@ -422,24 +570,24 @@ impl Drop for Place {
     }
 }
 
-impl<T, E> Drop for PoolGroup<'_, T, E> {
+impl<T, E, P: Policy, C: CauseRule> Drop for PoolGroup<'_, T, E, P, C> {
     /// Not waited for: cancel the group and wait for every task, so none outlives it.
     fn drop(&mut self) {
         if self.tasks.is_empty() {
             return;
         }
-        self.race.ctx.cancel_with("the group was dropped");
+        self.shared.ctx.cancel_with("the group was dropped");
         for (_, handle) in std::mem::take(&mut self.tasks) {
             let _ = crate::panic::drop_caught(handle.join());
         }
     }
 }
 
-impl<T, E> fmt::Debug for PoolGroup<'_, T, E> {
+impl<T, E, P: Policy, C: CauseRule> fmt::Debug for PoolGroup<'_, T, E, P, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolGroup")
             .field("tasks", &self.tasks.len())
-            .field("cancelled", &self.race.ctx.is_cancelled())
+            .field("cancelled", &self.shared.ctx.is_cancelled())
             .finish_non_exhaustive()
     }
 }

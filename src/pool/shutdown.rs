@@ -326,7 +326,8 @@ impl Pool {
         let mut cancelled = Vec::new();
         for task in all {
             bump(&w.dequeued);
-            if task.is_cancelled() {
+            // A released task (see `release`) is a cancelled one; either way it never runs.
+            if !super::release::claim(&task) || task.is_cancelled() {
                 bump(&w.cancelled_before_start);
                 cancelled.push(task);
             } else {

@@ -205,3 +205,23 @@ impl<T> Output<Ending> for T {
         Settled { result, won: false }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// glibc's fast bins take chunks up to 128 bytes (a 120-byte request): a slot freed on
+    /// another thread than the one that made it (a worker, a joiner) costs ~100 instructions
+    /// and the arena lock more above that. A task capturing an `Arc` and a word stays below.
+    #[test]
+    fn a_small_submitted_task_stays_in_the_allocators_fast_sizes() {
+        type Small = (Arc<u64>, u64);
+        let arc_header = 2 * std::mem::size_of::<usize>();
+        for size in [
+            std::mem::size_of::<TaskSlot<Small, ()>>(),
+            std::mem::size_of::<TaskSlot<Small, u64>>(),
+        ] {
+            assert!(arc_header + size <= 120, "slot of {size} bytes");
+        }
+    }
+}

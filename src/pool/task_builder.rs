@@ -4,32 +4,54 @@
 //! # The task's context
 //!
 //! Without options a task runs under its worker's context, a child of the pool's root. With a
-//! caller's context (or a timeout) it runs under a context of its own, made as it starts: a
-//! child of the caller's context, with the deadline. The worker's context is linked to it, so
-//! [`TaskHandle::cancel`](super::TaskHandle::cancel) and
-//! [`shutdown_now`](Pool::shutdown_now) still cancel it. A task whose caller's context was
-//! cancelled, or whose deadline passed, while it waited in the queue never starts: the next
-//! worker that takes it skips it without running it (its handle resolves as `NotStarted`,
-//! counted in `cancelled_before_start`). Until a worker takes it, it holds its queue slot: the
-//! pool has no `purge`, because its queue is a channel, which cannot remove from the middle.
+//! caller's context (or a timeout) it runs under a context of its own, made as it is
+//! submitted: a child of the caller's context, with the deadline. The worker's context is
+//! linked to it as it starts, so [`TaskHandle::cancel`](super::TaskHandle::cancel) and
+//! [`shutdown_now`](Pool::shutdown_now) still cancel it. A task whose caller's context is
+//! cancelled, or whose deadline passes, while it waits in the queue never starts, and **gives
+//! its queue slot back at once** (see `release`): a `try_submit` that found the queue full
+//! succeeds right after, and a blocked `submit` is woken. Its handle resolves as `NotStarted`
+//! (counted in `cancelled_before_start`) and its closure is dropped when a worker reaches its
+//! place in the queue.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::Pool;
 use super::error::SubmitError;
 use super::handle::TaskHandle;
-use super::task::{PoolTask, TaskSlot};
+use super::release::Release;
+use super::task::{PoolJob, PoolTask, TaskSlot};
 use crate::context::Context;
 use crate::context::WakeGuard;
 use crate::exec::job::Job;
-use crate::exec::queue::Wait;
+use crate::exec::queue::{Queue, Wait};
 
 /// What a task submitted with options carries to the worker that runs it.
 pub(crate) struct TaskOpts {
-    parent: Option<Context>,
-    deadline: Option<Instant>,
+    /// The task's own context: a child of the caller's, with the deadline.
+    ctx: Context,
+    /// Whether it runs even when `ctx` is cancelled before it starts (a pool group's
+    /// `run_accepted`); such a task is never released.
+    runs_cancelled: bool,
+    pub(crate) release: Arc<Release>,
+    /// Keeps the release callback registered while the task waits.
+    watch: OnceLock<WakeGuard>,
+}
+
+/// Why a task submitted with options did not start.
+pub(crate) struct Skipped {
+    /// Its slot was released while it was queued: its place goes to the task that took the
+    /// slot, if one did.
+    released: bool,
+}
+
+impl Skipped {
+    /// The task to run in this one's place (see `release`).
+    pub(crate) fn replacement(&self, queue: &Queue<PoolJob>) -> Option<PoolJob> {
+        if self.released { queue.reclaim() } else { None }
+    }
 }
 
 /// A task's own context while it runs, and its link to the worker's context.
@@ -45,32 +67,52 @@ impl TaskScope {
 }
 
 impl TaskOpts {
-    /// The task's context for this run, or `None` if it must not start (its caller's context
-    /// is cancelled or its deadline has passed).
-    pub(crate) fn enter(&self, worker_ctx: &Context) -> Option<TaskScope> {
-        let (ctx, link) = match &self.parent {
-            // A child of the worker's context: the pool's cancels reach it directly.
-            None => (worker_ctx.child(), None),
-            Some(parent) => {
-                if parent.is_cancelled() {
-                    return None;
-                }
-                let ctx = parent.child();
-                let own = ctx.clone();
-                let link = worker_ctx.wake_on_cancel(move || {
-                    own.cancel();
-                });
-                (ctx, Some(link))
-            }
+    fn new(parent: Option<&Context>, deadline: Option<Instant>, runs_cancelled: bool) -> Self {
+        let ctx = match (parent, deadline) {
+            (Some(parent), Some(at)) => parent.with_deadline(at),
+            (Some(parent), None) => parent.child(),
+            (None, Some(at)) => Context::new().with_deadline(at),
+            (None, None) => Context::new(),
         };
-        let ctx = match self.deadline {
-            Some(at) => ctx.with_deadline(at),
-            None => ctx,
-        };
-        if ctx.is_cancelled() {
-            return None;
+        TaskOpts {
+            ctx,
+            runs_cancelled,
+            release: Arc::new(Release::default()),
+            watch: OnceLock::new(),
         }
-        Some(TaskScope { ctx, _link: link })
+    }
+
+    /// Once the task is queued: its slot is released when its context is cancelled before a
+    /// worker takes it.
+    fn watch(&self, queue: &Queue<PoolJob>) {
+        if !self.runs_cancelled {
+            let _ = self
+                .watch
+                .set(self.release.watch(&self.ctx, queue.releaser()));
+        }
+    }
+
+    /// Takes the task off the queue and returns its context for this run, or why it must not
+    /// start: it was released, or its context is cancelled (or its deadline has passed).
+    pub(crate) fn enter(&self, worker_ctx: &Context) -> Result<TaskScope, Skipped> {
+        if !self.release.claim() {
+            return Err(Skipped { released: true });
+        }
+        let expired = self
+            .ctx
+            .deadline()
+            .is_some_and(|at| crate::clock::now() >= at);
+        if !self.runs_cancelled && (self.ctx.is_cancelled() || expired) {
+            return Err(Skipped { released: false });
+        }
+        let own = self.ctx.clone();
+        let link = worker_ctx.wake_on_cancel(move || {
+            own.cancel();
+        });
+        Ok(TaskScope {
+            ctx: self.ctx.clone(),
+            _link: Some(link),
+        })
     }
 }
 
@@ -105,6 +147,9 @@ pub struct TaskBuilder<'p, 'c, F> {
     name: Option<Box<str>>,
     ctx: Option<&'c Context>,
     timeout: Option<Duration>,
+    /// Runs even once `ctx` is cancelled, and submits without waiting on it (a pool group's
+    /// `run_accepted`).
+    runs_cancelled: bool,
 }
 
 impl Pool {
@@ -133,6 +178,7 @@ impl Pool {
             name: None,
             ctx: None,
             timeout: None,
+            runs_cancelled: false,
         }
     }
 }
@@ -161,8 +207,8 @@ where
     }
 
     /// The caller's context: the task's context becomes a child of it (cancelling it cancels
-    /// the running task; a task still queued then never starts), and waiting for room stops
-    /// when it is cancelled (`SubmitError::Cancelled`).
+    /// the running task; a task still queued then never starts, and gives its queue slot back
+    /// at once), and waiting for room stops when it is cancelled (`SubmitError::Cancelled`).
     ///
     /// # Examples
     ///
@@ -189,7 +235,8 @@ where
     }
 
     /// A deadline `timeout` from now for the whole task: waiting for room ends there
-    /// (`SubmitError::Timeout`), a task still queued then never starts, and a running task's
+    /// (`SubmitError::Timeout`), a task still queued then never starts (and gives its queue
+    /// slot back), and a running task's
     /// context is cancelled with `DeadlineExceeded`. A timeout too large for `Instant` means
     /// none.
     ///
@@ -262,6 +309,13 @@ where
         self.send(false)
     }
 
+    /// A task of a pool group that runs accepted tasks even once the group is cancelled: it
+    /// starts with its cancelled context, and submitting it does not stop at the cancel.
+    pub(crate) fn runs_cancelled(mut self) -> Self {
+        self.runs_cancelled = true;
+        self
+    }
+
     fn send(self, may_wait: bool) -> Result<TaskHandle<T>, SubmitError<F>> {
         let TaskBuilder {
             pool,
@@ -269,28 +323,35 @@ where
             name,
             ctx,
             timeout,
+            runs_cancelled,
         } = self;
         // A waiting submit finds a cancelled context in the pool's hand-off (and is counted
         // there, as `submit_ctx` is); a non-waiting one never reaches the pool.
-        if !may_wait && ctx.is_some_and(Context::is_cancelled) {
+        if !may_wait && !runs_cancelled && ctx.is_some_and(Context::is_cancelled) {
             return Err(SubmitError::Cancelled(f));
         }
         let deadline = timeout.and_then(crate::clock::after);
         let mut info = PoolTask::new(name, pool.shared.stamp());
         if ctx.is_some() || deadline.is_some() {
-            info.opts = Some(Box::new(TaskOpts {
-                parent: ctx.cloned(),
-                deadline,
-            }));
+            info.opts = Some(Box::new(TaskOpts::new(ctx, deadline, runs_cancelled)));
         }
-        let wait = if may_wait {
-            Wait::Until { deadline, ctx }
-        } else {
-            Wait::No
+        let wait = match (may_wait, runs_cancelled) {
+            (true, false) => Wait::Until { deadline, ctx },
+            (true, true) => Wait::Until {
+                deadline,
+                ctx: None,
+            },
+            (false, _) => Wait::No,
         };
         let slot = Arc::new(TaskSlot::new(info, f));
         match pool.offer(Job::shared(slot.clone()), wait) {
-            Ok(()) => Ok(TaskHandle::new(slot)),
+            Ok(()) => {
+                // Queued (or handed to a worker): from now on a cancel releases its slot.
+                if let Some(opts) = slot.info().opts.as_deref() {
+                    opts.watch(&pool.shared.queue);
+                }
+                Ok(TaskHandle::new(slot))
+            }
             Err((job, why)) => {
                 let job = match pool.caller_runs(job, &why, &wait) {
                     Ok(()) => return Ok(TaskHandle::new(slot)),

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::Pool;
 use super::metrics::bump;
 use super::pending::PendingTask;
+use super::release;
 use super::task::{Ending, PoolJob};
 use crate::exec::job::NotRun;
 use crate::exec::queue::{Refusal, Wait};
@@ -173,16 +174,24 @@ impl Pool {
                 other => return other,
             };
             // Full: the oldest queued task makes way. (None: a worker took it first; retry.)
-            if let Some(oldest) = self.shared.queue.take() {
+            let mut next = self.shared.queue.take();
+            if next.is_none() {
+                std::hint::spin_loop();
+            }
+            while let Some(oldest) = next.take() {
                 bump(&w.dequeued);
-                bump(if oldest.is_cancelled() {
+                let released = !release::claim(&oldest);
+                bump(if released || oldest.is_cancelled() {
                     &w.cancelled_before_start
                 } else {
                     &w.discarded
                 });
                 let _ = DISPLACED.try_with(|d| d.borrow_mut().push(oldest));
-            } else {
-                std::hint::spin_loop();
+                // A released task's place went to the task that took its slot, if one did:
+                // that one is now the oldest.
+                if released {
+                    next = self.shared.queue.reclaim();
+                }
             }
         }
     }
@@ -202,7 +211,7 @@ impl Pool {
         self.shared.life.idle.ring();
         let handler = &self.shared.cfg.panic_handler;
         for job in displaced {
-            if job.is_cancelled() {
+            if job.is_cancelled() || release::is_released(&job) {
                 self.drop_job(job);
                 continue;
             }
@@ -254,13 +263,14 @@ impl Pool {
             None => {
                 job.run(&ending, &ctx);
             }
-            Some(Some(scope)) => {
+            Some(Ok(scope)) => {
                 job.run(&ending, scope.ctx());
                 if drop_caught(scope).is_err() {
                     bump(&self.shared.counters.workers.hook_panics);
                 }
             }
-            Some(None) => job.not_run(&ending, NotRun::Cancelled),
+            // Never queued, so never released: only its context can stop it here.
+            Some(Err(_)) => job.not_run(&ending, NotRun::Cancelled),
         }
         if drop_caught(ctx).is_err() {
             bump(&self.shared.counters.workers.hook_panics);

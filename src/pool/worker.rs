@@ -164,11 +164,17 @@ impl Shared {
             .saturating_add(u64::from(d.subsec_nanos()))
     }
 
-    /// A submit's time stamp: the clock the busy workers publish, or the system clock when the
-    /// last worker to publish has parked since (nothing refreshes the pool's clock then).
+    /// A submit's time stamp: the clock the busy workers publish, or, when a worker has parked
+    /// since the last publish, the system clock, which this submit publishes in turn: the
+    /// submits after it use it until a worker wakes (a submit wakes one) and publishes its own,
+    /// rather than each reading the system clock while the woken worker is on its way.
     pub(crate) fn stamp(&self) -> u64 {
         match self.clock.load(Ordering::Relaxed) {
-            STALE => self.now(),
+            STALE => {
+                let now = self.now();
+                self.clock.store(now, Ordering::Relaxed);
+                now
+            }
             now => now,
         }
     }
@@ -323,6 +329,7 @@ fn worker_main(
         published: 0,
         unread: 0,
         read_every: 1,
+        state: StateWord::default(),
     };
     let mut begin = Some(match first {
         Some(job) => core::Begin::With(job),
@@ -367,6 +374,27 @@ struct PoolWorker {
     unread: u32,
     /// After how many tasks the clock is read next (1 while tasks are long).
     read_every: u32,
+    state: StateWord,
+}
+
+/// The thread-state word of an unnamed task (see `threads::task_word`), packed once per start:
+/// the short tasks of a stretch share their start, so the clock arithmetic is once per stretch.
+#[derive(Default)]
+pub(crate) struct StateWord {
+    start: u64,
+    /// 0: none packed yet (a packed word is never 0: its low byte is the task kind).
+    word: u64,
+}
+
+impl StateWord {
+    #[inline]
+    fn of(&mut self, epoch: Instant, start: u64) -> u64 {
+        if self.word == 0 || self.start != start {
+            self.start = start;
+            self.word = threads::task_word(epoch + Duration::from_nanos(start));
+        }
+        self.word
+    }
 }
 
 impl PoolWorker {
@@ -414,12 +442,24 @@ impl Work for PoolWorker {
     fn run(&mut self, job: PoolJob, ctx: &Context, parked: bool) -> bool {
         if parked {
             // A new stretch: the time parked is not run time.
-            self.last = self.shared.now();
+            let now = self.shared.now();
+            self.last = now;
             self.unread = 0;
+            // Woken: publish at once, so submits stop reading the system clock (see `stamp`).
+            self.shared.clock.store(now, Ordering::Relaxed);
+            self.published = now;
         }
         // Within a stretch of short tasks a task is stamped with the stretch's last clock
         // read (at most `SHORT_TASKS_PER_READ - 1` short tasks earlier).
-        let ran = run_one(&self.shared, &self.slot, &self.ending, job, ctx, self.last);
+        let ran = run_one(
+            &self.shared,
+            &self.slot,
+            &self.ending,
+            job,
+            ctx,
+            self.last,
+            &mut self.state,
+        );
         self.unread += 1;
         if self.unread >= self.read_every || !ran {
             self.read_clock();
@@ -457,6 +497,7 @@ fn run_one(
     job: PoolJob,
     ctx: &Context,
     start: u64,
+    state: &mut StateWord,
 ) -> bool {
     if shared.root.is_cancelled() {
         shared.returned.lock().push(job);
@@ -465,6 +506,40 @@ fn run_one(
     // Only this worker's thread writes its slot.
     let w = &*slot.work;
     add_own(&w.dequeued, 1);
+    let info = job.info();
+    if shared.cfg.observe.is_none() && info.opts.is_none() && info.name.is_none() {
+        // The common case (no hooks or histograms, no options, no name) without the branches
+        // and look-ups each of those needs: one test for all three.
+        let wait_ns = start.saturating_sub(info.enqueued);
+        add_own(&w.queue_wait_ns, wait_ns);
+        let outer_since = slot.busy_since.load(Ordering::Relaxed);
+        slot.busy_since.store(start + 1, Ordering::Release);
+        let _state = threads::running_word(state.of(shared.epoch, start));
+        let _span = info.span.clone().entered();
+        let event = crate::observe::task_started(&shared.name, None, wait_ns);
+        if !job.run(ending, ctx) {
+            add_own(&w.cancelled_before_start, 1);
+        }
+        event.ended();
+        // A helped task (run inside another task's `join`) restores the outer task's entry.
+        slot.busy_since.store(outer_since, Ordering::Release);
+        return true;
+    }
+    run_observed(shared, slot, ending, job, ctx, start, state)
+}
+
+/// [`run_one`] for a task with a name or options, or on a pool with hooks or histograms.
+#[inline(never)]
+fn run_observed(
+    shared: &Shared,
+    slot: &WorkerSlot,
+    ending: &Ending,
+    job: PoolJob,
+    ctx: &Context,
+    start: u64,
+    state: &mut StateWord,
+) -> bool {
+    let w = &*slot.work;
     // Hooks and histograms (see `hooks`): one branch when none is set. They are told each
     // task's own times, so with them the clock is read around every task.
     let watch = shared.cfg.observe.as_deref().map(|observe| {
@@ -480,8 +555,8 @@ fn run_one(
     // A task submitted with options runs under its own context (see `task_builder`).
     let scope = match job.info().opts.as_deref().map(|opts| opts.enter(ctx)) {
         None => None,
-        Some(Some(scope)) => Some(scope),
-        Some(None) => {
+        Some(Ok(scope)) => Some(scope),
+        Some(Err(skipped)) => {
             // Its caller's context was cancelled (or its deadline passed) while it waited.
             job.not_run(ending, crate::exec::job::NotRun::Cancelled);
             add_own(&w.cancelled_before_start, 1);
@@ -491,7 +566,11 @@ fn run_one(
                     .observe
                     .after(shared, watch.name.as_deref(), wait_ns, 0, outcome);
             }
-            return true;
+            // Its slot was released and lent to a later task: that one runs in its place.
+            return match skipped.replacement(&shared.queue) {
+                Some(next) => run_one(shared, slot, ending, next, ctx, start, state),
+                None => true,
+            };
         }
     };
     if let Some(watch) = &watch {
@@ -502,7 +581,10 @@ fn run_one(
     let outer_since = slot.busy_since.load(Ordering::Relaxed);
     slot.busy_since.store(start + 1, Ordering::Release);
     let info = job.info();
-    let _state = threads::running_at(info.name.as_deref(), shared.epoch, start);
+    let _state = match info.name.as_deref() {
+        None => threads::running_word(state.of(shared.epoch, start)),
+        named => threads::running_at(named, shared.epoch, start),
+    };
     let _span = info.span.clone().entered();
     let event = crate::observe::task_started(&shared.name, info.name.as_deref(), wait_ns);
     let named = info.name.is_some();
@@ -552,6 +634,7 @@ pub(crate) fn wait_helping<T>(
     }) = helper
     {
         let ending = Ending::worker(Arc::clone(&shared), Arc::clone(&worker));
+        let mut state = StateWord::default();
         loop {
             if slot.is_finished() || stop.is_some_and(Context::is_cancelled) {
                 break;
@@ -572,7 +655,9 @@ pub(crate) fn wait_helping<T>(
             let ctx = shared.root.child();
             let start = shared.now();
             // A panic escaping the bookkeeping (a bug) must not reach the joining task.
-            match Panicked::catch(|| run_one(&shared, &worker, &ending, job, &ctx, start)) {
+            match Panicked::catch(|| {
+                run_one(&shared, &worker, &ending, job, &ctx, start, &mut state)
+            }) {
                 Ok(true) => {}
                 // shutdown_now: the task went back to its caller; keep waiting.
                 Ok(false) => continue,

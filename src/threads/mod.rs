@@ -105,6 +105,7 @@ pub(crate) use state::{
 };
 #[doc(hidden)]
 pub use state::{bench_pool_task_state_change, bench_task_state_change, bench_wait_state_change};
+pub(crate) use state::{running_word, task_word};
 pub use watchdog::{Alert, Watchdog, WatchdogHandle};
 
 /// The registry itself: thread key → what we know about it.

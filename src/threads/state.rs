@@ -279,6 +279,28 @@ fn running_since(name: Option<&str>, micros: u64) -> Guard {
     }
 }
 
+/// The word [`running`] stores for an unnamed task that started at `since`: a pool worker
+/// packs it once per stretch of short tasks that share a start, and enters it with
+/// [`running_word`] (no clock arithmetic per task).
+pub(crate) fn task_word(since: Instant) -> u64 {
+    pack(Kind::Task, since)
+}
+
+/// Like [`running`], for an unnamed task whose word [`task_word`] packed.
+#[inline]
+pub(crate) fn running_word(word: u64) -> Guard {
+    if cfg!(homebound_no_thread_state) {
+        return Guard {
+            before: None,
+            task: true,
+        };
+    }
+    Guard {
+        task: true,
+        before: swap_in(true, |_| word),
+    }
+}
+
 thread_local! {
     /// A pool worker's pool clock: the pool's epoch and how far (µs, signed) it lies from the
     /// registry's, so a task start on the pool's clock converts with an add and a divide, not
