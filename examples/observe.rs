@@ -4,8 +4,8 @@
 //! * `tracing` output: the request's span follows its work onto the pool, group and stage
 //!   threads, and homebound's lifecycle events (task ended, stage ended, pool shut down);
 //! * the watchdog's report of the stuck task (once), through a callback;
-//! * the live dump, by owner, with each thread's state, spawn location and its owner's cancel
-//!   state (and on Unix, `kill -USR1 <pid>` prints it too while the example runs);
+//! * the live dump, nested by owner (the pipeline inside the pool task that started it), with
+//!   each thread's state, spawn location and its owner's cancel state (and on Unix, `kill -USR1 <pid>` prints it too while the example runs);
 //! * the pool's metrics as JSON (`serde`).
 //!
 //! Then it releases the stuck task, shuts everything down, and checks that no thread is left.
@@ -70,27 +70,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
         })
     })?;
-    // A pipeline whose parse stage waits (on its first item) until the dump has been taken.
-    let pipeline = {
-        let ctx = ctx.clone();
-        let span = request.clone();
-        threads::spawn("ingest", move || {
-            let _entered = span.enter();
-            Pipeline::from_iter(&ctx, 0..1_000u32)
-                .map(1, move |x| {
-                    if x == 0 {
-                        let _ = in_stage_tx.send(());
-                        let _ = stage_wait.recv();
-                    }
-                    x * 2
-                })
-                .named("parse")
-                .filter(1, |x| x % 3 == 0)
-                .named("keep")
-                .collect()
-                .map(|(kept, _)| kept.len())
-        })?
-    };
+    // A pipeline started by a pool task (the dump shows it inside the pool), whose parse stage
+    // waits (on its first item) until the dump has been taken.
+    let pipeline = pool.submit_named("ingest", move |ctx| {
+        Pipeline::from_iter(ctx, 0..1_000u32)
+            .map(1, move |x| {
+                if x == 0 {
+                    let _ = in_stage_tx.send(());
+                    let _ = stage_wait.recv();
+                }
+                x * 2
+            })
+            .named("parse")
+            .filter(1, |x| x % 3 == 0)
+            .named("keep")
+            .collect()
+            .map(|(kept, _)| kept.len())
+    })?;
     drop(entered);
     in_stage.recv()?;
 
@@ -118,7 +114,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(release);
     export.join()?;
     drop(stage_go);
-    let kept = pipeline.join().map_err(|_| "pipeline thread panicked")??;
+    let kept = pipeline.join()??;
     println!("pipeline kept {kept} items");
     let report = pool.shutdown();
     println!("pool: {report}");

@@ -179,6 +179,7 @@ use crate::task::JoinError;
 /// assert_eq!(totals.iter().sum::<u64>(), 80_200);
 /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
 /// ```
+#[track_caller]
 pub fn scope<'env, R, E, F>(ctx: &Context, f: F) -> Result<R, Error<E>>
 where
     E: Send + 'env,

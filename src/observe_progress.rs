@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::pool::TaskHandle;
@@ -140,27 +140,7 @@ impl Progress {
         let (stop, stopped) = bounded::<()>(0);
         let seen = Arc::clone(&count);
         let drawer = threads::spawn("progress", move || {
-            let bar = match total {
-                Some(total) => {
-                    ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-                        .with_style(style(
-                            "{spinner} {bar:30} {human_pos}/{human_len} items  {rate}  ETA {eta}",
-                        ))
-                }
-                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-                    .with_style(style("{spinner} {human_pos} items  {rate}  {elapsed}")),
-            };
-            while stopped
-                .recv_timeout(Duration::from_millis(100))
-                .is_err_and(|e| e.is_timeout())
-            {
-                bar.set_position(seen.load(Ordering::Relaxed));
-            }
-            bar.set_position(seen.load(Ordering::Relaxed));
-            bar.finish();
-            if !bar.is_hidden() {
-                eprintln!();
-            }
+            draw(total, &stopped, || seen.load(Ordering::Relaxed));
         })
         .ok();
         Progress {
@@ -228,6 +208,35 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.stop_drawing();
+    }
+}
+
+/// Draws a bar on stderr for `total` items (`None`: a counter with a rate and the elapsed
+/// time), at `position()` ten times a second until `stopped` disconnects, then draws the final
+/// state. The one bar homebound draws: for these batches and for pipelines
+/// (`pipeline::progress`).
+pub(crate) fn draw(total: Option<u64>, stopped: &Receiver<()>, position: impl Fn() -> u64) {
+    let bar = match total {
+        Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+            .with_style(style(
+                "{spinner} {bar:30} {human_pos}/{human_len} items  {rate}  ETA {eta}",
+            )),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+            .with_style(style("{spinner} {human_pos} items  {rate}  {elapsed}")),
+    };
+    // A timed wait on the stop channel: it returns at once when the batch ends.
+    while stopped
+        .recv_timeout(Duration::from_millis(100))
+        .is_err_and(|e| e.is_timeout())
+    {
+        bar.set_position(position());
+    }
+    bar.set_position(position());
+    bar.finish();
+    // indicatif leaves the cursor on the bar's line: end it, so that what is printed next
+    // starts on a line of its own.
+    if !bar.is_hidden() {
+        eprintln!();
     }
 }
 

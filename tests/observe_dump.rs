@@ -71,7 +71,11 @@ fn pool_worker_shows_named_task_running_and_idle_worker_idle() {
     let idle = wait_for("dump-pool", |t| *t.state() == State::Idle);
     assert_ne!(idle.name(), running.name());
     let text = threads::dump().to_string();
-    assert!(text.contains("dump-pool (2 thread(s)):"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("pool 'dump-pool' at ") && l.ends_with("(2 thread(s)):")),
+        "{text}"
+    );
     drop(release_tx);
     handle.join().unwrap();
     // The task ended: its worker is no longer running it.
@@ -266,5 +270,41 @@ fn dump_to_writes_the_readable_dump() {
     assert!(text.contains(file!()), "the spawn location: {text}");
     drop(release_tx);
     h.join().unwrap();
+    no_leaks();
+}
+
+#[test]
+fn stage_blocked_on_a_full_next_stage_shows_blocked_sending() {
+    let ctx = Context::new();
+    let (started_tx, started_rx) = started();
+    let (release_tx, release) = bounded::<()>(0);
+    let run = {
+        let ctx = ctx.clone();
+        threads::spawn("pipe-consumer", move || {
+            let mut first = Some((started_tx, release));
+            Pipeline::from_iter(&ctx, 0..10_000u32)
+                .map(1, |x| x)
+                .named("full-producer")
+                .unfused()
+                .buffer(1)
+                .for_each(|_| {
+                    // The consumer is stuck: the producer fills the link and blocks.
+                    if let Some((started, release)) = first.take() {
+                        started.send(()).unwrap();
+                        let _ = release.recv();
+                    }
+                })
+                .map(|outcome| outcome.report().items_delivered())
+        })
+    }
+    .unwrap();
+    started_rx.recv().unwrap();
+    let producer = wait_for("full-producer", |t| {
+        t.state().to_string().contains("blocked sending")
+    });
+    assert_eq!(producer.state(), &State::BlockedDownstream);
+    assert!(producer.task().is_some(), "{producer}"); // still in its stage's work
+    drop(release_tx);
+    assert_eq!(run.join().unwrap().unwrap(), 10_000);
     no_leaks();
 }

@@ -5,12 +5,15 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, unbounded};
 use homebound::pool::Pool;
 use homebound::threads;
+
+mod common;
+use common::child::command;
 
 const CHILD_ENV: &str = "HOMEBOUND_OBSERVE_CHILD";
 const BOUND: Duration = Duration::from_secs(20);
@@ -81,15 +84,7 @@ fn expect(lines: &Receiver<String>, what: &str, seen: &mut Vec<String>) {
 
 #[test]
 fn sigusr1_prints_the_dump_to_stderr_and_the_guard_uninstalls_it() {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_process_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
+    let mut child = command(CHILD_ENV, "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

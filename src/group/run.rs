@@ -520,6 +520,7 @@ impl<P: Policy, C: CauseRule> Group<P, C> {
     /// assert_eq!(sums, [3, 7, 11]);
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
+    #[track_caller]
     pub fn run<'env, R, E, F>(&self, ctx: &Context, f: F) -> Result<R, P::Error<E>>
     where
         E: Send + 'env,
@@ -572,6 +573,7 @@ impl<P: Policy, C: CauseRule> Group<P, C> {
     /// homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// ```
     #[allow(clippy::type_complexity)]
+    #[track_caller]
     pub fn run_timeout<R, E, F>(
         &self,
         ctx: &Context,

@@ -364,6 +364,7 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
 
     /// Runs `job` on a new thread, or reports it as not started if none can be created.
     fn spawn_thread(&self, owner: &str, job: GroupJob<'scope, E>) {
+        let at = job.info().location(); // issue 17: the dump shows the task's `spawn` line
         // The job stays reachable so a failed spawn can report it with its OS error.
         let cell = Arc::new(Mutex::new(Some(job)));
         let in_thread = cell.clone();
@@ -375,7 +376,10 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
                 shared.life.end(1);
             }
         });
-        match self.spawner.spawn_on(self.shared.thread(owner), body) {
+        match self
+            .spawner
+            .spawn_on(self.shared.thread(owner).at(at), body)
+        {
             Ok(thread) => self.joined_later(thread),
             Err(error) => {
                 let job = cell.lock().take();

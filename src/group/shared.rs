@@ -29,6 +29,8 @@ pub(crate) struct Shared<E> {
     /// The thread that runs the group: every thread the group starts belongs to its leak
     /// check, whichever thread spawned the task.
     origin: ThreadId,
+    /// The group run as a node of the owner tree (issue 17): its threads are its own in the dump.
+    node: crate::threads::Owner,
     cancel_on_error: bool,
     cancel_on_success: bool,
     cancel_on_panic: bool,
@@ -71,6 +73,7 @@ pub(crate) struct Setup<'a> {
 }
 
 impl<E> Shared<E> {
+    #[track_caller] // the owner-tree node records the user's `scope` / `run` call
     pub(crate) fn new<P: Policy, C: ErrorCause<E>>(ctx: Context, setup: Setup<'_>) -> Arc<Self> {
         Arc::new(Shared {
             ctx,
@@ -78,6 +81,7 @@ impl<E> Shared<E> {
             owner: setup.owner.to_string(),
             stack_size: setup.stack_size,
             origin: crate::threads::current_origin(),
+            node: crate::threads::Owner::new("group", setup.owner),
             cancel_on_error: P::CANCEL_ON_ERROR,
             cancel_on_success: P::CANCEL_ON_SUCCESS,
             cancel_on_panic: P::CANCEL_ON_PANIC,
@@ -107,6 +111,7 @@ impl<E> Shared<E> {
     /// A registry builder for one of the group's threads.
     pub(super) fn thread(&self, owner: &str) -> Builder {
         let builder = Builder::new(owner).origin(self.origin).context(&self.ctx);
+        let builder = builder.member_of(&self.node);
         match self.stack_size {
             Some(bytes) => builder.stack_size(bytes),
             None => builder,

@@ -1005,6 +1005,7 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     /// assert_eq!(outcome.report().items_delivered(), 100);
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
+    #[track_caller]
     pub fn for_each<F>(self, mut f: F) -> Result<Outcome<S::Error>, Error<S::Error>>
     where
         F: FnMut(T),
@@ -1043,6 +1044,7 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     /// assert!(!ctx.is_cancelled());
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
+    #[track_caller]
     pub fn for_each_ctx<F>(self, mut f: F) -> Result<Outcome<S::Error>, Error<S::Error>>
     where
         F: FnMut(&Context, T),
@@ -1079,6 +1081,7 @@ impl<T: Send + 'static, S: ErrorMode> Pipeline<T, S> {
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     #[allow(clippy::type_complexity)]
+    #[track_caller]
     pub fn collect(self) -> Result<(Vec<T>, Outcome<S::Error>), Error<S::Error>> {
         let mut iter = self.into_iter();
         let mut items = Vec::new();
@@ -1095,10 +1098,17 @@ impl<T: Send + 'static, S: ErrorMode> IntoIterator for Pipeline<T, S> {
     type IntoIter = Iter<T, S::Error>;
 
     /// Starts the pipeline and returns its output as an iterator. See [`Iter`].
+    #[track_caller]
     fn into_iter(self) -> Iter<T, S::Error> {
         if let Some(message) = self.plan.error {
             return Iter::invalid(message, self.store);
         }
+        // Issue 17: the run is a node of the owner tree; its threads are its own in the dump.
+        let stages: Vec<String> = (0..self.plan.stages.len())
+            .map(|i| self.plan.name(i))
+            .collect();
+        let owner = crate::threads::Owner::new("pipeline", &stages.join(" → "));
+        let _owner = crate::threads::starting_owner(owner);
         let mut rt = Runtime::new(self.ctx, self.plan);
         let tail = (self.build)(&mut rt);
         let link = group::close(&mut rt, tail);

@@ -293,6 +293,7 @@ impl<T> Outbox<T> {
             Err(TrySendError::Disconnected(chunk)) => return self.lost(chunk),
         };
         let waited = Instant::now();
+        let _state = crate::threads::enter_state(crate::threads::Kind::Downstream); // issue 17
         // Room is often only a moment away: spin and yield briefly before parking.
         let backoff = Backoff::new();
         while !backoff.is_completed() && !self.ctx.is_cancelled() {

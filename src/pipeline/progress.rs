@@ -3,10 +3,8 @@
 //! with indicatif on stderr.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crossbeam_channel::{Sender, bounded};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::report::StageStats;
 use crate::threads::{self, JoinHandle};
@@ -24,30 +22,7 @@ impl Progress {
     pub(crate) fn start(sink: Arc<StageStats>, total: Option<u64>) -> Option<Progress> {
         let (stop, stopped) = bounded::<()>(0);
         let handle = threads::spawn("progress", move || {
-            let bar = match total {
-                Some(total) => {
-                    ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-                        .with_style(style(
-                            "{spinner} {bar:30} {human_pos}/{human_len} items  {rate}  ETA {eta}",
-                        ))
-                }
-                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-                    .with_style(style("{spinner} {human_pos} items  {rate}  {elapsed}")),
-            };
-            // A timed wait on the stop channel: it returns at once when the run ends.
-            while stopped
-                .recv_timeout(Duration::from_millis(100))
-                .is_err_and(|e| e.is_timeout())
-            {
-                bar.set_position(sink.items_out());
-            }
-            bar.set_position(sink.items_out());
-            bar.finish();
-            // indicatif leaves the cursor on the bar's line: end it, so that what is printed
-            // next starts on a line of its own.
-            if !bar.is_hidden() {
-                eprintln!();
-            }
+            crate::progress::draw(total, &stopped, || sink.items_out());
         })
         .ok()?;
         Some(Progress { stop, handle })
@@ -58,15 +33,4 @@ impl Progress {
         drop(self.stop);
         let _ = self.handle.join();
     }
-}
-
-fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .with_key(
-            "rate",
-            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.0} items/s", state.per_sec());
-            },
-        )
 }

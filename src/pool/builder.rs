@@ -524,6 +524,7 @@ impl Builder {
     /// assert!(err.is_config());
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
+    #[track_caller]
     pub fn build(self) -> Result<Pool, BuildError> {
         let workers = self.workers.unwrap_or_else(num_cpus::get);
         if workers > MAX_WORKERS {

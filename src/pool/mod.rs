@@ -248,10 +248,12 @@ impl Pool {
     /// pool.shutdown();
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
+    #[track_caller]
     pub fn new(workers: usize) -> Result<Pool, BuildError> {
         Pool::builder().workers(workers).build()
     }
 
+    #[track_caller] // the pool's owner-tree node records the user's `build` call
     pub(crate) fn start(b: Builder, workers: usize, max: usize) -> Result<Pool, BuildError> {
         let capacity = match b.capacity {
             Capacity::Default => QueueCapacity::Bounded(workers.max(1) * DEFAULT_QUEUE_PER_WORKER),
@@ -263,6 +265,7 @@ impl Pool {
             .checked_add(b.keep_alive)
             .map(|_| b.keep_alive);
         let shared = Arc::new(Shared {
+            owner: crate::threads::Owner::new("pool", &b.name),
             name: b.name,
             queue: match b.prestart {
                 true => Queue::new(new_id(), capacity, workers, max),

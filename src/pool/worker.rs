@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     /// The thread that built the pool: every worker belongs to its leak check, whichever thread
     /// made the pool grow.
     pub(crate) origin: ThreadId,
+    /// The pool as a node of the owner tree (issue 17): its workers are its threads in the dump.
+    pub(crate) owner: crate::threads::Owner,
     /// Closed flag and idle bell (see `lifecycle`).
     pub(crate) life: super::lifecycle::Life,
 }
@@ -244,7 +246,7 @@ impl Shared {
         let slot = Arc::new(WorkerSlot::default());
         let exit = self.exits.enter();
         let mut builder = threads::Builder::new(&self.name).origin(self.origin);
-        builder = builder.context(&self.root);
+        builder = builder.context(&self.root).member_of(&self.owner);
         if let Some(bytes) = self.cfg.stack_size {
             builder = builder.stack_size(bytes);
         }

@@ -36,6 +36,7 @@ pub(crate) fn outcome<E: Display>(f: impl FnOnce() -> Result<(), E>) -> ServiceO
 
 /// Starts a service on its own registered thread. The thread announces its end with
 /// `Event::ServiceEnded(index)` and returns its outcome and running time.
+#[track_caller] // the thread shows the user's `service` call as its spawn location
 pub(crate) fn spawn<F, E>(
     index: usize,
     name: &str,
@@ -47,6 +48,8 @@ where
     F: FnOnce(Context) -> Result<(), E> + Send + 'static,
     E: Display,
 {
+    // Issue 17: the service is a node of the owner tree; a pool built inside it is its child.
+    let _owner = threads::starting_owner(threads::Owner::new("service", name));
     threads::spawn(&format!("service-{name}"), move || {
         let started = crate::clock::now();
         let outcome = outcome(|| f(ctx));

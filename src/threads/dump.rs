@@ -1,18 +1,25 @@
 //! The live dump: every registered thread with its owner, state, spawn location and the cancel
-//! state of the context that owns it, grouped by origin and owner.
+//! state of the context that owns it, grouped by origin and nested in the owner tree
+//! (service → pool → group → pipeline).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io;
 use std::time::{Duration, Instant};
 
+use super::owner::Owner;
 use super::state::State;
 use super::{REGISTRY, ThreadInfo};
 
 /// A snapshot of every registered thread and what it was doing, taken by [`dump`].
 ///
 /// Its `Display` is the readable dump, grouped by origin (the thread on whose behalf the
-/// threads run) and owner; with the `serde` feature it serialises (e.g. to JSON).
+/// threads run) and nested in the owner tree: a pool built inside a shutdown service is shown
+/// inside it, a group run on the pool's worker inside the pool, a pipeline started in a group
+/// task inside the group. Threads that work for no pool, group, pipeline or service are grouped
+/// by their owner name. With the `serde` feature it serialises (e.g. to JSON): the threads,
+/// each with the id of the owner it works for ([`ThreadDump::owned_by`]), and the owners, each
+/// with its parent's id ([`OwnerDump::parent`]).
 ///
 /// # Examples
 ///
@@ -32,6 +39,90 @@ use super::{REGISTRY, ThreadInfo};
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Dump {
     threads: Vec<ThreadDump>,
+    owners: Vec<OwnerDump>,
+}
+
+/// A pool, group, pipeline or shutdown service in a [`Dump`]: a node of the owner tree.
+///
+/// # Examples
+///
+/// ```
+/// use homebound::{pool::Pool, threads};
+///
+/// let pool = Pool::builder().name("owner-demo").workers(1).build().unwrap();
+/// let line = line!() - 1;
+/// let dump = threads::dump();
+/// let worker = dump.threads().iter().find(|t| t.owner() == "owner-demo").unwrap();
+/// let owner = dump.owner(worker.owned_by().unwrap()).unwrap();
+/// assert_eq!((owner.kind(), owner.name()), ("pool", "owner-demo"));
+/// assert!(owner.location().contains(&format!(":{line}:"))); // the `build` call above
+/// assert_eq!(owner.parent(), None); // built outside any pool, group, pipeline or service
+/// pool.shutdown();
+/// # threads::assert_none_alive(std::time::Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct OwnerDump {
+    id: u64,
+    kind: &'static str,
+    name: String,
+    location: String,
+    parent: Option<u64>,
+}
+
+impl OwnerDump {
+    /// Its id in this process (creation order: a parent's id is below its children's).
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnerDump`]; [`ThreadDump::owned_by`] holds such an id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// What it is: `"pool"`, `"group"`, `"pipeline"` or `"service"` (a shutdown service).
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnerDump`].
+    pub fn kind(&self) -> &str {
+        self.kind
+    }
+
+    /// Its name: the pool's or group's name, a pipeline's stages (`"parse → sink"`), the
+    /// service's name.
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnerDump`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where the user's code created it (`build`, `scope`, `run`, `collect`, `service`, ...),
+    /// `file:line:column`.
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnerDump`].
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The id of the owner it was created under: the owner of the thread that created it.
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnerDump`].
+    pub fn parent(&self) -> Option<u64> {
+        self.parent
+    }
+}
+
+impl fmt::Display for OwnerDump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} '{}' at {}", self.kind, self.name, self.location)
+    }
 }
 
 /// One thread in a [`Dump`].
@@ -63,6 +154,7 @@ pub struct ThreadDump {
     state_for: Duration,
     task: Option<RunningTask>,
     context: Option<ContextState>,
+    owned_by: Option<u64>,
 }
 
 /// The task a thread runs, in a [`ThreadDump`]: also while the task waits (then the dump's
@@ -335,6 +427,25 @@ impl ThreadDump {
     pub fn context(&self) -> Option<&ContextState> {
         self.context.as_ref()
     }
+
+    /// The id of the pool, group, pipeline or service it works for (see [`Dump::owner`]);
+    /// `None` for a thread started outside all of them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{pool::Pool, threads};
+    ///
+    /// let pool = Pool::builder().name("owned-by").workers(1).build().unwrap();
+    /// let dump = threads::dump();
+    /// let worker = dump.threads().iter().find(|t| t.owner() == "owned-by").unwrap();
+    /// assert_eq!(dump.owner(worker.owned_by().unwrap()).unwrap().name(), "owned-by");
+    /// pool.shutdown();
+    /// # threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn owned_by(&self) -> Option<u64> {
+        self.owned_by
+    }
 }
 
 impl fmt::Display for ThreadDump {
@@ -373,7 +484,93 @@ impl Dump {
     pub fn threads(&self) -> &[ThreadDump] {
         &self.threads
     }
+
+    /// Every owner some thread in the dump works for, with their ancestors, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{pool::Pool, threads};
+    ///
+    /// let pool = Pool::builder().name("owners").workers(1).build().unwrap();
+    /// assert!(threads::dump().owners().iter().any(|o| o.name() == "owners"));
+    /// pool.shutdown();
+    /// # threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn owners(&self) -> &[OwnerDump] {
+        &self.owners
+    }
+
+    /// The owner with this id, if it is in the dump.
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnerDump`].
+    pub fn owner(&self, id: u64) -> Option<&OwnerDump> {
+        self.owners.iter().find(|o| o.id == id)
+    }
+
+    /// The chain of owners a thread works for, outermost first (a service, the pool built in
+    /// it, the group run on that pool, ...); empty for a thread that works for none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use homebound::{pool::Pool, threads};
+    ///
+    /// let pool = Pool::builder().name("path").workers(1).build().unwrap();
+    /// let dump = threads::dump();
+    /// let worker = dump.threads().iter().find(|t| t.owner() == "path").unwrap();
+    /// let path: Vec<&str> = dump.owner_path(worker).iter().map(|o| o.name()).collect();
+    /// assert_eq!(path, ["path"]);
+    /// pool.shutdown();
+    /// # threads::assert_none_alive(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn owner_path(&self, thread: &ThreadDump) -> Vec<&OwnerDump> {
+        let mut path = Vec::new();
+        let mut next = thread.owned_by;
+        while let Some(owner) = next.and_then(|id| self.owner(id)) {
+            path.push(owner);
+            next = owner.parent;
+        }
+        path.reverse();
+        path
+    }
+
+    /// Writes the owners under `parent` (`None`: the roots) that `shown` holds, each followed by
+    /// its threads of `origin` and its own children, indented by depth.
+    fn write_owners(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        origin: &str,
+        shown: &BTreeSet<u64>,
+        parent: Option<u64>,
+        depth: usize,
+    ) -> fmt::Result {
+        let pad = "  ".repeat(depth + 1);
+        for owner in self
+            .owners
+            .iter()
+            .filter(|o| o.parent == parent && shown.contains(&o.id))
+        {
+            let threads: Vec<&ThreadDump> = self
+                .threads
+                .iter()
+                .filter(|t| !t.daemon && t.origin == origin && t.owned_by == Some(owner.id))
+                .collect();
+            writeln!(f, "{pad}{owner} ({} thread(s)):", threads.len())?;
+            for t in threads {
+                writeln!(f, "{pad}  {t}")?;
+            }
+            self.write_owners(f, origin, shown, Some(owner.id), depth + 1)?;
+        }
+        Ok(())
+    }
 }
+
+/// What one origin's part of the readable dump shows: the owners (with their ancestors) its
+/// threads work for, and its threads that work for none, by owner name.
+type OriginView<'a> = (BTreeSet<u64>, BTreeMap<&'a str, Vec<&'a ThreadDump>>);
 
 impl fmt::Display for Dump {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -384,18 +581,25 @@ impl fmt::Display for Dump {
             self.threads.len(),
             daemons
         )?;
-        // origin -> owner -> threads, in registration order within each.
-        let mut tree: BTreeMap<&str, BTreeMap<&str, Vec<&ThreadDump>>> = BTreeMap::new();
+        // Per origin: the owner tree (the owners its threads work for, with their ancestors),
+        // then the threads that work for none, by owner name; registration order within each.
+        let mut origins: BTreeMap<&str, OriginView<'_>> = BTreeMap::new();
         for t in self.threads.iter().filter(|t| !t.daemon) {
-            tree.entry(&t.origin)
-                .or_default()
-                .entry(&t.owner)
-                .or_default()
-                .push(t);
+            let (shown, loose) = origins.entry(&t.origin).or_default();
+            match t.owned_by {
+                Some(id) => {
+                    let mut next = Some(id);
+                    while let Some(id) = next.filter(|id| shown.insert(*id)) {
+                        next = self.owner(id).and_then(|o| o.parent);
+                    }
+                }
+                None => loose.entry(&t.owner).or_default().push(t),
+            }
         }
-        for (origin, owners) in &tree {
+        for (origin, (shown, loose)) in &origins {
             writeln!(f, "on behalf of {origin}:")?;
-            for (owner, threads) in owners {
+            self.write_owners(f, origin, shown, None, 0)?;
+            for (owner, threads) in loose {
                 writeln!(f, "  {owner} ({} thread(s)):", threads.len())?;
                 for t in threads {
                     writeln!(f, "    {t}")?;
@@ -424,7 +628,8 @@ impl fmt::Display for Dump {
 ///
 /// let pool = Pool::builder().name("dump-demo").workers(2).build().unwrap();
 /// let text = threads::dump().to_string();
-/// assert!(text.contains("dump-demo (2 thread(s))"));
+/// assert!(text.contains("pool 'dump-demo' at "));
+/// assert!(text.contains("(2 thread(s)):"));
 /// println!("{text}");
 /// pool.shutdown();
 /// # threads::assert_none_alive(std::time::Duration::from_secs(5));
@@ -433,6 +638,23 @@ pub fn dump() -> Dump {
     // Copies under the lock; everything that may run user code (a cause's Display) after it.
     let infos: Vec<ThreadInfo> = REGISTRY.lock().values().cloned().collect();
     let now = Instant::now();
+    let mut owners: BTreeMap<u64, OwnerDump> = BTreeMap::new();
+    for info in &infos {
+        let mut next: Option<&Owner> = info.member_of.as_ref();
+        while let Some(owner) = next.filter(|o| !owners.contains_key(&o.id())) {
+            owners.insert(
+                owner.id(),
+                OwnerDump {
+                    id: owner.id(),
+                    kind: owner.kind(),
+                    name: owner.name().to_string(),
+                    location: owner.location().to_string(),
+                    parent: owner.parent().map(Owner::id),
+                },
+            );
+            next = owner.parent();
+        }
+    }
     let threads = infos
         .into_iter()
         .map(|info| {
@@ -459,12 +681,16 @@ pub fn dump() -> Dump {
                 state_for: now.saturating_duration_since(since),
                 task,
                 context,
+                owned_by: info.member_of.as_ref().map(Owner::id),
                 name: info.name,
                 owner: info.owner,
             }
         })
         .collect();
-    Dump { threads }
+    Dump {
+        threads,
+        owners: owners.into_values().collect(),
+    }
 }
 
 /// Writes the readable [`dump`] to `out` (an admin endpoint's response, a log file, stderr).

@@ -47,11 +47,12 @@
 //! Each registered thread keeps its state in a slot of its own, written only by itself with
 //! one relaxed store per change: the task it runs (name and start) and the wait it is in (idle,
 //! blocked in `submit`, in `ctx.recv` / `ctx.send` / `ctx.sleep` / `WaitGroup::wait`, in a cancel
-//! callback). [`dump`] reads every slot without stopping anyone and groups the threads by origin
-//! and owner, with spawn locations and the owning context's cancel state; [`dump_to`] writes it
-//! to any writer, [`dump_on_sigusr1`] (Unix) on a signal. A [`Watchdog`] scans the same slots
-//! for tasks running past a threshold (each reported once) and a thread count that keeps
-//! growing, and hands its [`Alert`]s to a callback on homebound's callback runner.
+//! callback, a pipeline stage blocked sending downstream). [`dump`] reads every slot without
+//! stopping anyone and groups the threads by origin, nested in the owner tree (service → pool →
+//! group → pipeline), with spawn locations and the owning context's cancel state; [`dump_to`]
+//! writes it to any writer, [`dump_on_sigusr1`] (Unix) on a signal. A [`Watchdog`] scans the
+//! same slots for tasks running past a threshold (each reported once) and a thread count that
+//! keeps growing, and hands its [`Alert`]s to a callback on homebound's callback runner.
 //!
 //! # Examples
 //!
@@ -87,12 +88,14 @@ use crate::context::Context;
 use crate::panic::Panicked;
 
 mod dump;
+mod owner;
 #[cfg(unix)]
 mod signal;
 mod state;
 mod watchdog;
 
-pub use dump::{ContextState, Dump, RunningTask, ThreadDump, dump, dump_to};
+pub use dump::{ContextState, Dump, OwnerDump, RunningTask, ThreadDump, dump, dump_to};
+pub(crate) use owner::{Owner, starting as starting_owner};
 #[cfg(unix)]
 pub use signal::{DumpOnSignal, dump_on_sigusr1};
 /// What `running_word` returns, for a worker that keeps one across a stretch of tasks.
@@ -103,7 +106,7 @@ pub(crate) use state::{
     Kind, enter as enter_state, owned_by, running as running_task, running_at, running_now,
 };
 #[doc(hidden)]
-pub use state::{bench_task_state_change, bench_wait_state_change};
+pub use state::{bench_pool_task_state_change, bench_task_state_change, bench_wait_state_change};
 pub(crate) use state::{running_word, task_word};
 pub use watchdog::{Alert, Watchdog, WatchdogHandle};
 
@@ -175,6 +178,8 @@ pub struct ThreadInfo {
     daemon: bool,
     /// What the thread is doing now (its own writes) and the context that owns it.
     slot: Arc<Slot>,
+    /// The pool, group, pipeline or service it works for, if any.
+    member_of: Option<Owner>,
 }
 
 impl fmt::Debug for Slot {
@@ -221,7 +226,10 @@ impl ThreadInfo {
     pub fn owner(&self) -> &str {
         &self.owner
     }
-    /// The source location that spawned the thread.
+    /// The source location that spawned the thread; for a pool's, group's, pipeline's or
+    /// shutdown service's thread, the line of the user's code that created that owner (the
+    /// pool's `build`, the group's `scope` / `run`, the pipeline's `collect` / `for_each`, the
+    /// `service` call), not homebound's own spawn.
     ///
     /// # Examples
     ///
@@ -642,6 +650,10 @@ pub struct Builder {
     origin: Option<ThreadId>,
     /// The context whose cancellation stops the thread, shown by the dump.
     context: Option<Context>,
+    /// The owner (pool, group, ...) the thread works for, shown by the dump.
+    member_of: Option<Owner>,
+    /// The user's call the thread is started for (a group task's `spawn`), if not its owner's.
+    at: Option<&'static Location<'static>>,
 }
 
 impl Builder {
@@ -664,6 +676,8 @@ impl Builder {
             daemon: false,
             origin: None,
             context: None,
+            member_of: None,
+            at: None,
         }
     }
 
@@ -699,6 +713,20 @@ impl Builder {
         self
     }
 
+    /// Records the owner the thread works for: the dump nests it there, and shows the owner's
+    /// location (the user's call that created it) as the thread's spawn location.
+    pub(crate) fn member_of(mut self, owner: &Owner) -> Self {
+        self.member_of = Some(owner.clone());
+        self
+    }
+
+    /// Records `location` (the user's call the thread runs for, e.g. a group task's `spawn`) as
+    /// the thread's spawn location.
+    pub(crate) fn at(mut self, location: &'static Location<'static>) -> Self {
+        self.at = Some(location);
+        self
+    }
+
     /// Marks a process-wide helper that the leak check ignores.
     pub(crate) fn daemon(mut self) -> Self {
         self.daemon = true;
@@ -728,8 +756,7 @@ impl Builder {
         T: Send + 'static,
     {
         let f = crate::clock::inherit(f, self.daemon);
-        let location = Location::caller();
-        let (builder, reg) = self.prepare(location);
+        let (builder, reg, location) = self.prepare(Location::caller());
         let key = reg.key;
         let watch = Arc::new(Watch::default());
         let thread_watch = watch.clone();
@@ -776,8 +803,7 @@ impl Builder {
         T: Send + 'scope,
     {
         let f = crate::clock::inherit(f, self.daemon);
-        let location = Location::caller();
-        let (builder, reg) = self.prepare(location);
+        let (builder, reg, location) = self.prepare(Location::caller());
         let key = reg.key;
         // A scoped thread's panic is never lost: the scope re-raises it if nobody joins.
         match builder.spawn_scoped(scope, move || run_registered(reg, location, None, f)) {
@@ -790,8 +816,21 @@ impl Builder {
     }
 
     /// Registers the thread before it exists, so `live()` never misses a thread that is running.
-    fn prepare(self, location: &'static Location<'static>) -> (thread::Builder, NewThread) {
+    /// Returns the location recorded: a thread started for an owner shows where the user
+    /// created that owner, not homebound's own spawn call.
+    fn prepare(
+        self,
+        caller: &'static Location<'static>,
+    ) -> (thread::Builder, NewThread, &'static Location<'static>) {
         let _ = state::epoch(); // before any state is stamped
+        let (member_of, location) = match self.member_of.or_else(owner::being_started) {
+            _ if self.daemon => (None, caller),
+            Some(owner) => {
+                let at = self.at.unwrap_or_else(|| owner.location());
+                (Some(owner), at)
+            }
+            None => (owner::current(), self.at.unwrap_or(caller)),
+        };
         let key = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let name = format!("homebound-{}-{key}", self.owner);
         let origin = self.origin.unwrap_or_else(current_origin);
@@ -810,6 +849,7 @@ impl Builder {
             origin_name: origin_name.clone(),
             daemon: self.daemon,
             slot: Arc::clone(&slot),
+            member_of: member_of.clone(),
         };
         REGISTRY.lock().insert(key, info);
         let reg = NewThread {
@@ -817,8 +857,9 @@ impl Builder {
             origin,
             origin_name,
             slot,
+            member_of,
         };
-        (builder, reg)
+        (builder, reg, location)
     }
 }
 
@@ -828,6 +869,7 @@ struct NewThread {
     origin: ThreadId,
     origin_name: Option<Arc<str>>,
     slot: Arc<Slot>,
+    member_of: Option<Owner>,
 }
 
 /// The name of the origin thread, when the calling thread knows it: it is the origin, or it
@@ -863,8 +905,10 @@ fn run_registered<T>(
         origin,
         origin_name,
         slot,
+        member_of,
     } = reg;
     state::install(slot);
+    owner::install(member_of);
     let registration = || Registration {
         key,
         origin,

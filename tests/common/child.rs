@@ -10,6 +10,22 @@ use crossbeam_channel::{Receiver, unbounded};
 /// Generous: a loaded 2-core machine never flakes, a hung child is still caught.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The command that re-runs this test binary's ignored test `child_process_entry` with
+/// `env_var` set to `mode`; that entry reads the variable and plays the mode.
+pub fn command(env_var: &str, mode: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--ignored",
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(env_var, mode);
+    command
+}
+
 /// A running child and the lines it prints.
 pub struct ChildRun {
     child: Child,
@@ -20,18 +36,9 @@ pub struct ChildRun {
 }
 
 impl ChildRun {
-    /// Re-runs this test binary's ignored test `child_process_entry` with `env_var` set to
-    /// `mode`; that entry reads the variable and plays the mode.
+    /// Starts [`command`] with piped stdin and stdout.
     pub fn start(env_var: &str, mode: &str) -> ChildRun {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--ignored",
-                "--exact",
-                "child_process_entry",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(env_var, mode)
+        let mut child = command(env_var, mode)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
