@@ -216,12 +216,34 @@ impl Drop for Progress {
 /// state. The one bar homebound draws: for these batches and for pipelines
 /// (`pipeline::progress`).
 pub(crate) fn draw(total: Option<u64>, stopped: &Receiver<()>, position: impl Fn() -> u64) {
+    #[cfg(test)]
+    if let Some(capture) = capture::claim() {
+        let end = capture.clone();
+        let target = ProgressDrawTarget::term_like(Box::new(capture));
+        return draw_on(target, move || end.end_line(), total, stopped, position);
+    }
+    draw_on(
+        ProgressDrawTarget::stderr(),
+        || eprintln!(),
+        total,
+        stopped,
+        position,
+    );
+}
+
+/// [`draw`] on `target`; `end_line` ends the bar's line once it is drawn for the last time.
+fn draw_on(
+    target: ProgressDrawTarget,
+    end_line: impl FnOnce(),
+    total: Option<u64>,
+    stopped: &Receiver<()>,
+    position: impl Fn() -> u64,
+) {
     let bar = match total {
-        Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-            .with_style(style(
-                "{spinner} {bar:30} {human_pos}/{human_len} items  {rate}  ETA {eta}",
-            )),
-        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        Some(total) => ProgressBar::with_draw_target(Some(total), target).with_style(style(
+            "{spinner} {bar:30} {human_pos}/{human_len} items  {rate}  ETA {eta}",
+        )),
+        None => ProgressBar::with_draw_target(None, target)
             .with_style(style("{spinner} {human_pos} items  {rate}  {elapsed}")),
     };
     // A timed wait on the stop channel: it returns at once when the batch ends.
@@ -232,11 +254,13 @@ pub(crate) fn draw(total: Option<u64>, stopped: &Receiver<()>, position: impl Fn
         bar.set_position(position());
     }
     bar.set_position(position());
-    bar.finish();
+    // Not `finish`: it moves the bar to its total, and a run that filtered, failed or stopped
+    // early did not get there. The bar ends where the count is.
+    bar.abandon();
     // indicatif leaves the cursor on the bar's line: end it, so that what is printed next
     // starts on a line of its own.
     if !bar.is_hidden() {
-        eprintln!();
+        end_line();
     }
 }
 
@@ -249,4 +273,109 @@ fn style(template: &str) -> ProgressStyle {
                 let _ = write!(w, "{:.0} items/s", state.per_sec());
             },
         )
+}
+
+/// A terminal for the tests: the next bar drawn anywhere in the process draws into it instead
+/// of stderr (a pipeline's bar is drawn on a thread the test does not own).
+#[cfg(test)]
+pub(crate) mod capture {
+    use std::io;
+    use std::sync::Arc;
+
+    use indicatif::TermLike;
+    use parking_lot::Mutex;
+
+    static NEXT: Mutex<Option<Capture>> = Mutex::new(None);
+    /// Held by a test from `install` to its end, so two tests' bars never swap terminals.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    /// What the bar wrote: the text of each line as last drawn, and whether it was ended.
+    #[derive(Clone, Debug, Default)]
+    pub(crate) struct Capture {
+        inner: Arc<Mutex<Screen>>,
+    }
+
+    #[derive(Debug, Default)]
+    struct Screen {
+        line: String,
+        ended: bool,
+    }
+
+    impl Capture {
+        /// Makes the next bar draw here; the guard keeps other tests from installing theirs.
+        pub(crate) fn install() -> (Capture, parking_lot::MutexGuard<'static, ()>) {
+            let serial = SERIAL.lock();
+            let capture = Capture::default();
+            *NEXT.lock() = Some(capture.clone());
+            (capture, serial)
+        }
+
+        /// The bar's line as last drawn, and whether its line was ended after the last draw.
+        pub(crate) fn last(&self) -> (String, bool) {
+            let screen = self.inner.lock();
+            (screen.line.clone(), screen.ended)
+        }
+
+        pub(super) fn end_line(&self) {
+            self.inner.lock().ended = true;
+        }
+    }
+
+    pub(super) fn claim() -> Option<Capture> {
+        NEXT.lock().take()
+    }
+
+    impl TermLike for Capture {
+        fn width(&self) -> u16 {
+            120
+        }
+        fn move_cursor_up(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> io::Result<()> {
+            self.write_str(s)
+        }
+        fn write_str(&self, s: &str) -> io::Result<()> {
+            // indicatif pads a line with blanks after its text: keep the text.
+            if !s.trim().is_empty() {
+                let mut screen = self.inner.lock();
+                screen.line = s.to_owned();
+                screen.ended = false;
+            }
+            Ok(())
+        }
+        fn clear_line(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Progress;
+    use super::capture::Capture;
+
+    /// A batch that stopped early ends its bar at the count it reached, not at the total.
+    #[test]
+    fn a_batch_bar_ends_at_the_count_reached_and_ends_its_line() {
+        let (screen, _serial) = Capture::install();
+        let bar = Progress::start(Some(10));
+        bar.counter().add(4);
+        assert_eq!(bar.finish(), 4);
+        let (line, ended) = screen.last();
+        assert!(line.contains("4/10 items"), "{line:?}");
+        assert!(ended, "the bar's line was not ended: {line:?}");
+    }
 }
