@@ -308,3 +308,39 @@ fn stage_blocked_on_a_full_next_stage_shows_blocked_sending() {
     assert_eq!(run.join().unwrap().unwrap(), 10_000);
     no_leaks();
 }
+
+#[test]
+fn ordered_stage_waiting_for_an_earlier_item_shows_waiting_for_order() {
+    let ctx = Context::new();
+    let (started_tx, started_rx) = started();
+    let (release_tx, release) = bounded::<()>(0);
+    let run = {
+        let ctx = ctx.clone();
+        threads::spawn("ordered-consumer", move || {
+            Pipeline::from_iter(&ctx, 0..100_000u32)
+                .map(2, move |x| {
+                    // The first item is stuck on one worker; the other worker runs ahead until
+                    // the reorder window is full, then holds its output for the first item.
+                    if x == 0 {
+                        started_tx.send(()).unwrap();
+                        let _ = release.recv();
+                    }
+                    x
+                })
+                .named("ordered-stage")
+                .ordered()
+                .collect()
+        })
+    }
+    .unwrap();
+    started_rx.recv().unwrap();
+    let waiting = wait_for("ordered-stage", |t| t.state() == &State::WaitingForOrder);
+    assert!(
+        waiting.to_string().contains("waiting for an earlier item"),
+        "{waiting}"
+    );
+    drop(release_tx);
+    let (items, _outcome) = run.join().unwrap().unwrap();
+    assert_eq!(items, (0..100_000u32).collect::<Vec<_>>());
+    no_leaks();
+}

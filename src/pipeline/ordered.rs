@@ -67,6 +67,8 @@ impl Gate {
             return Ok(false);
         }
         let mut credits = self.credits.lock();
+        // Shown in the thread dump from the first wait to the pass (not restarted every tick).
+        let mut _waiting = None;
         loop {
             if self.is_head(seq) {
                 return Ok(false);
@@ -77,6 +79,9 @@ impl Gate {
             }
             if ctx.is_cancelled() {
                 return Err(Stopped);
+            }
+            if _waiting.is_none() {
+                _waiting = Some(crate::threads::enter_state(crate::threads::Kind::Ordered));
             }
             // Cancellation does not signal this condition variable: look again every tick.
             self.changed.wait_for(&mut credits, TICK);

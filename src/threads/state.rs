@@ -73,6 +73,8 @@ pub(crate) enum Kind {
     Callback = 9,
     /// A pipeline stage blocked sending to the next stage, whose link is full.
     Downstream = 10,
+    /// An ordered pipeline stage holding output that must wait for an earlier item.
+    Ordered = 11,
 }
 
 impl Kind {
@@ -88,6 +90,7 @@ impl Kind {
             8 => Kind::WaitGroup,
             9 => Kind::Callback,
             10 => Kind::Downstream,
+            11 => Kind::Ordered,
             _ => Kind::Working,
         }
     }
@@ -144,6 +147,7 @@ impl Slot {
             Kind::WaitGroup => State::WaitingGroup,
             Kind::Callback => State::InCallback,
             Kind::Downstream => State::BlockedDownstream,
+            Kind::Ordered => State::WaitingForOrder,
         };
         (state, since(wait), task)
     }
@@ -405,6 +409,10 @@ pub enum State {
     /// A pipeline stage blocked sending its output to the next stage (or the consumer), whose
     /// link is full: the stage downstream is the slow one (or stuck).
     BlockedDownstream,
+    /// An ordered pipeline stage's worker holding output that may only pass after an earlier
+    /// item's, which another worker of the stage is still on (its reorder window is full): that
+    /// earlier item is the slow one (or stuck).
+    WaitingForOrder,
 }
 
 impl State {
@@ -438,6 +446,9 @@ impl std::fmt::Display for State {
             State::InCallback => f.write_str("in a cancel callback"),
             State::BlockedDownstream => {
                 f.write_str("blocked sending to the next stage (its link is full)")
+            }
+            State::WaitingForOrder => {
+                f.write_str("waiting for an earlier item to pass (ordered output)")
             }
         }
     }
