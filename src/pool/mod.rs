@@ -652,9 +652,31 @@ impl Pool {
         F: FnOnce(&Context) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let slot = Arc::new(TaskSlot::new(PoolTask::new(name, self.shared.stamp()), f));
+        self.place(PoolTask::new(name, self.shared.stamp()), f, wait)
+    }
+
+    /// Offers the task `f`, described by `info`, waiting as `wait` allows; a refused task's
+    /// closure comes back in the error (the one submit path every form of submit ends in).
+    pub(super) fn place<F, T>(
+        &self,
+        info: PoolTask,
+        f: F,
+        wait: Wait<'_>,
+    ) -> Result<TaskHandle<T>, SubmitError<F>>
+    where
+        F: FnOnce(&Context) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let slot = Arc::new(TaskSlot::new(info, f));
         match self.offer(Job::shared(slot.clone()), wait) {
-            Ok(()) => Ok(TaskHandle::new(slot)),
+            Ok(()) => {
+                // Queued (or handed to a worker): from now on a cancel of the task's own
+                // context releases its queue slot (see `release`).
+                if let Some(opts) = slot.info().opts.as_deref() {
+                    opts.watch(&self.shared.queue);
+                }
+                Ok(TaskHandle::new(slot))
+            }
             Err((job, why)) => {
                 let job = match self.caller_runs(job, &why, &wait) {
                     Ok(()) => return Ok(TaskHandle::new(slot)),

@@ -22,10 +22,9 @@ use super::Pool;
 use super::error::SubmitError;
 use super::handle::TaskHandle;
 use super::release::Release;
-use super::task::{PoolJob, PoolTask, TaskSlot};
+use super::task::{PoolJob, PoolTask};
 use crate::context::Context;
 use crate::context::WakeGuard;
-use crate::exec::job::Job;
 use crate::exec::queue::{Queue, Wait};
 
 /// What a task submitted with options carries to the worker that runs it.
@@ -84,7 +83,7 @@ impl TaskOpts {
 
     /// Once the task is queued: its slot is released when its context is cancelled before a
     /// worker takes it.
-    fn watch(&self, queue: &Queue<PoolJob>) {
+    pub(super) fn watch(&self, queue: &Queue<PoolJob>) {
         if !self.runs_cancelled {
             let _ = self
                 .watch
@@ -343,27 +342,7 @@ where
             },
             (false, _) => Wait::No,
         };
-        let slot = Arc::new(TaskSlot::new(info, f));
-        match pool.offer(Job::shared(slot.clone()), wait) {
-            Ok(()) => {
-                // Queued (or handed to a worker): from now on a cancel releases its slot.
-                if let Some(opts) = slot.info().opts.as_deref() {
-                    opts.watch(&pool.shared.queue);
-                }
-                Ok(TaskHandle::new(slot))
-            }
-            Err((job, why)) => {
-                let job = match pool.caller_runs(job, &why, &wait) {
-                    Ok(()) => return Ok(TaskHandle::new(slot)),
-                    Err(job) => job,
-                };
-                drop(job.refused());
-                let f = slot
-                    .take_back()
-                    .expect("a refused task still holds its closure");
-                Err(why.with(f))
-            }
-        }
+        pool.place(info, f, wait)
     }
 }
 
