@@ -65,21 +65,15 @@ enum Joiner {
     Task(Waker),
 }
 
-/// What [`Slot::end`] and friends move out of the lock, to drop after it.
-struct Leftovers(#[allow(dead_code)] Option<Context>, Option<Box<Joiner>>);
-
-impl Drop for Leftovers {
-    /// Wakes an awaiting joiner, after the slot's lock is released.
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(joiner) = self.1.take()
-            && let Joiner::Task(waker) = *joiner
-        {
-            // An executor's waker only schedules its task; should one panic anyway, the task's
-            // end is recorded already and the runner must carry on.
-            if let Err(panic) = Panicked::catch(move || waker.wake()) {
-                drop_quietly(panic);
-            }
+/// Wakes an awaiting joiner, or disconnects a helping one's channel: after the slot's lock is
+/// released. Out of line: most joiners find the task ended, or wait on the condition variable.
+#[inline(never)]
+fn wake(joiner: Joiner) {
+    if let Joiner::Task(waker) = joiner {
+        // An executor's waker only schedules its task; should one panic anyway, the task's
+        // end is recorded already and the runner must carry on.
+        if let Err(panic) = Panicked::catch(move || waker.wake()) {
+            drop_quietly(panic);
         }
     }
 }
@@ -116,6 +110,7 @@ impl<I, V, F> Slot<I, V, F> {
     }
 
     /// Moves `Queued → Running`, taking the closure; `None` if it is not queued any more.
+    #[inline]
     fn start(&self, ctx: Option<&Context>) -> Option<F> {
         let mut inner = self.inner.lock();
         if !matches!(inner.stage, Stage::Queued(_)) {
@@ -128,24 +123,29 @@ impl<I, V, F> Slot<I, V, F> {
     }
 
     /// Records how the task ended and wakes its joiners.
+    #[inline]
     pub(crate) fn end(&self, settled: Settled<V>) {
-        self.finish(Stage::Finished(settled.won), settled);
+        let Settled { result, won } = settled;
+        self.finish(Stage::Finished(won), result);
     }
 
-    fn finish(&self, stage: Stage<F>, settled: Settled<V>) {
+    /// Moves a started task (`Running`) to its terminal `stage` with `result`.
+    #[inline]
+    fn finish(&self, stage: Stage<F>, result: Result<V, JoinError>) {
+        // Boxed before the lock: only an error allocates.
+        let result = result.map_err(Box::new);
         let mut inner = self.inner.lock();
         let before = std::mem::replace(&mut inner.stage, stage);
-        inner.result = Some(settled.result.map_err(Box::new));
-        let leftovers = Leftovers(
-            match before {
-                Stage::Running(ctx) => ctx,
-                _ => None,
-            },
-            inner.waker.take(),
-        );
+        inner.result = Some(result);
+        let joiner = inner.waker.take();
         drop(inner);
         self.ended.notify_all();
-        drop(leftovers);
+        // The running task's context clone (`Running`; the closure was taken when it
+        // started): its runner still holds the context, so this only counts down.
+        drop(before);
+        if let Some(joiner) = joiner {
+            wake(*joiner);
+        }
     }
 
     /// Moves `Queued → Running` without a context, taking the closure (for a task that will
@@ -155,13 +155,7 @@ impl<I, V, F> Slot<I, V, F> {
     }
 
     fn skip(&self, error: JoinError) {
-        self.finish(
-            Stage::Skipped,
-            Settled {
-                result: Err(error),
-                won: false,
-            },
-        );
+        self.finish(Stage::Skipped, Err(error));
     }
 
     /// Takes the closure back from a task the executor refused (nobody else has seen it).
@@ -187,6 +181,25 @@ impl<I, V, F> Slot<I, V, F> {
         }
         // Only a consuming `join` takes, so the result is still there.
         inner.result.take().map(|r| r.map_err(|e| *e))
+    }
+
+    /// Takes the result of an ended task whose slot nobody else holds any more (its runner
+    /// has let go), without the lock: the caller is the last holder. Otherwise the slot comes
+    /// back, for [`wait`](Slot::wait). The error stays boxed: the common `Ok` moves one word.
+    #[inline]
+    pub(crate) fn join_unshared(
+        mut this: Arc<Self>,
+    ) -> Result<Result<V, Box<JoinError>>, Arc<Self>> {
+        let Some(slot) = Arc::get_mut(&mut this) else {
+            return Err(this);
+        };
+        let state = slot.inner.get_mut();
+        // Every runner ends the task before it lets go, so an unshared slot has ended (should
+        // one not have, the caller waits as usual).
+        match state.result.take() {
+            Some(result) => Ok(result),
+            None => Err(this),
+        }
     }
 
     pub(crate) fn is_finished(&self) -> bool {
@@ -309,15 +322,21 @@ impl<I, V, F> Slot<I, V, F> {
 
     /// Gives up one reference after the task ended: if it was the last (the handle is gone),
     /// the result nobody will read is dropped here, and a panic from its `Drop` is reported.
+    #[inline]
     pub(crate) fn release<X: Host<Info = I>>(self: Arc<Self>, host: &X) {
         // `into_inner` rather than `drop`: exactly one of the runner and the handle sees the
         // last reference, so a result is never dropped here while a handle could still read it.
-        let Some(Slot {
+        if let Some(slot) = Arc::into_inner(self) {
+            slot.drop_last(host);
+        }
+    }
+
+    /// Drops a slot whose last reference was given up without reading its result.
+    #[inline(never)]
+    fn drop_last<X: Host<Info = I>>(self, host: &X) {
+        let Slot {
             info, mut inner, ..
-        }) = Arc::into_inner(self)
-        else {
-            return;
-        };
+        } = self;
         let state = inner.get_mut();
         // The task has ended (its closure and waker are gone): only the result may hold a user
         // value, and a value with nothing to drop needs no guard.
@@ -390,6 +409,12 @@ where
 
 /// A handle's view of its task's slot, whatever closure the slot held.
 pub(crate) trait SlotView<I, V>: Send + Sync {
+    /// Takes the result of an ended task whose slot nobody else holds any more, without the
+    /// lock or a wait; otherwise the slot comes back (the task may still be queued or running,
+    /// or its runner has not let go of it yet).
+    #[allow(clippy::type_complexity)]
+    fn join_unshared(self: Arc<Self>)
+    -> Result<Result<V, Box<JoinError>>, Arc<dyn SlotView<I, V>>>;
     fn wait(&self, deadline: Option<Instant>) -> Option<Result<V, JoinError>>;
     fn is_finished(&self) -> bool;
     fn cancel(&self) -> bool;
@@ -397,7 +422,16 @@ pub(crate) trait SlotView<I, V>: Send + Sync {
     fn wake_on_end(&self, waker: &Waker) -> bool;
 }
 
-impl<I: Send + Sync, V: Send, F: Send> SlotView<I, V> for Slot<I, V, F> {
+impl<I: Send + Sync + 'static, V: Send + 'static, F: Send + 'static> SlotView<I, V>
+    for Slot<I, V, F>
+{
+    #[inline]
+    fn join_unshared(
+        self: Arc<Self>,
+    ) -> Result<Result<V, Box<JoinError>>, Arc<dyn SlotView<I, V>>> {
+        Slot::join_unshared(self).map_err(|this| this as Arc<dyn SlotView<I, V>>)
+    }
+
     fn wait(&self, deadline: Option<Instant>) -> Option<Result<V, JoinError>> {
         Slot::wait(self, deadline)
     }

@@ -83,7 +83,12 @@ impl<T> TaskHandle<T> {
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        wait_helping(&*self.slot, None, None)
+        // An ended task whose runner has let go: its result is taken without a lock or a wait.
+        let slot = match self.slot.join_unshared() {
+            Ok(ended) => return ended.map_err(|e| *e),
+            Err(slot) => slot,
+        };
+        wait_helping(&*slot, None, None)
             .expect("an untimed wait returns only once the task has finished")
     }
 
@@ -140,9 +145,13 @@ impl<T> TaskHandle<T> {
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn join_deadline(self, deadline: Instant) -> Result<T, JoinTimeoutError<T>> {
-        match wait_helping(&*self.slot, Some(deadline), None) {
+        let slot = match self.slot.join_unshared() {
+            Ok(ended) => return ended.map_err(|e| JoinTimeoutError::Task(*e)),
+            Err(slot) => slot,
+        };
+        match wait_helping(&*slot, Some(deadline), None) {
             Some(result) => result.map_err(JoinTimeoutError::Task),
-            None => Err(JoinTimeoutError::TimedOut(self)),
+            None => Err(JoinTimeoutError::TimedOut(TaskHandle { slot })),
         }
     }
 
