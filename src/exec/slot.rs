@@ -356,6 +356,26 @@ impl<I, V, F> Slot<I, V, F> {
     }
 }
 
+impl<I, V, F> Slot<I, V, F> {
+    /// Runs a task whose handle is still held: the closure is taken and the result put under
+    /// the lock. Out of line, so that the unshared path (a dropped handle) keeps a light frame.
+    #[inline(never)]
+    fn run_shared<X, R>(self: Arc<Self>, host: &X, ctx: &Context) -> bool
+    where
+        X: Host<Info = I>,
+        F: FnOnce(&Context) -> R,
+        R: Output<X, Value = V>,
+    {
+        let Some(f) = self.start(X::CANCELS.then_some(ctx)) else {
+            return false;
+        };
+        let settled = R::settle(Panicked::catch(move || f(ctx)), host, &self.info);
+        self.end(settled);
+        self.release(host);
+        true
+    }
+}
+
 impl<X, F, R> SharedRun<X> for Slot<X::Info, R::Value, F>
 where
     X: Host,
@@ -372,13 +392,7 @@ where
             self.drop_unread(host, settled.result);
             return true;
         }
-        let Some(f) = self.start(X::CANCELS.then_some(ctx)) else {
-            return false;
-        };
-        let settled = R::settle(Panicked::catch(move || f(ctx)), host, &self.info);
-        self.end(settled);
-        self.release(host);
-        true
+        self.run_shared(host, ctx)
     }
 
     fn not_run(self: Arc<Self>, host: &X, why: NotRun) {
