@@ -677,20 +677,36 @@ impl Pool {
                 }
                 Ok(TaskHandle::new(slot))
             }
-            Err((job, why)) => {
-                let job = match self.caller_runs(job, &why, &wait) {
-                    Ok(()) => return Ok(TaskHandle::new(slot)),
-                    Err(job) => job,
-                };
-                // Never shown to a worker: take the job out without resolving it, then the
-                // closure back out of the slot.
-                drop(job.refused());
-                let f = slot
-                    .take_back()
-                    .expect("a refused task still holds its closure");
-                Err(why.with(f))
-            }
+            Err((job, why)) => self.refused(slot, job, why, &wait),
         }
+    }
+
+    /// The rest of [`place`](Pool::place) for a task the executor refused: the caller may run
+    /// it, or its closure comes back. Out of line: the accepted submit stays short.
+    #[cold]
+    #[inline(never)]
+    fn refused<F, T>(
+        &self,
+        slot: Arc<TaskSlot<F, T>>,
+        job: PoolJob,
+        why: Refusal,
+        wait: &Wait<'_>,
+    ) -> Result<TaskHandle<T>, SubmitError<F>>
+    where
+        F: FnOnce(&Context) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let job = match self.caller_runs(job, &why, wait) {
+            Ok(()) => return Ok(TaskHandle::new(slot)),
+            Err(job) => job,
+        };
+        // Never shown to a worker: take the job out without resolving it, then the closure
+        // back out of the slot.
+        drop(job.refused());
+        let f = slot
+            .take_back()
+            .expect("a refused task still holds its closure");
+        Err(why.with(f))
     }
 
     /// Counts the submit and hands the task to the executor core, which queues it, gives it to
