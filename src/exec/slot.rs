@@ -317,6 +317,13 @@ impl<I, V, F> Slot<I, V, F> {
             self.drop_unread(host, settled.result);
             return;
         }
+        self.end_shared(host, settled);
+    }
+
+    /// [`end`](Slot::end) then [`release`](Slot::release): out of line, so that the unshared
+    /// path of [`end_and_release`](Slot::end_and_release) keeps a light frame.
+    #[inline(never)]
+    fn end_shared<X: Host<Info = I>>(self: Arc<Self>, host: &X, settled: Settled<V>) {
         self.end(settled);
         self.release(host);
     }
