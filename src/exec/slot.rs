@@ -474,3 +474,129 @@ impl<I: Send + Sync + 'static, V: Send + 'static, F: Send + 'static> SlotView<I,
         Slot::wake_on_end(self, waker)
     }
 }
+
+/// Loom models of the slot's two shortcuts racing its locked paths: a join that takes the
+/// result without the lock when the runner has let go, and a run without the lock when the
+/// handle has. Under `--cfg loom` the slot's lock and condition variable are loom's; the `Arc`
+/// counts are std's, so the models check every interleaving of the locked steps around them.
+///
+/// Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --lib loom_slot`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use loom::thread;
+
+    use super::*;
+
+    struct TestHost;
+
+    impl Host for TestHost {
+        type Info = ();
+        const CANCELS: bool = true;
+        fn not_run(&self, _: &(), _: NotRun) -> JoinError {
+            abandoned()
+        }
+        fn drop_panicked(&self, _: &(), _: Panicked) {
+            panic!("no value in these models panics in its drop");
+        }
+    }
+
+    /// A value that counts its drops: a task's result, or what its closure captures.
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    impl Output<TestHost> for Counted {
+        type Value = Counted;
+
+        fn settle(ran: Result<Counted, Panicked>, _: &TestHost, _: &()) -> Settled<Counted> {
+            Settled {
+                result: ran.map_err(JoinError::Panicked),
+                won: false,
+            }
+        }
+    }
+
+    /// A submitted task's slot, its job, and the counters of its result's and its closure's
+    /// drops.
+    #[allow(clippy::type_complexity)]
+    fn submitted() -> (
+        Arc<dyn SlotView<(), Counted>>,
+        Arc<dyn SharedRun<TestHost>>,
+        Arc<AtomicUsize>,
+        Arc<AtomicUsize>,
+    ) {
+        let results = Arc::new(AtomicUsize::new(0));
+        let closures = Arc::new(AtomicUsize::new(0));
+        let (result, capture) = (Arc::clone(&results), Counted(Arc::clone(&closures)));
+        let slot = Arc::new(Slot::new((), move |_: &Context| {
+            let _capture = capture;
+            Counted(result)
+        }));
+        (slot.clone(), slot, results, closures)
+    }
+
+    fn join(slot: Arc<dyn SlotView<(), Counted>>) -> Result<Counted, JoinError> {
+        match slot.join_unshared() {
+            Ok(ended) => ended.map_err(|e| *e),
+            Err(slot) => slot.wait(None).expect("an untimed wait ends"),
+        }
+    }
+
+    /// A join racing the run gets the value exactly once, whichever of the two lets go of the
+    /// slot last, and the pool side never drops it.
+    #[test]
+    fn loom_slot_a_join_racing_the_run_takes_the_result_once() {
+        loom::model(|| {
+            let (handle, job, results, closures) = submitted();
+            let worker = thread::spawn(move || assert!(job.run(&TestHost, &Context::new())));
+            let value = join(handle).ok().expect("the task returned");
+            assert_eq!(results.load(SeqCst), 0);
+            drop(value);
+            worker.join().unwrap();
+            assert_eq!((results.load(SeqCst), closures.load(SeqCst)), (1, 1));
+        });
+    }
+
+    /// A handle dropped while the task is queued, running or ending: the result nobody reads
+    /// is dropped exactly once, by whichever side lets go last.
+    #[test]
+    fn loom_slot_a_handle_dropped_during_the_run_drops_the_result_once() {
+        loom::model(|| {
+            let (handle, job, results, closures) = submitted();
+            let worker = thread::spawn(move || assert!(job.run(&TestHost, &Context::new())));
+            drop(handle);
+            worker.join().unwrap();
+            assert_eq!((results.load(SeqCst), closures.load(SeqCst)), (1, 1));
+        });
+    }
+
+    /// A cancel racing the start: either the cancel wins (the closure is dropped unrun and the
+    /// join says `NotStarted`) or the run does (the join gets the value); never both, never
+    /// neither.
+    #[test]
+    fn loom_slot_a_cancel_racing_the_run_ends_the_task_one_way() {
+        loom::model(|| {
+            let (handle, job, results, closures) = submitted();
+            let worker = thread::spawn(move || job.run(&TestHost, &Context::new()));
+            let stopped = handle.cancel();
+            let ran = worker.join().unwrap();
+            assert_ne!(stopped, ran);
+            match join(handle) {
+                Ok(value) => {
+                    assert!(ran);
+                    drop(value);
+                }
+                Err(e) => assert!(!ran && matches!(e, JoinError::NotStarted(_))),
+            }
+            assert_eq!(results.load(SeqCst), usize::from(ran));
+            assert_eq!(closures.load(SeqCst), 1);
+        });
+    }
+}
