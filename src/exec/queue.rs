@@ -549,10 +549,11 @@ impl<J> Queue<J> {
     }
 
     /// After a worker took a task: a bounded queue may now have room for a blocked submitter.
+    /// (Only right after a receive from the bounded queue: see [`Room::took`].)
     #[inline]
     fn made_room(&self) {
         if self.bounded {
-            self.room.made(|| self.rx.len() <= self.low_water);
+            self.room.took(|| self.rx.len() <= self.low_water);
         }
     }
 
