@@ -155,8 +155,9 @@ pub(crate) fn work<W: Work>(w: &mut W, begin: Begin<W::Job>) -> Exit {
         if !run(w, job, &mut ctx, parked) {
             break Exit::Stopped;
         }
-        // Then the queued tasks back to back, without the waiting path's branches.
-        while let Some(job) = w.queue().take() {
+        // Then the queued tasks back to back, without the waiting path's branches (and, when
+        // the queue runs empty, a moment's look for the next before counting idle).
+        while let Some(job) = w.queue().take().or_else(|| w.queue().linger()) {
             if !run(w, job, &mut ctx, false) {
                 break 'work Exit::Stopped;
             }
