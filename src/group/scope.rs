@@ -315,6 +315,7 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
         self.queue.as_ref().map(|q| q.crew.max())
     }
 
+    #[inline]
     pub(super) fn spawn_inner<T, F>(
         &self,
         name: Option<String>,
@@ -330,13 +331,33 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
         if !entry.accepted {
             return task::refused(task);
         }
+        if task.name().is_some() {
+            self.shared.observe_names();
+        }
         let (job, handle) = task::new_job(task, f);
         self.launch(job, handle.task().name());
         handle
     }
 
     /// Starts an accepted job: on its own thread, or through the queue of a limited group.
+    /// The common case (a limited group, not cancelled, room in its queue) is inlined into
+    /// the caller; everything else is out of line.
+    #[inline]
     fn launch(&self, job: GroupJob<'scope, E>, name: Option<&str>) {
+        if let Some(queue) = &self.queue
+            && !self.shared.skips_start()
+        {
+            if let Err(job) = queue.try_queue(job) {
+                self.enqueue(queue, job);
+            }
+            return;
+        }
+        self.launch_other(job, name);
+    }
+
+    /// [`launch`](Scope::launch) without a queue, or into a cancelled group.
+    #[inline(never)]
+    fn launch_other(&self, job: GroupJob<'scope, E>, name: Option<&str>) {
         if self.shared.skips_start() {
             return self.not_started(job);
         }
@@ -391,13 +412,10 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     }
 
     /// Hands a job to a limited group's workers (see `exec::queue`), waiting for room while the
-    /// group is not cancelled.
+    /// group is not cancelled: what `launch` does when its queue had no room at once, or a
+    /// worker must be started.
+    #[inline(never)]
     fn enqueue(&self, queue: &Arc<Queue<GroupJob<'scope, E>>>, job: GroupJob<'scope, E>) {
-        // The common case (room in the queue, every worker started) without `offer`'s set-up.
-        let job = match queue.try_queue(job) {
-            Ok(()) => return,
-            Err(job) => job,
-        };
         let wait = Wait::Until {
             deadline: None,
             // A group that runs accepted tasks waits for room even once cancelled (Go's `g.Go`).
@@ -498,12 +516,22 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
         &self.shared.ctx
     }
 
+    /// The common task (the group not cancelled, nobody watching who runs) takes one test and
+    /// no catch of its own: its job catches the task's panic, and every step after the task
+    /// that runs user code (recording a failure) contains its own panic
+    /// (`Shared::fail_contained`).
+    #[inline]
     fn run(&mut self, job: Self::Job, ctx: &Context, parked: bool) -> bool {
         self.stretch.next(parked);
-        let stretch = &mut self.stretch;
-        contained(&self.shared, || {
-            run_job(&self.shared, job, ctx, Some(stretch))
-        });
+        if self.shared.skips_start() || self.shared.is_observed() {
+            let stretch = &mut self.stretch;
+            contained(&self.shared, || {
+                run_job(&self.shared, job, ctx, Some(stretch))
+            });
+        } else {
+            self.stretch.show();
+            job.run(&self.shared, ctx);
+        }
         self.ended += 1;
         true
     }
@@ -522,6 +550,7 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
 
 /// Runs a job, or reports it as not started if the group is cancelled. `stretch`: a worker's,
 /// which says when the task started; `None` reads the clock.
+#[inline(never)]
 fn run_job<E>(
     shared: &Shared<E>,
     job: GroupJob<'_, E>,

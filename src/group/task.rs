@@ -165,14 +165,14 @@ impl<E> Host for Shared<E> {
                     .check()
                     .err()
                     .unwrap_or_else(|| Cancelled::new(Cause::Cancelled));
-                self.fail(Error::NotStarted {
+                self.fail_contained(Error::NotStarted {
                     task: task.clone(),
                     cause: cause.clone(),
                 });
                 JoinError::NotStarted(cause)
             }
             NotRun::SpawnFailed(error) => {
-                self.fail(Error::Spawn {
+                self.fail_contained(Error::Spawn {
                     task: task.clone(),
                     error,
                 });
@@ -184,7 +184,7 @@ impl<E> Host for Shared<E> {
     /// A closure that never ran, or a result whose handle is gone, panicked as it was dropped:
     /// that is the task's panic, not the worker's.
     fn drop_panicked(&self, task: &TaskInfo, panic: Panicked) {
-        self.fail(Error::Panicked {
+        self.fail_contained(Error::Panicked {
             task: task.clone(),
             panic,
         });
@@ -223,7 +223,7 @@ fn settle_failed<T, E>(
 ) -> Settled<T> {
     let result = match ended {
         Ok(error) => {
-            shared.fail(Error::Failed {
+            shared.fail_contained(Error::Failed {
                 task: task.clone(),
                 error,
             });
@@ -232,7 +232,7 @@ fn settle_failed<T, E>(
         Err(panic) => {
             crate::observe::task_panicked(Some(&panic));
             let for_handle = panic.without_payload();
-            shared.fail(Error::Panicked {
+            shared.fail_contained(Error::Panicked {
                 task: task.clone(),
                 panic,
             });
@@ -243,6 +243,7 @@ fn settle_failed<T, E>(
 }
 
 /// Builds the job for `f` and the handle to its result.
+#[inline]
 pub(super) fn new_job<'scope, T, E, F>(task: TaskInfo, f: F) -> (GroupJob<'scope, E>, TaskHandle<T>)
 where
     F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
@@ -255,6 +256,7 @@ where
 }
 
 /// Builds the job for a task without a handle: one allocation instead of two.
+#[inline]
 pub(super) fn new_job_without_handle<'scope, E, F>(task: TaskInfo, f: F) -> GroupJob<'scope, E>
 where
     F: FnOnce(&Context) -> Result<(), E> + Send + 'scope,
@@ -264,6 +266,8 @@ where
 }
 
 /// The handle of a task refused because its group had already ended.
+#[cold]
+#[inline(never)]
 pub(super) fn refused<T>(task: TaskInfo) -> TaskHandle<T> {
     let cause = Cancelled::new(Cause::Cancelled);
     TaskHandle {
