@@ -4,17 +4,18 @@
 //!
 //! A spawned task is two allocations: its boxed closure, and the result slot its handle holds
 //! (handles carry no lifetime, so they cannot hold the closure, which may borrow). An executed
-//! task is one: the box with its closure and who it is.
+//! task is one: the box with its closure and who it is ([`Executed`]).
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
 use super::error::Error;
 use super::shared::Shared;
 use crate::context::{Cancelled, Cause, Context};
-use crate::exec::job::{Cell, Host, Job, NoHandle, NotRun, Output, Settled};
+use crate::exec::job::{Cell, Host, Job, NoHandle, NotRun, Output, OwnedRun, Settled};
 use crate::exec::slot::Slot;
-use crate::panic::Panicked;
+use crate::panic::{Panicked, drop_caught, drop_quietly};
 use crate::task::{JoinError, TaskInfo};
 
 /// What a group's queue and threads carry.
@@ -262,7 +263,60 @@ where
     F: FnOnce(&Context) -> Result<(), E> + Send + 'scope,
     E: 'scope,
 {
-    Job::owned(Box::new(Cell::new(f, NoHandle(task))))
+    Job::owned(Box::new(Executed {
+        f,
+        task: NoHandle(task),
+    }))
+}
+
+/// An executed task: its closure and who it is, in one box. The core's generic [`Cell`] with
+/// a [`NoHandle`] outlet does the same through its outlet's calls; this is the group's hot
+/// path (`Scope::execute`), so its end is settled and dropped in one inlined call, as the
+/// pool's `Detached` does.
+struct Executed<F, I> {
+    f: F,
+    task: NoHandle<I>,
+}
+
+impl<E, F> OwnedRun<Shared<E>> for Executed<F, TaskInfo>
+where
+    F: FnOnce(&Context) -> Result<(), E> + Send,
+{
+    #[inline]
+    fn run(self: Box<Self>, shared: &Shared<E>, ctx: &Context) {
+        let Executed { f, task } = *self;
+        let settled = <Result<(), E>>::settle(Panicked::catch(move || f(ctx)), shared, &task.0);
+        // Nobody reads the end (as `NoHandle::end_run`): the group's result has the panic.
+        if let Err(JoinError::Panicked(panic)) = settled.result {
+            shared.unread_panic(&task.0, panic);
+        }
+    }
+
+    fn not_run(self: Box<Self>, shared: &Shared<E>, why: NotRun) {
+        let Executed { f, task } = *self;
+        drop(shared.not_run(&task.0, why));
+        if let Err(panic) = drop_caught(f) {
+            shared.drop_panicked(&task.0, panic);
+        }
+    }
+
+    fn abandon(self: Box<Self>) {
+        let Executed { f, task } = *self;
+        // Nobody to report to, and this may run while unwinding.
+        drop_quietly(f);
+        drop_quietly(task);
+    }
+
+    fn info(&self) -> &TaskInfo {
+        &self.task.0
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any>
+    where
+        Self: 'static,
+    {
+        self
+    }
 }
 
 /// The handle of a task refused because its group had already ended.
