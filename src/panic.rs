@@ -222,6 +222,7 @@ impl Panicked {
     /// let report = Panicked::catch(|| -> u32 { panic!("row {} is bad", 7) }).unwrap_err();
     /// assert_eq!(report.message(), "row 7 is bad");
     /// ```
+    #[inline]
     pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
         install_hook();
         panic::catch_unwind(AssertUnwindSafe(f)).map_err(Panicked::from_payload)

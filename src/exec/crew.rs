@@ -97,14 +97,17 @@ impl Crew {
         }
     }
 
+    #[inline]
     pub(crate) fn count(&self) -> Count {
         Count::of(self.word.load(Ordering::SeqCst))
     }
 
+    #[inline]
     pub(crate) fn max(&self) -> usize {
         self.max.load(Ordering::Relaxed)
     }
 
+    #[inline]
     pub(crate) fn min(&self) -> usize {
         self.min.load(Ordering::Relaxed)
     }

@@ -150,6 +150,7 @@ impl<'a, X: Host> Job<'a, X> {
 
     /// Runs the task with `ctx`, catching its panic; `false` if it had been cancelled through
     /// its handle, so nothing ran. A result nobody will read is dropped here, contained.
+    #[inline(always)]
     pub(crate) fn run(mut self, host: &X, ctx: &Context) -> bool {
         match self.take() {
             Body::Shared(task) => task.run(host, ctx),

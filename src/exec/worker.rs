@@ -121,16 +121,12 @@ pub(crate) fn work<W: Work>(w: &mut W, begin: Begin<W::Job>) -> Exit {
     let mut ctx = w.root().child();
     let (mut next, mut registered) = match begin {
         Begin::Parked => (None, true),
-        Begin::With(job) => (Some(job), false),
-        Begin::Busy => (None, false),
+        Begin::With(job) => (Some((job, false)), false),
+        Begin::Busy => (w.queue().take().map(|job| (job, false)), false),
     };
-    let exit = loop {
-        let got = match next.take() {
-            Some(first) => Some((first, false)),
-            None if registered => None,
-            None => w.queue().take().map(|job| (job, false)),
-        };
-        let (job, parked) = match got {
+    let exit = 'work: loop {
+        // A task to begin a stretch with: the first one, or one waited for.
+        let (job, parked) = match next.take() {
             Some(got) => got,
             None => {
                 if !registered {
@@ -156,14 +152,14 @@ pub(crate) fn work<W: Work>(w: &mut W, begin: Begin<W::Job>) -> Exit {
                 }
             }
         };
-        if !w.run(job, &ctx, parked) {
-            w.queue().crew.leave_busy();
+        if !run(w, job, &mut ctx, parked) {
             break Exit::Stopped;
         }
-        if !ctx.is_reusable() {
-            let used = mem::replace(&mut ctx, w.root().child());
-            if let Err(panic) = drop_caught(used) {
-                w.panicked(panic);
+        // Then the queued tasks back to back, without the waiting path's branches (and, when
+        // the queue runs empty, a moment's look for the next before counting idle).
+        while let Some(job) = w.queue().take().or_else(|| w.queue().linger()) {
+            if !run(w, job, &mut ctx, false) {
+                break 'work Exit::Stopped;
             }
         }
     };
@@ -171,4 +167,21 @@ pub(crate) fn work<W: Work>(w: &mut W, begin: Begin<W::Job>) -> Exit {
         w.panicked(panic);
     }
     exit
+}
+
+/// Runs one task with the worker's context, and replaces the context if the task used it up;
+/// `false`: the layer stopped the worker (it leaves busy).
+#[inline(always)]
+fn run<W: Work>(w: &mut W, job: W::Job, ctx: &mut Context, parked: bool) -> bool {
+    if !w.run(job, ctx, parked) {
+        w.queue().crew.leave_busy();
+        return false;
+    }
+    if !ctx.is_reusable() {
+        let used = mem::replace(ctx, w.root().child());
+        if let Err(panic) = drop_caught(used) {
+            w.panicked(panic);
+        }
+    }
+    true
 }

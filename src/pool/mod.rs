@@ -568,24 +568,44 @@ impl Pool {
         self.execute_with(f, NO_WAIT)
     }
 
+    #[inline(always)]
     fn execute_with<F>(&self, f: F, wait: Wait<'_>) -> Result<(), SubmitError<F>>
     where
         F: FnOnce(&Context) + Send + 'static,
     {
         let info = PoolTask::new(None, self.shared.stamp());
         let task = Detached::new(f, info);
-        self.offer(Job::owned(Box::new(task)), wait)
-            .or_else(|(job, why)| self.caller_runs(job, &why, &wait).map_err(|job| (job, why)))
-            .map_err(|(job, why)| {
-                let Refused::Owned(task) = job.refused() else {
-                    unreachable!("execute queues owned tasks only")
-                };
-                let task = task
-                    .into_any()
-                    .downcast::<Detached<F>>()
-                    .expect("the refused task is the one just offered");
-                why.with(task.into_closure())
-            })
+        match self.offer(Job::owned(Box::new(task)), wait) {
+            Ok(()) => Ok(()),
+            Err((job, why)) => self.execute_refused(job, why, wait),
+        }
+    }
+
+    /// An executed task the queue did not take: the caller runs it (`WhenFull::CallerRuns`),
+    /// or its closure comes back in the error.
+    #[cold]
+    #[inline(never)]
+    fn execute_refused<F>(
+        &self,
+        job: PoolJob,
+        why: Refusal,
+        wait: Wait<'_>,
+    ) -> Result<(), SubmitError<F>>
+    where
+        F: FnOnce(&Context) + Send + 'static,
+    {
+        let job = match self.caller_runs(job, &why, &wait) {
+            Ok(()) => return Ok(()),
+            Err(job) => job,
+        };
+        let Refused::Owned(task) = job.refused() else {
+            unreachable!("execute queues owned tasks only")
+        };
+        let task = task
+            .into_any()
+            .downcast::<Detached<F>>()
+            .expect("the refused task is the one just offered");
+        Err(why.with(task.into_closure()))
     }
 
     /// A snapshot of the pool's counters; see [`Metrics`].
@@ -695,32 +715,45 @@ impl Pool {
 
     /// Counts the submit and hands the task to the executor core, which queues it, gives it to
     /// an idle worker or starts one (see `exec::queue`), waiting as `wait` allows.
+    #[inline(always)]
     fn offer(&self, job: PoolJob, wait: Wait<'_>) -> Result<(), (PoolJob, Refusal)> {
         let c = &self.shared.counters;
         // Counted in before anything else, so closing (which sets `CLOSED` here and waits for
         // `settled` to catch up) never misses a hand-off in flight.
         let before = c.submit.submitted.fetch_add(1, Ordering::AcqRel);
+        // The common case on its own, without the general path's set-up: open, no full policy,
+        // no caller's context to check first, and a queue with room (see `Queue::try_queue`).
+        if before & CLOSED == 0
+            && self.shared.cfg.full.is_none()
+            && !matches!(wait, Wait::Until { ctx: Some(_), .. })
+        {
+            return match self.shared.queue.try_queue(job) {
+                Ok(()) => {
+                    self.queued(before);
+                    Ok(())
+                }
+                Err(job) => self.offer_slow(job, wait, before),
+            };
+        }
+        self.offer_other(job, wait, before)
+    }
+
+    /// [`offer`](Pool::offer) off the common case: closed, a full policy, or a caller's context.
+    #[cold]
+    #[inline(never)]
+    fn offer_other(
+        &self,
+        job: PoolJob,
+        wait: Wait<'_>,
+        before: u64,
+    ) -> Result<(), (PoolJob, Refusal)> {
         if before & CLOSED != 0 {
             // Counted after closing: not one `close` waits for, so it does not settle.
+            let c = &self.shared.counters;
             bump(&c.submit.rejected_closed);
             self.shared.life.idle.ring();
             return Err((job, Refusal::Closed));
         }
-        // The common case on its own, without the general path's set-up: no full policy, no
-        // caller's context to check first, and a queue with room (see `Queue::try_queue`).
-        let plain = self.shared.cfg.full.is_none()
-            && !matches!(wait, Wait::Until { ctx: Some(ctx), .. } if ctx.is_cancelled());
-        let job = if plain {
-            match self.shared.queue.try_queue(job) {
-                Ok(()) => {
-                    self.queued(before);
-                    return Ok(());
-                }
-                Err(job) => job,
-            }
-        } else {
-            job
-        };
         self.offer_slow(job, wait, before)
     }
 

@@ -41,6 +41,28 @@ impl PoolTask {
     }
 }
 
+impl PoolTask {
+    /// Drops who the task was, with the fields most tasks leave empty (name, options) dropped
+    /// out of line: a plain task's end then drops nothing.
+    #[inline]
+    pub(crate) fn drop_rare(self) {
+        let PoolTask {
+            name, opts, span, ..
+        } = self;
+        drop(span);
+        if name.is_some() || opts.is_some() {
+            drop_rare_fields(name, opts);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_rare_fields(name: Option<Box<str>>, opts: Option<Box<super::task_builder::TaskOpts>>) {
+    drop(name);
+    drop(opts);
+}
+
 /// What the pool's queue carries.
 pub(crate) type PoolJob = Job<'static, Ending>;
 
@@ -77,6 +99,7 @@ impl<F: FnOnce(&Context) + Send> OwnedRun<Ending> for Detached<F> {
                 host.unread_panic(&info, panic);
             }
         }
+        info.drop_rare();
     }
 
     fn not_run(self: Box<Self>, host: &Ending, why: NotRun) {

@@ -474,6 +474,7 @@ impl Work for PoolWorker {
         cfg.keep_alive.filter(|_| crew.count().live > crew.min())
     }
 
+    #[inline(always)]
     fn run(&mut self, job: PoolJob, ctx: &Context, parked: bool) -> bool {
         if parked {
             // A new stretch: the time parked is not run time.
@@ -533,6 +534,7 @@ impl Work for PoolWorker {
 /// Runs one task on a worker with its bookkeeping (`start`: when it started, on the pool's
 /// clock); `false` if `shutdown_now` had cancelled the pool (the task goes back to the caller
 /// and the worker stops). The caller counts the run time.
+#[inline(always)]
 fn run_one(
     shared: &Shared,
     slot: &WorkerSlot,
