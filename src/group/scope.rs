@@ -505,6 +505,18 @@ struct GroupWorker<'scope, E> {
     stretch: Stretch,
 }
 
+impl<'scope, E: Send + 'scope> GroupWorker<'scope, E> {
+    /// [`Work::run`] for a task of a cancelled group (reported as not started), or one that
+    /// is watched (its name shown, its span entered, its label listed).
+    #[inline(never)]
+    fn run_watched(&mut self, job: GroupJob<'scope, E>, ctx: &Context) {
+        let stretch = &mut self.stretch;
+        contained(&self.shared, || {
+            run_job(&self.shared, job, ctx, Some(stretch))
+        });
+    }
+}
+
 impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
     type Job = GroupJob<'scope, E>;
 
@@ -520,14 +532,11 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
     /// no catch of its own: its job catches the task's panic, and every step after the task
     /// that runs user code (recording a failure) contains its own panic
     /// (`Shared::fail_contained`).
-    #[inline]
+    #[inline(always)] // the core's loop calls it from two places, both hot
     fn run(&mut self, job: Self::Job, ctx: &Context, parked: bool) -> bool {
         self.stretch.next(parked);
         if self.shared.skips_start() || self.shared.is_observed() {
-            let stretch = &mut self.stretch;
-            contained(&self.shared, || {
-                run_job(&self.shared, job, ctx, Some(stretch))
-            });
+            self.run_watched(job, ctx);
         } else {
             self.stretch.show();
             job.run(&self.shared, ctx);

@@ -284,11 +284,13 @@ where
 {
     #[inline]
     fn run(self: Box<Self>, shared: &Shared<E>, ctx: &Context) {
-        let Executed { f, task } = *self;
-        let settled = <Result<(), E>>::settle(Panicked::catch(move || f(ctx)), shared, &task.0);
+        // Only the closure moves out; who the task is stays in the box until it is freed.
+        let f = self.f;
+        let task = &self.task.0;
+        let settled = <Result<(), E>>::settle(Panicked::catch(move || f(ctx)), shared, task);
         // Nobody reads the end (as `NoHandle::end_run`): the group's result has the panic.
         if let Err(JoinError::Panicked(panic)) = settled.result {
-            shared.unread_panic(&task.0, panic);
+            shared.unread_panic(task, panic);
         }
     }
 
