@@ -115,6 +115,7 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     /// assert_eq!(words, 3);
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
+    #[inline]
     #[track_caller]
     pub fn spawn<T, F>(&self, f: F) -> TaskHandle<T>
     where
@@ -181,6 +182,7 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     /// assert_eq!(total.into_inner(), 5050);
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
+    #[inline]
     #[track_caller]
     pub fn execute<F>(&self, f: F)
     where
@@ -342,7 +344,7 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     /// Starts an accepted job: on its own thread, or through the queue of a limited group.
     /// The common case (a limited group, not cancelled, room in its queue) is inlined into
     /// the caller; everything else is out of line.
-    #[inline]
+    #[inline(always)] // small: everything but the common case is out of line
     fn launch(&self, job: GroupJob<'scope, E>, name: Option<&str>) {
         if let Some(queue) = &self.queue
             && !self.shared.skips_start()
