@@ -573,9 +573,11 @@ impl Pool {
     where
         F: FnOnce(&Context) + Send + 'static,
     {
+        // Counted in before the task is built (see `count_in`).
+        let before = self.count_in();
         let info = PoolTask::new(None, self.shared.stamp());
         let task = Detached::new(f, info);
-        match self.offer(Job::owned(Box::new(task)), wait) {
+        match self.offer_counted(Job::owned(Box::new(task)), wait, before) {
             Ok(()) => Ok(()),
             Err((job, why)) => self.execute_refused(job, why, wait),
         }
@@ -717,10 +719,31 @@ impl Pool {
     /// an idle worker or starts one (see `exec::queue`), waiting as `wait` allows.
     #[inline(always)]
     fn offer(&self, job: PoolJob, wait: Wait<'_>) -> Result<(), (PoolJob, Refusal)> {
-        let c = &self.shared.counters;
-        // Counted in before anything else, so closing (which sets `CLOSED` here and waits for
-        // `settled` to catch up) never misses a hand-off in flight.
-        let before = c.submit.submitted.fetch_add(1, Ordering::AcqRel);
+        let before = self.count_in();
+        self.offer_counted(job, wait, before)
+    }
+
+    /// Counts a submit in, before anything else, so closing (which sets `CLOSED` here and
+    /// waits for `settled` to catch up) never misses a hand-off in flight; returns the count
+    /// before, with the `CLOSED` bit, for [`offer_counted`](Pool::offer_counted).
+    ///
+    /// Best called before the task is built: a locked add waits until the stores before it
+    /// have reached the cache, and a task's fresh memory was last written by a worker (it
+    /// freed it), so each of those stores misses the cache.
+    #[inline(always)]
+    fn count_in(&self) -> u64 {
+        let submit = &self.shared.counters.submit;
+        submit.submitted.fetch_add(1, Ordering::AcqRel)
+    }
+
+    /// [`offer`](Pool::offer) for a submit already counted in as the `before`th.
+    #[inline(always)]
+    fn offer_counted(
+        &self,
+        job: PoolJob,
+        wait: Wait<'_>,
+        before: u64,
+    ) -> Result<(), (PoolJob, Refusal)> {
         // The common case on its own, without the general path's set-up: open, no full policy,
         // no caller's context to check first, and a queue with room (see `Queue::try_queue`).
         if before & CLOSED == 0
