@@ -343,8 +343,8 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
 
     /// Starts an accepted job: on its own thread, or through the queue of a limited group.
     /// The common case (a limited group, not cancelled, room in its queue) is inlined into
-    /// the caller; everything else is out of line.
-    #[inline(always)] // small: everything but the common case is out of line
+    /// the caller, however many spawn forms it uses; everything else is out of line.
+    #[inline(always)]
     fn launch(&self, job: GroupJob<'scope, E>, name: Option<&str>) {
         if let Some(queue) = &self.queue
             && !self.shared.skips_start()
@@ -530,11 +530,11 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
         &self.shared.ctx
     }
 
-    /// The common task (the group not cancelled, nobody watching who runs) takes one test and
-    /// no catch of its own: its job catches the task's panic, and every step after the task
-    /// that runs user code (recording a failure) contains its own panic
-    /// (`Shared::fail_contained`).
-    #[inline(always)] // the core's loop calls it from two places, both hot
+    /// The common task (the group not cancelled, nobody watching who runs) runs after two
+    /// loads, with no catch of its own: its job catches the task's panic, and every step after
+    /// the task that runs user code (recording a failure) contains its own panic
+    /// (`Shared::fail_contained`). Inlined into both of the core loop's call sites.
+    #[inline(always)]
     fn run(&mut self, job: Self::Job, ctx: &Context, parked: bool) -> bool {
         self.stretch.next(parked);
         if self.shared.skips_start() || self.shared.is_observed() {

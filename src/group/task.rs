@@ -273,12 +273,12 @@ where
 /// a [`NoHandle`] outlet does the same through its outlet's calls; this is the group's hot
 /// path (`Scope::execute`), so its end is settled and dropped in one inlined call, as the
 /// pool's `Detached` does.
-struct Executed<F, I> {
+struct Executed<F> {
     f: F,
-    task: NoHandle<I>,
+    task: NoHandle<TaskInfo>,
 }
 
-impl<E, F> OwnedRun<Shared<E>> for Executed<F, TaskInfo>
+impl<E, F> OwnedRun<Shared<E>> for Executed<F>
 where
     F: FnOnce(&Context) -> Result<(), E> + Send,
 {
