@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use homebound::{Context, group, group::CollectAll, group::Group, threads};
+use homebound::{Context, group, group::CollectAll, group::Group, task::JoinError, threads};
 
 fn no_leaks() {
     threads::assert_none_alive(Duration::from_secs(10));
@@ -107,6 +107,52 @@ fn a_panic_while_dropping_what_a_task_left_on_its_context_is_reported() {
         // The panic cancelled the group; the group still ended, and the task after it was
         // either run or reported, never lost.
         assert!(ran_after.load(Ordering::SeqCst) <= 1);
+    }
+    no_leaks();
+}
+
+/// An error whose `Drop` panics when it is `loud`: a failure the group discards (fail-fast
+/// keeps only the first) runs that `Drop` inside the group's bookkeeping.
+#[derive(Debug)]
+struct Brittle {
+    loud: bool,
+}
+
+impl Drop for Brittle {
+    fn drop(&mut self) {
+        if self.loud {
+            panic!("a discarded error panicked when dropped");
+        }
+    }
+}
+
+#[test]
+fn a_discarded_error_that_panics_when_dropped_still_ends_its_task_and_the_group() {
+    // Limited (a worker settles the task) and unlimited (its own thread).
+    for group in [
+        Group::builder()
+            .limit(1)
+            .run_accepted(true)
+            .build()
+            .unwrap(),
+        Group::builder().run_accepted(true).build().unwrap(),
+    ] {
+        let mut second = None;
+        let outcome = group.run_timeout(&Context::new(), Duration::from_secs(60), |g| {
+            let first = g.spawn(|_ctx| Err::<(), _>(Brittle { loud: false }));
+            assert!(matches!(first.join(), Err(JoinError::Failed)));
+            // Runs although the group is cancelled (`run_accepted`); its error is discarded.
+            second = Some(g.spawn(|_ctx| Err::<(), _>(Brittle { loud: true })));
+        });
+        match outcome {
+            Ok(Err(group::Error::Failed { .. })) => {}
+            Ok(other) => panic!("the first error must be the group's: {other:?}"),
+            Err(stragglers) => panic!("the group never ended: {:?}", stragglers.tasks()),
+        }
+        // The group waited for every task, so the second one has ended, with its own end.
+        let second = second.expect("spawned");
+        assert!(second.is_finished(), "the task's handle was never ended");
+        assert!(matches!(second.join(), Err(JoinError::Failed)));
     }
     no_leaks();
 }

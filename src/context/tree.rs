@@ -312,6 +312,7 @@ impl Node {
     /// parent) and no weak one besides its parent's slot (so no live callback handle, hence
     /// no registered callback), the node is indistinguishable from a fresh child. Lock-free:
     /// it only reads.
+    #[inline]
     pub(crate) fn is_pristine(&self) -> bool {
         !self.is_cancelled()
             && !self.had_callbacks.load(Ordering::Acquire)

@@ -626,6 +626,11 @@ impl<J> Queue<J> {
                 self.made_room();
                 return Some(job);
             }
+            // Closed and drained: nothing more will come, so waiting longer only takes CPU
+            // from the threads still working (the next run of a group, say).
+            if self.closed.is_cancelled() {
+                break;
+            }
             backoff.snooze();
         }
         None

@@ -115,6 +115,7 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     /// assert_eq!(words, 3);
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
+    #[inline]
     #[track_caller]
     pub fn spawn<T, F>(&self, f: F) -> TaskHandle<T>
     where
@@ -181,6 +182,7 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     /// assert_eq!(total.into_inner(), 5050);
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
+    #[inline]
     #[track_caller]
     pub fn execute<F>(&self, f: F)
     where
@@ -315,6 +317,7 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
         self.queue.as_ref().map(|q| q.crew.max())
     }
 
+    #[inline]
     pub(super) fn spawn_inner<T, F>(
         &self,
         name: Option<String>,
@@ -330,13 +333,33 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
         if !entry.accepted {
             return task::refused(task);
         }
+        if task.name().is_some() {
+            self.shared.observe_names();
+        }
         let (job, handle) = task::new_job(task, f);
         self.launch(job, handle.task().name());
         handle
     }
 
     /// Starts an accepted job: on its own thread, or through the queue of a limited group.
+    /// The common case (a limited group, not cancelled, room in its queue) is inlined into
+    /// the caller, however many spawn forms it uses; everything else is out of line.
+    #[inline(always)]
     fn launch(&self, job: GroupJob<'scope, E>, name: Option<&str>) {
+        if let Some(queue) = &self.queue
+            && !self.shared.skips_start()
+        {
+            if let Err(job) = queue.try_queue(job) {
+                self.enqueue(queue, job);
+            }
+            return;
+        }
+        self.launch_other(job, name);
+    }
+
+    /// [`launch`](Scope::launch) without a queue, or into a cancelled group.
+    #[inline(never)]
+    fn launch_other(&self, job: GroupJob<'scope, E>, name: Option<&str>) {
         if self.shared.skips_start() {
             return self.not_started(job);
         }
@@ -391,13 +414,10 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     }
 
     /// Hands a job to a limited group's workers (see `exec::queue`), waiting for room while the
-    /// group is not cancelled.
+    /// group is not cancelled: what `launch` does when its queue had no room at once, or a
+    /// worker must be started.
+    #[inline(never)]
     fn enqueue(&self, queue: &Arc<Queue<GroupJob<'scope, E>>>, job: GroupJob<'scope, E>) {
-        // The common case (room in the queue, every worker started) without `offer`'s set-up.
-        let job = match queue.try_queue(job) {
-            Ok(()) => return,
-            Err(job) => job,
-        };
         let wait = Wait::Until {
             deadline: None,
             // A group that runs accepted tasks waits for room even once cancelled (Go's `g.Go`).
@@ -487,6 +507,18 @@ struct GroupWorker<'scope, E> {
     stretch: Stretch,
 }
 
+impl<'scope, E: Send + 'scope> GroupWorker<'scope, E> {
+    /// [`Work::run`] for a task of a cancelled group (reported as not started), or one that
+    /// is watched (its name shown, its span entered, its label listed).
+    #[inline(never)]
+    fn run_watched(&mut self, job: GroupJob<'scope, E>, ctx: &Context) {
+        let stretch = &mut self.stretch;
+        contained(&self.shared, || {
+            run_job(&self.shared, job, ctx, Some(stretch))
+        });
+    }
+}
+
 impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
     type Job = GroupJob<'scope, E>;
 
@@ -498,12 +530,19 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
         &self.shared.ctx
     }
 
+    /// The common task (the group not cancelled, nobody watching who runs) runs after two
+    /// loads, with no catch of its own: its job catches the task's panic, and every step after
+    /// the task that runs user code (recording a failure) contains its own panic
+    /// (`Shared::fail_contained`). Inlined into both of the core loop's call sites.
+    #[inline(always)]
     fn run(&mut self, job: Self::Job, ctx: &Context, parked: bool) -> bool {
         self.stretch.next(parked);
-        let stretch = &mut self.stretch;
-        contained(&self.shared, || {
-            run_job(&self.shared, job, ctx, Some(stretch))
-        });
+        if self.shared.skips_start() || self.shared.is_observed() {
+            self.run_watched(job, ctx);
+        } else {
+            self.stretch.show();
+            job.run(&self.shared, ctx);
+        }
         self.ended += 1;
         true
     }
@@ -522,6 +561,7 @@ impl<'scope, E: Send + 'scope> Work for GroupWorker<'scope, E> {
 
 /// Runs a job, or reports it as not started if the group is cancelled. `stretch`: a worker's,
 /// which says when the task started; `None` reads the clock.
+#[inline(never)]
 fn run_job<E>(
     shared: &Shared<E>,
     job: GroupJob<'_, E>,

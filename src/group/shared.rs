@@ -43,6 +43,11 @@ pub(crate) struct Shared<E> {
     record: Mutex<Record<E>>,
     /// Set by the first successful task; the one that sets it is the race's winner.
     succeeded: AtomicBool,
+    /// Whether a worker must look at each task before it runs it: running tasks are listed (the
+    /// timeout form), spans are entered (`tracing`), or a named task was spawned (its name is
+    /// shown). Until then a worker runs task after task without reading who they are. Set
+    /// before the named task is queued, so the worker that takes it sees it.
+    observed: AtomicBool,
 }
 
 struct Record<E> {
@@ -94,11 +99,26 @@ impl<E> Shared<E> {
                 cancelled_by: None,
             }),
             succeeded: AtomicBool::new(false),
+            observed: AtomicBool::new(setup.track_running || cfg!(feature = "tracing")),
         })
+    }
+
+    /// Whether a worker must look at each task before running it (see `observed`).
+    #[inline]
+    pub(super) fn is_observed(&self) -> bool {
+        self.observed.load(Ordering::Relaxed)
+    }
+
+    /// A named task is about to be queued: workers show its name from now on.
+    pub(super) fn observe_names(&self) {
+        if !self.observed.load(Ordering::Relaxed) {
+            self.observed.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Whether an accepted task must be reported as not started instead of run: the group is
     /// cancelled, and it does not run accepted tasks regardless.
+    #[inline]
     pub(super) fn skips_start(&self) -> bool {
         !self.run_accepted && self.ctx.is_cancelled()
     }
@@ -127,6 +147,17 @@ impl<E> Shared<E> {
             self.ctx.cancel_with(format!("{task} succeeded first"));
         }
         true
+    }
+
+    /// [`fail`](Shared::fail) for the end of one of the group's own tasks, which no catch
+    /// surrounds: the failure the policy discards is dropped, and its `Drop` is user code. A
+    /// panic from it is reported as the thread's (as a panic escaping a task's bookkeeping
+    /// is), and the caller carries on to end the task.
+    pub(super) fn fail_contained(&self, failure: Error<E>) {
+        if let Err(panic) = Panicked::catch(|| self.fail(failure)) {
+            // Reporting cancels the group: one more panic there has nowhere left to go.
+            let _ = Panicked::catch(|| self.fail_outside_task(panic));
+        }
     }
 
     /// Records a failure, cancelling the group if the policy says so, with the failure as the

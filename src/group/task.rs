@@ -4,17 +4,18 @@
 //!
 //! A spawned task is two allocations: its boxed closure, and the result slot its handle holds
 //! (handles carry no lifetime, so they cannot hold the closure, which may borrow). An executed
-//! task is one: the box with its closure and who it is.
+//! task is one: the box with its closure and who it is ([`Executed`]).
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
 use super::error::Error;
 use super::shared::Shared;
 use crate::context::{Cancelled, Cause, Context};
-use crate::exec::job::{Cell, Host, Job, NoHandle, NotRun, Output, Settled};
+use crate::exec::job::{Cell, Host, Job, NoHandle, NotRun, Output, OwnedRun, Settled};
 use crate::exec::slot::Slot;
-use crate::panic::Panicked;
+use crate::panic::{Panicked, drop_caught, drop_quietly};
 use crate::task::{JoinError, TaskInfo};
 
 /// What a group's queue and threads carry.
@@ -165,14 +166,14 @@ impl<E> Host for Shared<E> {
                     .check()
                     .err()
                     .unwrap_or_else(|| Cancelled::new(Cause::Cancelled));
-                self.fail(Error::NotStarted {
+                self.fail_contained(Error::NotStarted {
                     task: task.clone(),
                     cause: cause.clone(),
                 });
                 JoinError::NotStarted(cause)
             }
             NotRun::SpawnFailed(error) => {
-                self.fail(Error::Spawn {
+                self.fail_contained(Error::Spawn {
                     task: task.clone(),
                     error,
                 });
@@ -184,7 +185,7 @@ impl<E> Host for Shared<E> {
     /// A closure that never ran, or a result whose handle is gone, panicked as it was dropped:
     /// that is the task's panic, not the worker's.
     fn drop_panicked(&self, task: &TaskInfo, panic: Panicked) {
-        self.fail(Error::Panicked {
+        self.fail_contained(Error::Panicked {
             task: task.clone(),
             panic,
         });
@@ -223,7 +224,7 @@ fn settle_failed<T, E>(
 ) -> Settled<T> {
     let result = match ended {
         Ok(error) => {
-            shared.fail(Error::Failed {
+            shared.fail_contained(Error::Failed {
                 task: task.clone(),
                 error,
             });
@@ -232,7 +233,7 @@ fn settle_failed<T, E>(
         Err(panic) => {
             crate::observe::task_panicked(Some(&panic));
             let for_handle = panic.without_payload();
-            shared.fail(Error::Panicked {
+            shared.fail_contained(Error::Panicked {
                 task: task.clone(),
                 panic,
             });
@@ -243,6 +244,7 @@ fn settle_failed<T, E>(
 }
 
 /// Builds the job for `f` and the handle to its result.
+#[inline]
 pub(super) fn new_job<'scope, T, E, F>(task: TaskInfo, f: F) -> (GroupJob<'scope, E>, TaskHandle<T>)
 where
     F: FnOnce(&Context) -> Result<T, E> + Send + 'scope,
@@ -255,15 +257,73 @@ where
 }
 
 /// Builds the job for a task without a handle: one allocation instead of two.
+#[inline]
 pub(super) fn new_job_without_handle<'scope, E, F>(task: TaskInfo, f: F) -> GroupJob<'scope, E>
 where
     F: FnOnce(&Context) -> Result<(), E> + Send + 'scope,
     E: 'scope,
 {
-    Job::owned(Box::new(Cell::new(f, NoHandle(task))))
+    Job::owned(Box::new(Executed {
+        f,
+        task: NoHandle(task),
+    }))
+}
+
+/// An executed task: its closure and who it is, in one box. The core's generic [`Cell`] with
+/// a [`NoHandle`] outlet does the same through its outlet's calls; this is the group's hot
+/// path (`Scope::execute`), so its end is settled and dropped in one inlined call, as the
+/// pool's `Detached` does.
+struct Executed<F> {
+    f: F,
+    task: NoHandle<TaskInfo>,
+}
+
+impl<E, F> OwnedRun<Shared<E>> for Executed<F>
+where
+    F: FnOnce(&Context) -> Result<(), E> + Send,
+{
+    #[inline]
+    fn run(self: Box<Self>, shared: &Shared<E>, ctx: &Context) {
+        // Only the closure moves out; who the task is stays in the box until it is freed.
+        let f = self.f;
+        let task = &self.task.0;
+        let settled = <Result<(), E>>::settle(Panicked::catch(move || f(ctx)), shared, task);
+        // Nobody reads the end (as `NoHandle::end_run`): the group's result has the panic.
+        if let Err(JoinError::Panicked(panic)) = settled.result {
+            shared.unread_panic(task, panic);
+        }
+    }
+
+    fn not_run(self: Box<Self>, shared: &Shared<E>, why: NotRun) {
+        let Executed { f, task } = *self;
+        drop(shared.not_run(&task.0, why));
+        if let Err(panic) = drop_caught(f) {
+            shared.drop_panicked(&task.0, panic);
+        }
+    }
+
+    fn abandon(self: Box<Self>) {
+        let Executed { f, task } = *self;
+        // Nobody to report to, and this may run while unwinding.
+        drop_quietly(f);
+        drop_quietly(task);
+    }
+
+    fn info(&self) -> &TaskInfo {
+        &self.task.0
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any>
+    where
+        Self: 'static,
+    {
+        self
+    }
 }
 
 /// The handle of a task refused because its group had already ended.
+#[cold]
+#[inline(never)]
 pub(super) fn refused<T>(task: TaskInfo) -> TaskHandle<T> {
     let cause = Cancelled::new(Cause::Cancelled);
     TaskHandle {

@@ -46,10 +46,7 @@ impl PoolTask {
     /// out of line: a plain task's end then drops nothing.
     #[inline]
     pub(crate) fn drop_rare(self) {
-        let PoolTask {
-            name, opts, span, ..
-        } = self;
-        drop(span);
+        let PoolTask { name, opts, .. } = self;
         if name.is_some() || opts.is_some() {
             drop_rare_fields(name, opts);
         }
