@@ -187,3 +187,43 @@ fn join_deadline_hands_back_a_running_tasks_handle_and_a_later_join_takes_its_va
     pool.shutdown();
     leak_check();
 }
+
+#[test]
+fn an_awaited_handle_is_ready_at_once_when_its_task_ended_and_pending_until_then() {
+    use std::future::{Future, IntoFuture};
+    use std::pin::pin;
+    use std::task::{Context as TaskContext, Poll, Waker};
+
+    let pool = Pool::builder().workers(1).build().unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (open, busy) = occupy(&pool);
+    let queued = {
+        let drops = Arc::clone(&drops);
+        pool.submit(move |_| Counted { id: 1, drops }).unwrap()
+    };
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    let mut fut = pin!(queued.into_future());
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    let ended = {
+        let drops = Arc::clone(&drops);
+        pool.submit(move |_| Counted { id: 2, drops }).unwrap()
+    };
+    drop(open);
+    busy.join().unwrap();
+    let report = pool.shutdown();
+    // Both ended and their worker has exited: the second is ready at its first poll, and the
+    // first, polled again, gets its value too. Each value comes back once.
+    let mut fut2 = pin!(ended.into_future());
+    match fut2.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(c)) => assert_eq!(c.id, 2),
+        _ => panic!("an ended task's handle is ready at once"),
+    }
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(c)) => assert_eq!(c.id, 1),
+        _ => panic!("the task ended"),
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    assert!(report.metrics().is_conserved());
+    drop(pool);
+    leak_check();
+}

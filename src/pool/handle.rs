@@ -51,6 +51,17 @@ impl<T> TaskHandle<T> {
         &*self.slot
     }
 
+    /// The result of an ended task whose runner has let go of it, taken without a lock or a
+    /// wait; otherwise the handle comes back. The error stays boxed until the caller's return:
+    /// the common `Ok` moves one word.
+    #[inline]
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn join_unshared(self) -> Result<Result<T, Box<JoinError>>, TaskHandle<T>> {
+        self.slot
+            .join_unshared()
+            .map_err(|slot| TaskHandle { slot })
+    }
+
     /// Waits for the task and returns its value.
     ///
     /// **On one of a pool's workers** (a task joining another task), the waiting worker runs
@@ -84,11 +95,11 @@ impl<T> TaskHandle<T> {
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
         // An ended task whose runner has let go: its result is taken without a lock or a wait.
-        let slot = match self.slot.join_unshared() {
+        let handle = match self.join_unshared() {
             Ok(ended) => return ended.map_err(|e| *e),
-            Err(slot) => slot,
+            Err(handle) => handle,
         };
-        wait_helping(&*slot, None, None)
+        wait_helping(handle.view(), None, None)
             .expect("an untimed wait returns only once the task has finished")
     }
 
@@ -145,13 +156,13 @@ impl<T> TaskHandle<T> {
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn join_deadline(self, deadline: Instant) -> Result<T, JoinTimeoutError<T>> {
-        let slot = match self.slot.join_unshared() {
+        let handle = match self.join_unshared() {
             Ok(ended) => return ended.map_err(|e| JoinTimeoutError::Task(*e)),
-            Err(slot) => slot,
+            Err(handle) => handle,
         };
-        match wait_helping(&*slot, Some(deadline), None) {
+        match wait_helping(handle.view(), Some(deadline), None) {
             Some(result) => result.map_err(JoinTimeoutError::Task),
-            None => Err(JoinTimeoutError::TimedOut(TaskHandle { slot })),
+            None => Err(JoinTimeoutError::TimedOut(handle)),
         }
     }
 

@@ -182,12 +182,18 @@ impl<T> Future for Join<T> {
         let this = self.get_mut();
         let handle = this
             .handle
-            .as_ref()
+            .take()
             .expect("a Join future polled after it completed");
-        if !handle.view().wake_on_end(cx.waker()) {
+        // An ended task whose runner has let go: its result, without a lock.
+        let handle = match handle.join_unshared() {
+            Ok(ended) => return Poll::Ready(ended.map_err(|e| *e)),
+            Err(handle) => handle,
+        };
+        // Back in the future before the waker is registered (a waker's clone may panic).
+        if !this.handle.insert(handle).view().wake_on_end(cx.waker()) {
             return Poll::Pending;
         }
-        let handle = this.handle.take().expect("checked above");
+        let handle = this.handle.take().expect("put back above");
         Poll::Ready(
             handle
                 .view()
