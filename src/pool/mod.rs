@@ -689,8 +689,10 @@ impl Pool {
         F: FnOnce(&Context) -> T + Send + 'static,
         T: Send + 'static,
     {
+        // Counted in before the slot is built (see `count_in`).
+        let before = self.count_in();
         let slot = Arc::new(TaskSlot::new(info, f));
-        match self.offer(Job::shared(slot.clone()), wait) {
+        match self.offer_counted(Job::shared(slot.clone()), wait, before) {
             Ok(()) => {
                 // Queued (or handed to a worker): from now on a cancel of the task's own
                 // context releases its queue slot (see `release`).
@@ -731,14 +733,6 @@ impl Pool {
         Err(why.with(f))
     }
 
-    /// Counts the submit and hands the task to the executor core, which queues it, gives it to
-    /// an idle worker or starts one (see `exec::queue`), waiting as `wait` allows.
-    #[inline(always)]
-    fn offer(&self, job: PoolJob, wait: Wait<'_>) -> Result<(), (PoolJob, Refusal)> {
-        let before = self.count_in();
-        self.offer_counted(job, wait, before)
-    }
-
     /// Counts a submit in, before anything else, so closing (which sets `CLOSED` here and
     /// waits for `settled` to catch up) never misses a hand-off in flight; returns the count
     /// before, with the `CLOSED` bit, for [`offer_counted`](Pool::offer_counted).
@@ -752,7 +746,9 @@ impl Pool {
         submit.submitted.fetch_add(1, Ordering::AcqRel)
     }
 
-    /// [`offer`](Pool::offer) for a submit already counted in as the `before`th.
+    /// Hands the task of a submit counted in as the `before`th (see
+    /// [`count_in`](Pool::count_in)) to the executor core, which queues it, gives it to an idle
+    /// worker or starts one (see `exec::queue`), waiting as `wait` allows.
     #[inline(always)]
     fn offer_counted(
         &self,
@@ -777,7 +773,8 @@ impl Pool {
         self.offer_other(job, wait, before)
     }
 
-    /// [`offer`](Pool::offer) off the common case: closed, a full policy, or a caller's context.
+    /// [`offer_counted`](Pool::offer_counted) off the common case: closed, a full policy, or a
+    /// caller's context.
     #[cold]
     #[inline(never)]
     fn offer_other(
@@ -810,7 +807,7 @@ impl Pool {
         c.submit.settled.fetch_add(1, Ordering::Release);
     }
 
-    /// The rest of [`offer`](Pool::offer) for a submit counted in as the `before`th.
+    /// The rest of [`offer_counted`](Pool::offer_counted) for a submit counted in as the `before`th.
     #[inline(never)]
     fn offer_slow(
         &self,

@@ -211,7 +211,7 @@ impl Host for Ending {
 impl<T> Output<Ending> for T {
     type Value = T;
 
-    #[inline]
+    #[inline(always)]
     fn settle(ran: Result<T, Panicked>, host: &Ending, _: &PoolTask) -> Settled<T> {
         let result = match ran {
             Ok(value) => {
