@@ -807,7 +807,8 @@ impl Pool {
         c.submit.settled.fetch_add(1, Ordering::Release);
     }
 
-    /// The rest of [`offer_counted`](Pool::offer_counted) for a submit counted in as the `before`th.
+    /// The rest of [`offer_counted`](Pool::offer_counted) for a submit counted in as the
+    /// `before`th.
     #[inline(never)]
     fn offer_slow(
         &self,
