@@ -2,41 +2,17 @@
 //! task as a task, a named one by its name, also when the same worker ran unnamed tasks just
 //! before (it runs those without looking at who they are, until a named task is spawned).
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
 use homebound::Context;
 use homebound::group::Group;
-use homebound::threads::{self, State, ThreadDump};
+use homebound::threads::State;
 
-const BOUND: Duration = Duration::from_secs(10);
-
-fn no_leaks() {
-    threads::assert_none_alive(BOUND);
-}
-
-/// Takes dumps until one shows a thread of `owner` for which `pred` holds (its state is stored a
-/// few instructions after the latch the caller waited on); panics with the last dump after
-/// `BOUND`.
-fn wait_for(owner: &str, pred: impl Fn(&ThreadDump) -> bool) -> ThreadDump {
-    let deadline = Instant::now() + BOUND;
-    loop {
-        let dump = threads::dump();
-        if let Some(t) = dump
-            .threads()
-            .iter()
-            .find(|t| t.owner() == owner && pred(t))
-        {
-            return t.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no match for {owner} in:\n{dump}"
-        );
-        std::thread::yield_now();
-    }
-}
+use common::dump::wait_for;
+use common::leak_check;
 
 #[test]
 fn a_named_task_after_unnamed_ones_shows_its_name_on_the_same_worker() {
@@ -84,5 +60,5 @@ fn a_named_task_after_unnamed_ones_shows_its_name_on_the_same_worker() {
         })
         .unwrap();
     assert_eq!(ran.into_inner(), 100);
-    no_leaks();
+    leak_check();
 }

@@ -2,41 +2,18 @@
 //! a task blocked in a known wait, an idle worker, a submitter blocked on a full queue, a stuck
 //! pipeline stage, a cancel callback, and a cancelled owner.
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, bounded};
 use homebound::pipeline::Pipeline;
 use homebound::pool::Pool;
-use homebound::threads::{self, ContextState, State, ThreadDump};
+use homebound::threads::{self, ContextState, State};
 use homebound::{Context, WaitGroup, scope};
 
-const BOUND: Duration = Duration::from_secs(10);
-
-fn no_leaks() {
-    threads::assert_none_alive(BOUND);
-}
-
-/// Takes dumps until one shows a thread of `owner` for which `pred` holds; panics with the last
-/// dump after `BOUND`. (A latch says the thread is about to enter its wait; its state is stored
-/// a few instructions later, so the dump is retried, with a deadline.)
-fn wait_for(owner: &str, pred: impl Fn(&ThreadDump) -> bool) -> ThreadDump {
-    let deadline = Instant::now() + BOUND;
-    loop {
-        let dump = threads::dump();
-        if let Some(t) = dump
-            .threads()
-            .iter()
-            .find(|t| t.owner() == owner && pred(t))
-        {
-            return t.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no match for {owner} in:\n{dump}"
-        );
-        std::thread::yield_now();
-    }
-}
+use common::dump::wait_for;
+use common::leak_check;
 
 fn started() -> (crossbeam_channel::Sender<()>, Receiver<()>) {
     bounded(16)
@@ -84,7 +61,7 @@ fn pool_worker_shows_named_task_running_and_idle_worker_idle() {
     });
     assert!(!after.state().is_running());
     pool.shutdown();
-    no_leaks();
+    leak_check();
 }
 
 #[test]
@@ -143,7 +120,7 @@ fn tasks_blocked_in_recv_sleep_and_wait_group_are_named() {
     }
     drop(held);
     pool.shutdown();
-    no_leaks();
+    leak_check();
 }
 
 #[test]
@@ -178,7 +155,7 @@ fn submitter_blocked_on_a_full_queue_is_shown_submitting() {
     queued.join().unwrap();
     assert!(submitter.join().unwrap().is_ok());
     pool.shutdown();
-    no_leaks();
+    leak_check();
 }
 
 #[test]
@@ -210,7 +187,7 @@ fn stuck_pipeline_stage_shows_running_with_its_context() {
     assert!(driver.context().is_none()); // started with plain spawn: no owning context
     drop(release_tx);
     assert_eq!(run.join().unwrap().unwrap(), 4);
-    no_leaks();
+    leak_check();
 }
 
 #[test]
@@ -252,7 +229,7 @@ fn cancel_callback_and_cancelled_owner_are_shown() {
     drop(release_tx);
     drop(finish_tx);
     let _ = group.join().unwrap();
-    no_leaks();
+    leak_check();
 }
 
 #[test]
@@ -270,7 +247,7 @@ fn dump_to_writes_the_readable_dump() {
     assert!(text.contains(file!()), "the spawn location: {text}");
     drop(release_tx);
     h.join().unwrap();
-    no_leaks();
+    leak_check();
 }
 
 #[test]
@@ -306,7 +283,7 @@ fn stage_blocked_on_a_full_next_stage_shows_blocked_sending() {
     assert!(producer.task().is_some(), "{producer}"); // still in its stage's work
     drop(release_tx);
     assert_eq!(run.join().unwrap().unwrap(), 10_000);
-    no_leaks();
+    leak_check();
 }
 
 #[test]
@@ -342,5 +319,5 @@ fn ordered_stage_waiting_for_an_earlier_item_shows_waiting_for_order() {
     drop(release_tx);
     let (items, _outcome) = run.join().unwrap().unwrap();
     assert_eq!(items, (0..100_000u32).collect::<Vec<_>>());
-    no_leaks();
+    leak_check();
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 #[cfg(unix)]
 pub mod child;
+pub mod dump;
 pub mod executor;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
