@@ -83,8 +83,8 @@ impl Backoff {
 }
 
 /// How many growing spins ([`Backoff::spin`]: 1, 2, 4, … pauses) a worker whose queue ran empty
-/// looks again before counting itself idle (see [`Queue::linger`]): 31 pauses, well under a
-/// microsecond on most machines, about what a submitter of tiny tasks takes between two.
+/// looks again before counting itself idle (see [`Queue::linger`]): 31 pauses, from a fraction
+/// of a microsecond to about one and a half, depending on the processor's `pause`.
 #[cfg(not(loom))]
 const LINGER_STEPS: u32 = 5;
 
@@ -557,7 +557,7 @@ impl<J> Queue<J> {
     /// Worker side, when the queue ran empty after a stretch of tasks: looks again for a moment
     /// before counting itself idle. A worker faster than its submitters runs out of tasks every
     /// few of them, and counting itself idle and then busy again costs two read-modify-writes
-    /// of the crew's word, which every worker writes, and a fence: more than a tiny task.
+    /// of the crew's word, which every worker writes, and a fence.
     ///
     /// Only where nothing waits on the idle count: not on a rendezvous queue (a hand-off claims
     /// an idle worker) nor while the executor may still grow (a hand-off that finds no worker

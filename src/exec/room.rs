@@ -11,10 +11,9 @@
 //! A submitter registers (`waiting + 1`), issues a `SeqCst` fence, and then retries the
 //! hand-off; a worker makes room (takes a task, or parks), issues a `SeqCst` fence, and then
 //! reads `waiting`. By the fences, whichever runs second sees the other's write: the submitter's
-//! retry finds the room, or the worker sees the waiter and sends a token. (A take needs no fence of
-//! its own: its claim on the queue's head is already a `SeqCst` read-modify-write, see
-//! [`Room::took`].) Every later take while
-//! the queue is at or below half repeats the check, and a submitter that got through passes a
+//! retry finds the room, or the worker sees the waiter and sends a token. (A take needs no fence
+//! of its own: its claim on the queue's head is already a `SeqCst` read-modify-write, see
+//! [`Room::took`].) Every later take while the queue is at or below half repeats the check, and a submitter that got through passes a
 //! token on to the next waiter if room is left, so one token (the channel holds one) is enough.
 //! Stale tokens only cause a retry. A worker reads the queue's length (cache lines the
 //! submitters write) only when somebody waits: the common take costs the fence and one load.
@@ -55,9 +54,9 @@ impl Room {
     /// the fence. The take claimed its slot with a `SeqCst` read-modify-write of the queue's head
     /// (crossbeam's array channel: `compare_exchange` on `head`), and this load of `waiting` is
     /// `SeqCst` too, so in the single total order either the load sees the submitter's
-    /// registration, or it precedes it, and then so does the take: the submitter's retry (its send
-    /// reads the head after a `SeqCst` fence) sees the room the take made. A fence here stalled
-    /// every take on the store that marks the slot free, a cache line the submitter holds.
+    /// registration, or it precedes it, and then so does the take: the submitter's retry (its
+    /// send reads the head after a `SeqCst` fence) sees the room the take made. So the full
+    /// barrier a fence costs on every take buys nothing.
     ///
     /// Loom models `SeqCst` loads and read-modify-writes as acquire/release only, so its models
     /// keep the fence (and check the fenced form of the argument).
