@@ -13,8 +13,9 @@
 //! reads `waiting`. By the fences, whichever runs second sees the other's write: the submitter's
 //! retry finds the room, or the worker sees the waiter and sends a token. (A take needs no fence
 //! of its own: its claim on the queue's head is already a `SeqCst` read-modify-write, see
-//! [`Room::took`].) Every later take while the queue is at or below half repeats the check, and a submitter that got through passes a
-//! token on to the next waiter if room is left, so one token (the channel holds one) is enough.
+//! [`Room::took`].) Every later take while the queue is at or below half repeats the check, and
+//! a submitter that got through passes a token on to the next waiter if room is left, so one
+//! token (the channel holds one) is enough.
 //! Stale tokens only cause a retry. A worker reads the queue's length (cache lines the
 //! submitters write) only when somebody waits: the common take costs the fence and one load.
 
