@@ -15,9 +15,9 @@
 //! of its own: its claim on the queue's head is already a `SeqCst` read-modify-write, see
 //! [`Room::took`].) Every later take while the queue is at or below half repeats the check, and
 //! a submitter that got through passes a token on to the next waiter if room is left, so one
-//! token (the channel holds one) is enough.
-//! Stale tokens only cause a retry. A worker reads the queue's length (cache lines the
-//! submitters write) only when somebody waits: the common take costs the fence and one load.
+//! token (the channel holds one) is enough. Stale tokens only cause a retry. A worker reads the
+//! queue's length (cache lines the submitters write) only when somebody waits: the common take
+//! costs one load.
 
 use crossbeam_utils::CachePadded;
 
