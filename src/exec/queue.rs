@@ -297,6 +297,15 @@ impl<J> Queue<J> {
         self.id
     }
 
+    /// Whether a hand-off may depend on the idle count right now: on a rendezvous queue (a task
+    /// claims an idle worker) or while the executor may still grow (a hand-off that finds no
+    /// worker idle starts one). Then neither the plain send ([`try_queue`](Queue::try_queue))
+    /// nor a worker's moment of grace ([`linger`](Queue::linger)) applies.
+    #[inline]
+    fn counts_idle(&self) -> bool {
+        self.rendezvous || (self.grows() && !self.crew.at_max())
+    }
+
     /// Starts workers on demand even with `min == max` (an executor whose first `min` workers
     /// start lazily, one per task that finds none idle).
     pub(crate) fn growing(self) -> Self {
@@ -414,7 +423,7 @@ impl<J> Queue<J> {
     /// set-up). `Err` gives the job back for `offer`, which decides everything else.
     #[inline]
     pub(crate) fn try_queue(&self, job: J) -> Result<(), J> {
-        if self.rendezvous || (self.grows() && !self.crew.at_max()) {
+        if self.counts_idle() {
             return Err(job);
         }
         match self.tx.try_send(job) {
@@ -565,7 +574,7 @@ impl<J> Queue<J> {
     #[cfg(not(loom))]
     #[inline]
     pub(crate) fn linger(&self) -> Option<J> {
-        if self.rendezvous || (self.grows() && !self.crew.at_max()) {
+        if self.counts_idle() {
             return None;
         }
         let backoff = Backoff::new();

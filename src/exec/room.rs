@@ -46,9 +46,7 @@ impl Room {
     #[inline]
     pub(crate) fn made(&self, has_room: impl FnOnce() -> bool) {
         fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::Relaxed) > 0 && has_room() {
-            let _ = self.token_tx.try_send(());
-        }
+        self.tell(has_room);
     }
 
     /// Worker side, right after a take from a bounded queue: like [`made`](Room::made), without
@@ -65,6 +63,14 @@ impl Room {
     pub(crate) fn took(&self, has_room: impl FnOnce() -> bool) {
         #[cfg(loom)]
         fence(Ordering::SeqCst);
+        self.tell(has_room);
+    }
+
+    /// Sends a token if a submitter waits and `has_room` says so. The caller has ordered this
+    /// load after the room it made ([`made`](Room::made)'s fence, or [`took`](Room::took)'s
+    /// claim on the queue's head).
+    #[inline]
+    fn tell(&self, has_room: impl FnOnce() -> bool) {
         if self.waiting.load(Ordering::SeqCst) > 0 && has_room() {
             let _ = self.token_tx.try_send(());
         }
@@ -72,10 +78,7 @@ impl Room {
 
     /// Wakes a waiting submitter whatever the room (after a resize), to retry its hand-off.
     pub(crate) fn wake(&self) {
-        fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::Relaxed) > 0 {
-            let _ = self.token_tx.try_send(());
-        }
+        self.made(|| true);
     }
 
     /// Submitter side: registers a waiter until the guard drops. Retry the hand-off after this
