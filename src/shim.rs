@@ -34,21 +34,38 @@ mod imp {
     pub(crate) struct Condvar(parking_lot::Condvar);
 
     impl Condvar {
-        /// Waits until notified or `deadline` (on homebound's clock) passes; `None` waits
-        /// without a limit. May return early: callers re-check their predicate.
+        /// Waits while `pending` holds of the guarded state, until `deadline` (on homebound's
+        /// clock; `None`: without a limit). Callers check `pending` once more on return: it
+        /// still holds only if the deadline passed.
+        ///
+        /// `pending` is asked before every real wait, not only after a wake-up: on a virtual
+        /// clock the wait is a series of short real waits, and a notify that lands between two
+        /// of them reaches nobody. The state it announced does not go away, so the next slice
+        /// sees it.
         #[track_caller]
-        pub(crate) fn wait_until<'a, T>(
+        pub(crate) fn wait_while<'a, T>(
             &self,
             mut guard: MutexGuard<'a, T>,
             deadline: Option<std::time::Instant>,
+            mut pending: impl FnMut(&mut T) -> bool,
         ) -> MutexGuard<'a, T> {
-            crate::clock::wait(deadline, |limit| match limit {
-                Some(at) => (!self.0.wait_until(&mut guard, at).timed_out()).then_some(()),
-                None => {
-                    self.0.wait(&mut guard);
-                    Some(())
+            while pending(&mut guard) {
+                let woke = crate::clock::wait(deadline, |limit| {
+                    if !pending(&mut guard) {
+                        return Some(());
+                    }
+                    match limit {
+                        Some(at) => (!self.0.wait_until(&mut guard, at).timed_out()).then_some(()),
+                        None => {
+                            self.0.wait(&mut guard);
+                            Some(())
+                        }
+                    }
+                });
+                if woke.is_none() {
+                    break; // the deadline passed
                 }
-            });
+            }
             guard
         }
         pub(crate) fn notify_all(&self) {
@@ -81,22 +98,27 @@ mod imp {
     pub(crate) struct Condvar(loom::sync::Condvar);
 
     impl Condvar {
-        /// loom has no clock: a timed wait is modelled as a wait that may time out at any moment,
-        /// which is what callers must already tolerate (they re-check their predicate).
-        pub(crate) fn wait_until<'a, T>(
+        /// loom has no clock: a timed wait is modelled as one wait that may time out at any
+        /// moment, which callers must already tolerate (they check `pending` on return).
+        pub(crate) fn wait_while<'a, T>(
             &self,
-            guard: MutexGuard<'a, T>,
+            mut guard: MutexGuard<'a, T>,
             deadline: Option<std::time::Instant>,
+            mut pending: impl FnMut(&mut T) -> bool,
         ) -> MutexGuard<'a, T> {
-            match deadline {
-                Some(_) => {
-                    self.0
-                        .wait_timeout(guard, std::time::Duration::from_secs(0))
-                        .unwrap()
-                        .0
-                }
-                None => self.0.wait(guard).unwrap(),
+            while pending(&mut guard) {
+                guard = match deadline {
+                    Some(_) => {
+                        return self
+                            .0
+                            .wait_timeout(guard, std::time::Duration::from_secs(0))
+                            .unwrap()
+                            .0;
+                    }
+                    None => self.0.wait(guard).unwrap(),
+                };
             }
+            guard
         }
         pub(crate) fn notify_all(&self) {
             self.0.notify_all();
@@ -105,3 +127,39 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+#[cfg(all(test, feature = "testing", not(loom)))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{Condvar, Mutex};
+
+    /// On a virtual clock a wait is a series of short real waits, so a notify can land between
+    /// two of them and reach nobody. The state it announced is there all the same: the next
+    /// slice must look at it (this wait hung until the deadlock report before it did).
+    #[test]
+    fn a_virtual_wait_sees_a_condition_whose_wake_up_it_missed() {
+        crate::testing::virtual_time(|_| {
+            let shared = Arc::new((Mutex::new(false), Condvar::default()));
+            let (holding, held) = crossbeam_channel::bounded(1);
+            let setter = {
+                let shared = shared.clone();
+                crate::threads::spawn("setter", move || {
+                    held.recv().unwrap();
+                    // The waiter held the lock from its check until it began waiting, so this
+                    // lock is taken while it waits. No notify: as if it came between slices.
+                    *shared.0.lock() = true;
+                })
+                .unwrap()
+            };
+            let (set, cond) = &*shared;
+            let mut guard = set.lock();
+            holding.send(()).unwrap();
+            let guard = cond.wait_while(guard, None, |set| !*set);
+            assert!(*guard);
+            drop(guard);
+            setter.join().unwrap();
+        });
+        crate::threads::assert_none_alive(std::time::Duration::from_secs(5));
+    }
+}

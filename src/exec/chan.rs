@@ -145,7 +145,7 @@ mod model {
                 if let Ok(item) = self.try_recv() {
                     return Ok(item);
                 }
-                drop(c.rung.wait_until(bell, None));
+                drop(c.rung.wait_while(bell, None, |_| self.len() == 0));
             }
         }
 

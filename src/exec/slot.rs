@@ -173,12 +173,12 @@ impl<I, V, F> Slot<I, V, F> {
 
     /// Waits until the task has ended (or `deadline` passes: `None`) and takes its result.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Result<V, JoinError>> {
-        let mut inner = self.inner.lock();
-        while !inner.stage.is_terminal() {
-            if deadline.is_some_and(|at| crate::clock::now() >= at) {
-                return None;
-            }
-            inner = self.ended.wait_until(inner, deadline);
+        let inner = self.inner.lock();
+        let mut inner = self
+            .ended
+            .wait_while(inner, deadline, |inner| !inner.stage.is_terminal());
+        if !inner.stage.is_terminal() {
+            return None;
         }
         // Only a consuming `join` takes, so the result is still there.
         inner.result.take().map(|r| r.map_err(|e| *e))

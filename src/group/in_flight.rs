@@ -97,16 +97,11 @@ impl InFlight {
 
     /// Waits until no task is in flight, or until `deadline`; returns whether it became idle.
     pub(super) fn wait_idle(&self, deadline: Option<Instant>) -> bool {
-        let mut guard = self.lock.lock();
+        let guard = self.lock.lock();
         self.waiting.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        while self.count() > 0 {
-            if deadline.is_some_and(|at| crate::clock::now() >= at) {
-                return false;
-            }
-            guard = self.idle.wait_until(guard, deadline);
-        }
-        true
+        let _guard = self.idle.wait_while(guard, deadline, |_| self.count() > 0);
+        self.count() == 0
     }
 
     /// Waits until no task is in flight, then refuses every later task (invariant 1).

@@ -284,19 +284,15 @@ impl WaitGroup {
     fn wait_inner(&self, deadline: Option<Instant>, ctx: Option<&Context>) -> bool {
         let mut state = self.inner.state.lock();
         let generation = state.generation;
-        loop {
-            if state.count == 0 || state.generation != generation {
-                return true;
-            }
-            if ctx.is_some_and(Context::is_cancelled) {
-                return false;
-            }
-            if deadline.is_some_and(|d| crate::clock::now() >= d) {
-                return false;
-            }
-            let _waiting = crate::threads::enter_state(crate::threads::Kind::WaitGroup);
-            state = self.inner.zero.wait_until(state, deadline);
+        let reached = |state: &mut State| state.count == 0 || state.generation != generation;
+        if reached(&mut state) {
+            return true;
         }
+        let _waiting = crate::threads::enter_state(crate::threads::Kind::WaitGroup);
+        let mut state = self.inner.zero.wait_while(state, deadline, |state| {
+            !reached(state) && !ctx.is_some_and(Context::is_cancelled)
+        });
+        reached(&mut state)
     }
 }
 
