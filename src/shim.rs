@@ -153,7 +153,7 @@ mod tests {
                 .unwrap()
             };
             let (set, cond) = &*shared;
-            let mut guard = set.lock();
+            let guard = set.lock();
             holding.send(()).unwrap();
             let guard = cond.wait_while(guard, None, |set| !*set);
             assert!(*guard);
