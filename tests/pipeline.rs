@@ -562,6 +562,35 @@ fn bottleneck_names_the_slow_stage() {
     no_leaks();
 }
 
+/// A fused stage's time is all of its calls, not an estimate from some of them: here every
+/// cost of `rare` sits in 20 of its calls, which a sample of one call in sixteen missed often
+/// enough to name the trivial stage the bottleneck.
+#[test]
+fn a_fused_stage_whose_cost_sits_in_rare_items_is_charged_all_of_it() {
+    let (_, outcome) = Pipeline::from_iter(&Context::new(), 0..20_000u64)
+        .map(1, |x| x + 1)
+        .named("trivial")
+        .map(1, |x| {
+            if x % 1_000 == 0 {
+                thread::sleep(ms(2));
+            }
+            x
+        })
+        .named("rare")
+        .collect()
+        .unwrap();
+    let report = outcome.report();
+    let rare = report.stage("rare").unwrap();
+    assert_eq!(rare.fused_into.as_deref(), Some("trivial"), "{report}");
+    assert!(rare.busy >= ms(40), "20 sleeps of 2 ms: {report}");
+    assert!(
+        report.stage("trivial").unwrap().busy < rare.busy,
+        "{report}"
+    );
+    assert_eq!(report.bottleneck().unwrap().name, "rare", "{report}");
+    no_leaks();
+}
+
 /// The alternate form of the report is what the demo prints: every column explained in one
 /// line, the utilisation column, and the bottleneck named with the reasoning behind it.
 #[test]

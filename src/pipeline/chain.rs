@@ -227,10 +227,6 @@ pub(crate) enum Ran {
     Stopped,
 }
 
-/// One call in this many to a fused stage's function is timed: the stage's share of its
-/// group's time, at a sixteenth of the cost of timing every call.
-const SAMPLE_EVERY: u64 = 16;
-
 /// One fused stage on top of the chain below it.
 pub(crate) struct Node<T, U, O> {
     below: Box<dyn Pull<T>>,
@@ -240,13 +236,11 @@ pub(crate) struct Node<T, U, O> {
     counts: Counts,
     stats: Arc<StageStats>,
     last: bool,
-    /// Calls to `op` over the worker's life: which ones are timed (never reset, so a stage
-    /// called a few times per input chunk is not timed at every chunk's first call).
-    phase: u64,
-    /// Calls to `op` since the last estimate, and the time of the timed ones among them.
-    calls: u64,
-    timed: u64,
-    timed_ns: u64,
+    /// Time spent in `op` since the stage's stats were last settled. Every call is timed: a
+    /// call is a chunk of items or runs until the pulse moves, so two clock reads cost a
+    /// trivial stage about half an instruction per item, where timing one call in sixteen
+    /// missed a stage whose cost sits in a few slow items and named another the bottleneck.
+    own_ns: u64,
     /// Where a panic of the stage's function is recorded (with the stage's name: the thread is
     /// named after its group).
     failure: Arc<FailureSlot>,
@@ -263,33 +257,25 @@ impl<T, U, O> Node<T, U, O> {
             counts: Counts::default(),
             stats: Arc::clone(&rt.stats[index]),
             last: false,
-            phase: 0,
-            calls: 0,
-            timed: 0,
-            timed_ns: 0,
+            own_ns: 0,
             failure: Arc::clone(&rt.failure),
             ctx: rt.ctx.clone(),
             _out: std::marker::PhantomData,
         }
     }
 
-    /// Runs the stage's function on what it holds: timed now and then, a panic caught and
-    /// recorded under the stage's own name.
+    /// Runs the stage's function on what it holds: timed, a panic caught and recorded under
+    /// the stage's own name.
     fn run(&mut self, out: &mut Vec<U>, want: usize, beat: &Beat) -> Ran
     where
         T: Send,
         O: Op<T, U>,
     {
-        let timed = self.phase.is_multiple_of(SAMPLE_EVERY);
-        self.phase += 1;
-        self.calls += 1;
-        let started = timed.then(Instant::now);
+        let started = Instant::now();
         let (op, items, counts) = (&mut self.op, &mut self.items, &mut self.counts);
         let ran = panic::catch_unwind(AssertUnwindSafe(|| op.run(items, out, want, beat, counts)));
-        if let Some(started) = started {
-            self.timed += 1;
-            self.timed_ns += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        }
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.own_ns = self.own_ns.saturating_add(took);
         match ran {
             Ok(ran) => ran,
             Err(payload) => {
@@ -350,14 +336,9 @@ impl<T: Send, U, O: Op<T, U>> Pull<U> for Node<T, U, O> {
             drop_quietly(std::mem::take(&mut self.items));
         }
         self.counts.settle(&self.stats, !self.last);
-        if self.timed > 0 {
-            // The calls not timed are assumed to take as long as the timed ones.
-            let estimate =
-                u128::from(self.timed_ns) * u128::from(self.calls) / u128::from(self.timed);
-            self.stats.add_own_busy(Duration::from_nanos(
-                u64::try_from(estimate).unwrap_or(u64::MAX),
-            ));
-            (self.calls, self.timed, self.timed_ns) = (0, 0, 0);
+        if self.own_ns > 0 {
+            self.stats
+                .add_own_busy(Duration::from_nanos(std::mem::take(&mut self.own_ns)));
         }
         self.below.settle(stopped);
     }

@@ -24,7 +24,7 @@ pub(crate) struct StageStats {
     dropped: AtomicU64,
     /// Sum over the stage's threads of their lifetimes.
     alive_ns: AtomicU64,
-    /// A fused stage's own share of its group's time (estimated by sampling).
+    /// A fused stage's own share of its group's time (the sum of its timed calls).
     own_busy_ns: AtomicU64,
     send_wait_ns: AtomicU64,
     recv_wait_ns: AtomicU64,
@@ -171,8 +171,8 @@ pub struct StageReport {
     /// Its worker threads.
     pub workers: usize,
     /// The stage whose workers ran this one, when it was fused with the stages before it. Its
-    /// `busy` is then its own share of those workers' time (estimated by timing some of its
-    /// calls), and its blocked times are zero: the workers block on that stage's links.
+    /// `busy` is then its own share of those workers' time (the time of its calls), and its
+    /// blocked times are zero: the workers block on that stage's links.
     pub fused_into: Option<String>,
     /// Items it received.
     pub items_in: u64,
@@ -480,7 +480,7 @@ impl Report {
 
     /// The share of the run's wall time that `stage`'s workers spent on it, per worker: 1.0
     /// means they never waited. For stages fused into one loop, each gets its own share of
-    /// the workers' time (estimated by timing some of its calls).
+    /// the workers' time (its calls, each timed).
     ///
     /// # Examples
     ///
