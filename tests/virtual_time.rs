@@ -194,6 +194,37 @@ fn wait_group_and_join_timeouts_are_exact() {
     leak_check();
 }
 
+/// The pool's lifecycle waits are on the scope's clock too: while the test thread waits for
+/// the pool to go idle or to terminate, time moves to the task's wake-up and the waits end at
+/// exact virtual instants (on the real clock they would wait out the virtual deadlines).
+#[test]
+fn pool_idle_and_termination_waits_are_exact() {
+    virtual_time(|clock| {
+        let start = clock.now();
+        let pool = Pool::new(1).unwrap();
+        pool.execute(|ctx| {
+            let _ = ctx.sleep(Duration::from_secs(100));
+        })
+        .unwrap();
+        let idle = pool.wait_idle_timeout(Duration::from_secs(30));
+        assert!(idle.is_err(), "the task sleeps for 100 s");
+        assert_eq!(clock.now() - start, Duration::from_secs(30));
+        assert!(pool.wait_idle_timeout(Duration::from_secs(3600)).is_ok());
+        assert_eq!(clock.now() - start, Duration::from_secs(100));
+
+        pool.execute(|ctx| {
+            let _ = ctx.sleep(Duration::from_secs(50));
+        })
+        .unwrap();
+        pool.close();
+        assert!(!pool.await_termination(Duration::from_secs(20)));
+        assert_eq!(clock.now() - start, Duration::from_secs(120));
+        assert!(pool.await_termination(Duration::from_secs(3600)));
+        assert_eq!(clock.now() - start, Duration::from_secs(150));
+    });
+    leak_check();
+}
+
 #[test]
 fn a_batch_is_flushed_at_exactly_its_max_wait() {
     use homebound::pipeline::Pipeline;

@@ -17,11 +17,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
-
 use super::Pool;
 use super::error::IdleError;
 use super::worker::on_worker_of;
+use crate::shim::{Condvar, Mutex};
 
 /// Where `wait_idle` callers sleep until the pool may have become idle.
 #[derive(Default)]
@@ -44,24 +43,13 @@ impl IdleBell {
 
     /// Waits until `idle()` holds or `deadline` passes; returns whether it holds.
     fn wait(&self, deadline: Option<Instant>, idle: impl Fn() -> bool) -> bool {
-        let mut lock = self.lock.lock();
+        let lock = self.lock.lock();
         self.waiting.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        let is_idle = loop {
-            if idle() {
-                break true;
-            }
-            match deadline {
-                Some(at) => {
-                    if self.rung.wait_until(&mut lock, at).timed_out() {
-                        break idle();
-                    }
-                }
-                None => self.rung.wait(&mut lock),
-            }
-        };
+        let lock = self.rung.wait_while(lock, deadline, |_| !idle());
+        drop(lock);
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        is_idle
+        idle()
     }
 }
 
@@ -261,17 +249,7 @@ impl Flag {
 
     /// Waits until set (or `deadline`: `false`).
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        let mut set = self.set.lock();
-        while !*set {
-            match deadline {
-                Some(at) => {
-                    if self.changed.wait_until(&mut set, at).timed_out() {
-                        return *set;
-                    }
-                }
-                None => self.changed.wait(&mut set),
-            }
-        }
-        true
+        let set = self.set.lock();
+        *self.changed.wait_while(set, deadline, |set| !*set)
     }
 }
