@@ -2,12 +2,17 @@
 //! proptest of random stage chains against the same chain run sequentially. Every test ends
 //! with the leak check.
 
+mod common;
+
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crossbeam_channel::unbounded;
+use crossbeam_channel::{bounded, unbounded};
+use homebound::threads::State;
 use homebound::{Context, pipeline::ErrorPolicy, pipeline::Pipeline, threads};
+
+use common::dump::wait_for;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -65,6 +70,37 @@ fn ordered_stage_whose_items_finish_in_reverse_order() {
         .collect()
         .unwrap();
     assert_eq!(out, (0..n).collect::<Vec<_>>());
+    no_leaks();
+}
+
+/// A worker waiting for its turn (its part must follow an earlier item still in the works)
+/// wakes for a cancel: nothing else would wake it, since the earlier item never finishes.
+#[test]
+fn a_cancel_reaches_a_worker_waiting_for_its_turn() {
+    let ctx = Context::new();
+    let (started_tx, started) = bounded::<()>(1);
+    let run = {
+        let ctx = ctx.clone();
+        threads::spawn("ordered-cancel", move || {
+            Pipeline::from_iter(&ctx, 0..100_000u32)
+                .map_ctx(2, move |ctx, x| {
+                    if x == 0 {
+                        started_tx.send(()).unwrap();
+                        let _ = ctx.done().recv(); // until the cancel
+                    }
+                    x
+                })
+                .named("waits-its-turn")
+                .ordered()
+                .collect()
+        })
+    }
+    .unwrap();
+    started.recv().unwrap();
+    wait_for("waits-its-turn", |t| t.state() == &State::WaitingForOrder);
+    ctx.cancel();
+    let err = run.join().unwrap().unwrap_err();
+    assert!(err.is_cancelled(), "{err}");
     no_leaks();
 }
 

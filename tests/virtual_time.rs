@@ -225,6 +225,30 @@ fn pool_idle_and_termination_waits_are_exact() {
     leak_check();
 }
 
+/// An ordered pipeline's workers wait for their turn on the scope's clock: while the worker
+/// holding the first chunk sleeps, the others wait for credits, and time must still move.
+#[test]
+fn an_ordered_stage_waiting_for_its_turn_lets_time_move() {
+    use homebound::pipeline::Pipeline;
+    let (took, out) = virtual_time(|clock| {
+        let start = clock.now();
+        let (out, _) = Pipeline::from_iter(&Context::new(), 0..20_000u64)
+            .map_ctx(2, |ctx, x| {
+                if x == 0 {
+                    let _ = ctx.sleep(Duration::from_secs(10));
+                }
+                x
+            })
+            .ordered()
+            .collect()
+            .unwrap();
+        (clock.now() - start, out)
+    });
+    assert_eq!(took, Duration::from_secs(10));
+    assert_eq!(out, (0..20_000).collect::<Vec<_>>());
+    leak_check();
+}
+
 #[test]
 fn a_batch_is_flushed_at_exactly_its_max_wait() {
     use homebound::pipeline::Pipeline;

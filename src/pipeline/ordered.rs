@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::Receiver;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use super::link::{Chunk, Next, Stopped, recv, try_recv};
 use super::pulse::TICK;
@@ -35,22 +35,32 @@ use super::report::StageStats;
 use super::ticket::Tickets;
 use crate::context::Context;
 use crate::panic::drop_quietly;
+use crate::shim;
 
 /// Where the parallel workers of one ordered segment learn whether they may send a part.
-#[derive(Debug)]
 pub(crate) struct Gate {
     /// The number of the chunk the reorderer hands on next.
     head: AtomicU64,
-    credits: Mutex<usize>,
-    changed: Condvar,
+    /// On homebound's clock (the shim's lock and condition), so a worker waiting for its turn
+    /// inside `virtual_time` lets the clock move.
+    credits: shim::Mutex<usize>,
+    changed: shim::Condvar,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("head", &self.head.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Gate {
     pub(crate) fn new(window: usize) -> Arc<Gate> {
         Arc::new(Gate {
             head: AtomicU64::new(0),
-            credits: Mutex::new(window.max(1)),
-            changed: Condvar::new(),
+            credits: shim::Mutex::new(window.max(1)),
+            changed: shim::Condvar::default(),
         })
     }
 
@@ -62,29 +72,45 @@ impl Gate {
 
     /// Waits until a part of chunk `seq` may be sent: at once for the head, otherwise for a
     /// credit. Returns whether a credit was taken (the part must say so).
-    pub(crate) fn pass(&self, seq: u64, ctx: &Context) -> Result<bool, Stopped> {
+    pub(crate) fn pass(self: &Arc<Self>, seq: u64, ctx: &Context) -> Result<bool, Stopped> {
         if self.is_head(seq) {
             return Ok(false);
         }
-        let mut credits = self.credits.lock();
-        // Shown in the thread dump from the first wait to the pass (not restarted every tick).
-        let mut _waiting = None;
-        loop {
-            if self.is_head(seq) {
-                return Ok(false);
+        if let Some(credited) = self.try_pass(&mut self.credits.lock(), seq) {
+            return Ok(credited);
+        }
+        // A cancel wakes the wait. The callback takes the lock before notifying, so a waiter
+        // between its check and its wait cannot miss it; registered before the lock is taken
+        // here, since it runs at once on a context cancelled already.
+        let gate = Arc::downgrade(self);
+        let _wake = ctx.wake_on_cancel(move || {
+            if let Some(gate) = gate.upgrade() {
+                let _credits = gate.credits.lock();
+                gate.changed.notify_all();
             }
-            if *credits > 0 {
-                *credits -= 1;
-                return Ok(true);
-            }
-            if ctx.is_cancelled() {
-                return Err(Stopped);
-            }
-            if _waiting.is_none() {
-                _waiting = Some(crate::threads::enter_state(crate::threads::Kind::Ordered));
-            }
-            // Cancellation does not signal this condition variable: look again every tick.
-            self.changed.wait_for(&mut credits, TICK);
+        });
+        let _waiting = crate::threads::enter_state(crate::threads::Kind::Ordered);
+        let credits = self.credits.lock();
+        let mut credits = self.changed.wait_while(credits, None, |credits| {
+            !self.may_pass(credits, seq) && !ctx.is_cancelled()
+        });
+        self.try_pass(&mut credits, seq).ok_or(Stopped)
+    }
+
+    fn may_pass(&self, credits: &usize, seq: u64) -> bool {
+        self.is_head(seq) || *credits > 0
+    }
+
+    /// Passes chunk `seq` if it may: `Some(false)` for the head, `Some(true)` with a credit
+    /// taken.
+    fn try_pass(&self, credits: &mut usize, seq: u64) -> Option<bool> {
+        if self.is_head(seq) {
+            Some(false)
+        } else if *credits > 0 {
+            *credits -= 1;
+            Some(true)
+        } else {
+            None
         }
     }
 

@@ -238,7 +238,7 @@ impl<T> Outbox<T> {
         self.send(chunk)
     }
 
-    fn pass(&mut self, gate: &Gate, seq: u64) -> Result<bool, Stopped> {
+    fn pass(&mut self, gate: &Arc<Gate>, seq: u64) -> Result<bool, Stopped> {
         if gate.is_head(seq) {
             return Ok(false);
         }
