@@ -3,7 +3,10 @@
 //! Deadlines are `Instant`s read from [`now`]; a timed wait is a deadline handed to [`wait`]
 //! (or one of its channel forms), never a `Duration` given straight to the OS. That single seam
 //! is what lets `homebound::testing::virtual_time` (feature `testing`) swap in a virtual clock
-//! for the threads of a test.
+//! for the threads of a test. Waits without a deadline come through here too ([`recv`],
+//! [`select`] with `None`, the shim's condition variable): the virtual clock moves only while
+//! every thread of the scope is in one of these waits, so a blocking call that bypassed them
+//! would stand in for a running thread and stall time.
 //!
 //! The real clock is the default and costs nothing: without the `testing` feature these are
 //! `#[inline]` forwards to `Instant::now()` and the underlying wait; with it, one relaxed atomic
@@ -11,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Select, SelectedOperation};
+use crossbeam_channel::{Receiver, RecvError, RecvTimeoutError, Select, SelectedOperation};
 
 #[cfg(feature = "testing")]
 pub(crate) mod virt;
@@ -86,6 +89,21 @@ pub(crate) fn recv_deadline<T>(
         None => Some(rx.recv().map_err(|_| RecvTimeoutError::Disconnected)),
     })
     .unwrap_or(Err(RecvTimeoutError::Timeout))
+}
+
+/// `rx.recv()` on homebound's clock.
+#[inline]
+#[track_caller]
+pub(crate) fn recv<T>(rx: &Receiver<T>) -> Result<T, RecvError> {
+    recv_deadline(rx, None).map_err(|_| RecvError)
+}
+
+/// `rx.recv_timeout(timeout)` on homebound's clock; a timeout too large for `Instant` waits
+/// without a limit.
+#[inline]
+#[track_caller]
+pub(crate) fn recv_timeout<T>(rx: &Receiver<T>, timeout: Duration) -> Result<T, RecvTimeoutError> {
+    recv_deadline(rx, after(timeout))
 }
 
 /// `sel.select()` until `deadline` on homebound's clock; `None` once it passed.

@@ -14,9 +14,11 @@
 //!   outside it and see real time.
 //! * **Blocked.** A thread counts as blocked while it waits in a homebound wait: a context's
 //!   `wait`, `sleep`, `recv`, `send` and their timed forms; `WaitGroup` waits; joins of pool
-//!   and group tasks and a group waiting for its tasks; an idle pool worker and a submit waiting
-//!   for room; a shutdown waiting on its services and drains; a pipeline stage or receiver
-//!   source waiting for input. A thread blocked
+//!   and group tasks and a group waiting for its tasks; `start` waiting for its task to be
+//!   ready; an idle pool worker, a submit waiting for room, and `wait_idle_timeout` /
+//!   `await_termination`; a shutdown waiting on its services and drains; a pipeline stage or
+//!   receiver source waiting for input, and an ordered stage waiting for its turn; receiving
+//!   from `fan::merge` or `fan::fan_out`, and fan-in's own forwarding thread. A thread blocked
 //!   anywhere else (a raw channel, a std lock, I/O, `std::thread::sleep`) is *running* as far as
 //!   the clock knows: time does not move until it reaches a homebound wait or ends.
 //!   [`Clock::dump`] lists the scope's threads and names the ones time is waiting for.

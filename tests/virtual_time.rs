@@ -249,6 +249,57 @@ fn an_ordered_stage_waiting_for_its_turn_lets_time_move() {
     leak_check();
 }
 
+/// Everything homebound blocks in is on the scope's clock: fan-in's forwarding thread and its
+/// receives, fan-out's receives, and `start` waiting for a task to be ready. Each waits here
+/// for a member that sleeps first, so a wait on the real clock would stall time.
+#[test]
+fn fan_receives_and_start_wait_on_the_scopes_clock() {
+    use homebound::fan;
+    virtual_time(|clock| {
+        let start = clock.now();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let producer = threads::spawn("late-producer", move || {
+            let _ = Context::new().sleep(Duration::from_secs(10));
+            tx.send(1u32).unwrap();
+        })
+        .unwrap();
+        let merged = fan::merge(vec![rx]).unwrap();
+        assert_eq!(merged.recv_timeout(Duration::from_secs(60)), Ok(1));
+        assert_eq!(clock.now() - start, Duration::from_secs(10));
+        assert!(merged.recv_timeout(Duration::from_secs(5)).is_err());
+        assert_eq!(clock.now() - start, Duration::from_secs(10));
+        producer.join().unwrap();
+        assert!(merged.recv().is_err());
+
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let out = fan::fan_out(&Context::new(), rx, 1, |ctx, x: u32| {
+            let _ = ctx.sleep(Duration::from_secs(20));
+            x * 2
+        })
+        .unwrap();
+        tx.send(4).unwrap();
+        assert!(out.recv_timeout(Duration::from_secs(5)).is_err());
+        assert_eq!(clock.now() - start, Duration::from_secs(15));
+        assert_eq!(out.recv(), Ok(8));
+        assert_eq!(clock.now() - start, Duration::from_secs(30));
+        drop(tx);
+        assert_eq!(out.collect::<Vec<_>>(), Vec::<u32>::new());
+
+        let value = scope(&Context::new(), |g| {
+            g.start(|ctx, ready| {
+                let _ = ctx.sleep(Duration::from_secs(5));
+                ready.ready(7);
+                Ok::<_, ()>(())
+            })
+            .unwrap()
+        })
+        .unwrap();
+        assert_eq!(value, 7);
+        assert_eq!(clock.now() - start, Duration::from_secs(35));
+    });
+    leak_check();
+}
+
 #[test]
 fn a_batch_is_flushed_at_exactly_its_max_wait() {
     use homebound::pipeline::Pipeline;

@@ -167,7 +167,7 @@ impl<U> FanOut<U> {
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn recv(&self) -> Result<U, crossbeam_channel::RecvError> {
-        self.rx.recv()
+        crate::clock::recv(&self.rx)
     }
 
     /// The next result if one is ready.
@@ -215,7 +215,7 @@ impl<U> FanOut<U> {
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<U, RecvTimeoutError> {
-        self.rx.recv_timeout(timeout)
+        crate::clock::recv_timeout(&self.rx, timeout)
     }
 
     /// The output receiver, for `select!` or to feed [`merge`](super::merge). A clone keeps
@@ -298,7 +298,7 @@ impl<U> Iterator for FanOut<U> {
     type Item = U;
 
     fn next(&mut self) -> Option<U> {
-        self.rx.recv().ok()
+        crate::clock::recv(&self.rx).ok()
     }
 }
 

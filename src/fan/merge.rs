@@ -154,7 +154,7 @@ fn forward<T>(inputs: Vec<Receiver<T>>, out: Sender<T>, stop: Context) -> Unmerg
             continue;
         }
         // Every input was empty: park until one has a message or disconnects, or until stop.
-        let op = sel.select();
+        let op = crate::clock::select(&mut sel, None).expect("no deadline");
         let i = op.index();
         if i == stop_op {
             let _ = op.recv(stop.done());
@@ -234,7 +234,7 @@ impl<T> Merged<T> {
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn recv(&self) -> Result<T, crossbeam_channel::RecvError> {
-        self.rx.recv()
+        crate::clock::recv(&self.rx)
     }
 
     /// The next message if one is ready.
@@ -279,7 +279,7 @@ impl<T> Merged<T> {
     /// # homebound::threads::assert_none_alive(Duration::from_secs(5));
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.rx.recv_timeout(timeout)
+        crate::clock::recv_timeout(&self.rx, timeout)
     }
 
     /// The output receiver, for `select!`. A clone keeps receiving only while this `Merged`
@@ -350,7 +350,7 @@ impl<T> Iterator for Merged<T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        self.rx.recv().ok()
+        crate::clock::recv(&self.rx).ok()
     }
 }
 

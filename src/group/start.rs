@@ -210,7 +210,7 @@ impl<'scope, 'env, E: Send + 'env> Scope<'scope, 'env, E> {
     {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let handle = self.spawn_inner(name, location, move |ctx: &Context| f(ctx, Ready { tx }));
-        match rx.recv() {
+        match crate::clock::recv(&rx) {
             Ok(value) => Ok(value),
             // The task dropped its `Ready`: it has ended, or is about to.
             Err(_) => match handle.join() {
