@@ -6,17 +6,20 @@
 //! guard) with a by-value `Condvar::wait` so both backends fit behind it.
 //!
 //! crossbeam-channel and the thread registry are outside the shim: loom cannot see them, so the
-//! models exercise only the state machines built on these primitives.
+//! models exercise only the state machines built on these primitives. The registry takes its
+//! lock and condition variable from [`real`] in every build, so its waits are on homebound's
+//! clock (and visible to `virtual_time`) without being modelled.
 
-#[cfg(not(loom))]
-mod imp {
+/// parking_lot's lock and a condition variable that waits on homebound's clock: the shim's
+/// types outside loom, and the thread registry's in every build.
+pub(crate) mod real {
     pub(crate) use parking_lot::MutexGuard;
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
     /// A non-poisoning mutex.
     #[derive(Default)]
     pub(crate) struct Mutex<T>(parking_lot::Mutex<T>);
 
+    #[cfg_attr(loom, allow(dead_code))] // under loom only the thread registry uses these
     impl<T> Mutex<T> {
         pub(crate) fn new(value: T) -> Self {
             Mutex(parking_lot::Mutex::new(value))
@@ -74,6 +77,11 @@ mod imp {
     }
 }
 
+#[cfg(not(loom))]
+pub(crate) use real::*;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::sync::MutexGuard;
@@ -126,6 +134,7 @@ mod imp {
     }
 }
 
+#[cfg(loom)]
 pub(crate) use imp::*;
 
 #[cfg(all(test, feature = "testing", not(loom)))]

@@ -18,7 +18,8 @@
 //!   ready; an idle pool worker, a submit waiting for room, and `wait_idle_timeout` /
 //!   `await_termination`; a shutdown waiting on its services and drains; a pipeline stage or
 //!   receiver source waiting for input, and an ordered stage waiting for its turn; receiving
-//!   from `fan::merge` or `fan::fan_out`, and fan-in's own forwarding thread. A thread blocked
+//!   from `fan::merge` or `fan::fan_out`, and fan-in's own forwarding thread; joining a thread
+//!   started with [`threads::spawn`] or [`threads::Builder::spawn`]. A thread blocked
 //!   anywhere else (a raw channel, a std lock, I/O, `std::thread::sleep`) is *running* as far as
 //!   the clock knows: time does not move until it reaches a homebound wait or ends.
 //!   [`Clock::dump`] lists the scope's threads and names the ones time is waiting for.

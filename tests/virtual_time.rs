@@ -300,6 +300,23 @@ fn fan_receives_and_start_wait_on_the_scopes_clock() {
     leak_check();
 }
 
+/// Joining a homebound thread is a wait on the scope's clock: the thread sleeps on it, and
+/// the join must let time move to its wake-up.
+#[test]
+fn joining_a_sleeping_thread_lets_time_move() {
+    let took = virtual_time(|clock| {
+        let start = clock.now();
+        let sleeper = threads::spawn("sleeper", || {
+            Context::new().sleep(Duration::from_secs(30)).is_ok()
+        })
+        .unwrap();
+        assert!(sleeper.join().unwrap());
+        clock.now() - start
+    });
+    assert_eq!(took, Duration::from_secs(30));
+    leak_check();
+}
+
 #[test]
 fn a_batch_is_flushed_at_exactly_its_max_wait() {
     use homebound::pipeline::Pipeline;

@@ -86,6 +86,7 @@ use parking_lot::Mutex;
 
 use crate::context::Context;
 use crate::panic::Panicked;
+use crate::shim::real;
 
 mod dump;
 mod owner;
@@ -923,7 +924,9 @@ fn run_registered<T>(
     let Some(watch) = watch else {
         return f();
     };
-    match std_panic::catch_unwind(AssertUnwindSafe(f)) {
+    let ran = std_panic::catch_unwind(AssertUnwindSafe(f));
+    watch.thread_returned();
+    match ran {
         Ok(value) => value,
         Err(payload) => {
             let message = crate::panic::panic_message(&*payload);
@@ -941,20 +944,28 @@ fn run_registered<T>(
     }
 }
 
-/// Between a thread and its handle: whether the handle was dropped unjoined, and the panic the
-/// thread ended with while the handle still lived (to record if the handle is then dropped).
+/// Between a thread and its handle: whether the handle was dropped unjoined, the panic the
+/// thread ended with while the handle still lived (to record if the handle is then dropped),
+/// and whether its function has returned.
 #[derive(Default)]
-struct Watch(Mutex<WatchState>);
+struct Watch {
+    state: real::Mutex<WatchState>,
+    /// Notified when the function returns: a join waits for that on homebound's clock, so
+    /// inside `virtual_time` the joiner counts as blocked and time can move to the thread's
+    /// wake-ups. The OS join that follows only waits for the thread's exit.
+    returned: real::Condvar,
+}
 
 #[derive(Default)]
 struct WatchState {
     detached: bool,
     panic: Option<LostPanic>,
+    returned: bool,
 }
 
 impl Watch {
     fn thread_panicked(&self, lost: LostPanic) {
-        let mut state = self.0.lock();
+        let mut state = self.state.lock();
         if state.detached {
             drop(state);
             record(lost);
@@ -963,8 +974,21 @@ impl Watch {
         }
     }
 
+    fn thread_returned(&self) {
+        self.state.lock().returned = true;
+        self.returned.notify_all();
+    }
+
+    #[track_caller]
+    fn wait_returned(&self) {
+        drop(
+            self.returned
+                .wait_while(self.state.lock(), None, |s| !s.returned),
+        );
+    }
+
     fn handle_dropped(&self) {
-        let mut state = self.0.lock();
+        let mut state = self.state.lock();
         state.detached = true;
         let lost = state.panic.take();
         drop(state);
@@ -1009,8 +1033,10 @@ impl<T> JoinHandle<T> {
     /// assert!(bad.join().is_err()); // joined: the panic is observed, not lost
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
+    #[track_caller]
     pub fn join(mut self) -> thread::Result<T> {
         let inner = self.inner.take().expect("a JoinHandle is joined once");
+        self.watch.wait_returned();
         let result = inner.join();
         deregister(self.key);
         result
