@@ -92,13 +92,9 @@ impl Gate {
         let _waiting = crate::threads::enter_state(crate::threads::Kind::Ordered);
         let credits = self.credits.lock();
         let mut credits = self.changed.wait_while(credits, None, |credits| {
-            !self.may_pass(credits, seq) && !ctx.is_cancelled()
+            !self.is_head(seq) && *credits == 0 && !ctx.is_cancelled()
         });
         self.try_pass(&mut credits, seq).ok_or(Stopped)
-    }
-
-    fn may_pass(&self, credits: &usize, seq: u64) -> bool {
-        self.is_head(seq) || *credits > 0
     }
 
     /// Passes chunk `seq` if it may: `Some(false)` for the head, `Some(true)` with a credit
