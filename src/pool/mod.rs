@@ -696,7 +696,7 @@ impl Pool {
             Ok(()) => {
                 // Queued (or handed to a worker): from now on a cancel of the task's own
                 // context releases its queue slot (see `release`).
-                if let Some(opts) = slot.info().opts.as_deref() {
+                if let Some(opts) = slot.info().opts() {
                     opts.watch(&self.shared.queue);
                 }
                 Ok(TaskHandle::new(slot))

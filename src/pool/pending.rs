@@ -72,7 +72,7 @@ impl PendingTask {
     /// # homebound::threads::assert_none_alive(std::time::Duration::from_secs(5));
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.task.info().name.as_deref()
+        self.task.info().name()
     }
 
     /// Whether the task was cancelled through its handle since it was handed back (running it

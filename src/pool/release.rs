@@ -77,16 +77,12 @@ impl Release {
 
 /// Takes `job` off the queue (see [`Release::claim`]); `false` for a tombstone.
 pub(crate) fn claim(job: &PoolJob) -> bool {
-    job.info()
-        .opts
-        .as_deref()
-        .is_none_or(|opts| opts.release.claim())
+    job.info().opts().is_none_or(|opts| opts.release.claim())
 }
 
 /// Whether `job` is a tombstone (after [`claim`] said so).
 pub(crate) fn is_released(job: &PoolJob) -> bool {
     job.info()
-        .opts
-        .as_deref()
+        .opts()
         .is_some_and(|opts| opts.release.is_released())
 }

@@ -21,43 +21,83 @@ use super::worker::{Shared, WorkerSlot};
 
 /// Who a pool task is.
 pub(crate) struct PoolTask {
-    /// The name given with `submit_named`.
-    pub(crate) name: Option<Box<str>>,
     /// When it was submitted, in nanoseconds on the pool's clock (see `Shared::stamp`).
     pub(crate) enqueued: u64,
-    /// The caller's context and deadline of a task submitted with `Pool::task` (boxed: rare).
-    pub(crate) opts: Option<Box<super::task_builder::TaskOpts>>,
+    /// The name and options, which most tasks leave empty, behind one pointer: a plain
+    /// executed task's box then holds its closure and two words. Under glibc the size of that
+    /// box is part of what a tiny task costs its submitter (see BENCHMARKS.md, `pool`).
+    rare: Option<Box<Rare>>,
     pub(crate) span: crate::observe::Span,
 }
 
-impl PoolTask {
-    pub(crate) fn new(name: Option<Box<str>>, enqueued: u64) -> Self {
-        PoolTask {
-            name,
-            enqueued,
-            opts: None,
-            span: crate::observe::Span::current(),
-        }
-    }
+/// What only some tasks have.
+struct Rare {
+    /// The name given with `submit_named`.
+    name: Option<Box<str>>,
+    /// The caller's context and deadline of a task submitted with `Pool::task`.
+    opts: Option<super::task_builder::TaskOpts>,
 }
 
 impl PoolTask {
+    /// A task without options (every `execute` and `submit`): inlined, so a plain task
+    /// builds two words and never touches the rare box's code.
+    #[inline]
+    pub(crate) fn new(name: Option<Box<str>>, enqueued: u64) -> Self {
+        PoolTask {
+            enqueued,
+            rare: name.map(|name| {
+                Box::new(Rare {
+                    name: Some(name),
+                    opts: None,
+                })
+            }),
+            span: crate::observe::Span::current(),
+        }
+    }
+
+    pub(crate) fn with_opts(
+        name: Option<Box<str>>,
+        opts: Option<super::task_builder::TaskOpts>,
+        enqueued: u64,
+    ) -> Self {
+        PoolTask {
+            enqueued,
+            rare: (name.is_some() || opts.is_some()).then(|| Box::new(Rare { name, opts })),
+            span: crate::observe::Span::current(),
+        }
+    }
+
+    /// The name given with `submit_named`.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.rare.as_ref().and_then(|rare| rare.name.as_deref())
+    }
+
+    /// The options of a task submitted with `Pool::task`.
+    pub(crate) fn opts(&self) -> Option<&super::task_builder::TaskOpts> {
+        self.rare.as_ref().and_then(|rare| rare.opts.as_ref())
+    }
+
+    /// Neither a name nor options.
+    #[inline]
+    pub(crate) fn is_plain(&self) -> bool {
+        self.rare.is_none()
+    }
+
     /// Drops who the task was, with the fields most tasks leave empty (name, options) dropped
     /// out of line: a plain task's end then drops nothing.
     #[inline]
     pub(crate) fn drop_rare(self) {
-        let PoolTask { name, opts, .. } = self;
-        if name.is_some() || opts.is_some() {
-            drop_rare_fields(name, opts);
+        let PoolTask { rare, .. } = self;
+        if let Some(rare) = rare {
+            drop_rare_fields(rare);
         }
     }
 }
 
 #[cold]
 #[inline(never)]
-fn drop_rare_fields(name: Option<Box<str>>, opts: Option<Box<super::task_builder::TaskOpts>>) {
-    drop(name);
-    drop(opts);
+fn drop_rare_fields(rare: Box<Rare>) {
+    drop(rare);
 }
 
 /// What the pool's queue carries.
@@ -244,5 +284,15 @@ mod tests {
         ] {
             assert!(arc_header + size <= 120, "slot of {size} bytes");
         }
+    }
+
+    /// Who a task is costs a plain task two words (the submit time, the pointer to the rare
+    /// fields) besides its tracing span: the executed task's box is then its closure and those
+    /// words, 32 bytes for a closure of an `Arc` and a word, a size class below the 64-byte
+    /// chunk it took with the name and options inline (BENCHMARKS.md, `pool`).
+    #[test]
+    fn a_plain_task_carries_two_words_besides_its_span() {
+        let span = std::mem::size_of::<crate::observe::Span>();
+        assert_eq!(std::mem::size_of::<PoolTask>() - span, 16);
     }
 }

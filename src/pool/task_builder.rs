@@ -330,10 +330,9 @@ where
             return Err(SubmitError::Cancelled(f));
         }
         let deadline = timeout.and_then(crate::clock::after);
-        let mut info = PoolTask::new(name, pool.shared.stamp());
-        if ctx.is_some() || deadline.is_some() {
-            info.opts = Some(Box::new(TaskOpts::new(ctx, deadline, runs_cancelled)));
-        }
+        let opts = (ctx.is_some() || deadline.is_some())
+            .then(|| TaskOpts::new(ctx, deadline, runs_cancelled));
+        let info = PoolTask::with_opts(name, opts, pool.shared.stamp());
         let wait = match (may_wait, runs_cancelled) {
             (true, false) => Wait::Until { deadline, ctx },
             (true, true) => Wait::Until {

@@ -259,7 +259,7 @@ impl Pool {
         let ctx = self.shared.root.child();
         let ending = Ending::caller(self.shared.cfg.panic_handler.clone());
         // A task submitted with options runs under its own context, as on a worker.
-        match job.info().opts.as_deref().map(|opts| opts.enter(&ctx)) {
+        match job.info().opts().map(|opts| opts.enter(&ctx)) {
             None => {
                 job.run(&ending, &ctx);
             }

@@ -552,7 +552,7 @@ fn run_one(
     let w = &*slot.work;
     add_own(&w.dequeued, 1);
     let info = job.info();
-    if shared.cfg.observe.is_none() && info.opts.is_none() && info.name.is_none() {
+    if shared.cfg.observe.is_none() && info.is_plain() {
         // The common case (no hooks or histograms, no options, no name) without the branches
         // and look-ups each of those needs: one test for all three.
         let wait_ns = start.saturating_sub(info.enqueued);
@@ -591,14 +591,14 @@ fn run_observed(
         observe.took();
         super::hooks::Watch {
             observe,
-            name: job.info().name.clone(),
+            name: job.info().name().map(Box::from),
             panics_before: w.panicked.load(Ordering::Relaxed),
         }
     });
     let start = if watch.is_some() { shared.now() } else { start };
     let wait_ns = start.saturating_sub(job.info().enqueued);
     // A task submitted with options runs under its own context (see `task_builder`).
-    let scope = match job.info().opts.as_deref().map(|opts| opts.enter(ctx)) {
+    let scope = match job.info().opts().map(|opts| opts.enter(ctx)) {
         None => None,
         Some(Ok(scope)) => Some(scope),
         Some(Err(skipped)) => {
@@ -627,7 +627,7 @@ fn run_observed(
     slot.busy_since.store(start + 1, Ordering::Release);
     let info = job.info();
     // A named task shows its name over the stretch's word, and puts the word back after.
-    let _state = match info.name.as_deref() {
+    let _state = match info.name() {
         None => {
             state.show(shared.epoch, start);
             None
@@ -635,10 +635,10 @@ fn run_observed(
         named => Some(threads::running_at(named, shared.epoch, start)),
     };
     let _span = info.span.clone().entered();
-    let event = crate::observe::task_started(&shared.name, info.name.as_deref(), wait_ns);
-    let named = info.name.is_some();
-    let outer_name = match &info.name {
-        Some(name) => slot.task_name.lock().replace(name.clone()),
+    let event = crate::observe::task_started(&shared.name, info.name(), wait_ns);
+    let named = info.name().is_some();
+    let outer_name = match info.name() {
+        Some(name) => slot.task_name.lock().replace(name.into()),
         None => None,
     };
     // The job contains the task's panics (the worker loop catches a bug's).
