@@ -13,7 +13,7 @@ use homebound::{Cause, Context, threads};
 const LEAK_TIMEOUT: Duration = Duration::from_secs(10);
 
 mod common;
-use common::child::{CHILD_TIMEOUT, ChildRun};
+use common::child::{CHILD_TIMEOUT, ChildRun, default_action};
 
 // ---------------------------------------------------------------------------------------------
 // In process: no signals.
@@ -93,6 +93,10 @@ fn child_process_entry() {
     let Ok(mode) = std::env::var(CHILD_ENV) else {
         return;
     };
+    // The modes check what a signal does with and without homebound's handlers: from the
+    // defaults, whatever the shell that started the tests ignored.
+    default_action(libc::SIGINT);
+    default_action(libc::SIGTERM);
     let root = Context::new();
     match mode.as_str() {
         "before" => {

@@ -115,3 +115,13 @@ impl ChildRun {
         (status, self.output.join("\n"))
     }
 }
+
+/// Gives `signo` its default action in this process. A shell starts a background job with
+/// SIGINT and SIGQUIT ignored, and children inherit that; a child that checks what a signal
+/// does while homebound has no handler installed must start from the default, as a program
+/// started in the foreground does (`cargo test &` failed the "before" mode: the child survived).
+pub fn default_action(signo: libc::c_int) {
+    // SAFETY: `signal` with `SIG_DFL` installs no handler and touches no memory of ours.
+    let previous = unsafe { libc::signal(signo, libc::SIG_DFL) };
+    assert_ne!(previous, libc::SIG_ERR, "signal({signo}, SIG_DFL) failed");
+}
