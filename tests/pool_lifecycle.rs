@@ -277,3 +277,34 @@ fn wait_idle_is_not_stranded_by_refused_submits_racing_it() {
     drop(pool);
     leak_check();
 }
+
+/// `wait_idle` answers with what it saw when it woke: a submit that comes right after the
+/// pool went idle must not turn that into `TimedOut` (the counters are not under the waiter's
+/// lock, so a second look at them could see the later submit).
+#[test]
+fn wait_idle_reports_the_idle_it_reached_even_when_submits_follow_at_once() {
+    let pool = Arc::new(Pool::builder().workers(2).build().unwrap());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let submitter = {
+        let (pool, stop) = (Arc::clone(&pool), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                pool.execute(|_| ()).unwrap();
+            }
+        })
+    };
+    // Up to 2000 waits, for at most 2 s: the race is looked for, not timed.
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    for _ in 0..2_000 {
+        assert_eq!(pool.wait_idle(), Ok(()));
+        if std::time::Instant::now() >= until {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    submitter.join().unwrap();
+    pool.wait_idle().unwrap();
+    conserved(&pool);
+    drop(pool);
+    leak_check();
+}

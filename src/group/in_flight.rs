@@ -100,8 +100,14 @@ impl InFlight {
         let guard = self.lock.lock();
         self.waiting.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        let _guard = self.idle.wait_while(guard, deadline, |_| self.count() > 0);
-        self.count() == 0
+        // The verdict is the predicate's last one: the count is not under this lock, so a
+        // second look could see a later spawn and call a reached idle a timeout.
+        let mut idle = false;
+        let _guard = self.idle.wait_while(guard, deadline, |_| {
+            idle = self.count() == 0;
+            !idle
+        });
+        idle
     }
 
     /// Waits until no task is in flight, then refuses every later task (invariant 1).
@@ -153,6 +159,24 @@ mod loom_tests {
             for ender in enders {
                 ender.join().unwrap();
             }
+        });
+    }
+
+    /// What `wait_idle` saw when it woke is its answer: a task entering right after the idle
+    /// does not turn an untimed wait into a `false` ("timed out").
+    #[test]
+    fn loom_a_reached_idle_is_reported_though_a_task_enters_right_after() {
+        loom::model(|| {
+            let count = Arc::new(InFlight::new());
+            assert!(count.enter().accepted);
+            let c = count.clone();
+            let spawner = thread::spawn(move || {
+                c.end(1);
+                assert!(c.enter().accepted);
+                c.end(1);
+            });
+            assert!(count.wait_idle(None));
+            spawner.join().unwrap();
         });
     }
 

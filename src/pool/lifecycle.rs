@@ -46,10 +46,16 @@ impl IdleBell {
         let lock = self.lock.lock();
         self.waiting.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        let lock = self.rung.wait_while(lock, deadline, |_| !idle());
+        // The verdict is the predicate's last one: the counters are not under this lock, so a
+        // second look could see a later submit and call a reached idle a timeout.
+        let mut is_idle = false;
+        let lock = self.rung.wait_while(lock, deadline, |_| {
+            is_idle = idle();
+            !is_idle
+        });
         drop(lock);
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        idle()
+        is_idle
     }
 }
 
