@@ -518,7 +518,7 @@ impl Context {
     /// threads::assert_none_alive(Duration::from_secs(5));
     /// ```
     pub fn wait(&self) -> Cause {
-        let _ = crate::clock::recv_deadline(self.done(), None);
+        let _ = crate::clock::recv(self.done());
         self.cause().unwrap_or(Cause::Cancelled)
     }
 
@@ -560,7 +560,7 @@ impl Context {
     /// assert!(ctx.wait_timeout(Duration::from_secs(5)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let done = crate::clock::recv_deadline(self.done(), crate::clock::after(timeout));
+        let done = crate::clock::recv_timeout(self.done(), timeout);
         !matches!(done, Err(ChanTimeout::Timeout))
     }
 
@@ -584,7 +584,7 @@ impl Context {
     pub fn sleep(&self, duration: Duration) -> Result<(), Cancelled> {
         self.check()?;
         let _state = crate::threads::enter_state(crate::threads::Kind::Sleeping);
-        match crate::clock::recv_deadline(self.done(), crate::clock::after(duration)) {
+        match crate::clock::recv_timeout(self.done(), duration) {
             Err(ChanTimeout::Timeout) => Ok(()),
             _ => Err(self.cancelled_error()),
         }
